@@ -1,1 +1,158 @@
+//! Checkers: pure functions from an operation history to a verdict.
+//!
+//! Each checker module exposes one `check` function that reads a
+//! [`History`](lightcone_history::History) and returns a [`CheckResult`]:
+//! a three-valued [`Validity`], short sentences naming each problem, and
+//! machine-readable details under the key names Maelstrom prints in
+//! `results.edn` (kebab-case, always including `"valid"`). Checkers do no
+//! I/O and look only at client operations; the nemesis's ops are ignored.
+//!
+//! | module | workload | Jepsen/Maelstrom original |
+//! |---|---|---|
+//! | [`echo`] | echo | Maelstrom's echo checker |
+//! | [`unique_ids`] | unique-ids | `jepsen.checker/unique-ids` |
+//! | [`set_full`] | broadcast, g-set | `jepsen.checker/set-full` |
+//! | [`stats`] | all | `jepsen.checker/stats` |
+//! | [`availability`] | all | Maelstrom's availability checker |
+//!
+//! Verdicts of several checkers combine with [`Validity::merge`].
+//!
+//! ```
+//! use lightcone_check::{availability, echo, stats, Validity};
+//! use lightcone_history::{History, Op, OpType, Process};
+//! use serde_json::json;
+//!
+//! let mut h = History::default();
+//! h.push(Op::new(Process::Client(0), OpType::Invoke, "echo", json!("hi")).at(1_000));
+//! h.push(Op::new(Process::Client(0), OpType::Ok, "echo", json!("hi")).at(2_000));
+//! h.push(Op::new(Process::Client(1), OpType::Invoke, "echo", json!("yo")).at(3_000));
+//! h.push(Op::new(Process::Client(1), OpType::Ok, "echo", json!("oy")).at(4_000));
+//!
+//! let echoed = echo::check(&h);
+//! assert_eq!(echoed.valid, Validity::Invalid);
+//! assert_eq!(echoed.details["error-count"], json!(1));
+//! assert!(echoed.problems[0].contains("\"oy\""));
+//!
+//! let overall = [
+//!     echoed.valid,
+//!     stats::check(&h).valid,
+//!     availability::check(&h, Some(availability::Availability::Total)).valid,
+//! ]
+//! .into_iter()
+//! .fold(Validity::Valid, Validity::merge);
+//! assert_eq!(overall, Validity::Invalid);
+//! assert_eq!(overall.exit_code(), 1);
+//! ```
 
+pub mod availability;
+pub mod echo;
+pub mod set_full;
+pub mod stats;
+pub mod unique_ids;
+mod validity;
+
+pub use availability::Availability;
+pub use validity::Validity;
+
+use serde_json::{Map, Value};
+
+/// What one checker found.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub valid: Validity,
+    /// Short human sentences naming each problem found, e.g. "3 acknowledged
+    /// messages were lost: 4, 17, 23". Empty when nothing is wrong.
+    pub problems: Vec<String>,
+    /// Machine-readable details in Maelstrom's kebab-case key names, always
+    /// including "valid" (as [`Validity::to_json`]).
+    pub details: Map<String, Value>,
+}
+
+impl CheckResult {
+    /// Builds a result whose details start with `"valid"`, so that printed
+    /// results lead with the verdict whatever order the checker built the
+    /// rest in.
+    fn new(valid: Validity, problems: Vec<String>, rest: Map<String, Value>) -> CheckResult {
+        let mut details = Map::new();
+        details.insert("valid".to_string(), valid.to_json());
+        for (k, v) in rest {
+            if k != "valid" {
+                details.insert(k, v);
+            }
+        }
+        CheckResult {
+            valid,
+            problems,
+            details,
+        }
+    }
+}
+
+/// Joins the first `shown_max` items for a problem sentence, saying how many
+/// were left out so a long list never floods the summary.
+fn list_some<I: IntoIterator<Item = String>>(items: I, total: usize, shown_max: usize) -> String {
+    let shown: Vec<String> = items.into_iter().take(shown_max).collect();
+    let mut text = shown.join(", ");
+    if total > shown.len() {
+        text.push_str(&format!(" and {} more", total - shown.len()));
+    }
+    text
+}
+
+/// "1 element" / "3 elements".
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Builders for the histories the unit tests feed the checkers.
+#[cfg(test)]
+mod testing {
+    use lightcone_history::{Op, OpType, Process};
+    use serde_json::Value;
+
+    pub fn op(process: u64, kind: OpType, f: &str, value: Value, time: u64) -> Op {
+        Op::new(Process::Client(process), kind, f, value).at(time)
+    }
+
+    pub fn invoke(process: u64, f: &str, value: Value, time: u64) -> Op {
+        op(process, OpType::Invoke, f, value, time)
+    }
+
+    pub fn ok(process: u64, f: &str, value: Value, time: u64) -> Op {
+        op(process, OpType::Ok, f, value, time)
+    }
+
+    pub fn nemesis(f: &str, time: u64) -> Op {
+        Op::new(Process::Nemesis, OpType::Info, f, Value::Null).at(time)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn valid_key_comes_first_and_wins() {
+        let mut rest = Map::new();
+        rest.insert("count".to_string(), json!(3));
+        rest.insert("valid".to_string(), json!(true));
+        let r = CheckResult::new(Validity::Unknown, vec![], rest);
+        let keys: Vec<&String> = r.details.keys().collect();
+        assert_eq!(keys, ["valid", "count"]);
+        assert_eq!(r.details["valid"], json!("unknown"));
+    }
+
+    #[test]
+    fn list_some_says_how_many_were_left_out() {
+        let items = (1..=5).map(|i| i.to_string());
+        assert_eq!(list_some(items.clone(), 5, 3), "1, 2, 3 and 2 more");
+        assert_eq!(list_some(items, 5, 10), "1, 2, 3, 4, 5");
+        assert_eq!(plural(1, "read"), "1 read");
+        assert_eq!(plural(2, "read"), "2 reads");
+    }
+}

@@ -1,0 +1,924 @@
+//! The broadcast and g-set workloads' checker: Jepsen's `set-full` with
+//! `:linearizable? false`.
+//!
+//! Adds put single elements into a grow-only set; reads return the whole set.
+//! For each element, its *known time* is the earlier of its add's `ok`
+//! completion and the completion of the first read that contained it. Only
+//! reads that *begin* after the known time say anything about it (a read
+//! concurrent with the add may have taken effect before it). Ordered by
+//! invocation, those reads form a suffix of all reads, so:
+//!
+//! - no read began after the known time: **never-read**;
+//! - the last read contains it: **stable**, with a *stable latency* from the
+//!   known time to the invocation of the last counted read that missed it
+//!   (0 if none did; such an element is also **stale**);
+//! - the last read misses it: **lost**, and the history is invalid.
+//!
+//! One pass over the reads in invocation order finds, for every element, the
+//! run of consecutive reads containing it that ends at the last read; the
+//! read just before that run is the last one that missed it. That is O(1) per
+//! element occurrence plus a map lookup, never a scan of all reads per
+//! element, which matters for broadcast: 100k reads of a set that grows to
+//! tens of thousands of elements.
+
+use std::collections::BTreeMap;
+
+use lightcone_history::{History, Op, OpType, Process};
+use serde_json::{json, Map, Value};
+
+use crate::{list_some, plural, CheckResult, Validity};
+
+/// How many elements each list in the details holds; counts cover all.
+const ELEMENTS_SHOWN_MAX: usize = 32;
+/// How many of the slowest-to-stabilize elements `worst-stale` describes.
+const WORST_STALE_MAX: usize = 8;
+/// How many elements a problem sentence names.
+const ELEMENTS_NAMED_MAX: usize = 10;
+/// Jepsen's stable-latency quantiles, with the keys it prints them under.
+const QUANTILES: [(&str, f64); 5] = [
+    ("0", 0.0),
+    ("0.5", 0.5),
+    ("0.95", 0.95),
+    ("0.99", 0.99),
+    ("1", 1.0),
+];
+const NANOS_PER_MS: u64 = 1_000_000;
+
+/// A point in the history: the op's time, then its position in the history.
+/// The position breaks ties, which the simulator's virtual clock makes
+/// common: a client that gets a reply and invokes its next op in the same
+/// nanosecond still invoked it afterwards.
+type Instant = (u64, usize);
+
+/// An element's identity. Integers, what broadcast and g-set add, are kept
+/// as numbers so they sort numerically and cost no allocation per
+/// occurrence; anything else is keyed by its JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum ElementKey {
+    Int(i64),
+    Text(String),
+}
+
+impl ElementKey {
+    fn of(value: &Value) -> ElementKey {
+        match value.as_i64() {
+            Some(i) => ElementKey::Int(i),
+            None => ElementKey::Text(serde_json::to_string(value).expect("a JSON value serializes")),
+        }
+    }
+
+    /// The element's JSON text, which is also its key in the `duplicated` map.
+    fn text(&self) -> String {
+        match self {
+            ElementKey::Int(i) => i.to_string(),
+            ElementKey::Text(s) => s.clone(),
+        }
+    }
+}
+
+/// What the history says about one element.
+#[derive(Debug)]
+struct Element<'h> {
+    value: &'h Value,
+    /// The first invocation of an add of it; `None` if it was only read.
+    add_invoked: Option<Instant>,
+    /// Some add of it did not definitely fail (ok, info or never completed).
+    add_maybe_happened: bool,
+    /// The earliest completion proving it is in the set: an add's `ok` or a
+    /// read containing it (a read that completed after the add began).
+    known: Option<Instant>,
+    /// The last read (by rank in invocation order) that contained it.
+    last_present: Option<usize>,
+    /// The first rank of the run of consecutive reads ending at `last_present`.
+    run_start: usize,
+    /// Copies of it in the read `last_present`, and the most in any read.
+    copies: u32,
+    copies_max: u32,
+}
+
+impl<'h> Element<'h> {
+    fn new(value: &'h Value) -> Element<'h> {
+        Element {
+            value,
+            add_invoked: None,
+            add_maybe_happened: false,
+            known: None,
+            last_present: None,
+            run_start: 0,
+            copies: 0,
+            copies_max: 0,
+        }
+    }
+
+    /// An element counts as attempted if an add of it may have happened, or
+    /// if a read proved that a failed add happened after all.
+    fn attempted(&self) -> bool {
+        self.add_invoked.is_some() && (self.add_maybe_happened || self.known.is_some())
+    }
+}
+
+/// A successful read, with the elements it returned.
+#[derive(Debug)]
+struct Read<'h> {
+    invoke: Instant,
+    completion: Instant,
+    elements: &'h [Value],
+}
+
+/// Where an element ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// In every read from some point to the last. `last_absent` is the rank
+    /// of the last read that began after the known time and missed it.
+    Stable {
+        last_absent: Option<usize>,
+        latency_ms: u64,
+    },
+    Lost,
+    NeverRead,
+}
+
+/// Checks a set history: `add_f` ops add their value, `read_f` ops complete
+/// `ok` with a JSON array of the elements present. Invalid if any known
+/// element was lost or any read held an element twice; unknown if elements
+/// were attempted but none could be judged stable or lost, or if some read
+/// returned something other than an array.
+pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
+    let ops = &history.ops;
+    let at = |pos: usize| -> Instant { (ops[pos].time, pos) };
+    let mut index: BTreeMap<ElementKey, usize> = BTreeMap::new();
+    let mut elements: Vec<Element> = Vec::new();
+    let mut reads: Vec<Read> = Vec::new();
+    let mut malformed: Vec<usize> = Vec::new();
+
+    for (inv, done) in client_pairs(history) {
+        let invoke = &ops[inv];
+        if invoke.f == add_f {
+            let i = element_index(&mut index, &mut elements, &invoke.value);
+            let el = &mut elements[i];
+            if el.add_invoked.map_or(true, |t| at(inv) < t) {
+                el.add_invoked = Some(at(inv));
+            }
+            match done.map(|d| (d, ops[d].kind)) {
+                Some((d, OpType::Ok)) => {
+                    el.add_maybe_happened = true;
+                    el.known = Some(el.known.map_or(at(d), |k| k.min(at(d))));
+                }
+                Some((_, OpType::Fail)) => {}
+                _ => el.add_maybe_happened = true,
+            }
+        } else if invoke.f == read_f {
+            let Some(d) = done.filter(|&d| ops[d].kind == OpType::Ok) else {
+                continue;
+            };
+            match ops[d].value.as_array() {
+                Some(list) => reads.push(Read {
+                    invoke: at(inv),
+                    completion: at(d),
+                    elements: list,
+                }),
+                None => malformed.push(d),
+            }
+        }
+    }
+
+    reads.sort_by_key(|r| r.invoke);
+    scan_reads(&reads, &mut index, &mut elements);
+    let classified: Vec<(&ElementKey, &Element, Outcome)> = index
+        .iter()
+        .map(|(key, &i)| (key, &elements[i]))
+        .filter(|(_, el)| el.attempted())
+        .map(|(key, el)| (key, el, classify(el, &reads)))
+        .collect();
+    let duplicated: Vec<(&ElementKey, u32)> = index
+        .iter()
+        .map(|(key, &i)| (key, elements[i].copies_max))
+        .filter(|&(_, n)| n > 1)
+        .collect();
+    report(ops, &reads, &classified, &duplicated, &malformed)
+}
+
+/// Client invocations paired with their completions, by position in the
+/// history. Like [`History::pairs`], but positions are what [`Instant`]s
+/// need, and an op's `index` field is only as good as whoever built it.
+fn client_pairs(history: &History) -> Vec<(usize, Option<usize>)> {
+    let mut open: BTreeMap<Process, usize> = BTreeMap::new();
+    let mut pairs = Vec::new();
+    for (pos, op) in history.ops.iter().enumerate() {
+        if !op.is_client() {
+            continue;
+        }
+        if op.is_invoke() {
+            open.insert(op.process, pairs.len());
+            pairs.push((pos, None));
+        } else if let Some(i) = open.remove(&op.process) {
+            pairs[i].1 = Some(pos);
+        }
+    }
+    pairs
+}
+
+fn element_index<'h>(
+    index: &mut BTreeMap<ElementKey, usize>,
+    elements: &mut Vec<Element<'h>>,
+    value: &'h Value,
+) -> usize {
+    *index.entry(ElementKey::of(value)).or_insert_with(|| {
+        elements.push(Element::new(value));
+        elements.len() - 1
+    })
+}
+
+/// Walks the reads in invocation order, tracking for every element the run
+/// of consecutive reads that contain it, its copies per read, and the
+/// earliest read completion that proves it was added.
+fn scan_reads<'h>(
+    reads: &[Read<'h>],
+    index: &mut BTreeMap<ElementKey, usize>,
+    elements: &mut Vec<Element<'h>>,
+) {
+    for (rank, read) in reads.iter().enumerate() {
+        for value in read.elements {
+            let i = element_index(index, elements, value);
+            let el = &mut elements[i];
+            if el.last_present == Some(rank) {
+                el.copies += 1;
+                el.copies_max = el.copies_max.max(el.copies);
+                continue;
+            }
+            el.copies = 1;
+            if el.last_present.map_or(true, |p| p + 1 != rank) {
+                el.run_start = rank;
+            }
+            el.last_present = Some(rank);
+            // A read that finished before any add of the element began
+            // cannot have seen that add; Jepsen ignores such reads too.
+            let after_add = el.add_invoked.is_some_and(|a| read.completion > a);
+            if after_add && el.known.map_or(true, |k| read.completion < k) {
+                el.known = Some(read.completion);
+            }
+        }
+    }
+}
+
+/// Decides an attempted element's outcome from the reads beginning after its
+/// known time, which are the suffix of `reads` from `first_counted` on.
+fn classify(el: &Element, reads: &[Read]) -> Outcome {
+    let Some(known) = el.known else {
+        return Outcome::NeverRead;
+    };
+    let first_counted = reads.partition_point(|r| r.invoke <= known);
+    let Some(last) = reads.len().checked_sub(1).filter(|&l| l >= first_counted) else {
+        return Outcome::NeverRead;
+    };
+    if el.last_present != Some(last) {
+        return Outcome::Lost;
+    }
+    // The run of reads containing it ends at the last read; the read before
+    // the run missed it, and matters if it began after the known time.
+    let last_absent = (el.run_start > first_counted).then(|| el.run_start - 1);
+    let latency_ns = last_absent.map_or(0, |r| reads[r].invoke.0.saturating_sub(known.0));
+    Outcome::Stable {
+        last_absent,
+        latency_ms: latency_ns / NANOS_PER_MS,
+    }
+}
+
+/// Turns the outcomes into the verdict, the problem sentences and
+/// Maelstrom's detail keys.
+fn report(
+    ops: &[Op],
+    reads: &[Read],
+    classified: &[(&ElementKey, &Element, Outcome)],
+    duplicated: &[(&ElementKey, u32)],
+    malformed: &[usize],
+) -> CheckResult {
+    let with = |want: fn(&Outcome) -> bool| -> Vec<(&ElementKey, &Element, Outcome)> {
+        classified.iter().copied().filter(|(_, _, o)| want(o)).collect()
+    };
+    let stable = with(|o| matches!(o, Outcome::Stable { .. }));
+    let lost = with(|o| *o == Outcome::Lost);
+    let never_read = with(|o| *o == Outcome::NeverRead);
+    let stale = with(|o| matches!(o, Outcome::Stable { last_absent: Some(_), .. }));
+    let latencies: Vec<u64> = stable
+        .iter()
+        .map(|(_, _, o)| match o {
+            Outcome::Stable { latency_ms, .. } => *latency_ms,
+            _ => unreachable!("filtered to stable outcomes"),
+        })
+        .collect();
+
+    let values = |list: &[(&ElementKey, &Element, Outcome)]| -> Value {
+        list.iter().take(ELEMENTS_SHOWN_MAX).map(|(_, el, _)| el.value.clone()).collect()
+    };
+    let mut details = Map::new();
+    details.insert("attempt-count".to_string(), json!(classified.len()));
+    details.insert("stable-count".to_string(), json!(stable.len()));
+    details.insert("lost-count".to_string(), json!(lost.len()));
+    details.insert("lost".to_string(), values(&lost));
+    details.insert("never-read-count".to_string(), json!(never_read.len()));
+    details.insert("never-read".to_string(), values(&never_read));
+    details.insert("stale-count".to_string(), json!(stale.len()));
+    details.insert("stale".to_string(), values(&stale));
+    details.insert("worst-stale".to_string(), worst_stale(ops, reads, &stale));
+    details.insert("duplicated-count".to_string(), json!(duplicated.len()));
+    let duplicated_map: Map<String, Value> = duplicated
+        .iter()
+        .map(|(key, n)| (key.text(), json!(n)))
+        .collect();
+    details.insert("duplicated".to_string(), Value::Object(duplicated_map));
+    details.insert("stable-latencies".to_string(), quantiles(latencies));
+
+    let mut problems = Vec::new();
+    let mut valid = Validity::Valid;
+    if !lost.is_empty() {
+        valid = Validity::Invalid;
+        let was = if lost.len() == 1 { "was" } else { "were" };
+        problems.push(format!(
+            "{} {was} lost: {}",
+            plural(lost.len(), "acknowledged element"),
+            list_some(lost.iter().map(|(k, _, _)| k.text()), lost.len(), ELEMENTS_NAMED_MAX)
+        ));
+    }
+    if !duplicated.is_empty() {
+        valid = Validity::Invalid;
+        problems.push(format!(
+            "{} appeared more than once in a single read: {}",
+            plural(duplicated.len(), "element"),
+            list_some(
+                duplicated.iter().map(|(k, n)| format!("{} ({n} copies)", k.text())),
+                duplicated.len(),
+                ELEMENTS_NAMED_MAX
+            )
+        ));
+    }
+    if !classified.is_empty() && stable.is_empty() && lost.is_empty() {
+        valid = valid.merge(Validity::Unknown);
+        let were = if classified.len() == 1 { "was" } else { "were" };
+        problems.push(format!(
+            "{} {were} attempted, but no read began after any was known to be added, \
+             so none can be judged stable or lost",
+            plural(classified.len(), "element"),
+        ));
+    }
+    if let Some(&first) = malformed.first() {
+        valid = valid.merge(Validity::Unknown);
+        let op = &ops[first];
+        problems.push(format!(
+            "{} returned something other than a list of elements, e.g. {} by process {} (op {}); \
+             those reads were ignored",
+            plural(malformed.len(), "read"),
+            op.value,
+            op.process,
+            op.index
+        ));
+    }
+    CheckResult::new(valid, problems, details)
+}
+
+/// Jepsen's `worst-stale`: the stale elements that took longest to become
+/// stable, with the op that made each known and the invocation of the last
+/// read that missed it.
+fn worst_stale(ops: &[Op], reads: &[Read], stale: &[(&ElementKey, &Element, Outcome)]) -> Value {
+    let mut worst: Vec<(&Element, usize, u64)> = stale
+        .iter()
+        .filter_map(|(_, el, o)| match *o {
+            Outcome::Stable {
+                last_absent: Some(r),
+                latency_ms,
+            } => Some((*el, r, latency_ms)),
+            _ => None,
+        })
+        .collect();
+    // Stable sort: among equal latencies, element order is kept.
+    worst.sort_by(|a, b| b.2.cmp(&a.2));
+    let op_json = |pos: usize| serde_json::to_value(&ops[pos]).expect("an op serializes");
+    worst
+        .iter()
+        .take(WORST_STALE_MAX)
+        .map(|(el, r, latency_ms)| {
+            json!({
+                "element": el.value,
+                "outcome": "stable",
+                "stable-latency": latency_ms,
+                "known": el.known.map_or(Value::Null, |k| op_json(k.1)),
+                "last-absent": op_json(reads[*r].invoke.1),
+            })
+        })
+        .collect()
+}
+
+/// Jepsen's `frequency-distribution`: the element at floor(n * q) of the
+/// sorted latencies for each quantile q; null when nothing was stable.
+fn quantiles(mut latencies_ms: Vec<u64>) -> Value {
+    if latencies_ms.is_empty() {
+        return Value::Null;
+    }
+    latencies_ms.sort_unstable();
+    let n = latencies_ms.len();
+    let map: Map<String, Value> = QUANTILES
+        .iter()
+        .map(|&(key, q)| {
+            let i = ((n as f64 * q).floor() as usize).min(n - 1);
+            (key.to_string(), json!(latencies_ms[i]))
+        })
+        .collect();
+    Value::Object(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{invoke, nemesis, ok, op};
+
+    const MS: u64 = NANOS_PER_MS;
+
+    /// Builds histories of adds and reads on separate processes, with times
+    /// in milliseconds.
+    #[derive(Default)]
+    struct Script {
+        history: History,
+        next_process: u64,
+    }
+
+    impl Script {
+        fn process(&mut self) -> u64 {
+            self.next_process += 1;
+            self.next_process
+        }
+
+        fn add(&mut self, element: Value, from_ms: u64, to_ms: u64, kind: OpType) -> &mut Self {
+            let p = self.process();
+            self.history.push(invoke(p, "add", element.clone(), from_ms * MS));
+            self.history.push(op(p, kind, "add", element, to_ms * MS));
+            self
+        }
+
+        fn read(&mut self, from_ms: u64, to_ms: u64, elements: Value) -> &mut Self {
+            let p = self.process();
+            self.history.push(invoke(p, "read", Value::Null, from_ms * MS));
+            self.history.push(ok(p, "read", elements, to_ms * MS));
+            self
+        }
+
+        /// Sorts the ops by time (stably) and renumbers them, as a history
+        /// written while the test ran would be.
+        fn done(&mut self) -> History {
+            let mut ops = std::mem::take(&mut self.history.ops);
+            ops.sort_by_key(|op| op.time);
+            ops.into_iter().collect()
+        }
+    }
+
+    fn run(h: &History) -> CheckResult {
+        check(h, "add", "read")
+    }
+
+    #[test]
+    fn acknowledged_then_missing_from_later_reads_is_lost() {
+        let h = Script::default()
+            .add(json!(1), 0, 1, OpType::Ok)
+            .add(json!(2), 0, 1, OpType::Ok)
+            .read(2, 3, json!([1, 2]))
+            .read(4, 5, json!([2]))
+            .read(6, 7, json!([2]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.details["attempt-count"], json!(2));
+        assert_eq!(r.details["lost-count"], json!(1));
+        assert_eq!(r.details["lost"], json!([1]));
+        assert_eq!(r.details["stable-count"], json!(1));
+        assert_eq!(r.problems, ["1 acknowledged element was lost: 1"]);
+    }
+
+    #[test]
+    fn visible_after_missing_is_stable_with_latency() {
+        let h = Script::default()
+            .add(json!(5), 0, 10, OpType::Ok)
+            .read(12, 13, json!([]))
+            .read(30, 31, json!([]))
+            .read(50, 51, json!([5]))
+            .read(60, 61, json!([5]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
+        assert!(r.problems.is_empty());
+        assert_eq!(r.details["stable-count"], json!(1));
+        assert_eq!(r.details["stale-count"], json!(1));
+        assert_eq!(r.details["stale"], json!([5]));
+        // From the ack at 10 ms to the invocation at 30 ms of the last read
+        // that missed it.
+        assert_eq!(
+            r.details["stable-latencies"],
+            json!({"0": 20, "0.5": 20, "0.95": 20, "0.99": 20, "1": 20})
+        );
+        let worst = &r.details["worst-stale"][0];
+        assert_eq!(worst["element"], json!(5));
+        assert_eq!(worst["stable-latency"], json!(20));
+        assert_eq!(worst["known"]["type"], json!("ok"));
+        assert_eq!(worst["known"]["time"], json!(10 * MS));
+        assert_eq!(worst["last-absent"]["type"], json!("invoke"));
+        assert_eq!(worst["last-absent"]["time"], json!(30 * MS));
+    }
+
+    #[test]
+    fn a_read_concurrent_with_the_add_does_not_count() {
+        // The read that misses 7 began at 5 ms, before the ack at 10 ms: it
+        // may have taken effect before the add, so 7 is not stale.
+        let h = Script::default()
+            .add(json!(7), 0, 10, OpType::Ok)
+            .read(5, 20, json!([]))
+            .read(25, 26, json!([7]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.details["stable-count"], json!(1));
+        assert_eq!(r.details["stale-count"], json!(0));
+        assert_eq!(r.details["worst-stale"], json!([]));
+        assert_eq!(r.details["stable-latencies"]["1"], json!(0));
+    }
+
+    #[test]
+    fn no_read_after_the_known_time_is_never_read() {
+        let h = Script::default()
+            .add(json!(1), 0, 1, OpType::Ok)
+            .read(2, 3, json!([1]))
+            .add(json!(2), 4, 100, OpType::Ok)
+            .add(json!(3), 4, 5, OpType::Info)
+            .read(90, 95, json!([1]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.details["attempt-count"], json!(3));
+        assert_eq!(r.details["stable-count"], json!(1));
+        assert_eq!(r.details["never-read-count"], json!(2));
+        assert_eq!(r.details["never-read"], json!([2, 3]));
+        assert_eq!(r.details["lost-count"], json!(0));
+    }
+
+    #[test]
+    fn a_failed_add_counts_only_if_a_read_saw_it() {
+        let h = Script::default()
+            .add(json!("seen"), 0, 2, OpType::Fail)
+            .add(json!("unseen"), 0, 2, OpType::Fail)
+            .read(1, 3, json!(["seen"]))
+            .read(4, 5, json!(["seen"]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.details["attempt-count"], json!(1));
+        assert_eq!(r.details["stable-count"], json!(1));
+        assert_eq!(r.details["never-read-count"], json!(0));
+    }
+
+    #[test]
+    fn an_element_known_only_through_a_read_can_be_lost() {
+        // The add is indeterminate; the first read proves it happened, and
+        // every read after that misses it.
+        let h = Script::default()
+            .add(json!(9), 0, 50, OpType::Info)
+            .read(1, 2, json!([9]))
+            .read(3, 4, json!([]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.details["lost"], json!([9]));
+    }
+
+    #[test]
+    fn a_read_finishing_before_the_add_began_proves_nothing() {
+        let h = Script::default()
+            .read(0, 1, json!([4]))
+            .add(json!(4), 2, 3, OpType::Fail)
+            .read(4, 5, json!([]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.details["attempt-count"], json!(0));
+        assert_eq!(r.valid, Validity::Valid);
+    }
+
+    #[test]
+    fn duplicates_within_one_read_are_invalid() {
+        let h = Script::default()
+            .add(json!(1), 0, 1, OpType::Ok)
+            .add(json!(2), 0, 1, OpType::Ok)
+            .read(2, 3, json!([1, 2, 1, 1]))
+            .read(4, 5, json!([1, 2, 2]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.details["duplicated-count"], json!(2));
+        assert_eq!(r.details["duplicated"], json!({"1": 3, "2": 2}));
+        assert_eq!(r.details["lost-count"], json!(0));
+        assert_eq!(
+            r.problems,
+            ["2 elements appeared more than once in a single read: 1 (3 copies), 2 (2 copies)"]
+        );
+    }
+
+    #[test]
+    fn attempts_with_nothing_stable_or_lost_are_unknown() {
+        let h = Script::default()
+            .read(0, 1, json!([]))
+            .add(json!(1), 2, 3, OpType::Ok)
+            .add(json!(2), 2, 3, OpType::Info)
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert_eq!(r.details["never-read-count"], json!(2));
+        assert_eq!(r.details["stable-latencies"], Value::Null);
+        assert_eq!(r.problems.len(), 1);
+        assert!(r.problems[0].starts_with("2 elements were attempted"), "{}", r.problems[0]);
+    }
+
+    #[test]
+    fn empty_history_is_valid() {
+        let r = run(&History::default());
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.details["attempt-count"], json!(0));
+        let keys: Vec<&str> = r.details.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "valid",
+                "attempt-count",
+                "stable-count",
+                "lost-count",
+                "lost",
+                "never-read-count",
+                "never-read",
+                "stale-count",
+                "stale",
+                "worst-stale",
+                "duplicated-count",
+                "duplicated",
+                "stable-latencies"
+            ]
+        );
+    }
+
+    #[test]
+    fn ties_in_time_follow_history_order() {
+        // The ack and the next read's invocation share a nanosecond; the
+        // read was written after the ack, so it began after the known time.
+        let mut h = History::default();
+        h.push(invoke(1, "add", json!(1), 0));
+        h.push(ok(1, "add", json!(1), 5));
+        h.push(invoke(2, "read", Value::Null, 5));
+        h.push(ok(2, "read", json!([]), 6));
+        let r = run(&h);
+        assert_eq!(r.details["lost"], json!([1]));
+    }
+
+    #[test]
+    fn other_functions_and_the_nemesis_are_ignored() {
+        let mut h = Script::default()
+            .add(json!(1), 0, 1, OpType::Ok)
+            .read(2, 3, json!([1]))
+            .done();
+        h.push(nemesis("add", 4 * MS));
+        h.push(invoke(50, "broadcast", json!(2), 5 * MS));
+        h.push(ok(50, "broadcast", json!(2), 6 * MS));
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.details["attempt-count"], json!(1));
+        // The same history under other function names.
+        let r = check(&h, "broadcast", "read");
+        assert_eq!(r.details["attempt-count"], json!(1));
+        assert_eq!(r.details["never-read"], json!([2]));
+    }
+
+    #[test]
+    fn a_read_that_is_not_a_list_makes_the_verdict_unknown() {
+        let h = Script::default()
+            .add(json!(1), 0, 1, OpType::Ok)
+            .read(2, 3, json!([1]))
+            .read(4, 5, json!({"oops": 1}))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert_eq!(r.details["stable-count"], json!(1));
+        assert!(r.problems[0].starts_with("1 read returned something other"), "{}", r.problems[0]);
+    }
+
+    #[test]
+    fn lists_are_sorted_numerically_and_capped() {
+        let mut s = Script::default();
+        for e in (0..40).rev() {
+            s.add(json!(e), 0, 1, OpType::Ok);
+        }
+        s.read(2, 3, json!([]));
+        let r = run(&s.done());
+        assert_eq!(r.details["lost-count"], json!(40));
+        let lost: Vec<i64> = serde_json::from_value(r.details["lost"].clone()).unwrap();
+        assert_eq!(lost, (0..32).collect::<Vec<i64>>());
+        assert!(r.problems[0].ends_with("8, 9 and 30 more"), "{}", r.problems[0]);
+    }
+
+    #[test]
+    fn quantiles_follow_jepsen_frequency_distribution() {
+        let q = quantiles((0..100).rev().collect());
+        assert_eq!(q, json!({"0": 0, "0.5": 50, "0.95": 95, "0.99": 99, "1": 99}));
+        assert_eq!(quantiles(vec![]), Value::Null);
+    }
+
+    #[test]
+    fn worst_stale_keeps_the_eight_slowest() {
+        let mut s = Script::default();
+        for e in 0..10u64 {
+            // Element e is acknowledged at 1 ms and missed by a read that
+            // began at 10 + 10e ms.
+            s.add(json!(e), 0, 1, OpType::Ok);
+        }
+        for e in 0..10u64 {
+            let present: Vec<u64> = (0..10).filter(|&x| x != e).collect();
+            s.read(10 + 10 * e, 11 + 10 * e, json!(present));
+        }
+        s.read(200, 201, json!((0..10).collect::<Vec<u64>>()));
+        let r = run(&s.done());
+        assert_eq!(r.details["stale-count"], json!(10));
+        let worst: Vec<u64> = r.details["worst-stale"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["element"].as_u64().unwrap())
+            .collect();
+        assert_eq!(worst, [9, 8, 7, 6, 5, 4, 3, 2]);
+        assert_eq!(r.details["worst-stale"][0]["stable-latency"], json!(99));
+    }
+
+    /// A direct transcription of the definitions, scanning every read for
+    /// every element: the reference the one-pass version must agree with.
+    fn classify_naive(history: &History, element: &Value) -> Option<Outcome> {
+        let ops = &history.ops;
+        let at = |pos: usize| (ops[pos].time, pos);
+        let pairs = client_pairs(history);
+        let adds: Vec<_> = pairs.iter().filter(|(i, _)| ops[*i].f == "add" && ops[*i].value == *element).collect();
+        let add_invoked = adds.iter().map(|(i, _)| at(*i)).min()?;
+        let acked = adds
+            .iter()
+            .filter_map(|(_, d)| d.filter(|&d| ops[d].kind == OpType::Ok).map(at))
+            .min();
+        let maybe = adds.iter().any(|(_, d)| d.map_or(true, |d| ops[d].kind != OpType::Fail));
+        let mut reads: Vec<(Instant, Instant, &Vec<Value>)> = pairs
+            .iter()
+            .filter(|(i, _)| ops[*i].f == "read")
+            .filter_map(|(i, d)| {
+                let d = d.filter(|&d| ops[d].kind == OpType::Ok)?;
+                Some((at(*i), at(d), ops[d].value.as_array()?))
+            })
+            .collect();
+        reads.sort_by_key(|r| r.0);
+        let seen = reads
+            .iter()
+            .filter(|r| r.2.contains(element) && r.1 > add_invoked)
+            .map(|r| r.1)
+            .min();
+        let known = match (acked, seen) {
+            (Some(a), Some(s)) => Some(a.min(s)),
+            (a, s) => a.or(s),
+        };
+        if !maybe && seen.is_none() {
+            return None;
+        }
+        let Some(known) = known else {
+            return Some(Outcome::NeverRead);
+        };
+        let counted: Vec<usize> = (0..reads.len()).filter(|&r| reads[r].0 > known).collect();
+        let Some(&last) = counted.last() else {
+            return Some(Outcome::NeverRead);
+        };
+        if !reads[last].2.contains(element) {
+            return Some(Outcome::Lost);
+        }
+        let last_absent = counted.iter().rev().copied().find(|&r| !reads[r].2.contains(element));
+        let latency_ns = last_absent.map_or(0, |r| reads[r].0 .0.saturating_sub(known.0));
+        Some(Outcome::Stable {
+            last_absent,
+            latency_ms: latency_ns / MS,
+        })
+    }
+
+    /// A small deterministic generator, so the random histories are the same
+    /// on every run.
+    struct SplitMix(u64);
+
+    impl SplitMix {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % n
+        }
+    }
+
+    /// Concurrent processes adding and reading a few elements, with times in
+    /// coarse steps so that ties happen, outcomes of every kind, and reads
+    /// that sometimes miss or repeat elements.
+    fn random_history(rng: &mut SplitMix) -> History {
+        let mut h = History::default();
+        let mut pending: Vec<(u64, bool, u64)> = Vec::new(); // process, is add, element
+        let mut next_process = 0;
+        let mut added: Vec<u64> = Vec::new();
+        // Some histories are short (often unknown), some have perfect reads
+        // (often valid), the rest miss elements (often lost or stale).
+        let steps = 4 + rng.below(40);
+        let miss_one_in = [u64::MAX, 3, 8][rng.below(3) as usize];
+        for step in 0..steps {
+            let t = step / 2 * MS;
+            if !pending.is_empty() && rng.below(2) == 0 {
+                let (p, is_add, e) = pending.swap_remove(rng.below(pending.len() as u64) as usize);
+                if is_add {
+                    let kind = [OpType::Ok, OpType::Ok, OpType::Fail, OpType::Info][rng.below(4) as usize];
+                    h.push(op(p, kind, "add", json!(e), t));
+                } else {
+                    let read: Vec<u64> =
+                        added.iter().copied().filter(|_| rng.below(miss_one_in) != 0).collect();
+                    let mut read: Vec<Value> = read.into_iter().map(|e| json!(e)).collect();
+                    if rng.below(40) == 0 && !read.is_empty() {
+                        read.push(read[0].clone());
+                    }
+                    h.push(ok(p, "read", Value::Array(read), t));
+                }
+            } else {
+                next_process += 1;
+                if rng.below(2) == 0 {
+                    let e = rng.below(6);
+                    added.push(e);
+                    h.push(invoke(next_process, "add", json!(e), t));
+                    pending.push((next_process, true, e));
+                } else {
+                    h.push(invoke(next_process, "read", Value::Null, t));
+                    pending.push((next_process, false, 0));
+                }
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn one_pass_agrees_with_the_definitions_on_random_histories() {
+        let mut rng = SplitMix(7);
+        let mut seen = BTreeMap::new();
+        for _ in 0..500 {
+            let h = random_history(&mut rng);
+            let r = run(&h);
+            let (mut stable, mut lost, mut never, mut stale) = (0, 0, 0, 0);
+            let mut latencies = Vec::new();
+            for e in 0..6 {
+                match classify_naive(&h, &json!(e)) {
+                    Some(Outcome::Stable { last_absent, latency_ms }) => {
+                        stable += 1;
+                        stale += usize::from(last_absent.is_some());
+                        latencies.push(latency_ms);
+                    }
+                    Some(Outcome::Lost) => lost += 1,
+                    Some(Outcome::NeverRead) => never += 1,
+                    None => {}
+                }
+            }
+            let jsonl = h.to_jsonl();
+            assert_eq!(r.details["stable-count"], json!(stable), "{jsonl}");
+            assert_eq!(r.details["lost-count"], json!(lost), "{jsonl}");
+            assert_eq!(r.details["never-read-count"], json!(never), "{jsonl}");
+            assert_eq!(r.details["stale-count"], json!(stale), "{jsonl}");
+            assert_eq!(r.details["stable-latencies"], quantiles(latencies), "{jsonl}");
+            *seen.entry(r.valid.to_string()).or_insert(0) += 1;
+            for (label, n) in [("stable", stable), ("lost", lost), ("never", never), ("stale", stale)] {
+                *seen.entry(label.to_string()).or_insert(0) += usize::from(n > 0);
+            }
+        }
+        // The generator must exercise every outcome, or the comparison
+        // proves little.
+        for label in ["valid", "invalid", "unknown", "stable", "lost", "never", "stale"] {
+            assert!(seen.get(label).copied().unwrap_or(0) > 5, "{label}: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn scales_to_thousands_of_growing_reads() {
+        // 2,000 reads, read i holding elements 0..=i: two million element
+        // occurrences. Element e is acknowledged just before read e begins;
+        // read e + 1 misses it when e is odd, so the odd elements are stale
+        // by the 10 ms between reads.
+        let mut h = History::default();
+        let n = 2_000u64;
+        for i in 0..n {
+            h.push(invoke(0, "add", json!(i), i * 10 * MS));
+            h.push(ok(0, "add", json!(i), i * 10 * MS + 1));
+            let elements: Vec<u64> = (0..=i).filter(|&e| !(e % 2 == 1 && e + 1 == i)).collect();
+            h.push(invoke(1, "read", Value::Null, i * 10 * MS + 2));
+            h.push(ok(1, "read", json!(elements), i * 10 * MS + 3));
+        }
+        let t0 = std::time::Instant::now(); let r = run(&h); eprintln!("TIMING {:?}", t0.elapsed());
+        assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
+        assert_eq!(r.details["attempt-count"], json!(n));
+        assert_eq!(r.details["stable-count"], json!(n));
+        // Odd elements 1, 3, ..., 1997; 1999 has no read after its own.
+        assert_eq!(r.details["stale-count"], json!(n / 2 - 1));
+        assert_eq!(r.details["stable-latencies"]["1"], json!(10));
+        assert_eq!(r.details["stable-latencies"]["0.5"], json!(0));
+    }
+}

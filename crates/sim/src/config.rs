@@ -1,0 +1,174 @@
+use std::fmt;
+use std::str::FromStr;
+
+use lightcone_check::availability::Availability;
+use lightcone_workload::Topology;
+
+use crate::{NANOS_PER_MS, NANOS_PER_SEC};
+
+/// How a message's latency is drawn (Maelstrom's `--latency-dist`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LatencyDist {
+    /// Always the mean.
+    #[default]
+    Constant,
+    /// A uniform integer number of ms in 0..=2 x mean.
+    Uniform,
+    /// Exponential with that mean.
+    Exponential,
+}
+
+impl FromStr for LatencyDist {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "constant" => Ok(LatencyDist::Constant),
+            "uniform" => Ok(LatencyDist::Uniform),
+            "exponential" => Ok(LatencyDist::Exponential),
+            _ => Err(format!(
+                "unknown latency distribution {s:?}; choose constant, uniform or exponential"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for LatencyDist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LatencyDist::Constant => "constant",
+            LatencyDist::Uniform => "uniform",
+            LatencyDist::Exponential => "exponential",
+        })
+    }
+}
+
+/// Which faults to inject, and how often.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NemesisConfig {
+    pub partition: bool,
+    /// Mean time between nemesis operations.
+    pub interval_ns: u64,
+}
+
+/// Everything that defines one test run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestConfig {
+    pub workload: String,
+    /// Node ids; when empty, `n0..n(node_count-1)`.
+    pub nodes: Vec<String>,
+    pub node_count: usize,
+    pub concurrency: usize,
+    /// Client requests per second, over all clients; 0 sends none.
+    pub rate: f64,
+    pub time_limit_ns: u64,
+    pub latency_ms: u64,
+    pub latency_dist: LatencyDist,
+    pub nemesis: NemesisConfig,
+    pub topology: Topology,
+    pub availability: Option<Availability>,
+    pub seed: u64,
+    /// How long a client waits for a reply.
+    pub client_timeout_ns: u64,
+    /// How long nodes get to answer `init` (and setup requests).
+    pub init_timeout_ns: u64,
+    /// The wait between healing and the final reads.
+    pub recovery_ns: u64,
+    pub log_net_send: bool,
+    pub log_net_recv: bool,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        TestConfig {
+            workload: "lin-kv".into(),
+            nodes: Vec::new(),
+            node_count: 5,
+            concurrency: 5,
+            rate: 5.0,
+            time_limit_ns: 60 * NANOS_PER_SEC,
+            latency_ms: 0,
+            latency_dist: LatencyDist::Constant,
+            nemesis: NemesisConfig {
+                partition: false,
+                interval_ns: 10 * NANOS_PER_SEC,
+            },
+            topology: Topology::Grid,
+            availability: None,
+            seed: 0,
+            client_timeout_ns: 5 * NANOS_PER_SEC,
+            init_timeout_ns: 10 * NANOS_PER_SEC,
+            recovery_ns: 10 * NANOS_PER_SEC,
+            log_net_send: false,
+            log_net_recv: false,
+        }
+    }
+}
+
+/// A configuration that cannot run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{field} is {value}; {fix}")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        fix: &'static str,
+    },
+    #[error(transparent)]
+    Workload(#[from] lightcone_workload::WorkloadError),
+}
+
+impl TestConfig {
+    /// The node ids this run uses.
+    pub fn node_ids(&self) -> Vec<String> {
+        if self.nodes.is_empty() {
+            (0..self.node_count).map(|i| format!("n{i}")).collect()
+        } else {
+            self.nodes.clone()
+        }
+    }
+
+    pub fn latency_mean_ns(&self) -> u64 {
+        self.latency_ms * NANOS_PER_MS
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, value: String, fix| {
+            Err(ConfigError::Invalid { field, value, fix })
+        };
+        let ids = self.node_ids();
+        if ids.is_empty() {
+            return invalid("--node-count", "0".into(), "a test needs at least one node");
+        }
+        if let Some(bad) = ids.iter().find(|id| id.is_empty() || id.starts_with('c')) {
+            return invalid(
+                "a node id",
+                format!("{bad:?}"),
+                "ids starting with `c` belong to clients; name nodes n1, n2...",
+            );
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != ids.len() {
+            return invalid("--nodes", ids.join(","), "node ids must differ");
+        }
+        if self.concurrency == 0 {
+            return invalid("--concurrency", "0".into(), "use at least 1 (or 1n)");
+        }
+        if !(self.rate >= 0.0 && self.rate.is_finite()) {
+            return invalid("--rate", self.rate.to_string(), "use a non-negative number");
+        }
+        if self.time_limit_ns == 0 {
+            return invalid("--time-limit", "0".into(), "use a positive number of seconds");
+        }
+        if self.nemesis.partition && self.nemesis.interval_ns == 0 {
+            return invalid("--nemesis-interval", "0".into(), "use a positive number of seconds");
+        }
+        if let Some(Availability::Fraction(f)) = self.availability {
+            if !(0.0..=1.0).contains(&f) {
+                return invalid("--availability", f.to_string(), "use `total` or a fraction from 0 to 1");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,702 @@
+//! The test as one state machine: init, setup, the main phase under the
+//! generator and nemesis, healing, recovery, final reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lightcone_history::{History, Op, OpType, Process};
+use lightcone_proto::{is_client_id, Body, Envelope, ErrorCode, Map, Value};
+use lightcone_workload::{Invocation, Rng, Workload, WorkloadOptions};
+use serde_json::json;
+
+use crate::events::{Event, EventQueue};
+use crate::nemesis::{self, PartitionKind};
+use crate::network::{NetStats, Network};
+use crate::{ConfigError, TestConfig, NANOS_PER_SEC};
+
+/// RNG streams: one per concern, so they do not shift each other.
+const STREAM_NETWORK: u64 = 1;
+const STREAM_GENERATOR: u64 = 2;
+const STREAM_NEMESIS: u64 = 3;
+
+/// What the core asks its driver to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Give this message to node number `node` (its stdin, in process mode).
+    Deliver { node: usize, msg: Envelope },
+    /// Append this op to the history.
+    Record(Op),
+    /// A line for the test's log.
+    Log(String),
+}
+
+/// Where the test is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Waiting for every node's `init_ok`.
+    Init,
+    /// Waiting for replies to the workload's setup requests.
+    Setup,
+    /// Clients run the workload; the nemesis acts.
+    Main,
+    /// Time is up; waiting for outstanding requests.
+    Draining,
+    /// Healed; waiting for the cluster to recover.
+    Recovery,
+    /// Final reads.
+    Final,
+    Done,
+}
+
+/// Why a test could not run to the end.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Failure {
+    #[error("{} did not answer init with init_ok within {} s; a node must reply {{\"type\":\"init_ok\",\"in_reply_to\":<msg_id>}} to init", .nodes.join(", "), .timeout_s)]
+    InitTimeout { nodes: Vec<String>, timeout_s: u64 },
+    #[error("{} did not answer the {kind} request within {} s", .nodes.join(", "), .timeout_s)]
+    SetupTimeout {
+        kind: String,
+        nodes: Vec<String>,
+        timeout_s: u64,
+    },
+    #[error("node {node} answered {kind} with {reply}")]
+    SetupRejected {
+        node: String,
+        kind: String,
+        reply: String,
+    },
+}
+
+/// Why a message from a node could not be routed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RouteError {
+    #[error("it is addressed to {dest:?}, which is neither a node ({nodes}) nor a client")]
+    UnknownDest { dest: String, nodes: String },
+    #[error("its src is {src:?} but it came from node {node}; a node must send as its own id")]
+    WrongSrc { src: String, node: String },
+}
+
+/// A snapshot for the progress line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub phase: Phase,
+    pub main_elapsed_ns: u64,
+    pub ok_count: u64,
+    pub fail_count: u64,
+    pub info_count: u64,
+    pub msg_count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Init(usize),
+    Setup(usize),
+    Worker(usize),
+}
+
+#[derive(Debug)]
+struct Busy {
+    op: Invocation,
+    msg_id: u64,
+    is_final: bool,
+}
+
+#[derive(Debug)]
+struct Worker {
+    process: u64,
+    client: String,
+    node: usize,
+    next_msg_id: u64,
+    busy: Option<Busy>,
+}
+
+/// The test core. See the crate docs.
+pub struct Test {
+    config: TestConfig,
+    nodes: Vec<String>,
+    node_index: BTreeMap<String, usize>,
+    workload: Box<dyn Workload>,
+    network: Network,
+    gen_rng: Rng,
+    nemesis_rng: Rng,
+    events: EventQueue,
+    effects: Vec<Effect>,
+    history: History,
+    phase: Phase,
+    now: u64,
+    clients: BTreeMap<String, Role>,
+    next_client: u64,
+    /// Nodes whose init_ok (or setup reply) has not come yet.
+    awaiting: BTreeSet<usize>,
+    /// The fields of each node's init_ok beyond type and ids (e.g. "sdk").
+    node_info: BTreeMap<String, Map>,
+    workers: Vec<Worker>,
+    /// An op is due but every worker is busy.
+    op_waiting: bool,
+    main_start: u64,
+    main_end: u64,
+    partitioned: bool,
+    failure: Option<Failure>,
+    counts: [u64; 3],
+    malformed_reply_count: u64,
+}
+
+impl Test {
+    pub fn new(config: TestConfig) -> Result<Test, ConfigError> {
+        config.validate()?;
+        let nodes = config.node_ids();
+        let workload = lightcone_workload::build(
+            &config.workload,
+            &WorkloadOptions {
+                nodes: nodes.clone(),
+                topology: config.topology,
+            },
+        )?;
+        let seed = config.seed;
+        Ok(Test {
+            network: Network::new(
+                config.latency_mean_ns(),
+                config.latency_dist,
+                Rng::new(seed, STREAM_NETWORK),
+            ),
+            gen_rng: Rng::new(seed, STREAM_GENERATOR),
+            nemesis_rng: Rng::new(seed, STREAM_NEMESIS),
+            node_index: nodes.iter().cloned().enumerate().map(|(i, n)| (n, i)).collect(),
+            nodes,
+            workload,
+            config,
+            events: EventQueue::default(),
+            effects: Vec::new(),
+            history: History::default(),
+            phase: Phase::Init,
+            now: 0,
+            clients: BTreeMap::new(),
+            next_client: 0,
+            awaiting: BTreeSet::new(),
+            node_info: BTreeMap::new(),
+            workers: Vec::new(),
+            op_waiting: false,
+            main_start: 0,
+            main_end: 0,
+            partitioned: false,
+            failure: None,
+            counts: [0; 3],
+            malformed_reply_count: 0,
+        })
+    }
+
+    pub fn config(&self) -> &TestConfig {
+        &self.config
+    }
+
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done || self.failure.is_some()
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    pub fn net_stats(&self) -> &NetStats {
+        &self.network.stats
+    }
+
+    pub fn node_info(&self) -> &BTreeMap<String, Map> {
+        &self.node_info
+    }
+
+    pub fn workload(&self) -> &dyn Workload {
+        self.workload.as_ref()
+    }
+
+    pub fn malformed_reply_count(&self) -> u64 {
+        self.malformed_reply_count
+    }
+
+    /// Most events the core held at once (its one internal queue).
+    pub fn event_queue_depth_max(&self) -> usize {
+        self.events.depth_max
+    }
+
+    pub fn progress(&self) -> Progress {
+        Progress {
+            phase: self.phase,
+            main_elapsed_ns: if self.phase >= Phase::Main {
+                self.now.saturating_sub(self.main_start)
+            } else {
+                0
+            },
+            ok_count: self.counts[0],
+            fail_count: self.counts[1],
+            info_count: self.counts[2],
+            msg_count: self.network.stats.all.send_count,
+        }
+    }
+
+    /// Effects produced since the last call, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// When `tick` next has work; `None` when nothing is scheduled.
+    pub fn next_deadline(&self) -> Option<u64> {
+        if self.is_done() {
+            None
+        } else {
+            self.events.next_time()
+        }
+    }
+
+    fn log(&mut self, line: impl Into<String>) {
+        self.effects.push(Effect::Log(line.into()));
+    }
+
+    fn new_client(&mut self, role: Role) -> String {
+        let id = format!("c{}", self.next_client);
+        self.next_client += 1;
+        self.clients.insert(id.clone(), role);
+        id
+    }
+
+    /// Starts the test at `now`: init goes to every node.
+    pub fn start(&mut self, now: u64) {
+        assert_eq!(self.phase, Phase::Init, "Test::start is called once");
+        self.now = now;
+        for i in 0..self.nodes.len() {
+            let client = self.new_client(Role::Init(i));
+            let mut body = Body::new("init")
+                .with("node_id", self.nodes[i].as_str())
+                .with("node_ids", self.nodes.clone());
+            body.msg_id = Some(1);
+            self.awaiting.insert(i);
+            self.client_send(client, i, body);
+        }
+        self.events
+            .push(now + self.config.init_timeout_ns, Event::StartupTimeout);
+    }
+
+    /// Routes a message a client sends to node `node` (zero latency).
+    fn client_send(&mut self, client: String, node: usize, body: Body) {
+        let mut msg = Envelope::new(client, self.nodes[node].clone(), body);
+        self.network.send(&mut msg);
+        if self.config.log_net_send {
+            self.log(format!("send {}", msg.to_line()));
+        }
+        self.network.arrive(&msg);
+        self.effects.push(Effect::Deliver { node, msg });
+    }
+
+    /// A message node `from` wrote. Node-to-node messages travel with
+    /// latency; replies to clients are handled at once.
+    pub fn receive(&mut self, now: u64, from: usize, mut msg: Envelope) -> Result<(), RouteError> {
+        self.advance(now);
+        if msg.src != self.nodes[from] {
+            return Err(RouteError::WrongSrc {
+                src: msg.src,
+                node: self.nodes[from].clone(),
+            });
+        }
+        let to_node = self.node_index.contains_key(&msg.dest);
+        let to_client = is_client_id(&msg.dest) && self.is_client_ever(&msg.dest);
+        if !to_node && !to_client {
+            return Err(RouteError::UnknownDest {
+                dest: msg.dest,
+                nodes: self.nodes.join(", "),
+            });
+        }
+        let delay = self.network.send(&mut msg);
+        if self.config.log_net_send {
+            self.log(format!("send {}", msg.to_line()));
+        }
+        if to_node {
+            self.events.push(now + delay, Event::Arrive(msg));
+        } else {
+            self.client_receive(msg);
+        }
+        Ok(())
+    }
+
+    /// True for any client id this test has handed out, open or closed.
+    fn is_client_ever(&self, id: &str) -> bool {
+        id[1..].parse::<u64>().is_ok_and(|n| n < self.next_client)
+    }
+
+    fn advance(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    /// Does everything due at or before `now`.
+    pub fn tick(&mut self, now: u64) {
+        self.advance(now);
+        while !self.is_done() {
+            let Some((at, event)) = self.events.pop_due(self.now) else {
+                break;
+            };
+            self.handle_event(at, event);
+        }
+    }
+
+    fn handle_event(&mut self, at: u64, event: Event) {
+        match event {
+            Event::Arrive(msg) => {
+                if self.network.arrive(&msg) {
+                    if self.config.log_net_recv {
+                        self.log(format!("recv {}", msg.to_line()));
+                    }
+                    let node = self.node_index[&msg.dest];
+                    self.effects.push(Effect::Deliver { node, msg });
+                }
+            }
+            Event::ClientTimeout { worker, msg_id } => {
+                let w = &self.workers[worker];
+                if w.busy.as_ref().is_some_and(|b| b.msg_id == msg_id) {
+                    self.complete_indefinite(worker, json!("net-timeout"));
+                }
+            }
+            Event::Generate => self.maybe_generate(),
+            Event::Nemesis => self.nemesis_step(at),
+            Event::StartupTimeout => self.startup_timeout(),
+            Event::MainEnd => {
+                if self.phase == Phase::Main {
+                    self.phase = Phase::Draining;
+                    self.log("Time limit reached; waiting for outstanding requests");
+                    self.maybe_finish_draining();
+                }
+            }
+            Event::RecoveryEnd => self.start_final(),
+        }
+    }
+
+    fn startup_timeout(&mut self) {
+        if self.awaiting.is_empty() {
+            return;
+        }
+        let nodes = self.awaiting.iter().map(|i| self.nodes[*i].clone()).collect();
+        let timeout_s = self.config.init_timeout_ns / NANOS_PER_SEC;
+        self.failure = Some(match self.phase {
+            Phase::Init => Failure::InitTimeout { nodes, timeout_s },
+            _ => Failure::SetupTimeout {
+                kind: self
+                    .workload
+                    .setup(&self.nodes[0])
+                    .map(|b| b.kind)
+                    .unwrap_or_default(),
+                nodes,
+                timeout_s,
+            },
+        });
+    }
+
+    fn client_receive(&mut self, msg: Envelope) {
+        let Some(role) = self.clients.get(&msg.dest).copied() else {
+            // A reply to a client that gave up and closed: dropped.
+            return;
+        };
+        self.network.arrive(&msg);
+        if self.config.log_net_recv {
+            self.log(format!("recv {}", msg.to_line()));
+        }
+        match role {
+            Role::Init(node) => {
+                if self.phase == Phase::Init && msg.body.in_reply_to == Some(1) {
+                    if msg.body.kind == "init_ok" {
+                        self.node_info.insert(self.nodes[node].clone(), msg.body.fields.clone());
+                        self.awaiting.remove(&node);
+                        self.clients.remove(&msg.dest);
+                        if self.awaiting.is_empty() {
+                            self.start_setup();
+                        }
+                    } else {
+                        self.log(format!(
+                            "node {} answered init with {}; waiting for init_ok",
+                            self.nodes[node],
+                            msg.body.to_value()
+                        ));
+                    }
+                }
+            }
+            Role::Setup(node) => {
+                if self.phase == Phase::Setup && msg.body.in_reply_to == Some(1) {
+                    if msg.body.is_error() {
+                        self.failure = Some(Failure::SetupRejected {
+                            node: self.nodes[node].clone(),
+                            kind: self.workload.setup(&self.nodes[node]).map(|b| b.kind).unwrap_or_default(),
+                            reply: msg.body.to_value().to_string(),
+                        });
+                        return;
+                    }
+                    self.awaiting.remove(&node);
+                    self.clients.remove(&msg.dest);
+                    if self.awaiting.is_empty() {
+                        self.start_main();
+                    }
+                }
+            }
+            Role::Worker(w) => self.worker_reply(w, msg),
+        }
+    }
+
+    fn start_setup(&mut self) {
+        self.phase = Phase::Setup;
+        for i in 0..self.nodes.len() {
+            if let Some(mut body) = self.workload.setup(&self.nodes[i]) {
+                body.msg_id = Some(1);
+                let client = self.new_client(Role::Setup(i));
+                self.awaiting.insert(i);
+                self.client_send(client, i, body);
+            }
+        }
+        if self.awaiting.is_empty() {
+            self.start_main();
+        } else {
+            self.events
+                .push(self.now + self.config.init_timeout_ns, Event::StartupTimeout);
+        }
+    }
+
+    fn start_main(&mut self) {
+        self.phase = Phase::Main;
+        self.main_start = self.now;
+        self.main_end = self.now + self.config.time_limit_ns;
+        self.log(format!(
+            "Running {} for {} s",
+            self.workload.name(),
+            self.config.time_limit_ns as f64 / NANOS_PER_SEC as f64
+        ));
+        for w in 0..self.config.concurrency {
+            let client = self.new_client(Role::Worker(w));
+            self.workers.push(Worker {
+                process: w as u64,
+                client,
+                node: w % self.nodes.len(),
+                next_msg_id: 1,
+                busy: None,
+            });
+        }
+        self.events.push(self.main_end, Event::MainEnd);
+        self.schedule_generate();
+        if self.config.nemesis.partition {
+            let delay = self.stagger(self.config.nemesis.interval_ns as f64, true);
+            self.events.push(self.now + delay, Event::Nemesis);
+        }
+    }
+
+    /// A uniform delay in [0, 2 x mean): Jepsen's `stagger`.
+    fn stagger(&mut self, mean_ns: f64, nemesis: bool) -> u64 {
+        let rng = if nemesis {
+            &mut self.nemesis_rng
+        } else {
+            &mut self.gen_rng
+        };
+        (rng.unit() * 2.0 * mean_ns) as u64
+    }
+
+    fn schedule_generate(&mut self) {
+        if self.config.rate > 0.0 {
+            let delay = self.stagger(NANOS_PER_SEC as f64 / self.config.rate, false);
+            self.events.push(self.now + delay, Event::Generate);
+        }
+    }
+
+    fn maybe_generate(&mut self) {
+        if self.phase != Phase::Main {
+            return;
+        }
+        let free: Vec<usize> = (0..self.workers.len())
+            .filter(|w| self.workers[*w].busy.is_none())
+            .collect();
+        if free.is_empty() {
+            self.op_waiting = true;
+            return;
+        }
+        let worker = free[self.gen_rng.below(free.len() as u64) as usize];
+        let op = self.workload.next_op(&mut self.gen_rng);
+        self.invoke(worker, op, false);
+        self.schedule_generate();
+    }
+
+    fn invoke(&mut self, worker: usize, op: Invocation, is_final: bool) {
+        let w = &mut self.workers[worker];
+        let msg_id = w.next_msg_id;
+        w.next_msg_id += 1;
+        let (process, node, client) = (w.process, w.node, w.client.clone());
+        let mut record = Op::new(Process::Client(process), OpType::Invoke, op.f.clone(), op.value.clone());
+        record.node = Some(self.nodes[node].clone());
+        record.is_final = is_final;
+        self.record(record);
+        let mut body = self.workload.request(&op);
+        body.msg_id = Some(msg_id);
+        self.workers[worker].busy = Some(Busy {
+            op,
+            msg_id,
+            is_final,
+        });
+        self.events.push(
+            self.now + self.config.client_timeout_ns,
+            Event::ClientTimeout { worker, msg_id },
+        );
+        self.client_send(client, node, body);
+    }
+
+    fn record(&mut self, mut op: Op) {
+        op.time = self.now;
+        op.index = self.history.len() as u64;
+        match op.kind {
+            OpType::Ok => self.counts[0] += 1,
+            OpType::Fail => self.counts[1] += 1,
+            OpType::Info if op.is_client() => self.counts[2] += 1,
+            _ => {}
+        }
+        self.history.ops.push(op.clone());
+        self.effects.push(Effect::Record(op));
+    }
+
+    fn worker_reply(&mut self, worker: usize, msg: Envelope) {
+        let Some(busy) = &self.workers[worker].busy else {
+            return;
+        };
+        if msg.body.in_reply_to != Some(busy.msg_id) {
+            // A reply to a request this client gave up on: dropped.
+            return;
+        }
+        let body = msg.body;
+        if body.is_error() {
+            let code = ErrorCode::from_code(body.error_code().unwrap_or(-1));
+            let error = json!([code.name(), body.get_str("text").unwrap_or("")]);
+            let idempotent = self.workload.is_idempotent(&busy.op.f);
+            if code.is_definite() || idempotent {
+                self.complete(worker, OpType::Fail, None, Some(error));
+            } else {
+                self.complete_indefinite(worker, error);
+            }
+            return;
+        }
+        match self.workload.complete(&busy.op, &body) {
+            Ok(value) => self.complete(worker, OpType::Ok, Some(value), None),
+            Err(problem) => {
+                self.malformed_reply_count += 1;
+                let node = self.nodes[self.workers[worker].node].clone();
+                self.log(format!("node {node} sent a malformed reply ({problem}): {}", body.to_value()));
+                self.complete_indefinite(worker, json!(["malformed-reply", problem]));
+            }
+        }
+    }
+
+    /// An outcome that is unknown: `fail` for idempotent ops, else `info`,
+    /// after which the process is crashed and the worker reopens as a new
+    /// process with a new client.
+    fn complete_indefinite(&mut self, worker: usize, error: Value) {
+        let f = &self.workers[worker].busy.as_ref().expect("worker is busy").op.f;
+        if self.workload.is_idempotent(f) {
+            self.complete(worker, OpType::Fail, None, Some(error));
+        } else {
+            self.complete(worker, OpType::Info, None, Some(error));
+        }
+    }
+
+    fn complete(&mut self, worker: usize, kind: OpType, value: Option<Value>, error: Option<Value>) {
+        let busy = self.workers[worker].busy.take().expect("worker is busy");
+        let w = &self.workers[worker];
+        let mut op = Op::new(Process::Client(w.process), kind, busy.op.f, value.unwrap_or(busy.op.value));
+        op.error = error;
+        op.node = Some(self.nodes[w.node].clone());
+        op.is_final = busy.is_final;
+        self.record(op);
+        if kind == OpType::Info {
+            let old = self.workers[worker].client.clone();
+            self.clients.remove(&old);
+            let client = self.new_client(Role::Worker(worker));
+            let w = &mut self.workers[worker];
+            w.process += self.config.concurrency as u64;
+            w.client = client;
+            w.next_msg_id = 1;
+        }
+        match self.phase {
+            Phase::Main if self.op_waiting => {
+                self.op_waiting = false;
+                self.maybe_generate();
+            }
+            Phase::Draining => self.maybe_finish_draining(),
+            Phase::Final => {
+                if self.workers.iter().all(|w| w.busy.is_none()) {
+                    self.phase = Phase::Done;
+                    self.log("Final reads done");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn maybe_finish_draining(&mut self) {
+        if self.workers.iter().any(|w| w.busy.is_some()) {
+            return;
+        }
+        self.heal();
+        if self.workload.final_op().is_some() {
+            self.phase = Phase::Recovery;
+            self.log("Waiting for recovery...");
+            self.events
+                .push(self.now + self.config.recovery_ns, Event::RecoveryEnd);
+        } else {
+            self.phase = Phase::Done;
+        }
+    }
+
+    fn start_final(&mut self) {
+        self.phase = Phase::Final;
+        let op = self.workload.final_op().expect("only workloads with final reads recover");
+        for w in 0..self.workers.len() {
+            self.invoke(w, op.clone(), true);
+        }
+        if self.workers.is_empty() {
+            self.phase = Phase::Done;
+        }
+    }
+
+    fn nemesis_step(&mut self, _at: u64) {
+        if self.phase != Phase::Main {
+            return;
+        }
+        if self.partitioned {
+            self.heal();
+        } else {
+            let kind = PartitionKind::ALL[self.nemesis_rng.below(4) as usize];
+            let grudge = nemesis::grudge(kind, &self.nodes, &mut self.nemesis_rng);
+            let value = json!({"kind": kind.name(), "grudge": grudge});
+            self.record(Op::new(Process::Nemesis, OpType::Info, "start-partition", json!(kind.name())));
+            self.log(format!("Partition ({kind}): {}", value["grudge"]));
+            self.network.set_grudge(grudge);
+            self.partitioned = true;
+            self.record(Op::new(Process::Nemesis, OpType::Info, "start-partition", value));
+        }
+        let delay = self.stagger(self.config.nemesis.interval_ns as f64, true);
+        self.events.push(self.now + delay, Event::Nemesis);
+    }
+
+    fn heal(&mut self) {
+        if !self.partitioned {
+            return;
+        }
+        self.record(Op::new(Process::Nemesis, OpType::Info, "stop-partition", Value::Null));
+        self.network.heal();
+        self.partitioned = false;
+        self.log("Healed the network");
+        self.record(Op::new(Process::Nemesis, OpType::Info, "stop-partition", json!("network healed")));
+    }
+
+    /// Counts of what is in flight, for debugging stalls.
+    pub fn event_queue_len(&self) -> usize {
+        self.events.len()
+    }
+}

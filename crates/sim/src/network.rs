@@ -1,0 +1,187 @@
+//! The simulated network: latency, grudges, and Maelstrom's statistics.
+
+use lightcone_proto::{is_client_id, Envelope};
+use lightcone_workload::Rng;
+use serde_json::{json, Value};
+
+use crate::nemesis::Grudge;
+use crate::{LatencyDist, NANOS_PER_MS};
+
+/// Send, receive and unique-message counts for one class of traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrafficStats {
+    pub send_count: u64,
+    pub recv_count: u64,
+    /// Distinct messages (by network id) sent.
+    pub msg_count: u64,
+}
+
+/// Maelstrom's `net` section: all traffic, traffic involving a client, and
+/// traffic between servers (nodes and services).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub all: TrafficStats,
+    pub clients: TrafficStats,
+    pub servers: TrafficStats,
+    /// Messages dropped at delivery by a partition.
+    pub dropped_count: u64,
+}
+
+impl NetStats {
+    /// The `net` section of results.json; msgs-per-op only when there were
+    /// client operations, as in Maelstrom.
+    pub fn to_json(&self, op_count: u64) -> Value {
+        let section = |t: &TrafficStats| {
+            json!({"send-count": t.send_count, "recv-count": t.recv_count, "msg-count": t.msg_count})
+        };
+        let mut all = section(&self.all);
+        let mut servers = section(&self.servers);
+        if op_count > 0 {
+            all["msgs-per-op"] = json!(self.all.msg_count as f64 / op_count as f64);
+            servers["msgs-per-op"] = json!(self.servers.msg_count as f64 / op_count as f64);
+        }
+        json!({
+            "all": all,
+            "clients": section(&self.clients),
+            "servers": servers,
+            "dropped-count": self.dropped_count,
+            "valid": true,
+        })
+    }
+}
+
+pub(crate) struct Network {
+    latency_mean_ns: u64,
+    latency_dist: LatencyDist,
+    rng: Rng,
+    next_id: u64,
+    grudge: Grudge,
+    pub stats: NetStats,
+}
+
+impl Network {
+    pub fn new(latency_mean_ns: u64, latency_dist: LatencyDist, rng: Rng) -> Network {
+        Network {
+            latency_mean_ns,
+            latency_dist,
+            rng,
+            next_id: 0,
+            grudge: Grudge::new(),
+            stats: NetStats::default(),
+        }
+    }
+
+    fn class(&mut self, msg: &Envelope) -> [&mut TrafficStats; 2] {
+        let involves_client = is_client_id(&msg.src) || is_client_id(&msg.dest);
+        let stats = &mut self.stats;
+        if involves_client {
+            [&mut stats.all, &mut stats.clients]
+        } else {
+            [&mut stats.all, &mut stats.servers]
+        }
+    }
+
+    /// Gives `msg` its network id, counts the send, and returns the delay
+    /// before it arrives: zero when a client is an endpoint.
+    pub fn send(&mut self, msg: &mut Envelope) -> u64 {
+        msg.id = Some(self.next_id);
+        self.next_id += 1;
+        for t in self.class(msg) {
+            t.send_count += 1;
+            // Every send has a fresh id, so each is a distinct message.
+            t.msg_count += 1;
+        }
+        if is_client_id(&msg.src) || is_client_id(&msg.dest) {
+            0
+        } else {
+            self.draw_latency()
+        }
+    }
+
+    /// At delivery: false (and counted as dropped) if `msg.dest` holds a
+    /// grudge against `msg.src`; otherwise counts the receive.
+    pub fn arrive(&mut self, msg: &Envelope) -> bool {
+        if self
+            .grudge
+            .get(&msg.dest)
+            .is_some_and(|hated| hated.contains(&msg.src))
+        {
+            self.stats.dropped_count += 1;
+            return false;
+        }
+        for t in self.class(msg) {
+            t.recv_count += 1;
+        }
+        true
+    }
+
+    fn draw_latency(&mut self) -> u64 {
+        let mean = self.latency_mean_ns;
+        if mean == 0 {
+            return 0;
+        }
+        match self.latency_dist {
+            LatencyDist::Constant => mean,
+            LatencyDist::Uniform => {
+                // Maelstrom draws an integer number of ms in 0..=2 x mean.
+                let mean_ms = mean / NANOS_PER_MS;
+                self.rng.below(2 * mean_ms + 1) * NANOS_PER_MS
+            }
+            LatencyDist::Exponential => {
+                let u = self.rng.unit();
+                (-(1.0 - u).ln() * mean as f64) as u64
+            }
+        }
+    }
+
+    pub fn set_grudge(&mut self, grudge: Grudge) {
+        self.grudge = grudge;
+    }
+
+    pub fn heal(&mut self) {
+        self.grudge.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lightcone_proto::Body;
+
+    fn msg(src: &str, dest: &str) -> Envelope {
+        Envelope::new(src, dest, Body::new("x"))
+    }
+
+    #[test]
+    fn clients_get_zero_latency_and_separate_counts() {
+        let mut net = Network::new(100 * NANOS_PER_MS, LatencyDist::Constant, Rng::new(0, 0));
+        assert_eq!(net.send(&mut msg("c1", "n0")), 0);
+        assert_eq!(net.send(&mut msg("n0", "n1")), 100 * NANOS_PER_MS);
+        assert_eq!(net.stats.clients.send_count, 1);
+        assert_eq!(net.stats.servers.send_count, 1);
+        assert_eq!(net.stats.all.msg_count, 2);
+    }
+
+    #[test]
+    fn uniform_and_exponential_means_are_about_right() {
+        for dist in [LatencyDist::Uniform, LatencyDist::Exponential] {
+            let mut net = Network::new(100 * NANOS_PER_MS, dist, Rng::new(9, 0));
+            let total: u64 = (0..20_000).map(|_| net.send(&mut msg("n0", "n1"))).sum();
+            let mean_ms = total as f64 / 20_000.0 / NANOS_PER_MS as f64;
+            assert!((95.0..105.0).contains(&mean_ms), "{dist}: mean {mean_ms}");
+        }
+    }
+
+    #[test]
+    fn grudges_drop_at_delivery_one_way() {
+        let mut net = Network::new(0, LatencyDist::Constant, Rng::new(0, 0));
+        let mut g = Grudge::new();
+        g.insert("n1".into(), ["n0".to_string()].into());
+        net.set_grudge(g);
+        assert!(!net.arrive(&msg("n0", "n1")));
+        assert!(net.arrive(&msg("n1", "n0")));
+        assert_eq!(net.stats.dropped_count, 1);
+        net.heal();
+        assert!(net.arrive(&msg("n0", "n1")));
+    }
+}

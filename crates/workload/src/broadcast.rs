@@ -1,0 +1,78 @@
+use std::collections::BTreeMap;
+
+use lightcone_check::CheckResult;
+use lightcone_history::History;
+use lightcone_proto::{Body, Value};
+
+use crate::{Invocation, Rng, Workload};
+
+/// Maelstrom's broadcast: a `topology` per node first, then an even mix of
+/// `broadcast` of unique integers and `read`; checked as set-full.
+pub struct Broadcast {
+    topology: BTreeMap<String, Vec<String>>,
+    next_message: u64,
+}
+
+impl Broadcast {
+    pub fn new(topology: BTreeMap<String, Vec<String>>) -> Broadcast {
+        Broadcast {
+            topology,
+            next_message: 0,
+        }
+    }
+}
+
+impl Workload for Broadcast {
+    fn name(&self) -> &'static str {
+        "broadcast"
+    }
+
+    fn setup(&self, _node: &str) -> Option<Body> {
+        let topology: serde_json::Map<String, Value> = self
+            .topology
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+            .collect();
+        Some(Body::new("topology").with("topology", Value::Object(topology)))
+    }
+
+    fn next_op(&mut self, rng: &mut Rng) -> Invocation {
+        if rng.below(2) == 0 {
+            let message = self.next_message;
+            self.next_message += 1;
+            Invocation::new("broadcast", Value::from(message))
+        } else {
+            Invocation::new("read", Value::Null)
+        }
+    }
+
+    fn request(&self, op: &Invocation) -> Body {
+        match op.f.as_str() {
+            "broadcast" => Body::new("broadcast").with("message", op.value.clone()),
+            _ => Body::new("read"),
+        }
+    }
+
+    fn complete(&self, op: &Invocation, reply: &Body) -> Result<Value, String> {
+        match (op.f.as_str(), reply.kind.as_str()) {
+            ("broadcast", "broadcast_ok") => Ok(op.value.clone()),
+            ("read", "read_ok") => match reply.get("messages") {
+                Some(Value::Array(messages)) => Ok(Value::Array(messages.clone())),
+                _ => Err("read_ok needs a `messages` array".to_string()),
+            },
+            (f, kind) => Err(format!("a {f} got a reply of type {kind:?}")),
+        }
+    }
+
+    fn is_idempotent(&self, f: &str) -> bool {
+        f == "read"
+    }
+
+    fn final_op(&self) -> Option<Invocation> {
+        Some(Invocation::new("read", Value::Null))
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        lightcone_check::set_full::check(history, "broadcast", "read")
+    }
+}

@@ -1,0 +1,43 @@
+use lightcone_check::CheckResult;
+use lightcone_history::History;
+use lightcone_proto::{Body, Value};
+
+use crate::{Invocation, Rng, Workload};
+
+/// `echo{echo}` -> `echo_ok{echo}`: the reply must echo the request.
+pub struct Echo;
+
+impl Workload for Echo {
+    fn name(&self) -> &'static str {
+        "echo"
+    }
+
+    fn next_op(&mut self, rng: &mut Rng) -> Invocation {
+        Invocation::new(
+            "echo",
+            Value::from(format!("Please echo {}", rng.below(128))),
+        )
+    }
+
+    fn request(&self, op: &Invocation) -> Body {
+        Body::new("echo").with("echo", op.value.clone())
+    }
+
+    fn complete(&self, _op: &Invocation, reply: &Body) -> Result<Value, String> {
+        if reply.kind != "echo_ok" {
+            return Err(format!("expected echo_ok, got {:?}", reply.kind));
+        }
+        reply
+            .get("echo")
+            .cloned()
+            .ok_or_else(|| "echo_ok has no `echo` field".to_string())
+    }
+
+    fn is_idempotent(&self, _f: &str) -> bool {
+        false
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        lightcone_check::echo::check(history)
+    }
+}

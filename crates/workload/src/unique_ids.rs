@@ -1,0 +1,40 @@
+use lightcone_check::CheckResult;
+use lightcone_history::History;
+use lightcone_proto::{Body, Value};
+
+use crate::{Invocation, Rng, Workload};
+
+/// `generate` -> `generate_ok{id}`: no id may be handed out twice.
+pub struct UniqueIds;
+
+impl Workload for UniqueIds {
+    fn name(&self) -> &'static str {
+        "unique-ids"
+    }
+
+    fn next_op(&mut self, _rng: &mut Rng) -> Invocation {
+        Invocation::new("generate", Value::Null)
+    }
+
+    fn request(&self, _op: &Invocation) -> Body {
+        Body::new("generate")
+    }
+
+    fn complete(&self, _op: &Invocation, reply: &Body) -> Result<Value, String> {
+        if reply.kind != "generate_ok" {
+            return Err(format!("expected generate_ok, got {:?}", reply.kind));
+        }
+        reply
+            .get("id")
+            .cloned()
+            .ok_or_else(|| "generate_ok has no `id` field".to_string())
+    }
+
+    fn is_idempotent(&self, _f: &str) -> bool {
+        false
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        lightcone_check::unique_ids::check(history)
+    }
+}
