@@ -103,11 +103,21 @@ mod tests {
     #[test]
     fn fraction_is_a_lower_bound() {
         let h = history(4, 3);
-        assert_eq!(check(&h, Some(Availability::Fraction(0.75))).valid, Validity::Valid);
-        assert_eq!(check(&h, Some(Availability::Fraction(0.5))).valid, Validity::Valid);
+        assert_eq!(
+            check(&h, Some(Availability::Fraction(0.75))).valid,
+            Validity::Valid
+        );
+        assert_eq!(
+            check(&h, Some(Availability::Fraction(0.5))).valid,
+            Validity::Valid
+        );
         let strict = check(&h, Some(Availability::Fraction(0.8)));
         assert_eq!(strict.valid, Validity::Invalid);
-        assert!(strict.problems[0].contains("at least 80.0%"), "{}", strict.problems[0]);
+        assert!(
+            strict.problems[0].contains("at least 80.0%"),
+            "{}",
+            strict.problems[0]
+        );
     }
 
     #[test]
@@ -118,7 +128,10 @@ mod tests {
         assert_eq!(r.valid, Validity::Valid);
         assert!(r.problems.is_empty());
         assert_eq!(r.details["ok-fraction"].as_f64().unwrap(), 2.0 / 3.0);
-        assert_eq!(check(&h, Some(Availability::Total)).valid, Validity::Invalid);
+        assert_eq!(
+            check(&h, Some(Availability::Total)).valid,
+            Validity::Invalid
+        );
     }
 
     #[test]

@@ -92,7 +92,11 @@ mod tests {
             json!([{"expected": "a", "received": "wrong", "process": 0}])
         );
         assert_eq!(r.problems.len(), 1);
-        assert!(r.problems[0].contains("1 echo did not"), "{}", r.problems[0]);
+        assert!(
+            r.problems[0].contains("1 echo did not"),
+            "{}",
+            r.problems[0]
+        );
         assert!(r.problems[0].contains("\"wrong\""), "{}", r.problems[0]);
     }
 

@@ -3,8 +3,8 @@
 //! Each checker module exposes one `check` function that reads a
 //! [`History`](lightcone_history::History) and returns a [`CheckResult`]:
 //! a three-valued [`Validity`], short sentences naming each problem, and
-//! machine-readable details under the key names Maelstrom prints in
-//! `results.edn` (kebab-case, always including `"valid"`). Checkers do no
+//! machine-readable details under the key names Maelstrom prints in its
+//! results (kebab-case, always including `"valid"`). Checkers do no
 //! I/O and look only at client operations; the nemesis's ops are ignored.
 //!
 //! | module | workload | Jepsen/Maelstrom original |

@@ -63,7 +63,9 @@ impl ElementKey {
     fn of(value: &Value) -> ElementKey {
         match value.as_i64() {
             Some(i) => ElementKey::Int(i),
-            None => ElementKey::Text(serde_json::to_string(value).expect("a JSON value serializes")),
+            None => {
+                ElementKey::Text(serde_json::to_string(value).expect("a JSON value serializes"))
+            }
         }
     }
 
@@ -79,6 +81,7 @@ impl ElementKey {
 /// What the history says about one element.
 #[derive(Debug)]
 struct Element<'h> {
+    key: ElementKey,
     value: &'h Value,
     /// The first invocation of an add of it; `None` if it was only read.
     add_invoked: Option<Instant>,
@@ -97,8 +100,9 @@ struct Element<'h> {
 }
 
 impl<'h> Element<'h> {
-    fn new(value: &'h Value) -> Element<'h> {
+    fn new(key: ElementKey, value: &'h Value) -> Element<'h> {
         Element {
+            key,
             value,
             add_invoked: None,
             add_maybe_happened: false,
@@ -114,6 +118,58 @@ impl<'h> Element<'h> {
     /// if a read proved that a failed add happened after all.
     fn attempted(&self) -> bool {
         self.add_invoked.is_some() && (self.add_maybe_happened || self.known.is_some())
+    }
+}
+
+/// Bounds the direct-indexed part of [`ElementTable`] (4 MiB of slots).
+const SMALL_ELEMENT_MAX: u64 = 1 << 20;
+
+/// Every element seen, found by value. The read scan looks one up for every
+/// occurrence in every read, so the small non-negative integers broadcast and
+/// g-set add (0, 1, 2, ...) are found by direct indexing rather than a tree
+/// walk; anything else goes through a BTreeMap.
+#[derive(Debug, Default)]
+struct ElementTable<'h> {
+    /// Element value -> its position in `elements`, plus one; 0 is absent.
+    small: Vec<u32>,
+    other: BTreeMap<ElementKey, usize>,
+    elements: Vec<Element<'h>>,
+}
+
+impl<'h> ElementTable<'h> {
+    fn get_or_insert(&mut self, value: &'h Value) -> &mut Element<'h> {
+        let i = match value.as_u64().filter(|&i| i < SMALL_ELEMENT_MAX) {
+            Some(small) => {
+                let small = small as usize;
+                if small >= self.small.len() {
+                    self.small.resize(small + 1, 0);
+                }
+                if self.small[small] == 0 {
+                    self.elements
+                        .push(Element::new(ElementKey::of(value), value));
+                    self.small[small] =
+                        u32::try_from(self.elements.len()).expect("at most 2^20 small elements");
+                }
+                self.small[small] as usize - 1
+            }
+            None => {
+                let elements = &mut self.elements;
+                *self
+                    .other
+                    .entry(ElementKey::of(value))
+                    .or_insert_with_key(|key| {
+                        elements.push(Element::new(key.clone(), value));
+                        elements.len() - 1
+                    })
+            }
+        };
+        &mut self.elements[i]
+    }
+
+    /// All elements, ordered by key.
+    fn into_sorted(mut self) -> Vec<Element<'h>> {
+        self.elements.sort_by(|a, b| a.key.cmp(&b.key));
+        self.elements
     }
 }
 
@@ -146,16 +202,14 @@ enum Outcome {
 pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
     let ops = &history.ops;
     let at = |pos: usize| -> Instant { (ops[pos].time, pos) };
-    let mut index: BTreeMap<ElementKey, usize> = BTreeMap::new();
-    let mut elements: Vec<Element> = Vec::new();
+    let mut table = ElementTable::default();
     let mut reads: Vec<Read> = Vec::new();
     let mut malformed: Vec<usize> = Vec::new();
 
     for (inv, done) in client_pairs(history) {
         let invoke = &ops[inv];
         if invoke.f == add_f {
-            let i = element_index(&mut index, &mut elements, &invoke.value);
-            let el = &mut elements[i];
+            let el = table.get_or_insert(&invoke.value);
             if el.add_invoked.map_or(true, |t| at(inv) < t) {
                 el.add_invoked = Some(at(inv));
             }
@@ -183,17 +237,17 @@ pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
     }
 
     reads.sort_by_key(|r| r.invoke);
-    scan_reads(&reads, &mut index, &mut elements);
-    let classified: Vec<(&ElementKey, &Element, Outcome)> = index
+    scan_reads(&reads, &mut table);
+    let elements = table.into_sorted();
+    let classified: Vec<(&Element, Outcome)> = elements
         .iter()
-        .map(|(key, &i)| (key, &elements[i]))
-        .filter(|(_, el)| el.attempted())
-        .map(|(key, el)| (key, el, classify(el, &reads)))
+        .filter(|el| el.attempted())
+        .map(|el| (el, classify(el, &reads)))
         .collect();
-    let duplicated: Vec<(&ElementKey, u32)> = index
+    let duplicated: Vec<(&ElementKey, u32)> = elements
         .iter()
-        .map(|(key, &i)| (key, elements[i].copies_max))
-        .filter(|&(_, n)| n > 1)
+        .filter(|el| el.copies_max > 1)
+        .map(|el| (&el.key, el.copies_max))
         .collect();
     report(ops, &reads, &classified, &duplicated, &malformed)
 }
@@ -218,29 +272,13 @@ fn client_pairs(history: &History) -> Vec<(usize, Option<usize>)> {
     pairs
 }
 
-fn element_index<'h>(
-    index: &mut BTreeMap<ElementKey, usize>,
-    elements: &mut Vec<Element<'h>>,
-    value: &'h Value,
-) -> usize {
-    *index.entry(ElementKey::of(value)).or_insert_with(|| {
-        elements.push(Element::new(value));
-        elements.len() - 1
-    })
-}
-
 /// Walks the reads in invocation order, tracking for every element the run
 /// of consecutive reads that contain it, its copies per read, and the
 /// earliest read completion that proves it was added.
-fn scan_reads<'h>(
-    reads: &[Read<'h>],
-    index: &mut BTreeMap<ElementKey, usize>,
-    elements: &mut Vec<Element<'h>>,
-) {
+fn scan_reads<'h>(reads: &[Read<'h>], table: &mut ElementTable<'h>) {
     for (rank, read) in reads.iter().enumerate() {
         for value in read.elements {
-            let i = element_index(index, elements, value);
-            let el = &mut elements[i];
+            let el = table.get_or_insert(value);
             if el.last_present == Some(rank) {
                 el.copies += 1;
                 el.copies_max = el.copies_max.max(el.copies);
@@ -289,27 +327,42 @@ fn classify(el: &Element, reads: &[Read]) -> Outcome {
 fn report(
     ops: &[Op],
     reads: &[Read],
-    classified: &[(&ElementKey, &Element, Outcome)],
+    classified: &[(&Element, Outcome)],
     duplicated: &[(&ElementKey, u32)],
     malformed: &[usize],
 ) -> CheckResult {
-    let with = |want: fn(&Outcome) -> bool| -> Vec<(&ElementKey, &Element, Outcome)> {
-        classified.iter().copied().filter(|(_, _, o)| want(o)).collect()
+    let with = |want: fn(&Outcome) -> bool| -> Vec<(&Element, Outcome)> {
+        classified
+            .iter()
+            .copied()
+            .filter(|(_, o)| want(o))
+            .collect()
     };
     let stable = with(|o| matches!(o, Outcome::Stable { .. }));
     let lost = with(|o| *o == Outcome::Lost);
     let never_read = with(|o| *o == Outcome::NeverRead);
-    let stale = with(|o| matches!(o, Outcome::Stable { last_absent: Some(_), .. }));
+    let stale = with(|o| {
+        matches!(
+            o,
+            Outcome::Stable {
+                last_absent: Some(_),
+                ..
+            }
+        )
+    });
     let latencies: Vec<u64> = stable
         .iter()
-        .map(|(_, _, o)| match o {
+        .map(|(_, o)| match o {
             Outcome::Stable { latency_ms, .. } => *latency_ms,
             _ => unreachable!("filtered to stable outcomes"),
         })
         .collect();
 
-    let values = |list: &[(&ElementKey, &Element, Outcome)]| -> Value {
-        list.iter().take(ELEMENTS_SHOWN_MAX).map(|(_, el, _)| el.value.clone()).collect()
+    let values = |list: &[(&Element, Outcome)]| -> Value {
+        list.iter()
+            .take(ELEMENTS_SHOWN_MAX)
+            .map(|(el, _)| el.value.clone())
+            .collect()
     };
     let mut details = Map::new();
     details.insert("attempt-count".to_string(), json!(classified.len()));
@@ -337,7 +390,11 @@ fn report(
         problems.push(format!(
             "{} {was} lost: {}",
             plural(lost.len(), "acknowledged element"),
-            list_some(lost.iter().map(|(k, _, _)| k.text()), lost.len(), ELEMENTS_NAMED_MAX)
+            list_some(
+                lost.iter().map(|(el, _)| el.key.text()),
+                lost.len(),
+                ELEMENTS_NAMED_MAX
+            )
         ));
     }
     if !duplicated.is_empty() {
@@ -346,7 +403,9 @@ fn report(
             "{} appeared more than once in a single read: {}",
             plural(duplicated.len(), "element"),
             list_some(
-                duplicated.iter().map(|(k, n)| format!("{} ({n} copies)", k.text())),
+                duplicated
+                    .iter()
+                    .map(|(k, n)| format!("{} ({n} copies)", k.text())),
                 duplicated.len(),
                 ELEMENTS_NAMED_MAX
             )
@@ -379,10 +438,10 @@ fn report(
 /// Jepsen's `worst-stale`: the stale elements that took longest to become
 /// stable, with the op that made each known and the invocation of the last
 /// read that missed it.
-fn worst_stale(ops: &[Op], reads: &[Read], stale: &[(&ElementKey, &Element, Outcome)]) -> Value {
+fn worst_stale(ops: &[Op], reads: &[Read], stale: &[(&Element, Outcome)]) -> Value {
     let mut worst: Vec<(&Element, usize, u64)> = stale
         .iter()
-        .filter_map(|(_, el, o)| match *o {
+        .filter_map(|(el, o)| match *o {
             Outcome::Stable {
                 last_absent: Some(r),
                 latency_ms,
@@ -391,7 +450,7 @@ fn worst_stale(ops: &[Op], reads: &[Read], stale: &[(&ElementKey, &Element, Outc
         })
         .collect();
     // Stable sort: among equal latencies, element order is kept.
-    worst.sort_by(|a, b| b.2.cmp(&a.2));
+    worst.sort_by_key(|w| std::cmp::Reverse(w.2));
     let op_json = |pos: usize| serde_json::to_value(&ops[pos]).expect("an op serializes");
     worst
         .iter()
@@ -449,14 +508,16 @@ mod tests {
 
         fn add(&mut self, element: Value, from_ms: u64, to_ms: u64, kind: OpType) -> &mut Self {
             let p = self.process();
-            self.history.push(invoke(p, "add", element.clone(), from_ms * MS));
+            self.history
+                .push(invoke(p, "add", element.clone(), from_ms * MS));
             self.history.push(op(p, kind, "add", element, to_ms * MS));
             self
         }
 
         fn read(&mut self, from_ms: u64, to_ms: u64, elements: Value) -> &mut Self {
             let p = self.process();
-            self.history.push(invoke(p, "read", Value::Null, from_ms * MS));
+            self.history
+                .push(invoke(p, "read", Value::Null, from_ms * MS));
             self.history.push(ok(p, "read", elements, to_ms * MS));
             self
         }
@@ -629,7 +690,11 @@ mod tests {
         assert_eq!(r.details["never-read-count"], json!(2));
         assert_eq!(r.details["stable-latencies"], Value::Null);
         assert_eq!(r.problems.len(), 1);
-        assert!(r.problems[0].starts_with("2 elements were attempted"), "{}", r.problems[0]);
+        assert!(
+            r.problems[0].starts_with("2 elements were attempted"),
+            "{}",
+            r.problems[0]
+        );
     }
 
     #[test]
@@ -699,7 +764,11 @@ mod tests {
         let r = run(&h);
         assert_eq!(r.valid, Validity::Unknown);
         assert_eq!(r.details["stable-count"], json!(1));
-        assert!(r.problems[0].starts_with("1 read returned something other"), "{}", r.problems[0]);
+        assert!(
+            r.problems[0].starts_with("1 read returned something other"),
+            "{}",
+            r.problems[0]
+        );
     }
 
     #[test]
@@ -713,13 +782,48 @@ mod tests {
         assert_eq!(r.details["lost-count"], json!(40));
         let lost: Vec<i64> = serde_json::from_value(r.details["lost"].clone()).unwrap();
         assert_eq!(lost, (0..32).collect::<Vec<i64>>());
-        assert!(r.problems[0].ends_with("8, 9 and 30 more"), "{}", r.problems[0]);
+        assert!(
+            r.problems[0].ends_with("8, 9 and 30 more"),
+            "{}",
+            r.problems[0]
+        );
+    }
+
+    #[test]
+    fn elements_of_every_kind_are_told_apart_and_sorted() {
+        // Small integers take the direct-indexed path, the rest the tree;
+        // the output order must not depend on which.
+        let elements = [
+            json!("a"),
+            json!(SMALL_ELEMENT_MAX),
+            json!(3),
+            json!(-1),
+            json!(1u64 << 40),
+            json!("3"),
+            json!(3.5),
+        ];
+        let mut s = Script::default();
+        for e in &elements {
+            s.add(e.clone(), 0, 1, OpType::Ok);
+        }
+        s.read(2, 3, json!(elements));
+        s.read(4, 5, json!([3, "3"]));
+        let r = run(&s.done());
+        assert_eq!(r.details["attempt-count"], json!(7));
+        assert_eq!(r.details["stable-count"], json!(2));
+        assert_eq!(
+            r.details["lost"],
+            json!([-1, SMALL_ELEMENT_MAX, 1u64 << 40, "a", 3.5])
+        );
     }
 
     #[test]
     fn quantiles_follow_jepsen_frequency_distribution() {
         let q = quantiles((0..100).rev().collect());
-        assert_eq!(q, json!({"0": 0, "0.5": 50, "0.95": 95, "0.99": 99, "1": 99}));
+        assert_eq!(
+            q,
+            json!({"0": 0, "0.5": 50, "0.95": 95, "0.99": 99, "1": 99})
+        );
         assert_eq!(quantiles(vec![]), Value::Null);
     }
 
@@ -754,13 +858,18 @@ mod tests {
         let ops = &history.ops;
         let at = |pos: usize| (ops[pos].time, pos);
         let pairs = client_pairs(history);
-        let adds: Vec<_> = pairs.iter().filter(|(i, _)| ops[*i].f == "add" && ops[*i].value == *element).collect();
+        let adds: Vec<_> = pairs
+            .iter()
+            .filter(|(i, _)| ops[*i].f == "add" && ops[*i].value == *element)
+            .collect();
         let add_invoked = adds.iter().map(|(i, _)| at(*i)).min()?;
         let acked = adds
             .iter()
             .filter_map(|(_, d)| d.filter(|&d| ops[d].kind == OpType::Ok).map(at))
             .min();
-        let maybe = adds.iter().any(|(_, d)| d.map_or(true, |d| ops[d].kind != OpType::Fail));
+        let maybe = adds
+            .iter()
+            .any(|(_, d)| d.map_or(true, |d| ops[d].kind != OpType::Fail));
         let mut reads: Vec<(Instant, Instant, &Vec<Value>)> = pairs
             .iter()
             .filter(|(i, _)| ops[*i].f == "read")
@@ -792,7 +901,11 @@ mod tests {
         if !reads[last].2.contains(element) {
             return Some(Outcome::Lost);
         }
-        let last_absent = counted.iter().rev().copied().find(|&r| !reads[r].2.contains(element));
+        let last_absent = counted
+            .iter()
+            .rev()
+            .copied()
+            .find(|&r| !reads[r].2.contains(element));
         let latency_ns = last_absent.map_or(0, |r| reads[r].0 .0.saturating_sub(known.0));
         Some(Outcome::Stable {
             last_absent,
@@ -831,11 +944,15 @@ mod tests {
             if !pending.is_empty() && rng.below(2) == 0 {
                 let (p, is_add, e) = pending.swap_remove(rng.below(pending.len() as u64) as usize);
                 if is_add {
-                    let kind = [OpType::Ok, OpType::Ok, OpType::Fail, OpType::Info][rng.below(4) as usize];
+                    let kind =
+                        [OpType::Ok, OpType::Ok, OpType::Fail, OpType::Info][rng.below(4) as usize];
                     h.push(op(p, kind, "add", json!(e), t));
                 } else {
-                    let read: Vec<u64> =
-                        added.iter().copied().filter(|_| rng.below(miss_one_in) != 0).collect();
+                    let read: Vec<u64> = added
+                        .iter()
+                        .copied()
+                        .filter(|_| rng.below(miss_one_in) != 0)
+                        .collect();
                     let mut read: Vec<Value> = read.into_iter().map(|e| json!(e)).collect();
                     if rng.below(40) == 0 && !read.is_empty() {
                         read.push(read[0].clone());
@@ -869,7 +986,10 @@ mod tests {
             let mut latencies = Vec::new();
             for e in 0..6 {
                 match classify_naive(&h, &json!(e)) {
-                    Some(Outcome::Stable { last_absent, latency_ms }) => {
+                    Some(Outcome::Stable {
+                        last_absent,
+                        latency_ms,
+                    }) => {
                         stable += 1;
                         stale += usize::from(last_absent.is_some());
                         latencies.push(latency_ms);
@@ -884,16 +1004,30 @@ mod tests {
             assert_eq!(r.details["lost-count"], json!(lost), "{jsonl}");
             assert_eq!(r.details["never-read-count"], json!(never), "{jsonl}");
             assert_eq!(r.details["stale-count"], json!(stale), "{jsonl}");
-            assert_eq!(r.details["stable-latencies"], quantiles(latencies), "{jsonl}");
+            assert_eq!(
+                r.details["stable-latencies"],
+                quantiles(latencies),
+                "{jsonl}"
+            );
             *seen.entry(r.valid.to_string()).or_insert(0) += 1;
-            for (label, n) in [("stable", stable), ("lost", lost), ("never", never), ("stale", stale)] {
+            for (label, n) in [
+                ("stable", stable),
+                ("lost", lost),
+                ("never", never),
+                ("stale", stale),
+            ] {
                 *seen.entry(label.to_string()).or_insert(0) += usize::from(n > 0);
             }
         }
         // The generator must exercise every outcome, or the comparison
         // proves little.
-        for label in ["valid", "invalid", "unknown", "stable", "lost", "never", "stale"] {
-            assert!(seen.get(label).copied().unwrap_or(0) > 5, "{label}: {seen:?}");
+        for label in [
+            "valid", "invalid", "unknown", "stable", "lost", "never", "stale",
+        ] {
+            assert!(
+                seen.get(label).copied().unwrap_or(0) > 5,
+                "{label}: {seen:?}"
+            );
         }
     }
 
@@ -912,7 +1046,7 @@ mod tests {
             h.push(invoke(1, "read", Value::Null, i * 10 * MS + 2));
             h.push(ok(1, "read", json!(elements), i * 10 * MS + 3));
         }
-        let t0 = std::time::Instant::now(); let r = run(&h); eprintln!("TIMING {:?}", t0.elapsed());
+        let r = run(&h);
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
         assert_eq!(r.details["attempt-count"], json!(n));
         assert_eq!(r.details["stable-count"], json!(n));

@@ -48,7 +48,10 @@ impl Counts {
 pub fn check(history: &History) -> CheckResult {
     let mut all = Counts::default();
     let mut by_f: BTreeMap<&str, Counts> = BTreeMap::new();
-    for op in history.iter().filter(|op| op.is_client() && !op.is_invoke()) {
+    for op in history
+        .iter()
+        .filter(|op| op.is_client() && !op.is_invoke())
+    {
         all.add(op.kind);
         by_f.entry(op.f.as_str()).or_default().add(op.kind);
     }

@@ -24,7 +24,10 @@ pub fn check(history: &History) -> CheckResult {
     // JSON text -> (times returned, the id).
     let mut seen: BTreeMap<String, (usize, &Value)> = BTreeMap::new();
     let mut range: Option<(&Value, &Value)> = None;
-    for op in history.iter().filter(|op| op.is_client() && op.f == "generate") {
+    for op in history
+        .iter()
+        .filter(|op| op.is_client() && op.f == "generate")
+    {
         match op.kind {
             OpType::Invoke => attempted_count += 1,
             OpType::Ok => {
@@ -34,8 +37,16 @@ pub fn check(history: &History) -> CheckResult {
                 range = Some(match range {
                     None => (&op.value, &op.value),
                     Some((low, high)) => (
-                        if compare_ids(&op.value, low).is_lt() { &op.value } else { low },
-                        if compare_ids(&op.value, high).is_gt() { &op.value } else { high },
+                        if compare_ids(&op.value, low).is_lt() {
+                            &op.value
+                        } else {
+                            low
+                        },
+                        if compare_ids(&op.value, high).is_gt() {
+                            &op.value
+                        } else {
+                            high
+                        },
                     ),
                 });
             }
@@ -60,7 +71,9 @@ pub fn check(history: &History) -> CheckResult {
             "{} {were} returned more than once: {}",
             plural(duplicated.len(), "id"),
             list_some(
-                duplicated.iter().map(|(text, n, _)| format!("{text} ({n} times)")),
+                duplicated
+                    .iter()
+                    .map(|(text, n, _)| format!("{text} ({n} times)")),
                 duplicated.len(),
                 DUPLICATED_NAMED_MAX,
             )
@@ -100,7 +113,8 @@ fn compare_ids(a: &Value, b: &Value) -> Ordering {
                 (Some(i), Some(j)) => i.cmp(&j),
                 _ => {
                     let (f, g) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
-                    f.total_cmp(&g).then_with(|| x.to_string().cmp(&y.to_string()))
+                    f.total_cmp(&g)
+                        .then_with(|| x.to_string().cmp(&y.to_string()))
                 }
             }
         }
@@ -160,7 +174,13 @@ mod tests {
         assert_eq!(r.details["duplicated-count"], json!(2));
         let dup = r.details["duplicated"].as_object().unwrap();
         let order: Vec<(&String, &Value)> = dup.iter().collect();
-        assert_eq!(order, [(&"1".to_string(), &json!(3)), (&"\"a\"".to_string(), &json!(2))]);
+        assert_eq!(
+            order,
+            [
+                (&"1".to_string(), &json!(3)),
+                (&"\"a\"".to_string(), &json!(2))
+            ]
+        );
         assert_eq!(r.details["range"], json!([1, "b"]));
         assert_eq!(r.problems.len(), 1);
         assert!(r.problems[0].starts_with("2 ids were returned more than once: 1 (3 times)"));

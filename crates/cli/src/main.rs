@@ -1,1 +1,63 @@
-fn main() {}
+//! The `lightcone` command line.
+
+mod test_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lightcone_runner::exit_code;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lightcone",
+    version,
+    about = "A workbench for building and breaking distributed systems"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run nodes under a workload and faults, record the history, check it.
+    Test(Box<test_cmd::TestArgs>),
+    /// Run one of the built-in reference nodes on stdin/stdout.
+    Node {
+        /// echo, unique-ids or broadcast.
+        name: String,
+        /// The node's own options (e.g. --gossip-ms 50).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(exit_code::USAGE as u8),
+            };
+        }
+    };
+    let code = match cli.command {
+        Command::Test(args) => test_cmd::run(*args),
+        Command::Node { name, args } => match lightcone_nodes::run(&name, &args) {
+            Ok(()) => 0,
+            Err(e @ lightcone_nodes::RunError::Stdio(_)) => {
+                eprintln!("error: {e}");
+                exit_code::WORKBENCH
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit_code::USAGE
+            }
+        },
+    };
+    ExitCode::from(code as u8)
+}

@@ -80,8 +80,13 @@ mod tests {
         let mut w = HistoryWriter::new(Vec::new());
         w.append(Op::new(Process::Client(3), OpType::Invoke, "add", json!(1)))
             .unwrap();
-        w.append(Op::new(Process::Nemesis, OpType::Info, "start-partition", json!("one")))
-            .unwrap();
+        w.append(Op::new(
+            Process::Nemesis,
+            OpType::Info,
+            "start-partition",
+            json!("one"),
+        ))
+        .unwrap();
         let text = String::from_utf8(w.into_inner()).unwrap();
         let h = History::from_jsonl(&text).unwrap();
         assert_eq!(h.ops[1].index, 1);

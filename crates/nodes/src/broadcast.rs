@@ -57,9 +57,7 @@ impl Options {
         let mut options = Options::default();
         let mut args = args.iter();
         while let Some(flag) = args.next() {
-            let value = args
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value"))?;
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let number = || {
                 value
                     .parse::<u64>()
@@ -118,9 +116,10 @@ impl Broadcast {
         let old = std::mem::take(&mut self.peers);
         for peer in peers {
             // A new peer must learn everything known so far.
-            let outbox = old.get(&peer).cloned().unwrap_or_else(|| {
-                (0..self.messages.len()).map(|i| (i, false)).collect()
-            });
+            let outbox = old
+                .get(&peer)
+                .cloned()
+                .unwrap_or_else(|| (0..self.messages.len()).map(|i| (i, false)).collect());
             self.peers.insert(peer, outbox);
         }
     }
@@ -215,7 +214,10 @@ impl Node for Broadcast {
                 ctx.reply(&msg, Body::new("broadcast_ok"));
             }
             "read" => {
-                ctx.reply(&msg, Body::new("read_ok").with("messages", self.messages.clone()));
+                ctx.reply(
+                    &msg,
+                    Body::new("read_ok").with("messages", self.messages.clone()),
+                );
             }
             "topology" => {
                 if self.options.overlay == Overlay::Given {
@@ -298,8 +300,14 @@ mod tests {
         cluster.cut("n0", "n2");
         cluster.request("c1", "n2", Body::new("broadcast").with("message", 42));
         cluster.advance(3000 * NANOS_PER_MS, 10 * NANOS_PER_MS);
-        assert!(read(&mut cluster, "n1").is_empty(), "n2 reaches n1 only through the hub n0");
-        assert!(cluster.dropped_count > 1, "gossip was retried during the partition");
+        assert!(
+            read(&mut cluster, "n1").is_empty(),
+            "n2 reaches n1 only through the hub n0"
+        );
+        assert!(
+            cluster.dropped_count > 1,
+            "gossip was retried during the partition"
+        );
         cluster.heal();
         cluster.advance(3000 * NANOS_PER_MS, 10 * NANOS_PER_MS);
         assert_eq!(read(&mut cluster, "n1"), vec![json!(42)]);
@@ -312,7 +320,11 @@ mod tests {
         let mut cluster = MockCluster::new(3, |_| Broadcast::new(options.clone()));
         let topology = json!({"n0": ["n1"], "n1": ["n0", "n2"], "n2": ["n1"]});
         for node in ["n0", "n1", "n2"] {
-            let r = cluster.request("c1", node, Body::new("topology").with("topology", topology.clone()));
+            let r = cluster.request(
+                "c1",
+                node,
+                Body::new("topology").with("topology", topology.clone()),
+            );
             assert_eq!(r.unwrap().body.kind, "topology_ok");
         }
         cluster.request("c1", "n0", Body::new("broadcast").with("message", 7));

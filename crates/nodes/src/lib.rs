@@ -27,11 +27,14 @@ pub fn run(name: &str, args: &[String]) -> Result<(), RunError> {
         "echo" => Ok(lightcone_sdk::run_stdio(echo::Echo)?),
         "unique-ids" => Ok(lightcone_sdk::run_stdio(unique_ids::UniqueIds::default())?),
         "broadcast" => {
-            let options = broadcast::Options::parse(args).map_err(|message| RunError::BadArgument {
-                name: name.to_string(),
-                message,
-            })?;
-            Ok(lightcone_sdk::run_stdio(broadcast::Broadcast::new(options))?)
+            let options =
+                broadcast::Options::parse(args).map_err(|message| RunError::BadArgument {
+                    name: name.to_string(),
+                    message,
+                })?;
+            Ok(lightcone_sdk::run_stdio(broadcast::Broadcast::new(
+                options,
+            ))?)
         }
         _ => Err(RunError::UnknownNode {
             name: name.to_string(),

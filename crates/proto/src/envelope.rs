@@ -205,7 +205,10 @@ mod tests {
         let line = r#"{"id":7,"src":"n1","dest":"n2","body":{"type":"gossip","msg_id":3,"messages":[1,2]}}"#;
         let env = Envelope::parse_line(line).unwrap();
         assert_eq!(env.id, Some(7));
-        assert_eq!(env.body.get("messages").unwrap(), &serde_json::json!([1, 2]));
+        assert_eq!(
+            env.body.get("messages").unwrap(),
+            &serde_json::json!([1, 2])
+        );
         let again = Envelope::parse_line(&env.to_line()).unwrap();
         assert_eq!(env, again);
     }

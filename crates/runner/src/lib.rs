@@ -1,1 +1,33 @@
+//! Runs a test against node processes on the real clock.
+//!
+//! This is the one crate of the workbench that does process and file I/O.
+//! It spawns each node (own process group; a thread per pipe), feeds the
+//! sans-IO test core from `lightcone-sim` with what nodes print and with
+//! the time, carries out the core's effects (deliveries into bounded,
+//! measured per-node queues; history ops streamed to `history.jsonl`), and
+//! writes the results folder.
 
+mod node;
+mod report;
+mod run;
+mod store;
+
+pub use report::{RunOutcome, RunReport};
+pub use run::{run, RunOptions, RunnerError};
+pub use store::{create_run_dir, link_latest};
+
+/// Exit codes of `lightcone test` and `lightcone check`.
+pub mod exit_code {
+    pub const VALID: i32 = 0;
+    pub const INVALID: i32 = 1;
+    pub const UNKNOWN: i32 = 2;
+    /// The run could not complete because of a node: it exited early, never
+    /// answered init, or refused setup.
+    pub const ABORTED: i32 = 3;
+    /// Bad arguments.
+    pub const USAGE: i32 = 4;
+    /// The workbench itself failed (spawning, files).
+    pub const WORKBENCH: i32 = 5;
+    /// Stopped by Ctrl-C (results written, marked interrupted).
+    pub const INTERRUPTED: i32 = 130;
+}

@@ -74,7 +74,9 @@ impl<N: Node> Runtime<N> {
                     body.in_reply_to = Some(id);
                     self.ctx.send(src, body);
                 }
-                None => self.ctx.log(format!("error handling a message from {src}: {e}")),
+                None => self
+                    .ctx
+                    .log(format!("error handling a message from {src}: {e}")),
             }
         }
     }
@@ -92,7 +94,8 @@ impl<N: Node> Runtime<N> {
             })
             .unwrap_or_default();
         self.node.init(&mut self.ctx);
-        self.ctx.reply(&msg, Body::new("init_ok").with("sdk", SDK_NAME));
+        self.ctx
+            .reply(&msg, Body::new("init_ok").with("sdk", SDK_NAME));
     }
 
     /// Fires every timer and RPC timeout due at `now`.

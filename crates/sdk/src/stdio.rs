@@ -75,7 +75,8 @@ pub fn run_stdio<N: Node>(node: N) -> Result<(), StdioError> {
                     match Envelope::parse_line(&line) {
                         Ok(msg) => runtime.receive(now, msg),
                         Err(e) => {
-                            let _ = writeln!(stderr.lock(), "ignoring a line on stdin: {e}: {line}");
+                            let _ =
+                                writeln!(stderr.lock(), "ignoring a line on stdin: {e}: {line}");
                         }
                     }
                 }

@@ -132,9 +132,7 @@ impl TestConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |field, value: String, fix| {
-            Err(ConfigError::Invalid { field, value, fix })
-        };
+        let invalid = |field, value: String, fix| Err(ConfigError::Invalid { field, value, fix });
         let ids = self.node_ids();
         if ids.is_empty() {
             return invalid("--node-count", "0".into(), "a test needs at least one node");
@@ -159,14 +157,26 @@ impl TestConfig {
             return invalid("--rate", self.rate.to_string(), "use a non-negative number");
         }
         if self.time_limit_ns == 0 {
-            return invalid("--time-limit", "0".into(), "use a positive number of seconds");
+            return invalid(
+                "--time-limit",
+                "0".into(),
+                "use a positive number of seconds",
+            );
         }
         if self.nemesis.partition && self.nemesis.interval_ns == 0 {
-            return invalid("--nemesis-interval", "0".into(), "use a positive number of seconds");
+            return invalid(
+                "--nemesis-interval",
+                "0".into(),
+                "use a positive number of seconds",
+            );
         }
         if let Some(Availability::Fraction(f)) = self.availability {
             if !(0.0..=1.0).contains(&f) {
-                return invalid("--availability", f.to_string(), "use `total` or a fraction from 0 to 1");
+                return invalid(
+                    "--availability",
+                    f.to_string(),
+                    "use `total` or a fraction from 0 to 1",
+                );
             }
         }
         Ok(())

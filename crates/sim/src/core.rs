@@ -160,7 +160,12 @@ impl Test {
             ),
             gen_rng: Rng::new(seed, STREAM_GENERATOR),
             nemesis_rng: Rng::new(seed, STREAM_NEMESIS),
-            node_index: nodes.iter().cloned().enumerate().map(|(i, n)| (n, i)).collect(),
+            node_index: nodes
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, n)| (n, i))
+                .collect(),
             nodes,
             workload,
             config,
@@ -382,7 +387,11 @@ impl Test {
         if self.awaiting.is_empty() {
             return;
         }
-        let nodes = self.awaiting.iter().map(|i| self.nodes[*i].clone()).collect();
+        let nodes = self
+            .awaiting
+            .iter()
+            .map(|i| self.nodes[*i].clone())
+            .collect();
         let timeout_s = self.config.init_timeout_ns / NANOS_PER_SEC;
         self.failure = Some(match self.phase {
             Phase::Init => Failure::InitTimeout { nodes, timeout_s },
@@ -411,7 +420,8 @@ impl Test {
             Role::Init(node) => {
                 if self.phase == Phase::Init && msg.body.in_reply_to == Some(1) {
                     if msg.body.kind == "init_ok" {
-                        self.node_info.insert(self.nodes[node].clone(), msg.body.fields.clone());
+                        self.node_info
+                            .insert(self.nodes[node].clone(), msg.body.fields.clone());
                         self.awaiting.remove(&node);
                         self.clients.remove(&msg.dest);
                         if self.awaiting.is_empty() {
@@ -431,7 +441,11 @@ impl Test {
                     if msg.body.is_error() {
                         self.failure = Some(Failure::SetupRejected {
                             node: self.nodes[node].clone(),
-                            kind: self.workload.setup(&self.nodes[node]).map(|b| b.kind).unwrap_or_default(),
+                            kind: self
+                                .workload
+                                .setup(&self.nodes[node])
+                                .map(|b| b.kind)
+                                .unwrap_or_default(),
                             reply: msg.body.to_value().to_string(),
                         });
                         return;
@@ -460,8 +474,10 @@ impl Test {
         if self.awaiting.is_empty() {
             self.start_main();
         } else {
-            self.events
-                .push(self.now + self.config.init_timeout_ns, Event::StartupTimeout);
+            self.events.push(
+                self.now + self.config.init_timeout_ns,
+                Event::StartupTimeout,
+            );
         }
     }
 
@@ -531,7 +547,12 @@ impl Test {
         let msg_id = w.next_msg_id;
         w.next_msg_id += 1;
         let (process, node, client) = (w.process, w.node, w.client.clone());
-        let mut record = Op::new(Process::Client(process), OpType::Invoke, op.f.clone(), op.value.clone());
+        let mut record = Op::new(
+            Process::Client(process),
+            OpType::Invoke,
+            op.f.clone(),
+            op.value.clone(),
+        );
         record.node = Some(self.nodes[node].clone());
         record.is_final = is_final;
         self.record(record);
@@ -587,7 +608,10 @@ impl Test {
             Err(problem) => {
                 self.malformed_reply_count += 1;
                 let node = self.nodes[self.workers[worker].node].clone();
-                self.log(format!("node {node} sent a malformed reply ({problem}): {}", body.to_value()));
+                self.log(format!(
+                    "node {node} sent a malformed reply ({problem}): {}",
+                    body.to_value()
+                ));
                 self.complete_indefinite(worker, json!(["malformed-reply", problem]));
             }
         }
@@ -597,7 +621,12 @@ impl Test {
     /// after which the process is crashed and the worker reopens as a new
     /// process with a new client.
     fn complete_indefinite(&mut self, worker: usize, error: Value) {
-        let f = &self.workers[worker].busy.as_ref().expect("worker is busy").op.f;
+        let f = &self.workers[worker]
+            .busy
+            .as_ref()
+            .expect("worker is busy")
+            .op
+            .f;
         if self.workload.is_idempotent(f) {
             self.complete(worker, OpType::Fail, None, Some(error));
         } else {
@@ -605,10 +634,21 @@ impl Test {
         }
     }
 
-    fn complete(&mut self, worker: usize, kind: OpType, value: Option<Value>, error: Option<Value>) {
+    fn complete(
+        &mut self,
+        worker: usize,
+        kind: OpType,
+        value: Option<Value>,
+        error: Option<Value>,
+    ) {
         let busy = self.workers[worker].busy.take().expect("worker is busy");
         let w = &self.workers[worker];
-        let mut op = Op::new(Process::Client(w.process), kind, busy.op.f, value.unwrap_or(busy.op.value));
+        let mut op = Op::new(
+            Process::Client(w.process),
+            kind,
+            busy.op.f,
+            value.unwrap_or(busy.op.value),
+        );
         op.error = error;
         op.node = Some(self.nodes[w.node].clone());
         op.is_final = busy.is_final;
@@ -655,7 +695,10 @@ impl Test {
 
     fn start_final(&mut self) {
         self.phase = Phase::Final;
-        let op = self.workload.final_op().expect("only workloads with final reads recover");
+        let op = self
+            .workload
+            .final_op()
+            .expect("only workloads with final reads recover");
         for w in 0..self.workers.len() {
             self.invoke(w, op.clone(), true);
         }
@@ -674,11 +717,21 @@ impl Test {
             let kind = PartitionKind::ALL[self.nemesis_rng.below(4) as usize];
             let grudge = nemesis::grudge(kind, &self.nodes, &mut self.nemesis_rng);
             let value = json!({"kind": kind.name(), "grudge": grudge});
-            self.record(Op::new(Process::Nemesis, OpType::Info, "start-partition", json!(kind.name())));
+            self.record(Op::new(
+                Process::Nemesis,
+                OpType::Info,
+                "start-partition",
+                json!(kind.name()),
+            ));
             self.log(format!("Partition ({kind}): {}", value["grudge"]));
             self.network.set_grudge(grudge);
             self.partitioned = true;
-            self.record(Op::new(Process::Nemesis, OpType::Info, "start-partition", value));
+            self.record(Op::new(
+                Process::Nemesis,
+                OpType::Info,
+                "start-partition",
+                value,
+            ));
         }
         let delay = self.stagger(self.config.nemesis.interval_ns as f64, true);
         self.events.push(self.now + delay, Event::Nemesis);
@@ -688,11 +741,21 @@ impl Test {
         if !self.partitioned {
             return;
         }
-        self.record(Op::new(Process::Nemesis, OpType::Info, "stop-partition", Value::Null));
+        self.record(Op::new(
+            Process::Nemesis,
+            OpType::Info,
+            "stop-partition",
+            Value::Null,
+        ));
         self.network.heal();
         self.partitioned = false;
         self.log("Healed the network");
-        self.record(Op::new(Process::Nemesis, OpType::Info, "stop-partition", json!("network healed")));
+        self.record(Op::new(
+            Process::Nemesis,
+            OpType::Info,
+            "stop-partition",
+            json!("network healed"),
+        ));
     }
 
     /// Counts of what is in flight, for debugging stalls.

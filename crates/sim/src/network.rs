@@ -31,9 +31,7 @@ impl NetStats {
     /// The `net` section of results.json; msgs-per-op only when there were
     /// client operations, as in Maelstrom.
     pub fn to_json(&self, op_count: u64) -> Value {
-        let section = |t: &TrafficStats| {
-            json!({"send-count": t.send_count, "recv-count": t.recv_count, "msg-count": t.msg_count})
-        };
+        let section = |t: &TrafficStats| json!({"send-count": t.send_count, "recv-count": t.recv_count, "msg-count": t.msg_count});
         let mut all = section(&self.all);
         let mut servers = section(&self.servers);
         if op_count > 0 {

@@ -27,7 +27,10 @@ impl Test {
             .count() as u64;
         let checks = [
             ("stats", stats::check(history)),
-            ("availability", availability::check(history, self.config().availability)),
+            (
+                "availability",
+                availability::check(history, self.config().availability),
+            ),
             ("workload", self.workload().check(history)),
         ];
         let mut valid = Validity::Valid;
@@ -65,4 +68,3 @@ pub fn net_summary(net: &Value) -> String {
         per_op("all")
     )
 }
-

@@ -47,7 +47,8 @@ fn run(mut test: Test, mut nodes: Vec<Box<dyn AnyNode>>) -> Test {
                 node.tick(now);
                 for msg in node.take_outbox() {
                     quiet = false;
-                    test.receive(now, i, msg).expect("reference nodes route correctly");
+                    test.receive(now, i, msg)
+                        .expect("reference nodes route correctly");
                 }
             }
             test.tick(now);
@@ -87,48 +88,89 @@ fn runtimes<N: Node>(n: usize, make: impl Fn() -> N) -> Vec<Box<dyn AnyNode>> {
 
 #[test]
 fn echo_runs_and_checks_valid() {
-    let test = run(Test::new(config("echo", 2)).unwrap(), runtimes(2, || echo::Echo));
+    let test = run(
+        Test::new(config("echo", 2)).unwrap(),
+        runtimes(2, || echo::Echo),
+    );
     let checked = test.check();
     assert_eq!(checked.valid, Validity::Valid, "{:?}", checked.problems);
-    let oks = test.history().iter().filter(|o| o.kind == OpType::Ok).count();
-    assert!(oks > 100, "about 250 ops expected at rate 50 for 5 s, got {oks}");
+    let oks = test
+        .history()
+        .iter()
+        .filter(|o| o.kind == OpType::Ok)
+        .count();
+    assert!(
+        oks > 100,
+        "about 250 ops expected at rate 50 for 5 s, got {oks}"
+    );
     assert_eq!(test.node_info()["n0"]["sdk"], lightcone_sdk::SDK_NAME);
 }
 
 #[test]
 fn unique_ids_valid_under_partitions() {
     let mut c = config("unique-ids", 3);
-    c.nemesis = NemesisConfig { partition: true, interval_ns: NANOS_PER_SEC };
-    let test = run(Test::new(c).unwrap(), runtimes(3, unique_ids::UniqueIds::default));
+    c.nemesis = NemesisConfig {
+        partition: true,
+        interval_ns: NANOS_PER_SEC,
+    };
+    let test = run(
+        Test::new(c).unwrap(),
+        runtimes(3, unique_ids::UniqueIds::default),
+    );
     assert_eq!(test.check().valid, Validity::Valid);
-    let nemesis_ops = test.history().iter().filter(|o| o.process == Process::Nemesis).count();
+    let nemesis_ops = test
+        .history()
+        .iter()
+        .filter(|o| o.process == Process::Nemesis)
+        .count();
     assert!(nemesis_ops >= 4, "the nemesis partitioned and healed");
 }
 
 #[test]
 fn broadcast_converges_after_partitions() {
     let mut c = config("broadcast", 5);
-    c.nemesis = NemesisConfig { partition: true, interval_ns: NANOS_PER_SEC };
+    c.nemesis = NemesisConfig {
+        partition: true,
+        interval_ns: NANOS_PER_SEC,
+    };
     c.recovery_ns = 3 * NANOS_PER_SEC;
     let test = run(
         Test::new(c).unwrap(),
-        runtimes(5, || broadcast::Broadcast::new(broadcast::Options::default())),
+        runtimes(5, || {
+            broadcast::Broadcast::new(broadcast::Options::default())
+        }),
     );
     let checked = test.check();
     assert_eq!(checked.valid, Validity::Valid, "{:?}", checked.problems);
-    let finals = test.history().iter().filter(|o| o.is_final && o.kind == OpType::Ok).count();
+    let finals = test
+        .history()
+        .iter()
+        .filter(|o| o.is_final && o.kind == OpType::Ok)
+        .count();
     assert_eq!(finals, 5, "one final read per client");
-    assert!(test.net_stats().dropped_count > 0, "partitions dropped messages");
+    assert!(
+        test.net_stats().dropped_count > 0,
+        "partitions dropped messages"
+    );
 }
 
 #[test]
 fn same_seed_same_history() {
-    let a = run(Test::new(config("broadcast", 3)).unwrap(), runtimes(3, || broadcast::Broadcast::new(Default::default())));
-    let b = run(Test::new(config("broadcast", 3)).unwrap(), runtimes(3, || broadcast::Broadcast::new(Default::default())));
+    let a = run(
+        Test::new(config("broadcast", 3)).unwrap(),
+        runtimes(3, || broadcast::Broadcast::new(Default::default())),
+    );
+    let b = run(
+        Test::new(config("broadcast", 3)).unwrap(),
+        runtimes(3, || broadcast::Broadcast::new(Default::default())),
+    );
     assert_eq!(a.history().to_jsonl(), b.history().to_jsonl());
     let mut other = config("broadcast", 3);
     other.seed = 43;
-    let c = run(Test::new(other).unwrap(), runtimes(3, || broadcast::Broadcast::new(Default::default())));
+    let c = run(
+        Test::new(other).unwrap(),
+        runtimes(3, || broadcast::Broadcast::new(Default::default())),
+    );
     assert_ne!(a.history().to_jsonl(), c.history().to_jsonl());
 }
 
@@ -136,7 +178,11 @@ fn same_seed_same_history() {
 fn silent_node_fails_init_with_a_clear_message() {
     struct Mute;
     impl Node for Mute {
-        fn handle(&mut self, _: &mut lightcone_sdk::Context<Self>, _: Envelope) -> Result<(), lightcone_sdk::NodeError> {
+        fn handle(
+            &mut self,
+            _: &mut lightcone_sdk::Context<Self>,
+            _: Envelope,
+        ) -> Result<(), lightcone_sdk::NodeError> {
             Ok(())
         }
     }
@@ -145,8 +191,12 @@ fn silent_node_fails_init_with_a_clear_message() {
     impl AnyNode for Swallow {
         fn receive(&mut self, _: u64, _: Envelope) {}
         fn tick(&mut self, _: u64) {}
-        fn next_deadline(&self) -> Option<u64> { None }
-        fn take_outbox(&mut self) -> Vec<Envelope> { Vec::new() }
+        fn next_deadline(&self) -> Option<u64> {
+            None
+        }
+        fn take_outbox(&mut self) -> Vec<Envelope> {
+            Vec::new()
+        }
     }
     let mut nodes = runtimes(1, || Mute);
     nodes.push(Box::new(Swallow));

@@ -96,6 +96,10 @@ pub fn build(name: &str, options: &WorkloadOptions) -> Result<Box<dyn Workload>,
         "echo" => Box::new(Echo),
         "unique-ids" => Box::new(UniqueIds),
         "broadcast" => Box::new(Broadcast::new(options.topology.build(&options.nodes))),
-        _ => return Err(WorkloadError::Unknown { name: name.to_string() }),
+        _ => {
+            return Err(WorkloadError::Unknown {
+                name: name.to_string(),
+            })
+        }
     })
 }

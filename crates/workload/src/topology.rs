@@ -136,7 +136,12 @@ fn tree(b: usize, nodes: &[String]) -> Neighbours {
 fn total(nodes: &[String]) -> Neighbours {
     nodes
         .iter()
-        .map(|n| (n.clone(), nodes.iter().filter(|m| *m != n).cloned().collect()))
+        .map(|n| {
+            (
+                n.clone(),
+                nodes.iter().filter(|m| *m != n).cloned().collect(),
+            )
+        })
         .collect()
 }
 

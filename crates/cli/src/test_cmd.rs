@@ -1,0 +1,308 @@
+//! `lightcone test`: Maelstrom's flags, lightcone's defaults.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Args;
+use lightcone_runner::{exit_code, RunOptions};
+use lightcone_sim::{Availability, LatencyDist, NemesisConfig, TestConfig, NANOS_PER_SEC};
+use lightcone_workload::Topology;
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// The workload: echo, unique-ids, broadcast.
+    #[arg(short = 'w', long, default_value = "lin-kv")]
+    workload: String,
+    /// The node program; defaults to lightcone's reference node for the workload.
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Number of nodes, named n0..n(N-1).
+    #[arg(long)]
+    node_count: Option<usize>,
+    /// Node names, comma-separated (default n1..n5 when --node-count is absent).
+    #[arg(long, value_delimiter = ',')]
+    nodes: Option<Vec<String>>,
+    /// Seconds of workload before healing and final reads.
+    #[arg(long, default_value_t = 60.0)]
+    time_limit: f64,
+    /// Client requests per second, over all clients.
+    #[arg(long, default_value_t = 5.0)]
+    rate: f64,
+    /// Number of clients; a suffix n multiplies by the node count (2n).
+    #[arg(long, default_value = "1n")]
+    concurrency: String,
+    /// Mean network latency between nodes, in ms.
+    #[arg(long, default_value_t = 0)]
+    latency: u64,
+    /// constant, uniform or exponential.
+    #[arg(long, default_value = "constant")]
+    latency_dist: LatencyDist,
+    /// Faults, comma-separated: partition.
+    #[arg(long, value_delimiter = ',')]
+    nemesis: Vec<String>,
+    /// Mean seconds between nemesis operations.
+    #[arg(long, default_value_t = 10.0)]
+    nemesis_interval: f64,
+    /// Broadcast topology: line, grid, tree, tree2, tree3, tree4, total.
+    #[arg(long, default_value = "grid")]
+    topology: Topology,
+    /// `total`, or the fraction of requests that must succeed.
+    #[arg(long)]
+    availability: Option<String>,
+    /// Consistency models to check (transactional workloads).
+    #[arg(long, default_value = "strict-serializable")]
+    consistency_models: String,
+    /// Keys per transaction test (transactional workloads).
+    #[arg(long)]
+    key_count: Option<u64>,
+    /// Most operations in a transaction (transactional workloads).
+    #[arg(long, default_value_t = 4)]
+    max_txn_length: u64,
+    /// Most writes to one key (transactional and kafka workloads).
+    #[arg(long, default_value_t = 16)]
+    max_writes_per_key: u64,
+    /// Copy node stderr to the console.
+    #[arg(long)]
+    log_stderr: bool,
+    /// Log every message as it is sent.
+    #[arg(long)]
+    log_net_send: bool,
+    /// Log every message as it is received.
+    #[arg(long)]
+    log_net_recv: bool,
+    /// Run the test this many times.
+    #[arg(long, default_value_t = 1)]
+    test_count: u32,
+    /// The run's seed (network latency, partitions, generator); chosen and printed when absent.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Bound of each node's inbound message queue; messages past it are dropped and counted.
+    #[arg(long, default_value_t = 100_000)]
+    node_queue_max: usize,
+    /// Seconds to wait between healing and the final reads.
+    #[arg(long, default_value_t = 10.0)]
+    recovery_time: f64,
+    /// Folder for results.
+    #[arg(long, default_value = "store")]
+    store: PathBuf,
+    /// Arguments passed to the node program.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+fn usage(message: String) -> i32 {
+    eprintln!("error: {message}");
+    exit_code::USAGE
+}
+
+fn seconds(flag: &str, s: f64) -> Result<u64, String> {
+    if s.is_finite() && s > 0.0 {
+        Ok((s * NANOS_PER_SEC as f64) as u64)
+    } else {
+        Err(format!("{flag} is {s}; use a positive number of seconds"))
+    }
+}
+
+fn parse_concurrency(s: &str, node_count: usize) -> Result<usize, String> {
+    let (number, per_node) = match s.strip_suffix('n') {
+        Some(n) => (n, true),
+        None => (s, false),
+    };
+    let n: usize = number
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("--concurrency is {s:?}; use a positive integer, optionally with the suffix n (2n = twice the node count)"))?;
+    Ok(if per_node { n * node_count } else { n })
+}
+
+fn parse_availability(s: &str) -> Result<Availability, String> {
+    if s == "total" {
+        return Ok(Availability::Total);
+    }
+    s.parse::<f64>()
+        .ok()
+        .filter(|f| (0.0..=1.0).contains(f))
+        .map(Availability::Fraction)
+        .ok_or_else(|| format!("--availability is {s:?}; use `total` or a fraction from 0 to 1"))
+}
+
+fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
+    if !lightcone_workload::NAMES.contains(&args.workload.as_str()) {
+        return Err(format!(
+            "unknown workload {:?}; lightcone runs {} (-w NAME)",
+            args.workload,
+            lightcone_workload::NAMES.join(", ")
+        ));
+    }
+    let nodes: Vec<String> = match (args.node_count, &args.nodes) {
+        (Some(0), _) => return Err("--node-count is 0; a test needs at least one node".into()),
+        (Some(n), _) => (0..n).map(|i| format!("n{i}")).collect(),
+        (None, Some(nodes)) => nodes.clone(),
+        (None, None) => (1..=5).map(|i| format!("n{i}")).collect(),
+    };
+    let mut nemesis = NemesisConfig {
+        partition: false,
+        interval_ns: seconds("--nemesis-interval", args.nemesis_interval)?,
+    };
+    for fault in &args.nemesis {
+        match fault.trim() {
+            "partition" => nemesis.partition = true,
+            "" => {}
+            other => {
+                return Err(format!(
+                    "unknown nemesis {other:?}; the faults are: partition"
+                ))
+            }
+        }
+    }
+    if !(args.rate.is_finite() && args.rate >= 0.0) {
+        return Err(format!(
+            "--rate is {}; use a non-negative number",
+            args.rate
+        ));
+    }
+    if args.test_count == 0 {
+        return Err("--test-count is 0; use at least 1".into());
+    }
+    Ok(TestConfig {
+        workload: args.workload.clone(),
+        node_count: nodes.len(),
+        concurrency: parse_concurrency(&args.concurrency, nodes.len())?,
+        nodes,
+        rate: args.rate,
+        time_limit_ns: seconds("--time-limit", args.time_limit)?,
+        latency_ms: args.latency,
+        latency_dist: args.latency_dist,
+        nemesis,
+        topology: args.topology,
+        availability: args
+            .availability
+            .as_deref()
+            .map(parse_availability)
+            .transpose()?,
+        seed,
+        recovery_ns: seconds("--recovery-time", args.recovery_time)?,
+        log_net_send: args.log_net_send,
+        log_net_recv: args.log_net_recv,
+        ..TestConfig::default()
+    })
+}
+
+/// A seed for a run that was not given one: not reproducible by itself,
+/// which is why it is printed.
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    (nanos ^ (u64::from(std::process::id()) << 40)) % 1_000_000_000_000
+}
+
+pub fn run(args: TestArgs) -> i32 {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    {
+        let interrupt = Arc::clone(&interrupt);
+        if let Err(e) = ctrlc::set_handler(move || interrupt.store(true, Ordering::SeqCst)) {
+            eprintln!("warning: Ctrl-C will not stop the test cleanly: {e}");
+        }
+    }
+    let (bin, node_args) = match &args.bin {
+        Some(bin) => (bin.clone(), args.args.clone()),
+        None => match std::env::current_exe() {
+            Ok(exe) => {
+                let mut node_args = vec!["node".to_string(), args.workload.clone()];
+                node_args.extend(args.args.iter().cloned());
+                (exe, node_args)
+            }
+            Err(e) => {
+                eprintln!("error: cannot find the lightcone executable to run its reference node: {e}; pass --bin");
+                return exit_code::WORKBENCH;
+            }
+        },
+    };
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    let mut worst = 0;
+    for i in 0..args.test_count {
+        let seed = match args.seed {
+            Some(s) => s + u64::from(i),
+            None => fresh_seed(),
+        };
+        let config = match config(&args, seed) {
+            Ok(c) => c,
+            Err(message) => return usage(message),
+        };
+        eprintln!("seed {seed} (replay with --seed {seed})");
+        let options = RunOptions {
+            config,
+            bin: bin.clone(),
+            args: node_args.clone(),
+            store_root: args.store.clone(),
+            node_queue_max: args.node_queue_max,
+            log_stderr: args.log_stderr,
+            command_line: command_line.clone(),
+            progress: true,
+        };
+        let code = match lightcone_runner::run(&options, Arc::clone(&interrupt)) {
+            Ok(report) => {
+                println!("{}", report.summary());
+                report.exit_code()
+            }
+            Err(lightcone_runner::RunnerError::Config(e)) => return usage(e.to_string()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit_code::WORKBENCH
+            }
+        };
+        worst = worse(worst, code);
+        if interrupt.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    worst
+}
+
+/// The worse of two exit codes: errors and interrupts, then invalid, then
+/// unknown, then valid.
+fn worse(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        exit_code::VALID => 0,
+        exit_code::UNKNOWN => 1,
+        exit_code::INVALID => 2,
+        _ => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_suffix_multiplies_by_node_count() {
+        assert_eq!(parse_concurrency("2n", 3), Ok(6));
+        assert_eq!(parse_concurrency("4", 3), Ok(4));
+        assert!(parse_concurrency("0n", 3).is_err());
+        assert!(parse_concurrency("xn", 3).unwrap_err().contains("suffix n"));
+    }
+
+    #[test]
+    fn availability_is_total_or_a_fraction() {
+        assert_eq!(parse_availability("total"), Ok(Availability::Total));
+        assert_eq!(parse_availability("0.99"), Ok(Availability::Fraction(0.99)));
+        assert!(parse_availability("1.5").is_err());
+    }
+
+    #[test]
+    fn worst_exit_code_wins() {
+        assert_eq!(worse(0, 2), 2);
+        assert_eq!(worse(2, 1), 1);
+        assert_eq!(worse(1, 3), 3);
+        assert_eq!(worse(1, 0), 1);
+    }
+}

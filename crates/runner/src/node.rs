@@ -1,0 +1,276 @@
+//! One node process: spawned in its own process group, with a thread per
+//! pipe. The stdin side is a bounded, measured queue.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Sender, TrySendError};
+use hdrhistogram::Histogram;
+use lightcone_proto::{Envelope, LineError};
+
+/// How many of a node's last stderr lines are kept for error messages.
+const STDERR_TAIL_LEN: usize = 20;
+
+/// What the reader threads tell the main loop.
+pub enum Inbound {
+    Line {
+        node: usize,
+        line_number: u64,
+        message: Result<Envelope, (LineError, String)>,
+    },
+    /// The node closed its stdout (it exited, or is about to).
+    Eof { node: usize },
+}
+
+/// The bounded queue of lines waiting to be written to a node's stdin.
+pub struct InboundQueue {
+    tx: Option<Sender<(Instant, String)>>,
+    pub capacity: usize,
+    pub enqueued_count: u64,
+    pub dropped_count: u64,
+    pub depth_max: usize,
+    writer: Option<JoinHandle<QueueDrain>>,
+}
+
+/// What the writer thread measured.
+pub struct QueueDrain {
+    pub dequeued_count: u64,
+    /// Time from enqueue to the write into the pipe, in microseconds.
+    pub wait_us: Histogram<u64>,
+}
+
+impl InboundQueue {
+    /// Queues a line; drops it (counted) when the queue is full or the node
+    /// is gone. Says whether it was queued.
+    pub fn push(&mut self, line: String) -> bool {
+        let Some(tx) = &self.tx else {
+            self.dropped_count += 1;
+            return false;
+        };
+        match tx.try_send((Instant::now(), line)) {
+            Ok(()) => {
+                self.enqueued_count += 1;
+                self.depth_max = self.depth_max.max(tx.len());
+                true
+            }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped_count += 1;
+                false
+            }
+        }
+    }
+
+    /// Closes the queue and waits for the writer to finish.
+    pub fn close(&mut self) -> Option<QueueDrain> {
+        self.tx = None;
+        self.writer.take().and_then(|h| h.join().ok())
+    }
+}
+
+pub struct NodeProcess {
+    pub id: String,
+    pub child: Child,
+    pub queue: InboundQueue,
+    pub stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    readers: Vec<JoinHandle<()>>,
+    pub exit_status: Option<ExitStatus>,
+}
+
+/// How to start a node.
+pub struct Spawn<'a> {
+    pub index: usize,
+    pub id: &'a str,
+    pub bin: &'a Path,
+    pub args: &'a [String],
+    pub seed: u64,
+    pub log_path: PathBuf,
+    pub log_stderr: bool,
+    pub queue_capacity: usize,
+}
+
+impl NodeProcess {
+    pub fn spawn(spec: Spawn<'_>, inbound: Sender<Inbound>) -> io::Result<NodeProcess> {
+        let mut child = Command::new(spec.bin)
+            .args(spec.args)
+            .env("LIGHTCONE_NODE_SEED", spec.seed.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group: killed as a group, and a Ctrl-C at the
+            // terminal reaches the workbench only.
+            .process_group(0)
+            .spawn()?;
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let node = spec.index;
+
+        let (tx, rx) = bounded::<(Instant, String)>(spec.queue_capacity);
+        let writer = std::thread::Builder::new()
+            .name(format!("{}-stdin", spec.id))
+            .spawn(move || {
+                let mut out = BufWriter::new(stdin);
+                let mut drain = QueueDrain {
+                    dequeued_count: 0,
+                    wait_us: Histogram::new(3).expect("3 significant figures is valid"),
+                };
+                while let Ok((queued_at, line)) = rx.recv() {
+                    drain.dequeued_count += 1;
+                    let waited = queued_at.elapsed().as_micros() as u64;
+                    drain.wait_us.saturating_record(waited);
+                    if writeln!(out, "{line}").is_err() {
+                        break;
+                    }
+                    if rx.is_empty() && out.flush().is_err() {
+                        break;
+                    }
+                }
+                drain
+            })?;
+
+        let tx_lines = inbound.clone();
+        let stdout_reader = std::thread::Builder::new()
+            .name(format!("{}-stdout", spec.id))
+            .spawn(move || {
+                let mut reader = BufReader::new(stdout);
+                let mut buf = Vec::new();
+                let mut line_number = 0;
+                loop {
+                    buf.clear();
+                    match reader.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    line_number += 1;
+                    let text = String::from_utf8_lossy(&buf);
+                    let text = text.trim_end_matches(['\n', '\r']);
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    let message = Envelope::parse_line(text).map_err(|e| (e, text.to_string()));
+                    let sent = tx_lines.send(Inbound::Line {
+                        node,
+                        line_number,
+                        message,
+                    });
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+                let _ = tx_lines.send(Inbound::Eof { node });
+            })?;
+
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let tail = Arc::clone(&stderr_tail);
+        let mut log = BufWriter::new(File::create(&spec.log_path)?);
+        let (id, log_stderr) = (spec.id.to_string(), spec.log_stderr);
+        let stderr_reader = std::thread::Builder::new()
+            .name(format!("{}-stderr", spec.id))
+            .spawn(move || {
+                let mut reader = BufReader::new(stderr);
+                let mut buf = Vec::new();
+                loop {
+                    buf.clear();
+                    match reader.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let _ = log.write_all(&buf);
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    if log_stderr {
+                        eprintln!("{id}: {line}");
+                    }
+                    let mut tail = tail.lock().expect("stderr tail lock");
+                    if tail.len() == STDERR_TAIL_LEN {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                    drop(tail);
+                    if reader.buffer().is_empty() {
+                        let _ = log.flush();
+                    }
+                }
+                let _ = log.flush();
+            })?;
+
+        Ok(NodeProcess {
+            id: spec.id.to_string(),
+            child,
+            queue: InboundQueue {
+                tx: Some(tx),
+                capacity: spec.queue_capacity,
+                enqueued_count: 0,
+                dropped_count: 0,
+                depth_max: 0,
+                writer: Some(writer),
+            },
+            stderr_tail,
+            readers: vec![stdout_reader, stderr_reader],
+            exit_status: None,
+        })
+    }
+
+    /// Waits up to `timeout` for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exit_status = Some(status);
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The last lines the node wrote to stderr (after its stderr closed,
+    /// or within a short wait).
+    pub fn stderr_tail(&mut self) -> Vec<String> {
+        if let Some(h) = self.readers.pop() {
+            // The stderr reader ends when the process's stderr closes.
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            } else {
+                self.readers.push(h);
+            }
+        }
+        self.stderr_tail
+            .lock()
+            .expect("stderr tail lock")
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Kills the node's whole process group and reaps it: no zombies.
+    pub fn kill(&mut self) -> Option<QueueDrain> {
+        let pgid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) with a negative pid signals the process group we
+        // created for this child; it touches no memory of ours.
+        unsafe {
+            libc::kill(-pgid, libc::SIGCONT);
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        if let Ok(status) = self.child.wait() {
+            self.exit_status.get_or_insert(status);
+        }
+        let drain = self.queue.close();
+        for h in self.readers.drain(..) {
+            let _ = h.join();
+        }
+        drain
+    }
+}

@@ -1,0 +1,133 @@
+//! What a run reports: the outcome, the exit code, the summary screen.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lightcone_check::Validity;
+use serde_json::{json, Value};
+
+use crate::exit_code;
+use crate::node::{InboundQueue, QueueDrain};
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Completed,
+    /// Stopped early because of a node; the message says why.
+    Aborted(String),
+    /// Stopped by Ctrl-C; what was recorded was checked.
+    Interrupted,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Malformed {
+    pub count: u64,
+    pub samples: Vec<String>,
+}
+
+/// The result of one run.
+#[derive(Debug)]
+pub struct RunReport {
+    pub dir: PathBuf,
+    pub valid: Validity,
+    pub outcome: RunOutcome,
+    pub problems: Vec<String>,
+    /// What results.json holds.
+    pub results: Value,
+}
+
+impl RunReport {
+    pub fn exit_code(&self) -> i32 {
+        match self.outcome {
+            RunOutcome::Aborted(_) => exit_code::ABORTED,
+            RunOutcome::Interrupted => exit_code::INTERRUPTED,
+            RunOutcome::Completed => self.valid.exit_code(),
+        }
+    }
+
+    /// The one-screen summary printed at the end of a run.
+    pub fn summary(&self) -> String {
+        let r = &self.results;
+        let workload = r["command"].as_str().unwrap_or("");
+        let verdict = match &self.outcome {
+            RunOutcome::Aborted(_) => "ABORTED".to_string(),
+            RunOutcome::Interrupted => format!("INTERRUPTED (what was recorded is {})", self.valid),
+            RunOutcome::Completed => self.valid.to_string().to_uppercase(),
+        };
+        let mut out = String::new();
+        out.push_str(&format!("\n{verdict}: {workload}\n"));
+        if let RunOutcome::Aborted(why) = &self.outcome {
+            out.push_str(&format!("  {why}\n"));
+        }
+        let stats = &r["stats"];
+        out.push_str(&format!(
+            "  ops: {} completed: {} ok, {} fail, {} info\n",
+            stats["count"], stats["ok-count"], stats["fail-count"], stats["info-count"]
+        ));
+        out.push_str(&format!("  {}\n", lightcone_sim::net_summary(&r["net"])));
+        if let Some(f) = r["availability"]["ok-fraction"].as_f64() {
+            out.push_str(&format!(
+                "  availability: {:.2}% of requests ok\n",
+                f * 100.0
+            ));
+        }
+        out.push_str(&format!("  workload: {}\n", scalars(&r["workload"])));
+        if let Some(l) = r["workload"]
+            .get("stable-latencies")
+            .filter(|v| v.is_object())
+        {
+            out.push_str(&format!(
+                "  stable latencies (ms, quantile: value): {}\n",
+                scalars(l)
+            ));
+        }
+        let malformed = r["malformed-lines"]["count"].as_u64().unwrap_or(0);
+        if malformed > 0 {
+            out.push_str(&format!(
+                "  malformed lines from nodes: {malformed} (see results.json)\n"
+            ));
+        }
+        for p in &self.problems {
+            out.push_str(&format!("  problem: {p}\n"));
+        }
+        out.push_str(&format!(
+            "  results: {}/ (results.json, history.jsonl, node-logs/); seed {}\n",
+            self.dir.display(),
+            r["seed"]
+        ));
+        out
+    }
+}
+
+/// `key value, key value` for the numbers and short values of a section.
+fn scalars(section: &Value) -> String {
+    let Some(map) = section.as_object() else {
+        return String::new();
+    };
+    map.iter()
+        .filter(|(_, v)| v.is_number() || v.is_boolean() || v.is_string())
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A node's inbound queue, measured: depth, rates, time in queue.
+pub(crate) fn queue_json(queue: &InboundQueue, drain: Option<&QueueDrain>, run: Duration) -> Value {
+    let secs = run.as_secs_f64().max(1e-9);
+    let mut v = json!({
+        "capacity": queue.capacity,
+        "depth-max": queue.depth_max,
+        "enqueued-count": queue.enqueued_count,
+        "dropped-count": queue.dropped_count,
+        "enqueue-rate": queue.enqueued_count as f64 / secs,
+    });
+    if let Some(d) = drain {
+        v["dequeued-count"] = json!(d.dequeued_count);
+        v["dequeue-rate"] = json!(d.dequeued_count as f64 / secs);
+        let q = |p: f64| d.wait_us.value_at_quantile(p) as f64 / 1000.0;
+        v["time-in-queue-ms"] = json!({
+            "0.5": q(0.5), "0.95": q(0.95), "0.99": q(0.99), "1": d.wait_us.max() as f64 / 1000.0,
+        });
+    }
+    v
+}

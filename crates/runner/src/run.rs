@@ -1,0 +1,397 @@
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
+use lightcone_history::HistoryWriter;
+use lightcone_sim::{ConfigError, Effect, Test, TestConfig, NANOS_PER_SEC};
+use serde_json::{json, Value};
+
+use crate::node::{Inbound, NodeProcess, QueueDrain, Spawn};
+use crate::report::{self, Malformed, RunOutcome, RunReport};
+use crate::store;
+
+/// Lines read from all nodes waiting for the main loop; past this the
+/// reader threads block and the nodes' stdout pipes push back.
+const INBOUND_LEN_MAX: usize = 65_536;
+/// Malformed lines reported on the console; the rest are only counted.
+const MALFORMED_PRINTED_MAX: u64 = 10;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: TestConfig,
+    /// The node program and its arguments.
+    pub bin: PathBuf,
+    pub args: Vec<String>,
+    /// Where results folders go (`store`).
+    pub store_root: PathBuf,
+    /// Bound of each node's inbound (stdin) queue; messages past it are
+    /// dropped and counted.
+    pub node_queue_max: usize,
+    pub log_stderr: bool,
+    /// The command line as typed, recorded with the results.
+    pub command_line: String,
+    /// Show a live progress line (when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// The workbench could not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("could not start node {node} as {bin:?}: {source}; check that --bin names an executable file")]
+    Spawn {
+        node: String,
+        bin: PathBuf,
+        source: io::Error,
+    },
+    #[error("could not write {path:?}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+}
+
+fn write_err(path: &Path) -> impl FnOnce(io::Error) -> RunnerError + '_ {
+    move |source| RunnerError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+struct Loop {
+    test: Test,
+    nodes: Vec<NodeProcess>,
+    history: HistoryWriter<BufWriter<File>>,
+    history_path: PathBuf,
+    log: BufWriter<File>,
+    malformed: BTreeMap<String, Malformed>,
+    malformed_count: u64,
+    start: Instant,
+    progress_line: bool,
+}
+
+/// Runs one test to the end (or to Ctrl-C, when `interrupt` is set).
+pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport, RunnerError> {
+    let test = Test::new(options.config.clone())?;
+    let root = &options.store_root;
+    let dir = store::create_run_dir(root, &options.config.workload).map_err(write_err(root))?;
+    let history_path = dir.join("history.jsonl");
+    let history_file = File::create(&history_path).map_err(write_err(&history_path))?;
+    let log_path = dir.join("lightcone.log");
+    let log = File::create(&log_path).map_err(write_err(&log_path))?;
+    let command_path = dir.join("command");
+    fs::write(&command_path, format!("{}\n", options.command_line))
+        .map_err(write_err(&command_path))?;
+    if let Err(e) = store::link_latest(root, &options.config.workload, &dir) {
+        eprintln!("warning: could not update the `latest` links under {root:?}: {e}");
+    }
+
+    let (tx, rx) = bounded::<Inbound>(INBOUND_LEN_MAX);
+    let mut nodes = Vec::new();
+    for (i, id) in test.nodes().iter().enumerate() {
+        let spawn = Spawn {
+            index: i,
+            id,
+            bin: &options.bin,
+            args: &options.args,
+            seed: options.config.seed.wrapping_add(i as u64),
+            log_path: dir.join("node-logs").join(format!("{id}.log")),
+            log_stderr: options.log_stderr,
+            queue_capacity: options.node_queue_max,
+        };
+        match NodeProcess::spawn(spawn, tx.clone()) {
+            Ok(p) => nodes.push(p),
+            Err(source) => {
+                for p in &mut nodes {
+                    p.kill();
+                }
+                return Err(RunnerError::Spawn {
+                    node: id.clone(),
+                    bin: options.bin.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    drop(tx);
+
+    let mut state = Loop {
+        test,
+        nodes,
+        history: HistoryWriter::new(BufWriter::new(history_file)),
+        history_path,
+        log: BufWriter::new(log),
+        malformed: BTreeMap::new(),
+        malformed_count: 0,
+        start: Instant::now(),
+        progress_line: options.progress && io::stderr().is_terminal(),
+    };
+    let outcome = state.drive(&rx, &interrupt)?;
+    state.finish(options, dir, outcome)
+}
+
+impl Loop {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn drive(
+        &mut self,
+        rx: &Receiver<Inbound>,
+        interrupt: &AtomicBool,
+    ) -> Result<RunOutcome, RunnerError> {
+        self.test.start(0);
+        self.apply_effects()?;
+        let mut last_progress = Instant::now();
+        let mut last_msg_count = 0;
+        loop {
+            if interrupt.load(Ordering::SeqCst) {
+                self.clear_progress();
+                return Ok(RunOutcome::Interrupted);
+            }
+            let now = self.now();
+            self.test.tick(now);
+            self.apply_effects()?;
+            if let Some(failure) = self.test.failure() {
+                return Ok(RunOutcome::Aborted(failure.to_string()));
+            }
+            if self.test.is_done() {
+                self.clear_progress();
+                return Ok(RunOutcome::Completed);
+            }
+            if self.progress_line && last_progress.elapsed() >= Duration::from_secs(1) {
+                let p = self.test.progress();
+                let rate =
+                    (p.msg_count - last_msg_count) as f64 / last_progress.elapsed().as_secs_f64();
+                last_msg_count = p.msg_count;
+                last_progress = Instant::now();
+                let limit = self.test.config().time_limit_ns as f64 / NANOS_PER_SEC as f64;
+                eprint!(
+                    "\r[{:6.1} / {limit} s] {:?}: ok {} fail {} info {} | {:.0} msgs/s   ",
+                    p.main_elapsed_ns as f64 / NANOS_PER_SEC as f64,
+                    p.phase,
+                    p.ok_count,
+                    p.fail_count,
+                    p.info_count,
+                    rate
+                );
+            }
+            let wait = self
+                .test
+                .next_deadline()
+                .map(|d| d.saturating_sub(self.now()))
+                .unwrap_or(u64::MAX)
+                .min(250_000_000);
+            let first = match rx.recv_timeout(Duration::from_nanos(wait)) {
+                Ok(inbound) => inbound,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Ok(RunOutcome::Aborted("every node closed its stdout".into()))
+                }
+            };
+            // Take what else is waiting, within reason, before ticking again.
+            for inbound in std::iter::once(first).chain(rx.try_iter().take(4096)) {
+                if let Some(outcome) = self.handle_inbound(inbound)? {
+                    self.clear_progress();
+                    return Ok(outcome);
+                }
+            }
+        }
+    }
+
+    fn clear_progress(&self) {
+        if self.progress_line {
+            eprint!("\r{:100}\r", "");
+        }
+    }
+
+    fn handle_inbound(&mut self, inbound: Inbound) -> Result<Option<RunOutcome>, RunnerError> {
+        match inbound {
+            Inbound::Line {
+                node,
+                line_number,
+                message,
+            } => {
+                let now = self.now();
+                let problem = match message {
+                    Ok(msg) => {
+                        let line = msg.to_line();
+                        match self.test.receive(now, node, msg) {
+                            Ok(()) => None,
+                            Err(e) => Some((e.to_string(), line)),
+                        }
+                    }
+                    Err((e, line)) => Some((e.to_string(), line)),
+                };
+                if let Some((why, line)) = problem {
+                    self.malformed(node, line_number, &why, &line)?;
+                }
+                self.apply_effects()?;
+                Ok(None)
+            }
+            Inbound::Eof { node } => {
+                let p = &mut self.nodes[node];
+                let status = p
+                    .wait_exit(Duration::from_millis(500))
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "still running, but its stdout is closed".into());
+                let tail = p.stderr_tail();
+                let mut message = format!("node {} exited early ({status})", p.id);
+                if tail.is_empty() {
+                    message.push_str("; it wrote nothing to stderr");
+                } else {
+                    message.push_str("; its last stderr lines:");
+                    for line in tail {
+                        message.push_str("\n    ");
+                        message.push_str(&line);
+                    }
+                }
+                Ok(Some(RunOutcome::Aborted(message)))
+            }
+        }
+    }
+
+    fn malformed(
+        &mut self,
+        node: usize,
+        line_number: u64,
+        why: &str,
+        line: &str,
+    ) -> Result<(), RunnerError> {
+        let id = self.nodes[node].id.clone();
+        let shown: String = line.chars().take(200).collect();
+        let cut = if shown.len() < line.len() { "..." } else { "" };
+        let text = format!(
+            "node {id} printed a line that is not a valid message (line {line_number} of its stdout): {why}: `{shown}{cut}`; nodes must print one JSON message per line, {{\"src\": ..., \"dest\": ..., \"body\": {{\"type\": ...}}}}"
+        );
+        self.malformed_count += 1;
+        let entry = self.malformed.entry(id).or_default();
+        entry.count += 1;
+        if entry.samples.len() < 5 {
+            entry.samples.push(text.clone());
+        }
+        if self.malformed_count <= MALFORMED_PRINTED_MAX {
+            self.clear_progress();
+            eprintln!("warning: {text}");
+            if self.malformed_count == MALFORMED_PRINTED_MAX {
+                eprintln!("warning: further malformed lines are only counted (see results.json)");
+            }
+        }
+        writeln!(self.log, "warning: {text}").map_err(write_err(Path::new("lightcone.log")))
+    }
+
+    fn apply_effects(&mut self) -> Result<(), RunnerError> {
+        let mut recorded = false;
+        for effect in self.test.take_effects() {
+            match effect {
+                Effect::Deliver { node, msg } => {
+                    self.nodes[node].queue.push(msg.to_line());
+                }
+                Effect::Record(op) => {
+                    self.history
+                        .append(op)
+                        .map_err(write_err(&self.history_path))?;
+                    recorded = true;
+                }
+                Effect::Log(line) => {
+                    self.clear_progress();
+                    eprintln!("{line}");
+                    let _ = writeln!(self.log, "{line}");
+                }
+            }
+        }
+        if recorded {
+            // Flushed as the run goes, so a crash leaves a checkable prefix.
+            self.history
+                .flush()
+                .map_err(write_err(&self.history_path))?;
+        }
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        options: &RunOptions,
+        dir: PathBuf,
+        outcome: RunOutcome,
+    ) -> Result<RunReport, RunnerError> {
+        let duration = self.start.elapsed();
+        let mut drains: Vec<Option<QueueDrain>> = Vec::new();
+        for p in &mut self.nodes {
+            drains.push(p.kill());
+        }
+        self.history
+            .flush()
+            .map_err(write_err(&self.history_path))?;
+        let _ = self.log.flush();
+        let checked = self.test.check();
+        let mut results = checked.sections.clone();
+        let mut nodes = serde_json::Map::new();
+        for (p, drain) in self.nodes.iter().zip(drains) {
+            let mut info = serde_json::Map::new();
+            if let Some(fields) = self.test.node_info().get(&p.id) {
+                info.insert("init-ok".into(), Value::Object(fields.clone()));
+            }
+            info.insert(
+                "queue".into(),
+                report::queue_json(&p.queue, drain.as_ref(), duration),
+            );
+            info.insert(
+                "malformed-line-count".into(),
+                json!(self.malformed.get(&p.id).map_or(0, |m| m.count)),
+            );
+            if let Some(status) = p.exit_status {
+                info.insert("exit-status".into(), json!(status.to_string()));
+            }
+            nodes.insert(p.id.clone(), Value::Object(info));
+        }
+        results.insert("nodes".into(), Value::Object(nodes));
+        results.insert(
+            "malformed-lines".into(),
+            json!({
+                "count": self.malformed_count,
+                "samples": self.malformed.values().flat_map(|m| m.samples.clone()).take(20).collect::<Vec<_>>(),
+            }),
+        );
+        results.insert(
+            "malformed-reply-count".into(),
+            json!(self.test.malformed_reply_count()),
+        );
+        results.insert(
+            "workbench".into(),
+            json!({
+                "duration-s": duration.as_secs_f64(),
+                "event-queue-depth-max": self.test.event_queue_depth_max(),
+            }),
+        );
+        results.insert("seed".into(), json!(options.config.seed));
+        results.insert("command".into(), json!(options.command_line));
+        results.insert("bin".into(), json!(options.bin));
+        results.insert(
+            "interrupted".into(),
+            json!(matches!(outcome, RunOutcome::Interrupted)),
+        );
+        let valid = match &outcome {
+            RunOutcome::Aborted(message) => {
+                results.insert("aborted".into(), json!(message));
+                lightcone_check::Validity::Unknown
+            }
+            _ => checked.valid,
+        };
+        results.insert("valid".into(), valid.to_json());
+        let results = Value::Object(results);
+        let path = dir.join("results.json");
+        let text = serde_json::to_string_pretty(&results).expect("results serialize");
+        fs::write(&path, text + "\n").map_err(write_err(&path))?;
+        Ok(RunReport {
+            dir,
+            valid,
+            outcome,
+            problems: checked.problems,
+            results,
+        })
+    }
+}
