@@ -86,8 +86,8 @@ pub struct TestArgs {
     /// Folder for results.
     #[arg(long, default_value = "store")]
     store: PathBuf,
-    /// Arguments passed to the node program.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Arguments passed to the node program (after `--` when they start with `-`).
+    #[arg(trailing_var_arg = true)]
     args: Vec<String>,
 }
 

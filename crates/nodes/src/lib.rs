@@ -23,9 +23,22 @@ pub enum RunError {
 /// Runs the reference node `name` on stdin/stdout until stdin closes.
 /// `args` are the node's own options (for example `--gossip-ms 50`).
 pub fn run(name: &str, args: &[String]) -> Result<(), RunError> {
+    let no_options = || match args.first() {
+        Some(arg) => Err(RunError::BadArgument {
+            name: name.to_string(),
+            message: format!("it takes no options, but was given {arg:?}"),
+        }),
+        None => Ok(()),
+    };
     match name {
-        "echo" => Ok(lightcone_sdk::run_stdio(echo::Echo)?),
-        "unique-ids" => Ok(lightcone_sdk::run_stdio(unique_ids::UniqueIds::default())?),
+        "echo" => {
+            no_options()?;
+            Ok(lightcone_sdk::run_stdio(echo::Echo)?)
+        }
+        "unique-ids" => {
+            no_options()?;
+            Ok(lightcone_sdk::run_stdio(unique_ids::UniqueIds::default())?)
+        }
         "broadcast" => {
             let options =
                 broadcast::Options::parse(args).map_err(|message| RunError::BadArgument {

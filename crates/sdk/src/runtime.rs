@@ -109,7 +109,7 @@ impl<N: Node> Runtime<N> {
             match (timer_due, rpc_due) {
                 (None, None) => break,
                 // Fire in deadline order; a timer wins a tie.
-                (Some(tk), r) if r.map_or(true, |(rt, _)| tk.0 <= rt) => {
+                (Some(tk), r) if r.is_none_or(|(rt, _)| tk.0 <= rt) => {
                     let token = self.ctx.timers.remove(&tk).expect("key was just read");
                     self.node.timer(&mut self.ctx, token);
                 }

@@ -668,11 +668,9 @@ impl Test {
                 self.maybe_generate();
             }
             Phase::Draining => self.maybe_finish_draining(),
-            Phase::Final => {
-                if self.workers.iter().all(|w| w.busy.is_none()) {
-                    self.phase = Phase::Done;
-                    self.log("Final reads done");
-                }
+            Phase::Final if self.workers.iter().all(|w| w.busy.is_none()) => {
+                self.phase = Phase::Done;
+                self.log("Final reads done");
             }
             _ => {}
         }

@@ -76,7 +76,7 @@ pub fn grudge(kind: PartitionKind, nodes: &[String], rng: &mut Rng) -> Grudge {
         }
         PartitionKind::MinorityThird => {
             // The largest integer strictly less than n / 3.
-            let size = (n + 2) / 3 - 1;
+            let size = n.div_ceil(3) - 1;
             let (a, b) = shuffled.split_at(size);
             complete_grudge(&[a, b])
         }
