@@ -210,7 +210,7 @@ pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
         let invoke = &ops[inv];
         if invoke.f == add_f {
             let el = table.get_or_insert(&invoke.value);
-            if el.add_invoked.map_or(true, |t| at(inv) < t) {
+            if el.add_invoked.is_none_or(|t| at(inv) < t) {
                 el.add_invoked = Some(at(inv));
             }
             match done.map(|d| (d, ops[d].kind)) {
@@ -285,14 +285,14 @@ fn scan_reads<'h>(reads: &[Read<'h>], table: &mut ElementTable<'h>) {
                 continue;
             }
             el.copies = 1;
-            if el.last_present.map_or(true, |p| p + 1 != rank) {
+            if el.last_present.is_none_or(|p| p + 1 != rank) {
                 el.run_start = rank;
             }
             el.last_present = Some(rank);
             // A read that finished before any add of the element began
             // cannot have seen that add; Jepsen ignores such reads too.
             let after_add = el.add_invoked.is_some_and(|a| read.completion > a);
-            if after_add && el.known.map_or(true, |k| read.completion < k) {
+            if after_add && el.known.is_none_or(|k| read.completion < k) {
                 el.known = Some(read.completion);
             }
         }
@@ -869,7 +869,7 @@ mod tests {
             .min();
         let maybe = adds
             .iter()
-            .any(|(_, d)| d.map_or(true, |d| ops[d].kind != OpType::Fail));
+            .any(|(_, d)| d.is_none_or(|d| ops[d].kind != OpType::Fail));
         let mut reads: Vec<(Instant, Instant, &Vec<Value>)> = pairs
             .iter()
             .filter(|(i, _)| ops[*i].f == "read")

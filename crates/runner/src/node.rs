@@ -7,11 +7,12 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Sender, TrySendError};
+use crossbeam_channel::{unbounded, Sender};
 use hdrhistogram::Histogram;
 use lightcone_proto::{Envelope, LineError};
 
@@ -30,8 +31,13 @@ pub enum Inbound {
 }
 
 /// The bounded queue of lines waiting to be written to a node's stdin.
+///
+/// The channel itself is unbounded so that memory follows the real depth,
+/// not the bound; the bound is enforced here by counting what the writer
+/// has taken out.
 pub struct InboundQueue {
     tx: Option<Sender<(Instant, String)>>,
+    dequeued: Arc<AtomicU64>,
     pub capacity: usize,
     pub enqueued_count: u64,
     pub dropped_count: u64,
@@ -54,17 +60,14 @@ impl InboundQueue {
             self.dropped_count += 1;
             return false;
         };
-        match tx.try_send((Instant::now(), line)) {
-            Ok(()) => {
-                self.enqueued_count += 1;
-                self.depth_max = self.depth_max.max(tx.len());
-                true
-            }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped_count += 1;
-                false
-            }
+        let depth = self.enqueued_count - self.dequeued.load(Ordering::Relaxed);
+        if depth as usize >= self.capacity || tx.send((Instant::now(), line)).is_err() {
+            self.dropped_count += 1;
+            return false;
         }
+        self.enqueued_count += 1;
+        self.depth_max = self.depth_max.max(depth as usize + 1);
+        true
     }
 
     /// Closes the queue and waits for the writer to finish.
@@ -112,7 +115,9 @@ impl NodeProcess {
         let stderr = child.stderr.take().expect("stderr is piped");
         let node = spec.index;
 
-        let (tx, rx) = bounded::<(Instant, String)>(spec.queue_capacity);
+        let (tx, rx) = unbounded::<(Instant, String)>();
+        let dequeued = Arc::new(AtomicU64::new(0));
+        let dequeued_by_writer = Arc::clone(&dequeued);
         let writer = std::thread::Builder::new()
             .name(format!("{}-stdin", spec.id))
             .spawn(move || {
@@ -123,6 +128,7 @@ impl NodeProcess {
                 };
                 while let Ok((queued_at, line)) = rx.recv() {
                     drain.dequeued_count += 1;
+                    dequeued_by_writer.fetch_add(1, Ordering::Relaxed);
                     let waited = queued_at.elapsed().as_micros() as u64;
                     drain.wait_us.saturating_record(waited);
                     if writeln!(out, "{line}").is_err() {
@@ -205,6 +211,7 @@ impl NodeProcess {
             child,
             queue: InboundQueue {
                 tx: Some(tx),
+                dequeued,
                 capacity: spec.queue_capacity,
                 enqueued_count: 0,
                 dropped_count: 0,

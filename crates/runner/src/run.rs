@@ -17,7 +17,7 @@ use crate::store;
 
 /// Lines read from all nodes waiting for the main loop; past this the
 /// reader threads block and the nodes' stdout pipes push back.
-const INBOUND_LEN_MAX: usize = 65_536;
+const INBOUND_LEN_MAX: usize = 4096;
 /// Malformed lines reported on the console; the rest are only counted.
 const MALFORMED_PRINTED_MAX: u64 = 10;
 
@@ -328,6 +328,7 @@ impl Loop {
             .map_err(write_err(&self.history_path))?;
         let _ = self.log.flush();
         let checked = self.test.check();
+        let usage = own_usage();
         let mut results = checked.sections.clone();
         let mut nodes = serde_json::Map::new();
         for (p, drain) in self.nodes.iter().zip(drains) {
@@ -364,6 +365,8 @@ impl Loop {
             "workbench".into(),
             json!({
                 "duration-s": duration.as_secs_f64(),
+                "cpu-s": usage.cpu_s,
+                "peak-rss-mb": usage.peak_rss_mb,
                 "event-queue-depth-max": self.test.event_queue_depth_max(),
             }),
         );
@@ -393,5 +396,27 @@ impl Loop {
             problems: checked.problems,
             results,
         })
+    }
+}
+
+/// The workbench's own CPU time and peak memory (not its children's).
+struct Usage {
+    cpu_s: f64,
+    peak_rss_mb: f64,
+}
+
+fn own_usage() -> Usage {
+    // SAFETY: getrusage(2) fills the struct we pass; zeroed is a valid
+    // initial value for this plain C struct.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Usage {
+        cpu_s: secs(usage.ru_utime) + secs(usage.ru_stime),
+        // ru_maxrss is in kilobytes on Linux.
+        peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,
     }
 }

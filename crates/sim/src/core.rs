@@ -8,7 +8,7 @@ use lightcone_proto::{is_client_id, Body, Envelope, ErrorCode, Map, Value};
 use lightcone_workload::{Invocation, Rng, Workload, WorkloadOptions};
 use serde_json::json;
 
-use crate::events::{Event, EventQueue};
+use crate::events::{Event, EventKey, EventQueue};
 use crate::nemesis::{self, PartitionKind};
 use crate::network::{NetStats, Network};
 use crate::{ConfigError, TestConfig, NANOS_PER_SEC};
@@ -98,6 +98,8 @@ struct Busy {
     op: Invocation,
     msg_id: u64,
     is_final: bool,
+    /// Cancelled when the reply comes, so the queue holds only live timeouts.
+    timeout: EventKey,
 }
 
 #[derive(Debug)]
@@ -558,15 +560,16 @@ impl Test {
         self.record(record);
         let mut body = self.workload.request(&op);
         body.msg_id = Some(msg_id);
+        let timeout = self.events.push(
+            self.now + self.config.client_timeout_ns,
+            Event::ClientTimeout { worker, msg_id },
+        );
         self.workers[worker].busy = Some(Busy {
             op,
             msg_id,
             is_final,
+            timeout,
         });
-        self.events.push(
-            self.now + self.config.client_timeout_ns,
-            Event::ClientTimeout { worker, msg_id },
-        );
         self.client_send(client, node, body);
     }
 
@@ -642,6 +645,7 @@ impl Test {
         error: Option<Value>,
     ) {
         let busy = self.workers[worker].busy.take().expect("worker is busy");
+        self.events.cancel(busy.timeout);
         let w = &self.workers[worker];
         let mut op = Op::new(
             Process::Client(w.process),

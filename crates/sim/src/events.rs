@@ -21,6 +21,10 @@ pub(crate) enum Event {
     RecoveryEnd,
 }
 
+/// A handle to a scheduled event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EventKey((u64, u64));
+
 /// Events ordered by (time, insertion order): deterministic, no ties.
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
@@ -30,10 +34,18 @@ pub(crate) struct EventQueue {
 }
 
 impl EventQueue {
-    pub fn push(&mut self, at: u64, event: Event) {
-        self.events.insert((at, self.next_seq), event);
+    /// Schedules `event` at `at`; the returned key cancels it.
+    pub fn push(&mut self, at: u64, event: Event) -> EventKey {
+        let key = (at, self.next_seq);
+        self.events.insert(key, event);
         self.next_seq += 1;
         self.depth_max = self.depth_max.max(self.events.len());
+        EventKey(key)
+    }
+
+    /// Removes a scheduled event; false if it already happened.
+    pub fn cancel(&mut self, key: EventKey) -> bool {
+        self.events.remove(&key.0).is_some()
     }
 
     pub fn next_time(&self) -> Option<u64> {

@@ -1,0 +1,107 @@
+//! The acceptance runs of the workbench issue, at full size, in process
+//! mode. They take about two minutes, so they are `#[ignore]`d in the
+//! everyday `cargo test` and run by `.ci/run` with
+//! `cargo test --release -p lightcone --test acceptance -- --ignored --test-threads 1`.
+//!
+//! The thresholds are properties of the reference nodes under the
+//! simulated network (message counts, latencies in the network's 100 ms
+//! units), which is what the Gossip Glomers challenge asks of them.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn run(args: &[&str]) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lightcone"))
+        .arg("test")
+        .args(args)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let results = std::fs::read_to_string(dir.path().join("store/latest/results.json")).unwrap();
+    let summary = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!("{summary}");
+    (
+        output.status.code().unwrap(),
+        serde_json::from_str(&results).unwrap(),
+        summary,
+    )
+}
+
+#[test]
+#[ignore = "acceptance run (10 s); .ci/run runs it"]
+fn echo_one_node_ten_seconds() {
+    let (code, results, _) = run(&["-w", "echo", "--node-count", "1", "--time-limit", "10"]);
+    assert_eq!(code, 0);
+    assert_eq!(results["valid"], true);
+}
+
+#[test]
+#[ignore = "acceptance run (30 s); .ci/run runs it"]
+fn unique_ids_total_availability_under_partitions() {
+    let (code, results, _) = run(&[
+        "-w",
+        "unique-ids",
+        "--node-count",
+        "3",
+        "--time-limit",
+        "30",
+        "--rate",
+        "1000",
+        "--availability",
+        "total",
+        "--nemesis",
+        "partition",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(results["availability"]["ok-fraction"], 1.0);
+    assert!(results["stats"]["ok-count"].as_u64().unwrap() > 10_000);
+}
+
+#[test]
+#[ignore = "acceptance run (30 s); .ci/run runs it"]
+fn broadcast_25_nodes_meets_the_efficiency_bar() {
+    let (code, results, _) = run(&[
+        "-w",
+        "broadcast",
+        "--node-count",
+        "25",
+        "--time-limit",
+        "20",
+        "--rate",
+        "100",
+        "--latency",
+        "100",
+    ]);
+    assert_eq!(code, 0);
+    let per_op = results["net"]["servers"]["msgs-per-op"].as_f64().unwrap();
+    let latencies = &results["workload"]["stable-latencies"];
+    let median = latencies["0.5"].as_f64().unwrap();
+    let max = latencies["1"].as_f64().unwrap();
+    assert!(per_op < 30.0, "servers msgs-per-op {per_op}");
+    assert!(median < 400.0, "median stable latency {median} ms");
+    assert!(max < 600.0, "max stable latency {max} ms");
+}
+
+#[test]
+#[ignore = "acceptance run (35 s); .ci/run runs it"]
+fn broadcast_5_nodes_under_partitions() {
+    let (code, results, _) = run(&[
+        "-w",
+        "broadcast",
+        "--node-count",
+        "5",
+        "--time-limit",
+        "20",
+        "--rate",
+        "100",
+        "--latency",
+        "100",
+        "--nemesis",
+        "partition",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(results["workload"]["lost-count"], 0);
+}
