@@ -22,15 +22,26 @@ fn run(args: &[&str]) -> Value {
         .stderr(Stdio::null())
         .status()
         .unwrap();
-    assert!(status.success(), "lightcone test {args:?} exited with {status}");
+    assert!(
+        status.success(),
+        "lightcone test {args:?} exited with {status}"
+    );
     let text = std::fs::read_to_string(dir.path().join("store/latest/results.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 fn main() {
     let flood = [
-        "-w", "echo", "--node-count", "5", "--concurrency", "100", "--rate", "1000000",
-        "--time-limit", "10",
+        "-w",
+        "echo",
+        "--node-count",
+        "5",
+        "--concurrency",
+        "100",
+        "--rate",
+        "1000000",
+        "--time-limit",
+        "10",
     ];
     let r = run(&flood);
     let secs = r["workbench"]["duration-s"].as_f64().unwrap();
@@ -45,11 +56,22 @@ fn main() {
     );
 
     let broadcast = [
-        "-w", "broadcast", "--node-count", "25", "--time-limit", "20", "--rate", "100",
-        "--latency", "100",
+        "-w",
+        "broadcast",
+        "--node-count",
+        "25",
+        "--time-limit",
+        "20",
+        "--rate",
+        "100",
+        "--latency",
+        "100",
     ];
     let r = run(&broadcast);
-    println!("broadcast, 25 nodes: lightcone test {}", broadcast.join(" "));
+    println!(
+        "broadcast, 25 nodes: lightcone test {}",
+        broadcast.join(" ")
+    );
     println!(
         "  wall {:.2} s for --time-limit 20 plus the 10 s recovery wait; workbench CPU {:.2} s, peak RSS {:.0} MB",
         r["workbench"]["duration-s"].as_f64().unwrap(),
