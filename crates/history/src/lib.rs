@@ -4,7 +4,9 @@
 //! completion that is `ok` (it happened), `fail` (it certainly did not) or
 //! `info` (indeterminate). A [`History`] is the ordered list of them. The
 //! JSONL form (one op per line) is what `history.jsonl` holds; it is written
-//! as the run goes, so a crash leaves a readable prefix.
+//! as the run goes, so a crash leaves a readable prefix. [`formats`] reads
+//! histories other tools wrote (Jepsen EDN, Porcupine's logs) into the same
+//! types, and writes EDN.
 //!
 //! ```
 //! use lightcone_history::{History, Op, OpType, Process};
@@ -17,8 +19,10 @@
 //! assert_eq!(back.pairs().len(), 1);
 //! ```
 
+pub mod formats;
 mod jsonl;
 mod op;
 
+pub use formats::{Format, FormatError};
 pub use jsonl::{HistoryWriter, ReadError};
 pub use op::{History, Op, OpType, Process};
