@@ -1,5 +1,6 @@
 //! The `lightcone` command line.
 
+mod sim_cmd;
 mod test_cmd;
 
 use std::process::ExitCode;

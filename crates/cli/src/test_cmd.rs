@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use clap::Args;
 use lightcone_runner::{exit_code, RunOptions};
-use lightcone_sim::{Availability, LatencyDist, NemesisConfig, TestConfig, NANOS_PER_SEC};
+use lightcone_sim::{Availability, LatencyDist, NemesisConfig, Ratio, TestConfig, NANOS_PER_SEC};
 use lightcone_workload::Topology;
+
+use crate::sim_cmd::{self, SeedRange, Shard};
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
@@ -38,9 +40,30 @@ pub struct TestArgs {
     /// constant, uniform or exponential.
     #[arg(long, default_value = "constant")]
     latency_dist: LatencyDist,
-    /// Faults, comma-separated: partition.
+    /// Faults, comma-separated: partition, kill, pause, clock (clock needs --sim).
     #[arg(long, value_delimiter = ',')]
     nemesis: Vec<String>,
+    /// Bound of the clock offsets `--nemesis clock` gives nodes, in ms.
+    #[arg(long, default_value_t = 1000)]
+    clock_skew_ms: u64,
+    /// Probability that a message between nodes is lost, as a ratio (1/100).
+    #[arg(long, default_value = "0/1")]
+    loss: Ratio,
+    /// Probability that a message between nodes is delivered twice (1/100).
+    #[arg(long, default_value = "0/1")]
+    duplicate: Ratio,
+    /// Run SDK nodes in-process on virtual time (deterministic from --seed).
+    #[arg(long)]
+    sim: bool,
+    /// With --sim: sweep many seeds, a count (100) or a range (A..B).
+    #[arg(long, requires = "sim")]
+    seeds: Option<SeedRange>,
+    /// With --seeds: run only shard i of n (i/n), for batch schedulers.
+    #[arg(long, requires = "seeds")]
+    shard: Option<Shard>,
+    /// With --seeds: do not shrink the first failing seed.
+    #[arg(long, requires = "seeds")]
+    no_shrink: bool,
     /// Mean seconds between nemesis operations.
     #[arg(long, default_value_t = 10.0)]
     nemesis_interval: f64,
@@ -143,19 +166,29 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
         (None, None) => (1..=5).map(|i| format!("n{i}")).collect(),
     };
     let mut nemesis = NemesisConfig {
-        partition: false,
         interval_ns: seconds("--nemesis-interval", args.nemesis_interval)?,
+        clock_skew_ns: args.clock_skew_ms * 1_000_000,
+        ..NemesisConfig::default()
     };
     for fault in &args.nemesis {
         match fault.trim() {
             "partition" => nemesis.partition = true,
+            "kill" => nemesis.kill = true,
+            "pause" => nemesis.pause = true,
+            "clock" => nemesis.clock = true,
             "" => {}
             other => {
                 return Err(format!(
-                    "unknown nemesis {other:?}; the faults are: partition"
+                    "unknown nemesis {other:?}; the faults are partition, kill, pause, clock (comma-separated)"
                 ))
             }
         }
+    }
+    if nemesis.clock && !args.sim {
+        return Err(
+            "--nemesis clock needs --sim: only simulated nodes take their time from lightcone"
+                .into(),
+        );
     }
     if !(args.rate.is_finite() && args.rate >= 0.0) {
         return Err(format!(
@@ -175,6 +208,8 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
         time_limit_ns: seconds("--time-limit", args.time_limit)?,
         latency_ms: args.latency,
         latency_dist: args.latency_dist,
+        loss: args.loss,
+        duplicate: args.duplicate,
         nemesis,
         topology: args.topology,
         availability: args
@@ -201,6 +236,9 @@ fn fresh_seed() -> u64 {
 }
 
 pub fn run(args: TestArgs) -> i32 {
+    if args.sim {
+        return run_sim(args);
+    }
     let interrupt = Arc::new(AtomicBool::new(false));
     {
         let interrupt = Arc::clone(&interrupt);
@@ -276,6 +314,24 @@ fn worse(a: i32, b: i32) -> i32 {
         b
     } else {
         a
+    }
+}
+
+fn run_sim(args: TestArgs) -> i32 {
+    if args.bin.is_some() {
+        return usage("--sim runs lightcone's SDK nodes in-process; a --bin program runs only in process mode (drop --sim)".into());
+    }
+    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let config = match config(&args, seed) {
+        Ok(c) => c,
+        Err(message) => return usage(message),
+    };
+    match args.seeds.clone() {
+        Some(range) => sim_cmd::run_sweep(config, &args.args, range, args.shard, args.no_shrink),
+        None => {
+            let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+            sim_cmd::run_one(config, &args.args, args.store.clone(), command_line)
+        }
     }
 }
 

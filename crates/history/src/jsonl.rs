@@ -60,6 +60,14 @@ impl<W: Write> HistoryWriter<W> {
         Ok(op)
     }
 
+    /// Writes one op as it is, keeping its index (for ops already
+    /// numbered, such as the workbench's).
+    pub fn write(&mut self, op: &Op) -> io::Result<()> {
+        self.next_index = op.index + 1;
+        serde_json::to_writer(&mut self.out, op)?;
+        self.out.write_all(b"\n")
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

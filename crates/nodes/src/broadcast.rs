@@ -39,6 +39,10 @@ pub struct Options {
     pub gossip_ms: u64,
     pub retry_ms: u64,
     pub overlay: Overlay,
+    /// A deliberately broken variant, for showing what a sweep catches:
+    /// each gossip is sent once and forgotten, so messages sent into a
+    /// partition are lost for good.
+    pub unreliable: bool,
 }
 
 impl Default for Options {
@@ -47,6 +51,7 @@ impl Default for Options {
             gossip_ms: 50,
             retry_ms: 1000,
             overlay: Overlay::Star,
+            unreliable: false,
         }
     }
 }
@@ -57,6 +62,10 @@ impl Options {
         let mut options = Options::default();
         let mut args = args.iter();
         while let Some(flag) = args.next() {
+            if flag == "--unreliable" {
+                options.unreliable = true;
+                continue;
+            }
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let number = || {
                 value
@@ -77,7 +86,7 @@ impl Options {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown option {flag}; the options are --gossip-ms, --retry-ms, --overlay"
+                        "unknown option {flag}; the options are --gossip-ms, --retry-ms, --overlay, --unreliable"
                     ))
                 }
             }
@@ -158,6 +167,13 @@ impl Broadcast {
                 outbox.insert(*i, true);
             }
             let messages: Vec<Value> = batch.iter().map(|i| self.messages[*i].clone()).collect();
+            if self.options.unreliable {
+                for i in &batch {
+                    outbox.remove(i);
+                }
+                ctx.send(peer.clone(), Body::new("gossip").with("messages", messages));
+                continue;
+            }
             let peer_name = peer.clone();
             ctx.rpc(
                 peer.clone(),
@@ -249,6 +265,8 @@ impl Node for Broadcast {
                 }
                 ctx.reply(&msg, Body::new("gossip_ok"));
             }
+            // Acknowledgements of gossip sent without waiting (--unreliable).
+            "gossip_ok" => {}
             other => return Err(NodeError::not_supported(other)),
         }
         Ok(())

@@ -6,6 +6,8 @@ pub mod broadcast;
 pub mod echo;
 pub mod unique_ids;
 
+use lightcone_sdk::{NodeRuntime, Runtime, Storage};
+
 /// The reference nodes by workload name.
 pub const NAMES: &[&str] = &["echo", "unique-ids", "broadcast"];
 
@@ -20,9 +22,14 @@ pub enum RunError {
     Stdio(#[from] lightcone_sdk::StdioError),
 }
 
-/// Runs the reference node `name` on stdin/stdout until stdin closes.
-/// `args` are the node's own options (for example `--gossip-ms 50`).
-pub fn run(name: &str, args: &[String]) -> Result<(), RunError> {
+/// Builds the reference node `name` with its options `args` (for example
+/// `--gossip-ms 50`), ready to run in a process or in the simulator.
+pub fn runtime(
+    name: &str,
+    args: &[String],
+    seed: u64,
+    storage: Box<dyn Storage>,
+) -> Result<Box<dyn NodeRuntime>, RunError> {
     let no_options = || match args.first() {
         Some(arg) => Err(RunError::BadArgument {
             name: name.to_string(),
@@ -30,14 +37,18 @@ pub fn run(name: &str, args: &[String]) -> Result<(), RunError> {
         }),
         None => Ok(()),
     };
-    match name {
+    Ok(match name {
         "echo" => {
             no_options()?;
-            Ok(lightcone_sdk::run_stdio(echo::Echo)?)
+            Box::new(Runtime::with_storage(echo::Echo, seed, storage))
         }
         "unique-ids" => {
             no_options()?;
-            Ok(lightcone_sdk::run_stdio(unique_ids::UniqueIds::default())?)
+            Box::new(Runtime::with_storage(
+                unique_ids::UniqueIds::default(),
+                seed,
+                storage,
+            ))
         }
         "broadcast" => {
             let options =
@@ -45,12 +56,23 @@ pub fn run(name: &str, args: &[String]) -> Result<(), RunError> {
                     name: name.to_string(),
                     message,
                 })?;
-            Ok(lightcone_sdk::run_stdio(broadcast::Broadcast::new(
-                options,
-            ))?)
+            Box::new(Runtime::with_storage(
+                broadcast::Broadcast::new(options),
+                seed,
+                storage,
+            ))
         }
-        _ => Err(RunError::UnknownNode {
-            name: name.to_string(),
-        }),
-    }
+        _ => {
+            return Err(RunError::UnknownNode {
+                name: name.to_string(),
+            })
+        }
+    })
+}
+
+/// Runs the reference node `name` on stdin/stdout until stdin closes.
+pub fn run(name: &str, args: &[String]) -> Result<(), RunError> {
+    let (seed, storage) = lightcone_sdk::process_seed_and_storage()?;
+    let mut node = runtime(name, args, seed, storage)?;
+    Ok(lightcone_sdk::run_stdio_runtime(node.as_mut())?)
 }

@@ -9,12 +9,17 @@
 
 mod node;
 mod report;
+mod results;
 mod run;
+mod sim_run;
 mod store;
+mod sweep;
 
 pub use report::{RunOutcome, RunReport};
 pub use run::{run, RunOptions, RunnerError};
+pub use sim_run::run_sim;
 pub use store::{create_run_dir, link_latest};
+pub use sweep::{run_seed, shrink, sweep, SeedOutcome, SharedFactory};
 
 /// Exit codes of `lightcone test` and `lightcone check`.
 pub mod exit_code {

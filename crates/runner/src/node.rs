@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,11 +23,12 @@ const STDERR_TAIL_LEN: usize = 20;
 pub enum Inbound {
     Line {
         node: usize,
+        incarnation: u32,
         line_number: u64,
         message: Result<Envelope, (LineError, String)>,
     },
     /// The node closed its stdout (it exited, or is about to).
-    Eof { node: usize },
+    Eof { node: usize, incarnation: u32 },
 }
 
 /// The bounded queue of lines waiting to be written to a node's stdin.
@@ -79,6 +80,8 @@ impl InboundQueue {
 
 pub struct NodeProcess {
     pub id: String,
+    /// How many times this node was started before this process.
+    pub incarnation: u32,
     pub child: Child,
     pub queue: InboundQueue,
     pub stderr_tail: Arc<Mutex<VecDeque<String>>>,
@@ -86,23 +89,36 @@ pub struct NodeProcess {
     pub exit_status: Option<ExitStatus>,
 }
 
-/// How to start a node.
-pub struct Spawn<'a> {
+/// How to start a node (kept, to restart it after a kill).
+#[derive(Debug, Clone)]
+pub struct Spawn {
     pub index: usize,
-    pub id: &'a str,
-    pub bin: &'a Path,
-    pub args: &'a [String],
+    pub id: String,
+    pub bin: PathBuf,
+    pub args: Vec<String>,
     pub seed: u64,
     pub log_path: PathBuf,
+    /// The node's durable storage folder (LIGHTCONE_NODE_STORAGE).
+    pub storage_dir: PathBuf,
     pub log_stderr: bool,
     pub queue_capacity: usize,
 }
 
 impl NodeProcess {
-    pub fn spawn(spec: Spawn<'_>, inbound: Sender<Inbound>) -> io::Result<NodeProcess> {
-        let mut child = Command::new(spec.bin)
-            .args(spec.args)
-            .env("LIGHTCONE_NODE_SEED", spec.seed.to_string())
+    pub fn spawn(
+        spec: &Spawn,
+        incarnation: u32,
+        inbound: Sender<Inbound>,
+    ) -> io::Result<NodeProcess> {
+        let mut child = Command::new(&spec.bin)
+            .args(&spec.args)
+            .env(
+                "LIGHTCONE_NODE_SEED",
+                spec.seed
+                    .wrapping_add(u64::from(incarnation) << 32)
+                    .to_string(),
+            )
+            .env("LIGHTCONE_NODE_STORAGE", &spec.storage_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -163,6 +179,7 @@ impl NodeProcess {
                     let message = Envelope::parse_line(text).map_err(|e| (e, text.to_string()));
                     let sent = tx_lines.send(Inbound::Line {
                         node,
+                        incarnation,
                         line_number,
                         message,
                     });
@@ -170,12 +187,18 @@ impl NodeProcess {
                         return;
                     }
                 }
-                let _ = tx_lines.send(Inbound::Eof { node });
+                let _ = tx_lines.send(Inbound::Eof { node, incarnation });
             })?;
 
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let tail = Arc::clone(&stderr_tail);
-        let mut log = BufWriter::new(File::create(&spec.log_path)?);
+        // Appended: a restarted node's log continues its predecessor's.
+        let mut log = BufWriter::new(
+            File::options()
+                .create(true)
+                .append(true)
+                .open(&spec.log_path)?,
+        );
         let (id, log_stderr) = (spec.id.to_string(), spec.log_stderr);
         let stderr_reader = std::thread::Builder::new()
             .name(format!("{}-stderr", spec.id))
@@ -208,6 +231,7 @@ impl NodeProcess {
 
         Ok(NodeProcess {
             id: spec.id.to_string(),
+            incarnation,
             child,
             queue: InboundQueue {
                 tx: Some(tx),
@@ -262,15 +286,29 @@ impl NodeProcess {
             .collect()
     }
 
-    /// Kills the node's whole process group and reaps it: no zombies.
-    pub fn kill(&mut self) -> Option<QueueDrain> {
+    fn signal_group(&self, signal: libc::c_int) {
         let pgid = self.child.id() as libc::pid_t;
         // SAFETY: kill(2) with a negative pid signals the process group we
         // created for this child; it touches no memory of ours.
         unsafe {
-            libc::kill(-pgid, libc::SIGCONT);
-            libc::kill(-pgid, libc::SIGKILL);
+            libc::kill(-pgid, signal);
         }
+    }
+
+    /// SIGSTOP to the node's process group.
+    pub fn pause(&self) {
+        self.signal_group(libc::SIGSTOP);
+    }
+
+    /// SIGCONT to the node's process group.
+    pub fn resume(&self) {
+        self.signal_group(libc::SIGCONT);
+    }
+
+    /// Kills the node's whole process group and reaps it: no zombies.
+    pub fn kill(&mut self) -> Option<QueueDrain> {
+        self.signal_group(libc::SIGCONT);
+        self.signal_group(libc::SIGKILL);
         if let Ok(status) = self.child.wait() {
             self.exit_status.get_or_insert(status);
         }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use lightcone_check::Validity;
 use serde_json::{json, Value};
 
+use hdrhistogram::Histogram;
+
 use crate::exit_code;
 use crate::node::{InboundQueue, QueueDrain};
 
@@ -34,6 +36,9 @@ pub struct RunReport {
     pub problems: Vec<String>,
     /// What results.json holds.
     pub results: Value,
+    /// What workbench.json holds (wall-clock facts).
+    pub workbench: Value,
+    pub command_line: String,
 }
 
 impl RunReport {
@@ -48,7 +53,7 @@ impl RunReport {
     /// The one-screen summary printed at the end of a run.
     pub fn summary(&self) -> String {
         let r = &self.results;
-        let workload = r["command"].as_str().unwrap_or("");
+        let workload = &self.command_line;
         let verdict = match &self.outcome {
             RunOutcome::Aborted(_) => "ABORTED".to_string(),
             RunOutcome::Interrupted => format!("INTERRUPTED (what was recorded is {})", self.valid),
@@ -111,23 +116,52 @@ fn scalars(section: &Value) -> String {
         .join(", ")
 }
 
-/// A node's inbound queue, measured: depth, rates, time in queue.
-pub(crate) fn queue_json(queue: &InboundQueue, drain: Option<&QueueDrain>, run: Duration) -> Value {
-    let secs = run.as_secs_f64().max(1e-9);
-    let mut v = json!({
-        "capacity": queue.capacity,
-        "depth-max": queue.depth_max,
-        "enqueued-count": queue.enqueued_count,
-        "dropped-count": queue.dropped_count,
-        "enqueue-rate": queue.enqueued_count as f64 / secs,
-    });
-    if let Some(d) = drain {
-        v["dequeued-count"] = json!(d.dequeued_count);
-        v["dequeue-rate"] = json!(d.dequeued_count as f64 / secs);
-        let q = |p: f64| d.wait_us.value_at_quantile(p) as f64 / 1000.0;
-        v["time-in-queue-ms"] = json!({
-            "0.5": q(0.5), "0.95": q(0.95), "0.99": q(0.99), "1": d.wait_us.max() as f64 / 1000.0,
-        });
+/// A node's inbound queue measured over all its processes (a restarted
+/// node gets a fresh queue).
+#[derive(Default)]
+pub(crate) struct QueueTotals {
+    capacity: usize,
+    enqueued_count: u64,
+    pub dropped_count: u64,
+    depth_max: usize,
+    dequeued_count: u64,
+    wait_us: Option<Histogram<u64>>,
+}
+
+impl QueueTotals {
+    pub fn add(&mut self, queue: &InboundQueue, drain: Option<QueueDrain>) {
+        self.capacity = queue.capacity;
+        self.enqueued_count += queue.enqueued_count;
+        self.dropped_count += queue.dropped_count;
+        self.depth_max = self.depth_max.max(queue.depth_max);
+        if let Some(d) = drain {
+            self.dequeued_count += d.dequeued_count;
+            match &mut self.wait_us {
+                Some(h) => {
+                    let _ = h.add(&d.wait_us);
+                }
+                None => self.wait_us = Some(d.wait_us),
+            }
+        }
     }
-    v
+
+    pub fn to_json(&self, run: Duration) -> Value {
+        let secs = run.as_secs_f64().max(1e-9);
+        let mut v = json!({
+            "capacity": self.capacity,
+            "depth-max": self.depth_max,
+            "enqueued-count": self.enqueued_count,
+            "dropped-count": self.dropped_count,
+            "enqueue-rate": self.enqueued_count as f64 / secs,
+            "dequeued-count": self.dequeued_count,
+            "dequeue-rate": self.dequeued_count as f64 / secs,
+        });
+        if let Some(h) = &self.wait_us {
+            let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+            v["time-in-queue-ms"] = json!({
+                "0.5": q(0.5), "0.95": q(0.95), "0.99": q(0.99), "1": h.max() as f64 / 1000.0,
+            });
+        }
+        v
+    }
 }

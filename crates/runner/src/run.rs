@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use lightcone_history::HistoryWriter;
 use lightcone_sim::{ConfigError, Effect, Test, TestConfig, NANOS_PER_SEC};
 use serde_json::{json, Value};
 
-use crate::node::{Inbound, NodeProcess, QueueDrain, Spawn};
-use crate::report::{self, Malformed, RunOutcome, RunReport};
+use crate::node::{Inbound, NodeProcess, Spawn};
+use crate::report::{Malformed, QueueTotals, RunOutcome, RunReport};
+use crate::results;
 use crate::store;
 
 /// Lines read from all nodes waiting for the main loop; past this the
@@ -54,7 +55,7 @@ pub enum RunnerError {
     Write { path: PathBuf, source: io::Error },
 }
 
-fn write_err(path: &Path) -> impl FnOnce(io::Error) -> RunnerError + '_ {
+pub(crate) fn write_err(path: &Path) -> impl FnOnce(io::Error) -> RunnerError + '_ {
     move |source| RunnerError::Write {
         path: path.to_path_buf(),
         source,
@@ -63,7 +64,15 @@ fn write_err(path: &Path) -> impl FnOnce(io::Error) -> RunnerError + '_ {
 
 struct Loop {
     test: Test,
+    /// The current process of each node (a killed one until its restart).
     nodes: Vec<NodeProcess>,
+    specs: Vec<Spawn>,
+    /// Kept for restarts: reader threads of new processes send here.
+    tx: Sender<Inbound>,
+    /// Killed by the nemesis and not yet restarted.
+    dead: Vec<bool>,
+    /// Queue measurements of processes already killed.
+    totals: Vec<QueueTotals>,
     history: HistoryWriter<BufWriter<File>>,
     history_path: PathBuf,
     log: BufWriter<File>,
@@ -91,18 +100,20 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
 
     let (tx, rx) = bounded::<Inbound>(INBOUND_LEN_MAX);
     let mut nodes = Vec::new();
+    let mut specs = Vec::new();
     for (i, id) in test.nodes().iter().enumerate() {
-        let spawn = Spawn {
+        let spec = Spawn {
             index: i,
-            id,
-            bin: &options.bin,
-            args: &options.args,
+            id: id.clone(),
+            bin: options.bin.clone(),
+            args: options.args.clone(),
             seed: options.config.seed.wrapping_add(i as u64),
             log_path: dir.join("node-logs").join(format!("{id}.log")),
+            storage_dir: dir.join("node-storage").join(id),
             log_stderr: options.log_stderr,
             queue_capacity: options.node_queue_max,
         };
-        match NodeProcess::spawn(spawn, tx.clone()) {
+        match NodeProcess::spawn(&spec, 0, tx.clone()) {
             Ok(p) => nodes.push(p),
             Err(source) => {
                 for p in &mut nodes {
@@ -115,12 +126,17 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
                 });
             }
         }
+        specs.push(spec);
     }
-    drop(tx);
 
+    let count = nodes.len();
     let mut state = Loop {
         test,
         nodes,
+        specs,
+        tx,
+        dead: vec![false; count],
+        totals: (0..count).map(|_| QueueTotals::default()).collect(),
         history: HistoryWriter::new(BufWriter::new(history_file)),
         history_path,
         log: BufWriter::new(log),
@@ -189,7 +205,7 @@ impl Loop {
                 Ok(inbound) => inbound,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Ok(RunOutcome::Aborted("every node closed its stdout".into()))
+                    unreachable!("the loop holds a sender for restarts")
                 }
             };
             // Take what else is waiting, within reason, before ticking again.
@@ -211,9 +227,19 @@ impl Loop {
     fn handle_inbound(&mut self, inbound: Inbound) -> Result<Option<RunOutcome>, RunnerError> {
         match inbound {
             Inbound::Line {
+                node, incarnation, ..
+            }
+            | Inbound::Eof { node, incarnation }
+                if incarnation != self.nodes[node].incarnation || self.dead[node] =>
+            {
+                // From a process the nemesis killed: it is gone.
+                Ok(None)
+            }
+            Inbound::Line {
                 node,
                 line_number,
                 message,
+                ..
             } => {
                 let now = self.now();
                 let problem = match message {
@@ -232,7 +258,7 @@ impl Loop {
                 self.apply_effects()?;
                 Ok(None)
             }
-            Inbound::Eof { node } => {
+            Inbound::Eof { node, .. } => {
                 let p = &mut self.nodes[node];
                 let status = p
                     .wait_exit(Duration::from_millis(500))
@@ -288,11 +314,16 @@ impl Loop {
         for effect in self.test.take_effects() {
             match effect {
                 Effect::Deliver { node, msg } => {
-                    self.nodes[node].queue.push(msg.to_line());
+                    if self.dead[node] {
+                        // Sent to a killed node: lost, as on a real network.
+                        self.totals[node].dropped_count += 1;
+                    } else {
+                        self.nodes[node].queue.push(msg.to_line());
+                    }
                 }
-                Effect::Record(op) => {
+                Effect::Record(index) => {
                     self.history
-                        .append(op)
+                        .write(&self.test.history().ops[index])
                         .map_err(write_err(&self.history_path))?;
                     recorded = true;
                 }
@@ -300,6 +331,31 @@ impl Loop {
                     self.clear_progress();
                     eprintln!("{line}");
                     let _ = writeln!(self.log, "{line}");
+                }
+                Effect::Crash { node } => {
+                    self.dead[node] = true;
+                    let p = &mut self.nodes[node];
+                    let drain = p.kill();
+                    self.totals[node].add(&p.queue, drain);
+                }
+                Effect::Restart { node } => {
+                    let incarnation = self.nodes[node].incarnation + 1;
+                    let spec = &self.specs[node];
+                    let p = NodeProcess::spawn(spec, incarnation, self.tx.clone()).map_err(
+                        |source| RunnerError::Spawn {
+                            node: spec.id.clone(),
+                            bin: spec.bin.clone(),
+                            source,
+                        },
+                    )?;
+                    self.nodes[node] = p;
+                    self.dead[node] = false;
+                }
+                Effect::Pause { node } => self.nodes[node].pause(),
+                Effect::Resume { node } => self.nodes[node].resume(),
+                Effect::Clock { node, .. } => {
+                    // Validation keeps clock faults out of process mode.
+                    unreachable!("clock faults need --sim (node {node})")
                 }
             }
         }
@@ -319,27 +375,22 @@ impl Loop {
         outcome: RunOutcome,
     ) -> Result<RunReport, RunnerError> {
         let duration = self.start.elapsed();
-        let mut drains: Vec<Option<QueueDrain>> = Vec::new();
-        for p in &mut self.nodes {
-            drains.push(p.kill());
+        for (node, p) in self.nodes.iter_mut().enumerate() {
+            if !self.dead[node] {
+                let drain = p.kill();
+                self.totals[node].add(&p.queue, drain);
+            }
         }
         self.history
             .flush()
             .map_err(write_err(&self.history_path))?;
         let _ = self.log.flush();
-        let checked = self.test.check();
         let usage = own_usage();
-        let mut results = checked.sections.clone();
         let mut nodes = serde_json::Map::new();
-        for (p, drain) in self.nodes.iter().zip(drains) {
+        for (p, totals) in self.nodes.iter().zip(&self.totals) {
             let mut info = serde_json::Map::new();
-            if let Some(fields) = self.test.node_info().get(&p.id) {
-                info.insert("init-ok".into(), Value::Object(fields.clone()));
-            }
-            info.insert(
-                "queue".into(),
-                report::queue_json(&p.queue, drain.as_ref(), duration),
-            );
+            info.insert("queue".into(), totals.to_json(duration));
+            info.insert("start-count".into(), json!(p.incarnation + 1));
             info.insert(
                 "malformed-line-count".into(),
                 json!(self.malformed.get(&p.id).map_or(0, |m| m.count)),
@@ -349,63 +400,37 @@ impl Loop {
             }
             nodes.insert(p.id.clone(), Value::Object(info));
         }
-        results.insert("nodes".into(), Value::Object(nodes));
-        results.insert(
-            "malformed-lines".into(),
-            json!({
-                "count": self.malformed_count,
-                "samples": self.malformed.values().flat_map(|m| m.samples.clone()).take(20).collect::<Vec<_>>(),
-            }),
-        );
-        results.insert(
-            "malformed-reply-count".into(),
-            json!(self.test.malformed_reply_count()),
-        );
-        results.insert(
-            "workbench".into(),
-            json!({
-                "duration-s": duration.as_secs_f64(),
-                "cpu-s": usage.cpu_s,
-                "peak-rss-mb": usage.peak_rss_mb,
-                "event-queue-depth-max": self.test.event_queue_depth_max(),
-            }),
-        );
-        results.insert("seed".into(), json!(options.config.seed));
-        results.insert("command".into(), json!(options.command_line));
-        results.insert("bin".into(), json!(options.bin));
-        results.insert(
-            "interrupted".into(),
-            json!(matches!(outcome, RunOutcome::Interrupted)),
-        );
-        let valid = match &outcome {
-            RunOutcome::Aborted(message) => {
-                results.insert("aborted".into(), json!(message));
-                lightcone_check::Validity::Unknown
-            }
-            _ => checked.valid,
-        };
-        results.insert("valid".into(), valid.to_json());
-        let results = Value::Object(results);
-        let path = dir.join("results.json");
-        let text = serde_json::to_string_pretty(&results).expect("results serialize");
-        fs::write(&path, text + "\n").map_err(write_err(&path))?;
-        Ok(RunReport {
-            dir,
-            valid,
+        let malformed = json!({
+            "count": self.malformed_count,
+            "samples": self.malformed.values().flat_map(|m| m.samples.clone()).take(20).collect::<Vec<_>>(),
+        });
+        let workbench = json!({
+            "mode": "process",
+            "duration-s": duration.as_secs_f64(),
+            "cpu-s": usage.cpu_s,
+            "peak-rss-mb": usage.peak_rss_mb,
+            "event-queue-depth-max": self.test.event_queue_depth_max(),
+            "bin": options.bin,
+        });
+        results::write(
+            &self.test,
+            &dir,
+            nodes,
+            malformed,
+            workbench,
             outcome,
-            problems: checked.problems,
-            results,
-        })
+            &options.command_line,
+        )
     }
 }
 
 /// The workbench's own CPU time and peak memory (not its children's).
-struct Usage {
-    cpu_s: f64,
-    peak_rss_mb: f64,
+pub(crate) struct Usage {
+    pub cpu_s: f64,
+    pub peak_rss_mb: f64,
 }
 
-fn own_usage() -> Usage {
+pub(crate) fn own_usage() -> Usage {
     // SAFETY: getrusage(2) fills the struct we pass; zeroed is a valid
     // initial value for this plain C struct.
     let usage = unsafe {

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use lightcone_proto::{Body, Envelope, ErrorCode};
 use rand_chacha::ChaCha8Rng;
 
-use crate::Node;
+use crate::{Node, Storage};
 
 /// A timer handle, for [`Context::cancel_timer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,10 +53,11 @@ pub struct Context<N> {
     pub(crate) rpcs: BTreeMap<u64, PendingRpc<N>>,
     /// RPC deadlines by (deadline, msg_id).
     pub(crate) rpc_deadlines: BTreeMap<(u64, u64), ()>,
+    pub(crate) storage: Box<dyn Storage>,
 }
 
 impl<N: Node> Context<N> {
-    pub(crate) fn new(rng: ChaCha8Rng) -> Context<N> {
+    pub(crate) fn new(rng: ChaCha8Rng, storage: Box<dyn Storage>) -> Context<N> {
         Context {
             node_id: String::new(),
             node_ids: Vec::new(),
@@ -69,7 +70,14 @@ impl<N: Node> Context<N> {
             timers: BTreeMap::new(),
             rpcs: BTreeMap::new(),
             rpc_deadlines: BTreeMap::new(),
+            storage,
         }
+    }
+
+    /// Durable storage: what is put here survives a crash of the node
+    /// (memory does not).
+    pub fn storage(&mut self) -> &mut dyn Storage {
+        self.storage.as_mut()
     }
 
     /// This node's id (empty before init).

@@ -37,13 +37,15 @@ mod harness;
 mod node;
 mod runtime;
 mod stdio;
+mod storage;
 
 pub use context::{Context, RpcError, TimerId};
 pub use harness::{Harness, MockCluster};
 pub use lightcone_proto::{json, Body, Envelope, ErrorCode, Value};
 pub use node::{Node, NodeError};
-pub use runtime::Runtime;
-pub use stdio::{run_stdio, StdioError};
+pub use runtime::{NodeRuntime, Runtime};
+pub use stdio::{process_seed_and_storage, run_stdio, run_stdio_runtime, StdioError};
+pub use storage::{FileStorage, MemoryStorage, Storage};
 
 /// What the SDK puts in `init_ok` as `"sdk"`.
 pub const SDK_NAME: &str = concat!("lightcone/", env!("CARGO_PKG_VERSION"));

@@ -3,7 +3,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::context::Context;
-use crate::{Node, RpcError, SDK_NAME};
+use crate::{MemoryStorage, Node, RpcError, Storage, SDK_NAME};
 
 /// The sans-IO driver of one node: feed it messages and time, drain its
 /// messages and log lines. The stdio runner, the mock harness and the
@@ -14,11 +14,17 @@ pub struct Runtime<N: Node> {
 }
 
 impl<N: Node> Runtime<N> {
-    /// A runtime whose RNG is seeded with `seed`.
+    /// A runtime whose RNG is seeded with `seed`, with storage that lives
+    /// only as long as the runtime.
     pub fn new(node: N, seed: u64) -> Runtime<N> {
+        Runtime::with_storage(node, seed, Box::new(MemoryStorage::new()))
+    }
+
+    /// A runtime whose node keeps durable state in `storage`.
+    pub fn with_storage(node: N, seed: u64, storage: Box<dyn Storage>) -> Runtime<N> {
         Runtime {
             node,
-            ctx: Context::new(ChaCha8Rng::seed_from_u64(seed)),
+            ctx: Context::new(ChaCha8Rng::seed_from_u64(seed), storage),
         }
     }
 
@@ -63,7 +69,12 @@ impl<N: Node> Runtime<N> {
             self.init(msg);
             return;
         }
-        let request_id = msg.body.msg_id;
+        // Only requests get error replies: answering a reply or an error
+        // with an error would start an endless exchange between two nodes.
+        let request_id = msg
+            .body
+            .msg_id
+            .filter(|_| msg.body.in_reply_to.is_none() && !msg.body.is_error());
         let src = msg.src.clone();
         if let Err(e) = self.node.handle(&mut self.ctx, msg) {
             match request_id {
@@ -137,5 +148,37 @@ impl<N: Node> Runtime<N> {
     /// Log lines the node wrote since the last call.
     pub fn take_logs(&mut self) -> Vec<String> {
         std::mem::take(&mut self.ctx.logs)
+    }
+}
+
+/// A runtime with its node type erased, so a simulator can hold a cluster
+/// of different nodes.
+pub trait NodeRuntime {
+    fn node_id(&self) -> &str;
+    fn receive(&mut self, now: u64, msg: Envelope);
+    fn tick(&mut self, now: u64);
+    fn next_deadline(&self) -> Option<u64>;
+    fn take_outbox(&mut self) -> Vec<Envelope>;
+    fn take_logs(&mut self) -> Vec<String>;
+}
+
+impl<N: Node> NodeRuntime for Runtime<N> {
+    fn node_id(&self) -> &str {
+        Runtime::node_id(self)
+    }
+    fn receive(&mut self, now: u64, msg: Envelope) {
+        Runtime::receive(self, now, msg)
+    }
+    fn tick(&mut self, now: u64) {
+        Runtime::tick(self, now)
+    }
+    fn next_deadline(&self) -> Option<u64> {
+        Runtime::next_deadline(self)
+    }
+    fn take_outbox(&mut self) -> Vec<Envelope> {
+        Runtime::take_outbox(self)
+    }
+    fn take_logs(&mut self) -> Vec<String> {
+        Runtime::take_logs(self)
     }
 }

@@ -4,13 +4,15 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, RecvTimeoutError};
 use lightcone_proto::Envelope;
 
-use crate::{Node, Runtime};
+use crate::{FileStorage, MemoryStorage, Node, NodeRuntime, Runtime, Storage};
 
 /// Why the stdio runner stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum StdioError {
     #[error("could not write to stdout: {0}")]
     Stdout(io::Error),
+    #[error("could not open the storage folder named by LIGHTCONE_NODE_STORAGE: {0}")]
+    Storage(io::Error),
 }
 
 /// Lines from stdin waiting for the node; past this the reader blocks, and
@@ -22,8 +24,20 @@ const INBOX_LEN_MAX: usize = 4096;
 /// closes.
 ///
 /// The RNG is seeded from `LIGHTCONE_NODE_SEED` when set (the workbench sets
-/// it), otherwise from the process id and the start time.
+/// it), otherwise from the process id and the start time. Durable storage
+/// is the folder `LIGHTCONE_NODE_STORAGE` when set, else memory.
 pub fn run_stdio<N: Node>(node: N) -> Result<(), StdioError> {
+    let (seed, storage) = process_seed_and_storage()?;
+    run_stdio_runtime(&mut Runtime::with_storage(node, seed, storage))
+}
+
+/// The seed and storage a node process should use, from the environment
+/// the workbench sets.
+pub fn process_seed_and_storage() -> Result<(u64, Box<dyn Storage>), StdioError> {
+    let storage: Box<dyn Storage> = match std::env::var_os("LIGHTCONE_NODE_STORAGE") {
+        Some(dir) => Box::new(FileStorage::open(&dir).map_err(StdioError::Storage)?),
+        None => Box::new(MemoryStorage::new()),
+    };
     let seed = std::env::var("LIGHTCONE_NODE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -34,7 +48,11 @@ pub fn run_stdio<N: Node>(node: N) -> Result<(), StdioError> {
                 .unwrap_or(0);
             nanos ^ (u64::from(std::process::id()) << 32)
         });
-    let mut runtime = Runtime::new(node, seed);
+    Ok((seed, storage))
+}
+
+/// Runs an already built runtime on stdin/stdout until stdin closes.
+pub fn run_stdio_runtime(runtime: &mut dyn NodeRuntime) -> Result<(), StdioError> {
     let start = Instant::now();
     let (tx, rx) = bounded::<String>(INBOX_LEN_MAX);
     std::thread::Builder::new()
@@ -55,7 +73,7 @@ pub fn run_stdio<N: Node>(node: N) -> Result<(), StdioError> {
     loop {
         let now = start.elapsed().as_nanos() as u64;
         runtime.tick(now);
-        flush(&mut runtime, &mut out, &stderr)?;
+        flush(runtime, &mut out, &stderr)?;
         let received = match runtime.next_deadline() {
             Some(deadline) => {
                 let wait = Duration::from_nanos(deadline.saturating_sub(now));
@@ -83,15 +101,15 @@ pub fn run_stdio<N: Node>(node: N) -> Result<(), StdioError> {
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
-                flush(&mut runtime, &mut out, &stderr)?;
+                flush(runtime, &mut out, &stderr)?;
                 return Ok(());
             }
         }
     }
 }
 
-fn flush<N: Node>(
-    runtime: &mut Runtime<N>,
+fn flush(
+    runtime: &mut dyn NodeRuntime,
     out: &mut impl Write,
     stderr: &io::Stderr,
 ) -> Result<(), StdioError> {

@@ -133,3 +133,17 @@ fn handler_errors_become_error_replies() {
     let r = h.request("c1", Body::new("nonsense"));
     assert_eq!(r[0].body.error_code(), Some(10));
 }
+
+#[test]
+fn replies_and_errors_never_get_error_replies() {
+    // A stray reply (its RPC long gone) and a stray error must not be
+    // answered with an error: two nodes would bounce errors forever.
+    let mut h = Harness::new(Asker::default(), "n0", &["n0", "n1"]);
+    let mut stray = Body::new("question_ok");
+    stray.msg_id = Some(9);
+    stray.in_reply_to = Some(12345);
+    assert!(h.deliver(Envelope::new("n1", "n0", stray)).is_empty());
+    let mut error = Body::new("error").with("code", 10);
+    error.msg_id = Some(10);
+    assert!(h.deliver(Envelope::new("n1", "n0", error)).is_empty());
+}

@@ -46,8 +46,65 @@ impl fmt::Display for LatencyDist {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NemesisConfig {
     pub partition: bool,
+    /// Crash nodes and restart them (SIGKILL in process mode; memory lost,
+    /// storage kept).
+    pub kill: bool,
+    /// Pause nodes and resume them (SIGSTOP / SIGCONT).
+    pub pause: bool,
+    /// Skew, drift and jump nodes' clocks (simulation only).
+    pub clock: bool,
     /// Mean time between nemesis operations.
     pub interval_ns: u64,
+    /// Bound of clock offsets.
+    pub clock_skew_ns: u64,
+}
+
+impl NemesisConfig {
+    pub fn is_enabled(&self) -> bool {
+        self.partition || self.kill || self.pause || self.clock
+    }
+}
+
+/// A probability as an exact integer ratio (`1/100`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ratio {
+    pub numerator: u64,
+    pub denominator: u64,
+}
+
+impl Ratio {
+    pub const ZERO: Ratio = Ratio {
+        numerator: 0,
+        denominator: 1,
+    };
+
+    pub fn is_zero(self) -> bool {
+        self.numerator == 0
+    }
+}
+
+impl FromStr for Ratio {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Ratio, String> {
+        let bad =
+            || format!("{s:?} is not a probability; write it as a ratio of integers such as 1/100");
+        let (a, b) = s.split_once('/').ok_or_else(bad)?;
+        let numerator: u64 = a.trim().parse().map_err(|_| bad())?;
+        let denominator: u64 = b.trim().parse().map_err(|_| bad())?;
+        if denominator == 0 || numerator > denominator {
+            return Err(bad());
+        }
+        Ok(Ratio {
+            numerator,
+            denominator,
+        })
+    }
+}
+
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.numerator, self.denominator)
+    }
 }
 
 /// Everything that defines one test run.
@@ -63,6 +120,10 @@ pub struct TestConfig {
     pub time_limit_ns: u64,
     pub latency_ms: u64,
     pub latency_dist: LatencyDist,
+    /// Probability that a message between nodes is lost.
+    pub loss: Ratio,
+    /// Probability that a message between nodes is delivered twice.
+    pub duplicate: Ratio,
     pub nemesis: NemesisConfig,
     pub topology: Topology,
     pub availability: Option<Availability>,
@@ -88,9 +149,12 @@ impl Default for TestConfig {
             time_limit_ns: 60 * NANOS_PER_SEC,
             latency_ms: 0,
             latency_dist: LatencyDist::Constant,
+            loss: Ratio::ZERO,
+            duplicate: Ratio::ZERO,
             nemesis: NemesisConfig {
-                partition: false,
                 interval_ns: 10 * NANOS_PER_SEC,
+                clock_skew_ns: 1000 * NANOS_PER_MS,
+                ..NemesisConfig::default()
             },
             topology: Topology::Grid,
             availability: None,
@@ -163,7 +227,7 @@ impl TestConfig {
                 "use a positive number of seconds",
             );
         }
-        if self.nemesis.partition && self.nemesis.interval_ns == 0 {
+        if self.nemesis.is_enabled() && self.nemesis.interval_ns == 0 {
             return invalid(
                 "--nemesis-interval",
                 "0".into(),

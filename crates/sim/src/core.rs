@@ -9,7 +9,7 @@ use lightcone_workload::{Invocation, Rng, Workload, WorkloadOptions};
 use serde_json::json;
 
 use crate::events::{Event, EventKey, EventQueue};
-use crate::nemesis::{self, PartitionKind};
+use crate::nemesis::{ClockSkew, Fault, Nemesis};
 use crate::network::{NetStats, Network};
 use crate::{ConfigError, TestConfig, NANOS_PER_SEC};
 
@@ -22,11 +22,36 @@ const STREAM_NEMESIS: u64 = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Give this message to node number `node` (its stdin, in process mode).
-    Deliver { node: usize, msg: Envelope },
-    /// Append this op to the history.
-    Record(Op),
+    Deliver {
+        node: usize,
+        msg: Envelope,
+    },
+    /// The op at this index of [`Test::history`] was just recorded:
+    /// append it to the history file.
+    Record(usize),
     /// A line for the test's log.
     Log(String),
+    /// Kill node `node`: its memory is lost (its storage is not). Drop
+    /// deliveries to it until `Restart`.
+    Crash {
+        node: usize,
+    },
+    /// Start node `node` again; the core sends it `init` right after.
+    Restart {
+        node: usize,
+    },
+    /// Stop scheduling node `node`; deliveries wait until `Resume`.
+    Pause {
+        node: usize,
+    },
+    Resume {
+        node: usize,
+    },
+    /// From now on node `node`'s clock reads `skew.local(now)`.
+    Clock {
+        node: usize,
+        skew: ClockSkew,
+    },
 }
 
 /// Where the test is.
@@ -119,7 +144,7 @@ pub struct Test {
     workload: Box<dyn Workload>,
     network: Network,
     gen_rng: Rng,
-    nemesis_rng: Rng,
+    nemesis: Nemesis,
     events: EventQueue,
     effects: Vec<Effect>,
     history: History,
@@ -136,7 +161,6 @@ pub struct Test {
     op_waiting: bool,
     main_start: u64,
     main_end: u64,
-    partitioned: bool,
     failure: Option<Failure>,
     counts: [u64; 3],
     malformed_reply_count: u64,
@@ -154,14 +178,16 @@ impl Test {
             },
         )?;
         let seed = config.seed;
+        let mut network = Network::new(
+            config.latency_mean_ns(),
+            config.latency_dist,
+            Rng::new(seed, STREAM_NETWORK),
+        );
+        network.set_faults(config.loss, config.duplicate);
         Ok(Test {
-            network: Network::new(
-                config.latency_mean_ns(),
-                config.latency_dist,
-                Rng::new(seed, STREAM_NETWORK),
-            ),
+            network,
             gen_rng: Rng::new(seed, STREAM_GENERATOR),
-            nemesis_rng: Rng::new(seed, STREAM_NEMESIS),
+            nemesis: Nemesis::new(config.nemesis.clone(), Rng::new(seed, STREAM_NEMESIS)),
             node_index: nodes
                 .iter()
                 .cloned()
@@ -184,7 +210,6 @@ impl Test {
             op_waiting: false,
             main_start: 0,
             main_end: 0,
-            partitioned: false,
             failure: None,
             counts: [0; 3],
             malformed_reply_count: 0,
@@ -322,13 +347,19 @@ impl Test {
                 nodes: self.nodes.join(", "),
             });
         }
-        let delay = self.network.send(&mut msg);
-        if self.config.log_net_send {
-            self.log(format!("send {}", msg.to_line()));
-        }
         if to_node {
-            self.events.push(now + delay, Event::Arrive(msg));
+            let delays = self.network.send_between_servers(&mut msg);
+            if self.config.log_net_send {
+                self.log(format!("send {}", msg.to_line()));
+            }
+            for delay in delays {
+                self.events.push(now + delay, Event::Arrive(msg.clone()));
+            }
         } else {
+            self.network.send(&mut msg);
+            if self.config.log_net_send {
+                self.log(format!("send {}", msg.to_line()));
+            }
             self.client_receive(msg);
         }
         Ok(())
@@ -347,14 +378,14 @@ impl Test {
     pub fn tick(&mut self, now: u64) {
         self.advance(now);
         while !self.is_done() {
-            let Some((at, event)) = self.events.pop_due(self.now) else {
+            let Some((_, event)) = self.events.pop_due(self.now) else {
                 break;
             };
-            self.handle_event(at, event);
+            self.handle_event(event);
         }
     }
 
-    fn handle_event(&mut self, at: u64, event: Event) {
+    fn handle_event(&mut self, event: Event) {
         match event {
             Event::Arrive(msg) => {
                 if self.network.arrive(&msg) {
@@ -372,7 +403,7 @@ impl Test {
                 }
             }
             Event::Generate => self.maybe_generate(),
-            Event::Nemesis => self.nemesis_step(at),
+            Event::Nemesis => self.nemesis_step(),
             Event::StartupTimeout => self.startup_timeout(),
             Event::MainEnd => {
                 if self.phase == Phase::Main {
@@ -419,8 +450,15 @@ impl Test {
             self.log(format!("recv {}", msg.to_line()));
         }
         match role {
+            Role::Init(node) if self.phase != Phase::Init => {
+                // A restarted node answering its new init.
+                if msg.body.kind == "init_ok" {
+                    self.clients.remove(&msg.dest);
+                    self.log(format!("node {} is back (init_ok)", self.nodes[node]));
+                }
+            }
             Role::Init(node) => {
-                if self.phase == Phase::Init && msg.body.in_reply_to == Some(1) {
+                if msg.body.in_reply_to == Some(1) {
                     if msg.body.kind == "init_ok" {
                         self.node_info
                             .insert(self.nodes[node].clone(), msg.body.fields.clone());
@@ -504,25 +542,20 @@ impl Test {
         }
         self.events.push(self.main_end, Event::MainEnd);
         self.schedule_generate();
-        if self.config.nemesis.partition {
-            let delay = self.stagger(self.config.nemesis.interval_ns as f64, true);
+        if self.nemesis.is_enabled() {
+            let delay = self.nemesis.next_delay();
             self.events.push(self.now + delay, Event::Nemesis);
         }
     }
 
     /// A uniform delay in [0, 2 x mean): Jepsen's `stagger`.
-    fn stagger(&mut self, mean_ns: f64, nemesis: bool) -> u64 {
-        let rng = if nemesis {
-            &mut self.nemesis_rng
-        } else {
-            &mut self.gen_rng
-        };
-        (rng.unit() * 2.0 * mean_ns) as u64
+    fn stagger(&mut self, mean_ns: f64) -> u64 {
+        (self.gen_rng.unit() * 2.0 * mean_ns) as u64
     }
 
     fn schedule_generate(&mut self) {
         if self.config.rate > 0.0 {
-            let delay = self.stagger(NANOS_PER_SEC as f64 / self.config.rate, false);
+            let delay = self.stagger(NANOS_PER_SEC as f64 / self.config.rate);
             self.events.push(self.now + delay, Event::Generate);
         }
     }
@@ -582,8 +615,8 @@ impl Test {
             OpType::Info if op.is_client() => self.counts[2] += 1,
             _ => {}
         }
-        self.history.ops.push(op.clone());
-        self.effects.push(Effect::Record(op));
+        self.effects.push(Effect::Record(self.history.ops.len()));
+        self.history.ops.push(op);
     }
 
     fn worker_reply(&mut self, worker: usize, msg: Envelope) {
@@ -606,14 +639,14 @@ impl Test {
             }
             return;
         }
-        match self.workload.complete(&busy.op, &body) {
+        let kind = body.kind.clone();
+        match self.workload.complete(&busy.op, body) {
             Ok(value) => self.complete(worker, OpType::Ok, Some(value), None),
             Err(problem) => {
                 self.malformed_reply_count += 1;
                 let node = self.nodes[self.workers[worker].node].clone();
                 self.log(format!(
-                    "node {node} sent a malformed reply ({problem}): {}",
-                    body.to_value()
+                    "node {node} sent a malformed reply of type {kind:?}: {problem}"
                 ));
                 self.complete_indefinite(worker, json!(["malformed-reply", problem]));
             }
@@ -709,55 +742,74 @@ impl Test {
         }
     }
 
-    fn nemesis_step(&mut self, _at: u64) {
+    fn nemesis_step(&mut self) {
         if self.phase != Phase::Main {
             return;
         }
-        if self.partitioned {
-            self.heal();
-        } else {
-            let kind = PartitionKind::ALL[self.nemesis_rng.below(4) as usize];
-            let grudge = nemesis::grudge(kind, &self.nodes, &mut self.nemesis_rng);
-            let value = json!({"kind": kind.name(), "grudge": grudge});
-            self.record(Op::new(
-                Process::Nemesis,
-                OpType::Info,
-                "start-partition",
-                json!(kind.name()),
-            ));
-            self.log(format!("Partition ({kind}): {}", value["grudge"]));
-            self.network.set_grudge(grudge);
-            self.partitioned = true;
-            self.record(Op::new(
-                Process::Nemesis,
-                OpType::Info,
-                "start-partition",
-                value,
-            ));
-        }
-        let delay = self.stagger(self.config.nemesis.interval_ns as f64, true);
+        let fault = self.nemesis.step(&self.nodes, self.now);
+        self.apply_fault(fault);
+        let delay = self.nemesis.next_delay();
         self.events.push(self.now + delay, Event::Nemesis);
     }
 
+    /// Undoes every fault before the final phase.
     fn heal(&mut self) {
-        if !self.partitioned {
-            return;
+        for fault in self.nemesis.heal_all() {
+            self.apply_fault(fault);
         }
-        self.record(Op::new(
-            Process::Nemesis,
-            OpType::Info,
-            "stop-partition",
-            Value::Null,
-        ));
-        self.network.heal();
-        self.partitioned = false;
-        self.log("Healed the network");
-        self.record(Op::new(
-            Process::Nemesis,
-            OpType::Info,
-            "stop-partition",
-            json!("network healed"),
-        ));
+    }
+
+    /// Records a fault as a pair of nemesis ops (Jepsen's shape: both
+    /// `info`) and carries it out.
+    fn apply_fault(&mut self, fault: Fault) {
+        let f = fault.f();
+        let value = fault.value(&self.nodes);
+        self.record(Op::new(Process::Nemesis, OpType::Info, f, Value::Null));
+        self.log(format!("nemesis {f} {value}"));
+        match fault {
+            Fault::Partition { grudge, .. } => self.network.set_grudge(grudge),
+            Fault::Heal => self.network.heal(),
+            Fault::Kill(nodes) => {
+                for node in nodes {
+                    self.effects.push(Effect::Crash { node });
+                }
+            }
+            Fault::Restart(nodes) => {
+                for node in nodes {
+                    self.effects.push(Effect::Restart { node });
+                    let client = self.new_client(Role::Init(node));
+                    let mut body = Body::new("init")
+                        .with("node_id", self.nodes[node].as_str())
+                        .with("node_ids", self.nodes.clone());
+                    body.msg_id = Some(1);
+                    self.client_send(client, node, body);
+                }
+            }
+            Fault::Pause(nodes) => {
+                for node in nodes {
+                    self.effects.push(Effect::Pause { node });
+                }
+            }
+            Fault::Resume(nodes) => {
+                for node in nodes {
+                    self.effects.push(Effect::Resume { node });
+                }
+            }
+            Fault::Clock(skews) => {
+                for (node, skew) in skews {
+                    self.effects.push(Effect::Clock { node, skew });
+                }
+            }
+            Fault::ResetClocks(nodes) => {
+                for node in nodes {
+                    self.effects.push(Effect::Clock {
+                        node,
+                        skew: ClockSkew::default(),
+                    });
+                }
+            }
+        }
+        self.record(Op::new(Process::Nemesis, OpType::Info, f, value));
     }
 
     /// Counts of what is in flight, for debugging stalls.

@@ -24,14 +24,16 @@ mod events;
 mod nemesis;
 mod network;
 mod results;
+mod simulate;
 
-pub use config::{ConfigError, LatencyDist, NemesisConfig, TestConfig};
+pub use config::{ConfigError, LatencyDist, NemesisConfig, Ratio, TestConfig};
 pub use core::{Effect, Failure, Phase, Progress, RouteError, Test};
 pub use lightcone_check::availability::Availability;
 pub use lightcone_check::Validity;
-pub use nemesis::{Grudge, PartitionKind};
+pub use nemesis::{ClockSkew, Fault, Grudge, PartitionKind};
 pub use network::{NetStats, TrafficStats};
 pub use results::{net_summary, Checked};
+pub use simulate::{NodeFactory, SimStats, Simulation};
 
 pub const NANOS_PER_MS: u64 = 1_000_000;
 pub const NANOS_PER_SEC: u64 = 1_000_000_000;

@@ -5,7 +5,7 @@ use lightcone_workload::Rng;
 use serde_json::{json, Value};
 
 use crate::nemesis::Grudge;
-use crate::{LatencyDist, NANOS_PER_MS};
+use crate::{LatencyDist, Ratio, NANOS_PER_MS};
 
 /// Send, receive and unique-message counts for one class of traffic.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,6 +25,10 @@ pub struct NetStats {
     pub servers: TrafficStats,
     /// Messages dropped at delivery by a partition.
     pub dropped_count: u64,
+    /// Messages lost in transit (`--loss`).
+    pub lost_count: u64,
+    /// Extra copies delivered (`--duplicate`).
+    pub duplicated_count: u64,
 }
 
 impl NetStats {
@@ -43,6 +47,8 @@ impl NetStats {
             "clients": section(&self.clients),
             "servers": servers,
             "dropped-count": self.dropped_count,
+            "lost-count": self.lost_count,
+            "duplicated-count": self.duplicated_count,
             "valid": true,
         })
     }
@@ -51,6 +57,8 @@ impl NetStats {
 pub(crate) struct Network {
     latency_mean_ns: u64,
     latency_dist: LatencyDist,
+    loss: Ratio,
+    duplicate: Ratio,
     rng: Rng,
     next_id: u64,
     grudge: Grudge,
@@ -62,6 +70,8 @@ impl Network {
         Network {
             latency_mean_ns,
             latency_dist,
+            loss: Ratio::ZERO,
+            duplicate: Ratio::ZERO,
             rng,
             next_id: 0,
             grudge: Grudge::new(),
@@ -77,6 +87,31 @@ impl Network {
         } else {
             [&mut stats.all, &mut stats.servers]
         }
+    }
+
+    /// Loses or duplicates messages between servers with these
+    /// probabilities; clients' messages are never touched.
+    pub fn set_faults(&mut self, loss: Ratio, duplicate: Ratio) {
+        self.loss = loss;
+        self.duplicate = duplicate;
+    }
+
+    /// Sends a message between servers: the delays of the copies that will
+    /// arrive (none if it is lost, two if duplicated).
+    pub fn send_between_servers(&mut self, msg: &mut Envelope) -> Vec<u64> {
+        let first = self.send(msg);
+        if self.rng.ratio(self.loss.numerator, self.loss.denominator) {
+            self.stats.lost_count += 1;
+            return Vec::new();
+        }
+        if self
+            .rng
+            .ratio(self.duplicate.numerator, self.duplicate.denominator)
+        {
+            self.stats.duplicated_count += 1;
+            return vec![first, self.draw_latency()];
+        }
+        vec![first]
     }
 
     /// Gives `msg` its network id, counts the send, and returns the delay
@@ -168,6 +203,30 @@ mod tests {
             let mean_ms = total as f64 / 20_000.0 / NANOS_PER_MS as f64;
             assert!((95.0..105.0).contains(&mean_ms), "{dist}: mean {mean_ms}");
         }
+    }
+
+    #[test]
+    fn loss_and_duplication_follow_their_ratios() {
+        let mut net = Network::new(0, LatencyDist::Constant, Rng::new(5, 0));
+        net.set_faults("1/10".parse().unwrap(), "1/5".parse().unwrap());
+        let copies: usize = (0..10_000)
+            .map(|_| net.send_between_servers(&mut msg("n0", "n1")).len())
+            .sum();
+        let lost = net.stats.lost_count as f64 / 10_000.0;
+        let duplicated = net.stats.duplicated_count as f64 / 9_000.0;
+        assert!((0.08..0.12).contains(&lost), "lost {lost}");
+        assert!(
+            (0.17..0.23).contains(&duplicated),
+            "duplicated {duplicated}"
+        );
+        assert_eq!(
+            copies as u64,
+            10_000 - net.stats.lost_count + net.stats.duplicated_count
+        );
+        assert_eq!(
+            net.stats.servers.msg_count, 10_000,
+            "copies are one message"
+        );
     }
 
     #[test]

@@ -53,11 +53,11 @@ impl Workload for Broadcast {
         }
     }
 
-    fn complete(&self, op: &Invocation, reply: &Body) -> Result<Value, String> {
+    fn complete(&self, op: &Invocation, mut reply: Body) -> Result<Value, String> {
         match (op.f.as_str(), reply.kind.as_str()) {
             ("broadcast", "broadcast_ok") => Ok(op.value.clone()),
-            ("read", "read_ok") => match reply.get("messages") {
-                Some(Value::Array(messages)) => Ok(Value::Array(messages.clone())),
+            ("read", "read_ok") => match reply.fields.remove("messages") {
+                Some(messages @ Value::Array(_)) => Ok(messages),
                 _ => Err("read_ok needs a `messages` array".to_string()),
             },
             (f, kind) => Err(format!("a {f} got a reply of type {kind:?}")),

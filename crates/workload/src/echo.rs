@@ -23,13 +23,13 @@ impl Workload for Echo {
         Body::new("echo").with("echo", op.value.clone())
     }
 
-    fn complete(&self, _op: &Invocation, reply: &Body) -> Result<Value, String> {
+    fn complete(&self, _op: &Invocation, mut reply: Body) -> Result<Value, String> {
         if reply.kind != "echo_ok" {
             return Err(format!("expected echo_ok, got {:?}", reply.kind));
         }
         reply
-            .get("echo")
-            .cloned()
+            .fields
+            .remove("echo")
             .ok_or_else(|| "echo_ok has no `echo` field".to_string())
     }
 

@@ -57,7 +57,8 @@ pub trait Workload: Send {
 
     /// Turns a non-error reply into the ok value, or says what is wrong
     /// with the reply.
-    fn complete(&self, op: &Invocation, reply: &Body) -> Result<Value, String>;
+    /// Takes the reply by value so large results move, not copy.
+    fn complete(&self, op: &Invocation, reply: Body) -> Result<Value, String>;
 
     /// Operations that may be retried or safely counted as failed when their
     /// outcome is unknown (reads): a timeout makes them `fail`, not `info`.

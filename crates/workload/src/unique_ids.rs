@@ -20,13 +20,13 @@ impl Workload for UniqueIds {
         Body::new("generate")
     }
 
-    fn complete(&self, _op: &Invocation, reply: &Body) -> Result<Value, String> {
+    fn complete(&self, _op: &Invocation, mut reply: Body) -> Result<Value, String> {
         if reply.kind != "generate_ok" {
             return Err(format!("expected generate_ok, got {:?}", reply.kind));
         }
         reply
-            .get("id")
-            .cloned()
+            .fields
+            .remove("id")
             .ok_or_else(|| "generate_ok has no `id` field".to_string())
     }
 

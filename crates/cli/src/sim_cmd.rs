@@ -1,0 +1,308 @@
+//! `lightcone test --sim`: one seeded simulation, or a sweep of seeds with
+//! replay commands and shrinking.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use lightcone_runner::{exit_code, RunOptions, SeedOutcome, SharedFactory};
+use lightcone_sdk::MemoryStorage;
+use lightcone_sim::{Availability, TestConfig, NANOS_PER_SEC};
+
+/// Simulations a shrink may run.
+const SHRINK_ATTEMPTS_MAX: usize = 200;
+
+/// Which seeds a sweep runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl std::str::FromStr for SeedRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<SeedRange, String> {
+        let bad = || {
+            format!(
+                "--seeds is {s:?}; give a count (100) or a range A..B (first included, last not)"
+            )
+        };
+        match s.split_once("..") {
+            Some((a, b)) => {
+                let (start, end) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if start >= end {
+                    return Err(bad());
+                }
+                Ok(SeedRange { start, end })
+            }
+            None => {
+                let n: u64 = s.parse().map_err(|_| bad())?;
+                if n == 0 {
+                    return Err(bad());
+                }
+                Ok(SeedRange { start: 0, end: n })
+            }
+        }
+    }
+}
+
+/// `--shard i/n`: this machine runs the seeds whose position modulo n is i.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard is {s:?}; write i/n with 0 <= i < n, e.g. 3/16");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u64, u64) =
+            (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// The reference node of `workload` as a simulator factory; checks the
+/// node's arguments once, up front.
+pub fn factory(workload: &str, node_args: &[String]) -> Result<Box<SharedFactory>, String> {
+    lightcone_nodes::runtime(workload, node_args, 0, Box::new(MemoryStorage::new()))
+        .map_err(|e| format!("{e} (--sim runs lightcone's own SDK nodes in-process)"))?;
+    let (workload, node_args) = (workload.to_string(), node_args.to_vec());
+    Ok(Box::new(move |_index, seed, storage| {
+        lightcone_nodes::runtime(&workload, &node_args, seed, Box::new(storage))
+            .expect("the node's arguments were checked before the run")
+    }))
+}
+
+/// The command that replays `config` exactly (flags in canonical form).
+pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
+    let secs = |ns: u64| {
+        let s = ns as f64 / NANOS_PER_SEC as f64;
+        format!("{s}")
+    };
+    let mut cmd = format!(
+        "lightcone test --sim -w {} --node-count {} --concurrency {} --rate {} --time-limit {} --latency {} --latency-dist {}",
+        config.workload,
+        config.node_ids().len(),
+        config.concurrency,
+        config.rate,
+        secs(config.time_limit_ns),
+        config.latency_ms,
+        config.latency_dist,
+    );
+    let n = &config.nemesis;
+    let faults: Vec<&str> = [
+        (n.partition, "partition"),
+        (n.kill, "kill"),
+        (n.pause, "pause"),
+        (n.clock, "clock"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| name)
+    .collect();
+    if !faults.is_empty() {
+        cmd += &format!(
+            " --nemesis {} --nemesis-interval {}",
+            faults.join(","),
+            secs(n.interval_ns)
+        );
+        if n.clock {
+            cmd += &format!(" --clock-skew-ms {}", n.clock_skew_ns / 1_000_000);
+        }
+    }
+    if !config.loss.is_zero() {
+        cmd += &format!(" --loss {}", config.loss);
+    }
+    if !config.duplicate.is_zero() {
+        cmd += &format!(" --duplicate {}", config.duplicate);
+    }
+    if config.workload == "broadcast" {
+        cmd += &format!(" --topology {}", config.topology);
+    }
+    match config.availability {
+        Some(Availability::Total) => cmd += " --availability total",
+        Some(Availability::Fraction(f)) => cmd += &format!(" --availability {f}"),
+        None => {}
+    }
+    cmd += &format!(
+        " --recovery-time {} --seed {}",
+        secs(config.recovery_ns),
+        config.seed
+    );
+    if !node_args.is_empty() {
+        cmd += &format!(" -- {}", node_args.join(" "));
+    }
+    cmd
+}
+
+/// One simulation, writing its results folder.
+pub fn run_one(
+    config: TestConfig,
+    node_args: &[String],
+    store: PathBuf,
+    command_line: String,
+) -> i32 {
+    let factory = match factory(&config.workload, node_args) {
+        Ok(f) => f,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit_code::USAGE;
+        }
+    };
+    eprintln!(
+        "seed {} (replay: {})",
+        config.seed,
+        replay_command(&config, node_args)
+    );
+    let options = RunOptions {
+        config,
+        bin: PathBuf::new(),
+        args: node_args.to_vec(),
+        store_root: store,
+        node_queue_max: 0,
+        log_stderr: false,
+        command_line,
+        progress: false,
+    };
+    match lightcone_runner::run_sim(&options, &*factory) {
+        Ok(report) => {
+            println!("{}", report.summary());
+            let w = &report.workbench;
+            println!(
+                "  simulated {:.1} s in {:.3} s of wall time ({:.0}x), {} steps",
+                w["virtual-s"].as_f64().unwrap_or(0.0),
+                w["duration-s"].as_f64().unwrap_or(0.0),
+                w["speedup"].as_f64().unwrap_or(0.0),
+                w["step-count"]
+            );
+            report.exit_code()
+        }
+        Err(lightcone_runner::RunnerError::Config(e)) => {
+            eprintln!("error: {e}");
+            exit_code::USAGE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_code::WORKBENCH
+        }
+    }
+}
+
+fn describe(o: &SeedOutcome) -> String {
+    match &o.aborted {
+        Some(why) => format!("ABORTED: {why}"),
+        None => {
+            let first = o.problems.first().cloned().unwrap_or_default();
+            format!("{}: {first}", o.valid.to_string().to_uppercase())
+        }
+    }
+}
+
+/// A sweep of seeds; failures print their replay command, and the first is
+/// shrunk unless `no_shrink`.
+pub fn run_sweep(
+    config: TestConfig,
+    node_args: &[String],
+    range: SeedRange,
+    shard: Option<Shard>,
+    no_shrink: bool,
+) -> i32 {
+    let factory = match factory(&config.workload, node_args) {
+        Ok(f) => f,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit_code::USAGE;
+        }
+    };
+    let shard = shard.unwrap_or(Shard { index: 0, count: 1 });
+    let seeds: Vec<u64> = (range.start..range.end)
+        .enumerate()
+        .filter(|(i, _)| *i as u64 % shard.count == shard.index)
+        .map(|(_, s)| s)
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    eprintln!(
+        "sweeping {} seeds ({}..{}, shard {}/{}) on {threads} threads",
+        seeds.len(),
+        range.start,
+        range.end,
+        shard.index,
+        shard.count
+    );
+    let start = Instant::now();
+    let outcomes = match lightcone_runner::sweep(&config, &seeds, &*factory, threads) {
+        Ok(o) => o,
+        Err(lightcone_runner::RunnerError::Config(e)) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::WORKBENCH;
+        }
+    };
+    let wall = start.elapsed().as_secs_f64();
+    let count = |v| {
+        outcomes
+            .iter()
+            .filter(|o| o.valid == v && o.aborted.is_none())
+            .count()
+    };
+    let (valid, invalid, unknown) = (
+        count(lightcone_sim::Validity::Valid),
+        count(lightcone_sim::Validity::Invalid),
+        count(lightcone_sim::Validity::Unknown),
+    );
+    let aborted = outcomes.iter().filter(|o| o.aborted.is_some()).count();
+    let virtual_s: f64 = outcomes
+        .iter()
+        .map(|o| o.virtual_ns as f64 / NANOS_PER_SEC as f64)
+        .sum();
+    for o in outcomes.iter().filter(|o| o.is_failure()) {
+        let mut c = config.clone();
+        c.seed = o.seed;
+        println!(
+            "seed {}: {}\n  replay: {}",
+            o.seed,
+            describe(o),
+            replay_command(&c, node_args)
+        );
+    }
+    println!(
+        "\n{} seeds: {valid} valid, {invalid} invalid, {unknown} unknown, {aborted} aborted; {virtual_s:.0} s simulated in {wall:.2} s ({:.0} seeds/min)",
+        outcomes.len(),
+        outcomes.len() as f64 / wall.max(1e-9) * 60.0
+    );
+    if let Some(first) = outcomes.iter().find(|o| o.is_failure()) {
+        if !no_shrink {
+            let mut c = config.clone();
+            c.seed = first.seed;
+            match lightcone_runner::shrink(&c, &*factory, SHRINK_ATTEMPTS_MAX) {
+                Ok((small, steps)) if !steps.is_empty() => {
+                    println!(
+                        "shrunk seed {} ({}):\n  replay: {}",
+                        first.seed,
+                        steps.join(", "),
+                        replay_command(&small, node_args)
+                    );
+                }
+                Ok(_) => println!("seed {} does not shrink further", first.seed),
+                Err(e) => eprintln!("error while shrinking: {e}"),
+            }
+        }
+    }
+    if invalid > 0 {
+        exit_code::INVALID
+    } else if aborted > 0 {
+        exit_code::ABORTED
+    } else if unknown > 0 {
+        exit_code::UNKNOWN
+    } else {
+        exit_code::VALID
+    }
+}

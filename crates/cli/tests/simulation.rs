@@ -1,0 +1,191 @@
+//! `lightcone test --sim`: determinism through the command line, sweeps
+//! that find a deliberately broken node, exact replay, and shrinking.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn lightcone(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lightcone"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Runs a printed replay command ("lightcone test ...") in `dir`.
+fn replay(command: &str, dir: &Path) -> Output {
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    assert_eq!(args[0], "test", "{command}");
+    lightcone(&args, dir)
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join("store/latest").join(file)).unwrap()
+}
+
+const BROADCAST: &[&str] = &[
+    "test",
+    "--sim",
+    "-w",
+    "broadcast",
+    "--node-count",
+    "5",
+    "--time-limit",
+    "10",
+    "--rate",
+    "50",
+    "--latency",
+    "20",
+    "--latency-dist",
+    "exponential",
+    "--nemesis",
+    "partition,kill,pause,clock",
+    "--nemesis-interval",
+    "2",
+    "--loss",
+    "1/100",
+    "--duplicate",
+    "1/100",
+    "--seed",
+    "1234",
+];
+
+#[test]
+fn same_seed_same_results_folder_bytes() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ra, rb) = (
+        lightcone(BROADCAST, a.path()),
+        lightcone(BROADCAST, b.path()),
+    );
+    assert_eq!(ra.status.code(), rb.status.code());
+    for file in ["history.jsonl", "results.json", "node-logs/n0.log"] {
+        assert_eq!(
+            read(a.path(), file),
+            read(b.path(), file),
+            "{file} differs between two runs of one seed"
+        );
+    }
+    assert!(read(a.path(), "workbench.json").contains("\"speedup\""));
+    let mut other: Vec<&str> = BROADCAST.to_vec();
+    *other.last_mut().unwrap() = "1235";
+    let c = tempfile::tempdir().unwrap();
+    lightcone(&other, c.path());
+    assert_ne!(
+        read(a.path(), "history.jsonl"),
+        read(c.path(), "history.jsonl")
+    );
+}
+
+#[test]
+fn sweep_finds_the_unreliable_broadcast_replays_it_and_shrinks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone(
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "broadcast",
+            "--node-count",
+            "5",
+            "--time-limit",
+            "10",
+            "--rate",
+            "50",
+            "--latency",
+            "10",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--seeds",
+            "100",
+            "--",
+            "--unreliable",
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("acknowledged elements were lost"),
+        "{stdout}"
+    );
+    let replays: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("replay: "))
+        .collect();
+    assert!(
+        replays.len() >= 2,
+        "a failing seed and its shrunk form: {stdout}"
+    );
+
+    // The first failing seed replays exactly: invalid, twice the same bytes.
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert_eq!(replay(replays[0], a.path()).status.code(), Some(1));
+    assert_eq!(replay(replays[0], b.path()).status.code(), Some(1));
+    assert_eq!(
+        read(a.path(), "history.jsonl"),
+        read(b.path(), "history.jsonl")
+    );
+
+    // The shrunk run still fails, and is smaller.
+    let shrunk = *replays.last().unwrap();
+    assert!(stdout.contains("shrunk seed"), "{stdout}");
+    let c = tempfile::tempdir().unwrap();
+    assert_eq!(replay(shrunk, c.path()).status.code(), Some(1), "{shrunk}");
+    let ops = |d: &Path| read(d, "history.jsonl").lines().count();
+    assert!(
+        ops(c.path()) < ops(a.path()),
+        "shrinking made the history shorter"
+    );
+}
+
+#[test]
+fn sweep_of_the_reliable_node_is_all_valid_and_shards_split_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "test",
+        "--sim",
+        "-w",
+        "broadcast",
+        "--node-count",
+        "3",
+        "--time-limit",
+        "5",
+        "--rate",
+        "30",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "1",
+        "--loss",
+        "1/50",
+        "--seeds",
+        "10..30",
+    ];
+    let out = lightcone(&base, dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("20 seeds: 20 valid"), "{stdout}");
+    let mut sharded = base.to_vec();
+    sharded.extend(["--shard", "1/4"]);
+    let stdout = String::from_utf8_lossy(&lightcone(&sharded, dir.path()).stdout).into_owned();
+    assert!(stdout.contains("5 seeds: 5 valid"), "{stdout}");
+}
+
+#[test]
+fn clock_faults_need_sim_and_bin_is_refused_with_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone(&["test", "-w", "echo", "--nemesis", "clock"], dir.path());
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nemesis clock needs --sim"));
+    let out = lightcone(
+        &["test", "--sim", "-w", "echo", "--bin", "/bin/cat"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let out = lightcone(&["test", "--sim", "-w", "echo", "--seeds", "0"], dir.path());
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--seeds"));
+}

@@ -1,0 +1,157 @@
+//! Seed sweeps and shrinking: many simulations, in parallel, quietly.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use lightcone_check::Validity;
+use lightcone_sdk::{MemoryStorage, NodeRuntime};
+use lightcone_sim::{Simulation, Test, TestConfig, NANOS_PER_SEC};
+
+use crate::RunnerError;
+
+/// A node factory that sweep threads can share.
+pub type SharedFactory = dyn Fn(usize, u64, MemoryStorage) -> Box<dyn NodeRuntime> + Sync;
+
+/// How one seed of a sweep ended.
+#[derive(Debug, Clone)]
+pub struct SeedOutcome {
+    pub seed: u64,
+    pub valid: Validity,
+    /// The run could not complete (init timeout, livelock...).
+    pub aborted: Option<String>,
+    pub problems: Vec<String>,
+    pub virtual_ns: u64,
+    pub step_count: u64,
+}
+
+impl SeedOutcome {
+    /// Failed: invalid, or unable to finish.
+    pub fn is_failure(&self) -> bool {
+        self.valid == Validity::Invalid || self.aborted.is_some()
+    }
+}
+
+/// Runs `config` with `seed`, in memory, and judges it.
+pub fn run_seed(
+    config: &TestConfig,
+    seed: u64,
+    factory: &SharedFactory,
+) -> Result<SeedOutcome, RunnerError> {
+    let mut config = config.clone();
+    config.seed = seed;
+    let test = Test::new(config)?;
+    let (test, stats, _) = Simulation::new(test, factory).run(&mut |_| {});
+    let aborted = match (test.failure(), stats.livelock) {
+        (Some(f), _) => Some(f.to_string()),
+        (None, why) => why,
+    };
+    let checked = test.check();
+    Ok(SeedOutcome {
+        seed,
+        valid: if aborted.is_some() {
+            Validity::Unknown
+        } else {
+            checked.valid
+        },
+        aborted,
+        problems: checked.problems,
+        virtual_ns: stats.virtual_ns,
+        step_count: stats.step_count,
+    })
+}
+
+/// Runs every seed on `threads` threads; outcomes come back in seed order.
+pub fn sweep(
+    config: &TestConfig,
+    seeds: &[u64],
+    factory: &SharedFactory,
+    threads: usize,
+) -> Result<Vec<SeedOutcome>, RunnerError> {
+    config.validate()?;
+    let next = AtomicUsize::new(0);
+    let outcomes: Mutex<Vec<Option<Result<SeedOutcome, RunnerError>>>> =
+        Mutex::new((0..seeds.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else {
+                    return;
+                };
+                let outcome = run_seed(config, seed, factory);
+                outcomes.lock().expect("sweep results lock")[i] = Some(outcome);
+            });
+        }
+    });
+    outcomes
+        .into_inner()
+        .expect("sweep results lock")
+        .into_iter()
+        .map(|o| o.expect("every seed ran"))
+        .collect()
+}
+
+/// Smaller versions of `config` to try, simplest changes first.
+fn candidates(config: &TestConfig) -> Vec<(String, TestConfig)> {
+    let mut out = Vec::new();
+    let mut push = |why: &str, f: &dyn Fn(&mut TestConfig)| {
+        let mut c = config.clone();
+        f(&mut c);
+        if c != *config && c.validate().is_ok() {
+            out.push((why.to_string(), c));
+        }
+    };
+    push("half the time limit", &|c| {
+        c.time_limit_ns = (c.time_limit_ns / 2).max(NANOS_PER_SEC);
+    });
+    push("one node fewer", &|c| {
+        if c.nodes.is_empty() && c.node_count > 1 {
+            c.node_count -= 1;
+        } else if c.nodes.len() > 1 {
+            c.nodes.pop();
+            c.node_count = c.nodes.len();
+        }
+        c.concurrency = c.concurrency.min(c.node_ids().len().max(1) * 2);
+    });
+    push("one client fewer", &|c| {
+        c.concurrency = (c.concurrency - 1).max(1)
+    });
+    push("no partitions", &|c| c.nemesis.partition = false);
+    push("no kills", &|c| c.nemesis.kill = false);
+    push("no pauses", &|c| c.nemesis.pause = false);
+    push("no clock faults", &|c| c.nemesis.clock = false);
+    push("no message loss", &|c| c.loss = lightcone_sim::Ratio::ZERO);
+    push("no duplication", &|c| {
+        c.duplicate = lightcone_sim::Ratio::ZERO
+    });
+    push("half the rate", &|c| c.rate = (c.rate / 2.0).max(1.0));
+    out
+}
+
+/// Greedily shrinks a failing run: keeps any smaller configuration that
+/// still fails with the same seed, until none does. Returns the smallest
+/// and the steps taken. Bounded by `attempts_max` simulations.
+pub fn shrink(
+    config: &TestConfig,
+    factory: &SharedFactory,
+    attempts_max: usize,
+) -> Result<(TestConfig, Vec<String>), RunnerError> {
+    let mut best = config.clone();
+    let mut steps = Vec::new();
+    let mut attempts = 0;
+    'outer: loop {
+        for (why, candidate) in candidates(&best) {
+            if attempts >= attempts_max {
+                break 'outer;
+            }
+            attempts += 1;
+            if run_seed(&candidate, candidate.seed, factory)?.is_failure() {
+                steps.push(why);
+                best = candidate;
+                continue 'outer;
+            }
+        }
+        break;
+    }
+    Ok((best, steps))
+}
