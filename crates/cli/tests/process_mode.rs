@@ -462,3 +462,72 @@ fn bad_arguments_exit_4_with_a_message() {
         r.stderr()
     );
 }
+
+#[test]
+fn kill_and_pause_keep_a_durable_node_valid() {
+    // The reference unique-ids node bumps an epoch in its storage folder on
+    // every start, so ids stay unique across SIGKILLs and restarts.
+    let r = run(&[
+        "-w",
+        "unique-ids",
+        "--node-count",
+        "3",
+        "--time-limit",
+        "6",
+        "--rate",
+        "100",
+        "--nemesis",
+        "kill,pause",
+        "--nemesis-interval",
+        "0.5",
+    ]);
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+    let results = r.results();
+    let starts: u64 = ["n0", "n1", "n2"]
+        .iter()
+        .map(|n| results["nodes"][*n]["start-count"].as_u64().unwrap())
+        .sum();
+    assert!(
+        starts > 3,
+        "some node was killed and restarted: {}",
+        results["nodes"]
+    );
+    let history = r.history();
+    assert!(history.contains("\"f\":\"kill\"") && history.contains("\"f\":\"start\""));
+}
+
+#[test]
+fn kill_catches_a_node_that_keeps_its_state_in_memory() {
+    // The --volatile variant forgets its epoch when killed and repeats ids.
+    let mut caught = false;
+    for seed in ["1", "2", "3"] {
+        let r = run(&[
+            "-w",
+            "unique-ids",
+            "--node-count",
+            "2",
+            "--time-limit",
+            "6",
+            "--rate",
+            "100",
+            "--nemesis",
+            "kill",
+            "--nemesis-interval",
+            "0.5",
+            "--seed",
+            seed,
+            "--",
+            "--volatile",
+        ]);
+        if r.code() == 1 {
+            assert!(
+                r.stdout().contains("returned more than once"),
+                "{}",
+                r.stdout()
+            );
+            caught = true;
+            break;
+        }
+    }
+    assert!(caught, "a memory-only node repeats ids after a kill");
+}

@@ -43,12 +43,12 @@ pub fn runtime(
             Box::new(Runtime::with_storage(echo::Echo, seed, storage))
         }
         "unique-ids" => {
-            no_options()?;
-            Box::new(Runtime::with_storage(
-                unique_ids::UniqueIds::default(),
-                seed,
-                storage,
-            ))
+            let node =
+                unique_ids::UniqueIds::parse(args).map_err(|message| RunError::BadArgument {
+                    name: name.to_string(),
+                    message,
+                })?;
+            Box::new(Runtime::with_storage(node, seed, storage))
         }
         "broadcast" => {
             let options =

@@ -57,6 +57,16 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
     }
     history.flush().map_err(write_err(&history_path))?;
 
+    let log_path = dir.join("lightcone.log");
+    let mut log = stats.log.join("\n");
+    if stats.log_dropped > 0 {
+        log.push_str(&format!(
+            "\n({} more log lines were not kept)",
+            stats.log_dropped
+        ));
+    }
+    log.push('\n');
+    fs::write(&log_path, log).map_err(write_err(&log_path))?;
     let mut nodes = serde_json::Map::new();
     for (i, id) in test.nodes().iter().enumerate() {
         let path = dir.join("node-logs").join(format!("{id}.log"));

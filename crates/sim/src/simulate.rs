@@ -51,6 +51,10 @@ pub struct SimStats {
     pub livelock: Option<String>,
     /// How many times each node was started (1 + restarts).
     pub start_counts: Vec<u64>,
+    /// The core's log lines (nemesis actions, phases, `--log-net-*`),
+    /// stamped with virtual time; at most LOG_LINES_MAX are kept.
+    pub log: Vec<String>,
+    pub log_dropped: u64,
 }
 
 /// One simulated run.
@@ -211,7 +215,13 @@ impl<'a> Simulation<'a> {
             match effect {
                 Effect::Deliver { node, msg } => self.deliver(node, msg),
                 Effect::Record(index) => on_record(&self.test.history().ops[index]),
-                Effect::Log(_) => {}
+                Effect::Log(line) => {
+                    if self.stats.log.len() < LOG_LINES_MAX {
+                        self.stats.log.push(format!("{} {line}", self.now));
+                    } else {
+                        self.stats.log_dropped += 1;
+                    }
+                }
                 Effect::Crash { node } => {
                     let slot = &mut self.slots[node];
                     slot.runtime = None;

@@ -33,7 +33,8 @@ fn config(workload: &str, node_count: usize) -> TestConfig {
         rate: 50.0,
         time_limit_ns: 5 * NANOS_PER_SEC,
         latency_ms: 10,
-        recovery_ns: 2 * NANOS_PER_SEC,
+        // Maelstrom's 10 s: virtual time costs nothing.
+        recovery_ns: 10 * NANOS_PER_SEC,
         seed: 42,
         ..TestConfig::default()
     }
@@ -186,4 +187,63 @@ fn silent_node_fails_init_with_a_clear_message() {
     let (test, _, _) = Simulation::new(test, &factory).run(&mut |_| {});
     let failure = test.failure().expect("init times out").to_string();
     assert!(failure.contains("n1 did not answer init"), "{failure}");
+}
+
+/// The fixed seed list CI runs for every reference node, each under the
+/// faults it promises to survive. (The broadcast node keeps messages in
+/// memory, so it is not run under kill.)
+#[test]
+fn fixed_seeds_for_every_reference_node() {
+    let cases = [
+        ("echo", faults(true, true, true, true)),
+        ("unique-ids", faults(true, true, true, true)),
+        ("broadcast", faults(true, false, true, true)),
+    ];
+    for (workload, nemesis) in cases {
+        for seed in 1..=8 {
+            let mut c = config(workload, 3);
+            c.seed = seed;
+            c.nemesis = nemesis.clone();
+            c.loss = "1/100".parse().unwrap();
+            c.duplicate = "1/100".parse().unwrap();
+            let (test, stats, _) = simulate(c);
+            let checked = test.check();
+            assert_eq!(
+                checked.valid,
+                Validity::Valid,
+                "{workload} seed {seed}: {:?} (replay: lightcone test --sim -w {workload} --seed {seed} ...)",
+                checked.problems
+            );
+            assert!(stats.livelock.is_none());
+        }
+    }
+}
+
+#[test]
+fn a_memory_only_unique_ids_node_is_caught_under_kill() {
+    let factory = |_: usize, seed: u64, storage: MemoryStorage| {
+        runtime(
+            "unique-ids",
+            &["--volatile".to_string()],
+            seed,
+            Box::new(storage),
+        )
+        .unwrap()
+    };
+    let caught = (0..20).any(|seed| {
+        let mut c = config("unique-ids", 2);
+        c.seed = seed;
+        c.rate = 200.0;
+        // Long enough that a client stuck on a killed node (5 s timeout)
+        // comes back and asks the restarted node.
+        c.time_limit_ns = 30 * NANOS_PER_SEC;
+        c.nemesis = faults(false, true, false, false);
+        let test = Test::new(c).unwrap();
+        let (test, _, _) = Simulation::new(test, &factory).run(&mut |_| {});
+        test.check().valid == Validity::Invalid
+    });
+    assert!(
+        caught,
+        "repeated ids after a crash are found within 20 seeds"
+    );
 }
