@@ -11,12 +11,14 @@ use serde_json::json;
 use crate::events::{Event, EventKey, EventQueue};
 use crate::nemesis::{ClockSkew, Fault, Nemesis};
 use crate::network::{NetStats, Network};
+use crate::services::{is_service, Services};
 use crate::{ConfigError, TestConfig, NANOS_PER_SEC};
 
 /// RNG streams: one per concern, so they do not shift each other.
 const STREAM_NETWORK: u64 = 1;
 const STREAM_GENERATOR: u64 = 2;
 const STREAM_NEMESIS: u64 = 3;
+const STREAM_SERVICES: u64 = 4;
 
 /// What the core asks its driver to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +96,7 @@ pub enum Failure {
 /// Why a message from a node could not be routed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RouteError {
-    #[error("it is addressed to {dest:?}, which is neither a node ({nodes}) nor a client")]
+    #[error("it is addressed to {dest:?}, which is neither a node ({nodes}), a client, nor a service (lin-kv, seq-kv, lww-kv, lin-tso)")]
     UnknownDest { dest: String, nodes: String },
     #[error("its src is {src:?} but it came from node {node}; a node must send as its own id")]
     WrongSrc { src: String, node: String },
@@ -143,6 +145,7 @@ pub struct Test {
     node_index: BTreeMap<String, usize>,
     workload: Box<dyn Workload>,
     network: Network,
+    services: Services,
     gen_rng: Rng,
     nemesis: Nemesis,
     events: EventQueue,
@@ -186,6 +189,7 @@ impl Test {
         network.set_faults(config.loss, config.duplicate);
         Ok(Test {
             network,
+            services: Services::new(Rng::new(seed, STREAM_SERVICES)),
             gen_rng: Rng::new(seed, STREAM_GENERATOR),
             nemesis: Nemesis::new(config.nemesis.clone(), Rng::new(seed, STREAM_NEMESIS)),
             node_index: nodes
@@ -341,6 +345,15 @@ impl Test {
         }
         let to_node = self.node_index.contains_key(&msg.dest);
         let to_client = is_client_id(&msg.dest) && self.is_client_ever(&msg.dest);
+        if is_service(&msg.dest) {
+            // Services are never partitioned, lose nothing, and take latency.
+            let delay = self.network.send(&mut msg);
+            if self.config.log_net_send {
+                self.log(format!("send {}", msg.to_line()));
+            }
+            self.events.push(now + delay, Event::ServiceArrive(msg));
+            return Ok(());
+        }
         if !to_node && !to_client {
             return Err(RouteError::UnknownDest {
                 dest: msg.dest,
@@ -395,6 +408,19 @@ impl Test {
                     let node = self.node_index[&msg.dest];
                     self.effects.push(Effect::Deliver { node, msg });
                 }
+            }
+            Event::ServiceArrive(msg) => {
+                self.network.arrive(&msg);
+                if self.config.log_net_recv {
+                    self.log(format!("recv {}", msg.to_line()));
+                }
+                let body = self.services.handle(&msg.dest, &msg.src, &msg.body);
+                let mut reply = Envelope::new(msg.dest, msg.src, body);
+                let delay = self.network.send(&mut reply);
+                if self.config.log_net_send {
+                    self.log(format!("send {}", reply.to_line()));
+                }
+                self.events.push(self.now + delay, Event::Arrive(reply));
             }
             Event::ClientTimeout { worker, msg_id } => {
                 let w = &self.workers[worker];

@@ -5,8 +5,10 @@ use lightcone_proto::Envelope;
 /// Something the core has promised to do at a time.
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
-    /// A node-to-node message arrives.
+    /// A node-to-node (or service-to-node) message arrives.
     Arrive(Envelope),
+    /// A node's request arrives at a service.
+    ServiceArrive(Envelope),
     /// A worker's request `msg_id` runs out of time.
     ClientTimeout { worker: usize, msg_id: u64 },
     /// The generator may hand out its next operation.

@@ -24,6 +24,7 @@ mod events;
 mod nemesis;
 mod network;
 mod results;
+mod services;
 mod simulate;
 
 pub use config::{ConfigError, LatencyDist, NemesisConfig, Ratio, TestConfig};
@@ -33,6 +34,7 @@ pub use lightcone_check::Validity;
 pub use nemesis::{ClockSkew, Fault, Grudge, PartitionKind};
 pub use network::{NetStats, TrafficStats};
 pub use results::{net_summary, Checked};
+pub use services::{is_service, SERVICE_NAMES};
 pub use simulate::{NodeFactory, SimStats, Simulation};
 
 pub const NANOS_PER_MS: u64 = 1_000_000;
