@@ -164,6 +164,8 @@ pub struct Test {
     op_waiting: bool,
     main_start: u64,
     main_end: u64,
+    /// The workload's client timeout (lin-kv scales it with latency).
+    client_timeout_ns: u64,
     failure: Option<Failure>,
     counts: [u64; 3],
     malformed_reply_count: u64,
@@ -180,6 +182,13 @@ impl Test {
                 topology: config.topology,
             },
         )?;
+        workload
+            .validate(config.concurrency, nodes.len())
+            .map_err(|message| {
+                ConfigError::Workload(lightcone_workload::WorkloadError::Invalid { message })
+            })?;
+        let client_timeout_ns =
+            workload.client_timeout_ns(config.client_timeout_ns, config.latency_mean_ns());
         let seed = config.seed;
         let mut network = Network::new(
             config.latency_mean_ns(),
@@ -214,6 +223,7 @@ impl Test {
             op_waiting: false,
             main_start: 0,
             main_end: 0,
+            client_timeout_ns,
             failure: None,
             counts: [0; 3],
             malformed_reply_count: 0,
@@ -598,9 +608,17 @@ impl Test {
             return;
         }
         let worker = free[self.gen_rng.below(free.len() as u64) as usize];
-        let op = self.workload.next_op(&mut self.gen_rng);
+        let id = self.worker_id(worker);
+        let op = self.workload.next_op(&mut self.gen_rng, id);
         self.invoke(worker, op, false);
         self.schedule_generate();
+    }
+
+    fn worker_id(&self, worker: usize) -> lightcone_workload::Worker {
+        lightcone_workload::Worker {
+            index: worker,
+            process: self.workers[worker].process,
+        }
     }
 
     fn invoke(&mut self, worker: usize, op: Invocation, is_final: bool) {
@@ -620,7 +638,7 @@ impl Test {
         let mut body = self.workload.request(&op);
         body.msg_id = Some(msg_id);
         let timeout = self.events.push(
-            self.now + self.config.client_timeout_ns,
+            self.now + self.client_timeout_ns,
             Event::ClientTimeout { worker, msg_id },
         );
         self.workers[worker].busy = Some(Busy {
@@ -654,8 +672,15 @@ impl Test {
             return;
         }
         let body = msg.body;
+        let id = self.worker_id(worker);
         if body.is_error() {
             let code = ErrorCode::from_code(body.error_code().unwrap_or(-1));
+            let busy = self.workers[worker].busy.as_ref().expect("checked above");
+            if let Some(value) = self.workload.on_error(id, &busy.op, code) {
+                self.complete(worker, OpType::Ok, Some(value), None);
+                return;
+            }
+            let busy = self.workers[worker].busy.as_ref().expect("checked above");
             let error = json!([code.name(), body.get_str("text").unwrap_or("")]);
             let idempotent = self.workload.is_idempotent(&busy.op.f);
             if code.is_definite() || idempotent {
@@ -666,7 +691,8 @@ impl Test {
             return;
         }
         let kind = body.kind.clone();
-        match self.workload.complete(&busy.op, body) {
+        let busy = self.workers[worker].busy.as_ref().expect("checked above");
+        match self.workload.complete(id, &busy.op, body) {
             Ok(value) => self.complete(worker, OpType::Ok, Some(value), None),
             Err(problem) => {
                 self.malformed_reply_count += 1;
@@ -717,6 +743,7 @@ impl Test {
         op.is_final = busy.is_final;
         self.record(op);
         if kind == OpType::Info {
+            self.workload.crashed(self.worker_id(worker));
             let old = self.workers[worker].client.clone();
             self.clients.remove(&old);
             let client = self.new_client(Role::Worker(worker));
@@ -744,7 +771,7 @@ impl Test {
             return;
         }
         self.heal();
-        if self.workload.final_op().is_some() {
+        if self.workload.final_op(self.worker_id(0)).is_some() {
             self.phase = Phase::Recovery;
             self.log("Waiting for recovery...");
             self.events
@@ -756,14 +783,12 @@ impl Test {
 
     fn start_final(&mut self) {
         self.phase = Phase::Final;
-        let op = self
-            .workload
-            .final_op()
-            .expect("only workloads with final reads recover");
         for w in 0..self.workers.len() {
-            self.invoke(w, op.clone(), true);
+            if let Some(op) = self.workload.final_op(self.worker_id(w)) {
+                self.invoke(w, op, true);
+            }
         }
-        if self.workers.is_empty() {
+        if self.workers.iter().all(|w| w.busy.is_none()) {
             self.phase = Phase::Done;
         }
     }

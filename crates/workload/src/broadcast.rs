@@ -4,7 +4,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Rng, Workload};
+use crate::{Invocation, Rng, Worker, Workload};
 
 /// Maelstrom's broadcast: a `topology` per node first, then an even mix of
 /// `broadcast` of unique integers and `read`; checked as set-full.
@@ -36,7 +36,7 @@ impl Workload for Broadcast {
         Some(Body::new("topology").with("topology", Value::Object(topology)))
     }
 
-    fn next_op(&mut self, rng: &mut Rng) -> Invocation {
+    fn next_op(&mut self, rng: &mut Rng, _worker: Worker) -> Invocation {
         if rng.below(2) == 0 {
             let message = self.next_message;
             self.next_message += 1;
@@ -53,7 +53,12 @@ impl Workload for Broadcast {
         }
     }
 
-    fn complete(&self, op: &Invocation, mut reply: Body) -> Result<Value, String> {
+    fn complete(
+        &mut self,
+        _worker: Worker,
+        op: &Invocation,
+        mut reply: Body,
+    ) -> Result<Value, String> {
         match (op.f.as_str(), reply.kind.as_str()) {
             ("broadcast", "broadcast_ok") => Ok(op.value.clone()),
             ("read", "read_ok") => match reply.fields.remove("messages") {
@@ -68,7 +73,7 @@ impl Workload for Broadcast {
         f == "read"
     }
 
-    fn final_op(&self) -> Option<Invocation> {
+    fn final_op(&self, _worker: Worker) -> Option<Invocation> {
         Some(Invocation::new("read", Value::Null))
     }
 

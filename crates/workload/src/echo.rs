@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Rng, Workload};
+use crate::{Invocation, Rng, Worker, Workload};
 
 /// `echo{echo}` -> `echo_ok{echo}`: the reply must echo the request.
 pub struct Echo;
@@ -12,7 +12,7 @@ impl Workload for Echo {
         "echo"
     }
 
-    fn next_op(&mut self, rng: &mut Rng) -> Invocation {
+    fn next_op(&mut self, rng: &mut Rng, _worker: Worker) -> Invocation {
         Invocation::new(
             "echo",
             Value::from(format!("Please echo {}", rng.below(128))),
@@ -23,7 +23,12 @@ impl Workload for Echo {
         Body::new("echo").with("echo", op.value.clone())
     }
 
-    fn complete(&self, _op: &Invocation, mut reply: Body) -> Result<Value, String> {
+    fn complete(
+        &mut self,
+        _worker: Worker,
+        _op: &Invocation,
+        mut reply: Body,
+    ) -> Result<Value, String> {
         if reply.kind != "echo_ok" {
             return Err(format!("expected echo_ok, got {:?}", reply.kind));
         }

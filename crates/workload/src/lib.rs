@@ -15,7 +15,7 @@ mod unique_ids;
 
 use lightcone_check::CheckResult;
 use lightcone_history::History;
-use lightcone_proto::{Body, Value};
+use lightcone_proto::{Body, ErrorCode, Value};
 
 pub use broadcast::Broadcast;
 pub use echo::Echo;
@@ -39,6 +39,14 @@ impl Invocation {
     }
 }
 
+/// The client (Jepsen worker) an operation is for: its fixed index and
+/// its current process (a new one after each crash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Worker {
+    pub index: usize,
+    pub process: u64,
+}
+
 /// One of Maelstrom's workloads.
 pub trait Workload: Send {
     fn name(&self) -> &'static str;
@@ -49,16 +57,38 @@ pub trait Workload: Send {
         None
     }
 
-    /// The next operation for the generator to hand out.
-    fn next_op(&mut self, rng: &mut Rng) -> Invocation;
+    /// Says why `concurrency` clients over `node_count` nodes cannot run
+    /// this workload.
+    fn validate(&self, _concurrency: usize, _node_count: usize) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// How long a client waits for a reply.
+    fn client_timeout_ns(&self, default_ns: u64, _latency_mean_ns: u64) -> u64 {
+        default_ns
+    }
+
+    /// The next operation for `worker`.
+    fn next_op(&mut self, rng: &mut Rng, worker: Worker) -> Invocation;
 
     /// The request body that performs `op` (without msg_id).
     fn request(&self, op: &Invocation) -> Body;
 
     /// Turns a non-error reply into the ok value, or says what is wrong
-    /// with the reply.
-    /// Takes the reply by value so large results move, not copy.
-    fn complete(&self, op: &Invocation, reply: Body) -> Result<Value, String>;
+    /// with the reply. Takes the reply by value so large results move, not
+    /// copy.
+    fn complete(&mut self, worker: Worker, op: &Invocation, reply: Body) -> Result<Value, String>;
+
+    /// An error reply that is in fact a result (lin-kv: reading a missing
+    /// key observes that it is absent): the ok value, or `None` to apply
+    /// the usual definite/indefinite rules.
+    fn on_error(&mut self, _worker: Worker, _op: &Invocation, _code: ErrorCode) -> Option<Value> {
+        None
+    }
+
+    /// `worker`'s process crashed (its op is `info`); the worker goes on as
+    /// a new process with a fresh client.
+    fn crashed(&mut self, _worker: Worker) {}
 
     /// Operations that may be retried or safely counted as failed when their
     /// outcome is unknown (reads): a timeout makes them `fail`, not `info`.
@@ -66,7 +96,7 @@ pub trait Workload: Send {
 
     /// The operation every client performs once after healing, if the
     /// workload has final reads.
-    fn final_op(&self) -> Option<Invocation> {
+    fn final_op(&self, _worker: Worker) -> Option<Invocation> {
         None
     }
 
@@ -79,6 +109,8 @@ pub trait Workload: Send {
 pub enum WorkloadError {
     #[error("unknown workload {name:?}; lightcone runs {}", NAMES.join(", "))]
     Unknown { name: String },
+    #[error("{message}")]
+    Invalid { message: String },
 }
 
 /// The workloads lightcone runs.

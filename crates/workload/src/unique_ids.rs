@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Rng, Workload};
+use crate::{Invocation, Rng, Worker, Workload};
 
 /// `generate` -> `generate_ok{id}`: no id may be handed out twice.
 pub struct UniqueIds;
@@ -12,7 +12,7 @@ impl Workload for UniqueIds {
         "unique-ids"
     }
 
-    fn next_op(&mut self, _rng: &mut Rng) -> Invocation {
+    fn next_op(&mut self, _rng: &mut Rng, _worker: Worker) -> Invocation {
         Invocation::new("generate", Value::Null)
     }
 
@@ -20,7 +20,12 @@ impl Workload for UniqueIds {
         Body::new("generate")
     }
 
-    fn complete(&self, _op: &Invocation, mut reply: Body) -> Result<Value, String> {
+    fn complete(
+        &mut self,
+        _worker: Worker,
+        _op: &Invocation,
+        mut reply: Body,
+    ) -> Result<Value, String> {
         if reply.kind != "generate_ok" {
             return Err(format!("expected generate_ok, got {:?}", reply.kind));
         }
