@@ -45,13 +45,17 @@
 //! ```
 
 pub mod availability;
+pub mod counter;
 pub mod echo;
+pub mod kafka;
+pub mod linear;
 pub mod set_full;
 pub mod stats;
 pub mod unique_ids;
 mod validity;
 
 pub use availability::Availability;
+pub use linear::{LinearOptions, LinearResult};
 pub use validity::Validity;
 
 use serde_json::{Map, Value};

@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use lightcone_history::{History, Op, OpType, Process};
+use lightcone_history::{History, Op, OpType};
 use serde_json::{json, Map, Value};
 
 use crate::{list_some, plural, CheckResult, Validity};
@@ -206,7 +206,7 @@ pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
     let mut reads: Vec<Read> = Vec::new();
     let mut malformed: Vec<usize> = Vec::new();
 
-    for (inv, done) in client_pairs(history) {
+    for (inv, done) in history.pair_positions() {
         let invoke = &ops[inv];
         if invoke.f == add_f {
             let el = table.get_or_insert(&invoke.value);
@@ -250,26 +250,6 @@ pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
         .map(|el| (&el.key, el.copies_max))
         .collect();
     report(ops, &reads, &classified, &duplicated, &malformed)
-}
-
-/// Client invocations paired with their completions, by position in the
-/// history. Like [`History::pairs`], but positions are what [`Instant`]s
-/// need, and an op's `index` field is only as good as whoever built it.
-fn client_pairs(history: &History) -> Vec<(usize, Option<usize>)> {
-    let mut open: BTreeMap<Process, usize> = BTreeMap::new();
-    let mut pairs = Vec::new();
-    for (pos, op) in history.ops.iter().enumerate() {
-        if !op.is_client() {
-            continue;
-        }
-        if op.is_invoke() {
-            open.insert(op.process, pairs.len());
-            pairs.push((pos, None));
-        } else if let Some(i) = open.remove(&op.process) {
-            pairs[i].1 = Some(pos);
-        }
-    }
-    pairs
 }
 
 /// Walks the reads in invocation order, tracking for every element the run
@@ -857,7 +837,7 @@ mod tests {
     fn classify_naive(history: &History, element: &Value) -> Option<Outcome> {
         let ops = &history.ops;
         let at = |pos: usize| (ops[pos].time, pos);
-        let pairs = client_pairs(history);
+        let pairs = history.pair_positions();
         let adds: Vec<_> = pairs
             .iter()
             .filter(|(i, _)| ops[*i].f == "add" && ops[*i].value == *element)

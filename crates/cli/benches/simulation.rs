@@ -14,7 +14,12 @@ use lightcone_sdk::MemoryStorage;
 use lightcone_sim::{NemesisConfig, TestConfig, NANOS_PER_SEC};
 
 fn main() {
-    for (workload, partition) in [("broadcast", false), ("broadcast", true), ("echo", false), ("unique-ids", true)] {
+    for (workload, partition) in [
+        ("broadcast", false),
+        ("broadcast", true),
+        ("echo", false),
+        ("unique-ids", true),
+    ] {
         let config = TestConfig {
             workload: workload.into(),
             node_count: 5,
@@ -37,7 +42,11 @@ fn main() {
             let start = Instant::now();
             let outcome = run_seed(&config, seed, &factory).unwrap();
             let wall = start.elapsed().as_secs_f64();
-            assert!(!outcome.is_failure(), "{workload} seed {seed}: {:?}", outcome.problems);
+            assert!(
+                !outcome.is_failure(),
+                "{workload} seed {seed}: {:?}",
+                outcome.problems
+            );
             let virtual_s = outcome.virtual_ns as f64 / NANOS_PER_SEC as f64;
             if best.is_none_or(|(w, _, _)| wall < w) {
                 best = Some((wall, virtual_s, outcome.step_count));

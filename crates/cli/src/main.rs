@@ -1,5 +1,7 @@
 //! The `lightcone` command line.
 
+mod check_cmd;
+mod gen_cmd;
 mod sim_cmd;
 mod test_cmd;
 
@@ -23,6 +25,10 @@ struct Cli {
 enum Command {
     /// Run nodes under a workload and faults, record the history, check it.
     Test(Box<test_cmd::TestArgs>),
+    /// Check histories for linearizability (Jepsen EDN, Porcupine, JSONL).
+    Check(check_cmd::CheckArgs),
+    /// Generate histories for benchmarks (JSONL or EDN on stdout).
+    Gen(gen_cmd::GenArgs),
     /// Run one of the built-in reference nodes on stdin/stdout.
     Node {
         /// echo, unique-ids or broadcast.
@@ -48,6 +54,8 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Test(args) => test_cmd::run(*args),
+        Command::Check(args) => check_cmd::run(args),
+        Command::Gen(args) => gen_cmd::run(args),
         Command::Node { name, args } => match lightcone_nodes::run(&name, &args) {
             Ok(()) => 0,
             Err(e @ lightcone_nodes::RunError::Stdio(_)) => {

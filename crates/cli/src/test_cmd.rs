@@ -212,6 +212,7 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
         duplicate: args.duplicate,
         nemesis,
         topology: args.topology,
+        key_count: args.key_count,
         availability: args
             .availability
             .as_deref()

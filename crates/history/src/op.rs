@@ -146,14 +146,26 @@ impl History {
     /// An invocation with no completion (the run ended first) is paired with
     /// `None`: it is indeterminate.
     pub fn pairs(&self) -> Vec<(&Op, Option<&Op>)> {
+        self.pair_positions()
+            .into_iter()
+            .map(|(i, c)| (&self.ops[i], c.map(|c| &self.ops[c])))
+            .collect()
+    }
+
+    /// [`History::pairs`] as positions in `ops`, for checkers that order
+    /// events by (time, position) and must not trust an op's `index` field.
+    pub fn pair_positions(&self) -> Vec<(usize, Option<usize>)> {
         let mut open: BTreeMap<Process, usize> = BTreeMap::new();
-        let mut pairs: Vec<(&Op, Option<&Op>)> = Vec::new();
-        for op in self.ops.iter().filter(|op| op.is_client()) {
+        let mut pairs = Vec::new();
+        for (pos, op) in self.ops.iter().enumerate() {
+            if !op.is_client() {
+                continue;
+            }
             if op.is_invoke() {
                 open.insert(op.process, pairs.len());
-                pairs.push((op, None));
+                pairs.push((pos, None));
             } else if let Some(i) = open.remove(&op.process) {
-                pairs[i].1 = Some(op);
+                pairs[i].1 = Some(pos);
             }
         }
         pairs

@@ -98,8 +98,18 @@ impl Options {
 /// What one peer still has to be sent: message index -> in flight?
 type Outbox = BTreeMap<usize, bool>;
 
+/// The request names a workload uses: broadcast's, or g-set's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `broadcast{message}`, `read` -> `read_ok{messages}`.
+    Broadcast,
+    /// `add{element}`, `read` -> `read_ok{value}`: a grow-only set.
+    GSet,
+}
+
 pub struct Broadcast {
     options: Options,
+    api: Api,
     /// Every message seen, in arrival order (what `read` returns).
     messages: Vec<Value>,
     /// Message (as JSON text) -> its index in `messages`.
@@ -109,8 +119,15 @@ pub struct Broadcast {
 
 impl Broadcast {
     pub fn new(options: Options) -> Broadcast {
+        Broadcast::with_api(options, Api::Broadcast)
+    }
+
+    /// The same gossip, answering the g-set workload: a grow-only set is a
+    /// broadcast of its elements.
+    pub fn with_api(options: Options, api: Api) -> Broadcast {
         Broadcast {
             options,
+            api,
             messages: Vec::new(),
             index: BTreeMap::new(),
             peers: BTreeMap::new(),
@@ -219,20 +236,22 @@ impl Node for Broadcast {
     }
 
     fn handle(&mut self, ctx: &mut Context<Self>, msg: Envelope) -> Result<(), NodeError> {
+        let (add, field, ok, read_field) = match self.api {
+            Api::Broadcast => ("broadcast", "message", "broadcast_ok", "messages"),
+            Api::GSet => ("add", "element", "add_ok", "value"),
+        };
         match msg.body.kind.as_str() {
-            "broadcast" => {
-                let message = msg
-                    .body
-                    .get("message")
-                    .cloned()
-                    .ok_or_else(|| NodeError::malformed("broadcast needs a `message` field"))?;
+            kind if kind == add => {
+                let message = msg.body.get(field).cloned().ok_or_else(|| {
+                    NodeError::malformed(format!("{add} needs a `{field}` field"))
+                })?;
                 self.learn(message, None);
-                ctx.reply(&msg, Body::new("broadcast_ok"));
+                ctx.reply(&msg, Body::new(ok));
             }
             "read" => {
                 ctx.reply(
                     &msg,
-                    Body::new("read_ok").with("messages", self.messages.clone()),
+                    Body::new("read_ok").with(read_field, self.messages.clone()),
                 );
             }
             "topology" => {

@@ -3,13 +3,25 @@
 //! and they are the worked examples for people writing their own.
 
 pub mod broadcast;
+pub mod counter;
 pub mod echo;
+pub mod kafka;
+pub mod lin_kv;
 pub mod unique_ids;
 
 use lightcone_sdk::{NodeRuntime, Runtime, Storage};
 
 /// The reference nodes by workload name.
-pub const NAMES: &[&str] = &["echo", "unique-ids", "broadcast"];
+pub const NAMES: &[&str] = &[
+    "echo",
+    "unique-ids",
+    "broadcast",
+    "g-set",
+    "g-counter",
+    "pn-counter",
+    "lin-kv",
+    "kafka",
+];
 
 /// Why a reference node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +42,10 @@ pub fn runtime(
     seed: u64,
     storage: Box<dyn Storage>,
 ) -> Result<Box<dyn NodeRuntime>, RunError> {
+    let bad = |message: String| RunError::BadArgument {
+        name: name.to_string(),
+        message,
+    };
     let no_options = || match args.first() {
         Some(arg) => Err(RunError::BadArgument {
             name: name.to_string(),
@@ -61,6 +77,23 @@ pub fn runtime(
                 seed,
                 storage,
             ))
+        }
+        "g-set" => {
+            let options = broadcast::Options::parse(args).map_err(bad)?;
+            let node = broadcast::Broadcast::with_api(options, broadcast::Api::GSet);
+            Box::new(Runtime::with_storage(node, seed, storage))
+        }
+        "g-counter" | "pn-counter" => {
+            let node = counter::Counter::parse(args).map_err(bad)?;
+            Box::new(Runtime::with_storage(node, seed, storage))
+        }
+        "lin-kv" => {
+            let node = lin_kv::LinKvProxy::parse(args).map_err(bad)?;
+            Box::new(Runtime::with_storage(node, seed, storage))
+        }
+        "kafka" => {
+            let node = kafka::Kafka::parse(args).map_err(bad)?;
+            Box::new(Runtime::with_storage(node, seed, storage))
         }
         _ => {
             return Err(RunError::UnknownNode {

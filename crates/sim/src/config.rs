@@ -126,6 +126,8 @@ pub struct TestConfig {
     pub duplicate: Ratio,
     pub nemesis: NemesisConfig,
     pub topology: Topology,
+    /// Keys for workloads that take a key count (kafka).
+    pub key_count: Option<u64>,
     pub availability: Option<Availability>,
     pub seed: u64,
     /// How long a client waits for a reply.
@@ -157,6 +159,7 @@ impl Default for TestConfig {
                 ..NemesisConfig::default()
             },
             topology: Topology::Grid,
+            key_count: None,
             availability: None,
             seed: 0,
             client_timeout_ns: 5 * NANOS_PER_SEC,

@@ -180,6 +180,7 @@ impl Test {
             &WorkloadOptions {
                 nodes: nodes.clone(),
                 topology: config.topology,
+                key_count: config.key_count,
             },
         )?;
         workload

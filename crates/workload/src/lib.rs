@@ -8,7 +8,11 @@
 //! in.
 
 mod broadcast;
+mod counter;
 mod echo;
+mod g_set;
+mod kafka;
+mod lin_kv;
 mod rng;
 pub mod topology;
 mod unique_ids;
@@ -18,7 +22,11 @@ use lightcone_history::History;
 use lightcone_proto::{Body, ErrorCode, Value};
 
 pub use broadcast::Broadcast;
+pub use counter::Counter;
 pub use echo::Echo;
+pub use g_set::GSet;
+pub use kafka::Kafka;
+pub use lin_kv::LinKv;
 pub use rng::Rng;
 pub use topology::Topology;
 pub use unique_ids::UniqueIds;
@@ -114,13 +122,24 @@ pub enum WorkloadError {
 }
 
 /// The workloads lightcone runs.
-pub const NAMES: &[&str] = &["echo", "unique-ids", "broadcast"];
+pub const NAMES: &[&str] = &[
+    "echo",
+    "unique-ids",
+    "broadcast",
+    "g-set",
+    "g-counter",
+    "pn-counter",
+    "lin-kv",
+    "kafka",
+];
 
 /// Options some workloads take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkloadOptions {
     pub nodes: Vec<String>,
     pub topology: Topology,
+    /// Keys for kafka (`--key-count`).
+    pub key_count: Option<u64>,
 }
 
 /// Builds a workload by its Maelstrom name.
@@ -129,6 +148,11 @@ pub fn build(name: &str, options: &WorkloadOptions) -> Result<Box<dyn Workload>,
         "echo" => Box::new(Echo),
         "unique-ids" => Box::new(UniqueIds),
         "broadcast" => Box::new(Broadcast::new(options.topology.build(&options.nodes))),
+        "g-set" => Box::new(GSet::default()),
+        "g-counter" => Box::new(Counter::grow_only()),
+        "pn-counter" => Box::new(Counter::positive_negative()),
+        "lin-kv" => Box::new(LinKv::new(options.nodes.len())),
+        "kafka" => Box::new(Kafka::new(options.key_count.unwrap_or(8) as usize)),
         _ => {
             return Err(WorkloadError::Unknown {
                 name: name.to_string(),

@@ -1,0 +1,92 @@
+//! Times the linearizability checker on generated cas-register histories
+//! (`gen::register_history`: values 0..5, reads half, writes and cas a
+//! quarter each), valid and with one read corrupted, in the default mode
+//! (pre-passes, then search) and search-only.
+//!
+//! `cargo bench -p lightcone-check --bench linear` runs 1k/10k/100k ops x
+//! 5/10/20 clients x 0 or 2 per mille crashed ops; `-- OPS CLIENTS CRASH`
+//! runs one size. Prints ops, clients, crashes, corrupted, mode, verdict,
+//! method, configurations explored, most held at once, milliseconds. Each
+//! check is stopped after 60 s (the stop flag, set by a timer thread, as a
+//! caller's time limit would).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use lightcone_check::linear::{self, gen, model_by_name, LinearOptions};
+
+#[allow(clippy::disallowed_methods)] // a benchmark measures wall time
+fn main() {
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes: Vec<(usize, usize, u32)> = match args.as_slice() {
+        [ops, clients, crash] => vec![(*ops as usize, *clients as usize, *crash as u32)],
+        _ => {
+            let mut v = Vec::new();
+            for ops in [1_000, 10_000, 100_000] {
+                for clients in [5, 10, 20] {
+                    for crash in [0, 2] {
+                        v.push((ops, clients, crash));
+                    }
+                }
+            }
+            v
+        }
+    };
+    let model = model_by_name("cas-register", None).expect("a built-in model");
+    println!(
+        "{:>7} {:>7} {:>5} {:>7} {:>7} {:>8} {:>14} {:>10} {:>10} {:>9}",
+        "ops", "clients", "crash", "corrupt", "mode", "valid", "method", "configs", "held", "ms"
+    );
+    for (ops, clients, crash) in sizes {
+        for corrupt in [false, true] {
+            let h = gen::register_history(42, clients, ops, crash, corrupt);
+            for search_only in [false, true] {
+                if search_only && !corrupt {
+                    continue; // valid histories always go to the search
+                }
+                let mut options = LinearOptions::default();
+                options.search_only = search_only;
+                let stop = Arc::new(AtomicBool::new(false));
+                options.stop = Some(stop.clone());
+                let (done, finished) = mpsc::channel::<()>();
+                let timer = std::thread::spawn(move || {
+                    if finished.recv_timeout(Duration::from_secs(60)).is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                });
+                let start = Instant::now();
+                let r = linear::check(&h, model.as_ref(), &options);
+                let ms = start.elapsed().as_secs_f64() * 1e3;
+                let _ = done.send(());
+                timer.join().expect("the timer thread does not panic");
+                let held = r
+                    .partitions
+                    .iter()
+                    .map(|p| p.configs_held_max)
+                    .max()
+                    .unwrap_or(0);
+                let method = r.partitions.first().map_or("-", |p| p.method.as_str());
+                println!(
+                    "{:>7} {:>7} {:>5} {:>7} {:>7} {:>8} {:>14} {:>10} {:>10} {:>9.1}",
+                    ops,
+                    clients,
+                    crash,
+                    corrupt,
+                    if search_only { "search" } else { "default" },
+                    r.valid.to_string(),
+                    method,
+                    r.configs,
+                    held,
+                    ms
+                );
+                if let Some(reason) = &r.reason {
+                    println!("        reason: {reason}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! Linearizability (Herlihy & Wing 1990): is there a total order of the
+//! history's operations, consistent with real time, that a sequential
+//! [`Model`] accepts? What Knossos and Porcupine check, answered with
+//! the same three verdicts and a [`Witness`] when the answer is no.
+//!
+//! How a history is read:
+//! - Each client invocation is paired with its process's next completion.
+//!   `ok`: the op took effect once within [invoke, complete]; the model
+//!   sees the invocation's value as its input and the completion's as its
+//!   output. `fail`: it did not happen, and is dropped. `info` or no
+//!   completion: it may have taken effect at any time after its
+//!   invocation, or never; only its input is known. The nemesis is
+//!   ignored.
+//! - Intervals are closed: an op that completes at t is concurrent with
+//!   one invoked at t (calls sort before returns at equal times, then by
+//!   history index). A history whose times are all 0 is ordered by index.
+//! - A malformed history (an op the model cannot interpret, a completion
+//!   before its invocation) gives `unknown` with the reason, never
+//!   `invalid`.
+//!
+//! How it is decided, cheapest first, per partition (P-compositionality,
+//! Horn & Kroening 2015: [`Model::partition`] splits e.g. by key, and the
+//! parts are checked in parallel; the first invalid part cancels the rest
+//! unless [`LinearOptions::all_witnesses`]):
+//! 1. For register models, two pre-passes (`register.rs`): a read of a
+//!    value nothing writes, and a stale read (a read of a value certainly
+//!    overwritten before it began) are not linearizable, with no search.
+//! 2. For registers without cas whose written values are unique, the
+//!    O(n log n) zone test (Gibbons & Korach 1997).
+//! 3. Otherwise the Wing & Gong / Lowe depth-first backtracking search with
+//!    compact configurations (`search.rs`), which finds a linearization of
+//!    a linearizable history quickly.
+//! 4. If that caches more than [`LinearOptions::depth_first_configs_max`]
+//!    configurations (it is then exhausting a large space, usually because
+//!    the history is not linearizable), Lowe's breadth-first just-in-time
+//!    search takes over (`frontier.rs`): it holds only the configurations
+//!    at the current point of the history, and its pruning of crashed ops
+//!    does not depend on the order it finds configurations in.
+//!
+//! Past `configs_max` configurations, or when the caller's stop flag is
+//! set, the verdict is unknown, with the reason; the checker never reads a
+//! clock and never runs out of memory on its own account.
+//!
+//! ```
+//! use lightcone_check::linear::{self, model_by_name, LinearOptions};
+//! use lightcone_check::Validity;
+//! use lightcone_history::{History, Op, OpType, Process};
+//! use serde_json::{json, Value};
+//!
+//! let op = |p, kind, f: &str, v, t| Op::new(Process::Client(p), kind, f, v).at(t);
+//! let h: History = [
+//!     op(0, OpType::Invoke, "write", json!(1), 10),
+//!     op(0, OpType::Ok, "write", json!(1), 20),
+//!     op(1, OpType::Invoke, "read", Value::Null, 30),
+//!     op(1, OpType::Ok, "read", json!(2), 40),
+//! ]
+//! .into_iter()
+//! .collect();
+//! let model = model_by_name("cas-register", None).unwrap();
+//! let result = linear::check(&h, model.as_ref(), &LinearOptions::default());
+//! assert_eq!(result.valid, Validity::Invalid);
+//! let witness = result.witness().unwrap();
+//! assert_eq!(witness.op.invoke_index, 2);
+//! assert!(witness.timeline(model.as_ref()).contains("read 2"));
+//! ```
+
+mod frontier;
+pub mod gen;
+mod infosets;
+mod intern;
+mod model;
+mod models;
+mod prepare;
+mod register;
+mod result;
+mod search;
+mod table;
+mod witness;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use lightcone_history::History;
+use rayon::prelude::*;
+use serde_json::Value;
+
+pub use model::{
+    model_by_name, model_names, Independent, Model, ModelOp, Part, RegisterOp, MODEL_NAMES,
+};
+pub use models::{CasRegister, FifoQueue, Kv, Mutex, Register, Set, UnorderedQueue};
+pub use result::{LinearResult, Method, PartitionResult};
+pub use witness::{LinearizedOp, Witness, WitnessOp};
+
+use crate::Validity;
+use frontier::FrontierOutcome;
+use intern::Interner;
+use prepare::{LinOp, PartitionOps};
+use search::{Budget, Controls, Outcome, Search, Verdict};
+
+/// How many configurations the depth-first search may cache for a
+/// partition of `n` ops before the breadth-first search takes over. The
+/// depth-first search decides most linearizable histories within about 10
+/// per op; past that it is usually exhausting a large space, which the
+/// breadth-first search does in less memory and with better pruning.
+fn handoff_at(n: usize) -> usize {
+    (20 * n).max(200_000)
+}
+
+/// Bounds and choices for [`check`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LinearOptions {
+    /// The most configurations held at once; past it the verdict is
+    /// unknown. The depth-first search's cache counts against it over all
+    /// the partitions being checked at once: 20 bytes a configuration (8
+    /// more per 64 concurrent ops past the first 64) in a table at most 70%
+    /// full that doubles as it grows. The breadth-first search holds the
+    /// configurations at one point of the history (its frontier and one
+    /// return's closure), about 50 bytes each, and counts per partition.
+    /// The default, 10 million, keeps either under about 600 MB.
+    pub configs_max: usize,
+    /// Set by the caller (a timer thread, Ctrl-C) to stop with unknown.
+    /// The checker itself never reads a clock.
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Check every partition to the end, for a witness of each invalid
+    /// one, instead of stopping at the first.
+    pub all_witnesses: bool,
+    /// Check partitions on rayon's thread pool.
+    pub parallel: bool,
+    /// Skip the register pre-passes and the zone test: decide everything
+    /// by search (for benchmarks and cross-checks).
+    pub search_only: bool,
+    /// Configurations the depth-first search may cache for a partition
+    /// before the breadth-first search takes over; `None` for 20 per op
+    /// (at least 200,000), `Some(0)` to go straight to breadth-first.
+    pub depth_first_configs_max: Option<usize>,
+}
+
+impl Default for LinearOptions {
+    fn default() -> LinearOptions {
+        LinearOptions {
+            configs_max: 10_000_000,
+            stop: None,
+            all_witnesses: false,
+            parallel: true,
+            search_only: false,
+            depth_first_configs_max: None,
+        }
+    }
+}
+
+impl LinearOptions {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.configs_max == 0 {
+            return Err("configs_max must be at least 1".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `history` is linearizable with respect to `model`.
+pub fn check(history: &History, model: &dyn Model, options: &LinearOptions) -> LinearResult {
+    if let Err(e) = options.validate() {
+        return LinearResult::malformed(model.name(), format!("bad options: {e}"));
+    }
+    let parts = match prepare::prepare(history, model) {
+        Ok(parts) => parts,
+        Err(e) => return LinearResult::malformed(model.name(), e),
+    };
+    let budget = Budget {
+        max: options.configs_max,
+        used: AtomicUsize::new(0),
+    };
+    let cancel = AtomicBool::new(false);
+    let run = |part: &PartitionOps| {
+        let controls = Controls {
+            budget: &budget,
+            stop: options.stop.as_deref(),
+            cancel: &cancel,
+        };
+        let result = check_partition(part, model, controls, options);
+        if result.valid == Validity::Invalid && !options.all_witnesses {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        result
+    };
+    let results: Vec<PartitionResult> = if options.parallel && parts.len() > 1 {
+        parts.par_iter().map(run).collect()
+    } else {
+        parts.iter().map(run).collect()
+    };
+    LinearResult::from_partitions(model.name(), results)
+}
+
+fn check_partition(
+    part: &PartitionOps,
+    model: &dyn Model,
+    controls: Controls,
+    options: &LinearOptions,
+) -> PartitionResult {
+    let key = part.key.clone();
+    let op_count = part.ops.len();
+    if controls.cancel.load(Ordering::Relaxed) {
+        let mut r = PartitionResult::new(key, op_count, Method::NotChecked);
+        r.valid = Validity::Unknown;
+        r.reason = Some("not checked: another partition is not linearizable".to_string());
+        return r;
+    }
+    if part.ops.iter().all(LinOp::is_indeterminate) {
+        return PartitionResult::new(key, op_count, Method::Trivial);
+    }
+    let init = model.init();
+    let mut ops: &[LinOp] = &part.ops;
+    let kept: Vec<LinOp>;
+    let mut zone_conflict = None;
+    let screen = register::screen(ops, model, &init);
+    let registers = screen.is_some();
+    if let Some(screen) = screen.filter(|_| !options.search_only) {
+        if let Some((i, cause)) = screen.impossible {
+            let mut r = PartitionResult::new(key, op_count, Method::ValueScreen);
+            r.valid = Validity::Invalid;
+            r.witness = Some(Witness {
+                op: WitnessOp::new(&ops[i], model),
+                cause,
+                prefix: Vec::new(),
+                concurrent: Vec::new(),
+                states: Vec::new(),
+            });
+            return r;
+        }
+        if !screen.dropped.is_empty() {
+            let mut drop = vec![false; ops.len()];
+            for &i in &screen.dropped {
+                drop[i] = true;
+            }
+            kept = ops
+                .iter()
+                .zip(drop)
+                .filter(|(_, d)| !d)
+                .map(|(op, _)| op.clone())
+                .collect();
+            ops = &kept;
+        }
+        if let Some(stale) = register::stale_read(ops, model, &[]) {
+            let mut r = PartitionResult::new(key, op_count, Method::StaleRead);
+            r.valid = Validity::Invalid;
+            r.witness = Some(Witness {
+                op: WitnessOp::new(&ops[stale.read], model),
+                cause: stale.cause,
+                prefix: Vec::new(),
+                concurrent: std::iter::once(stale.setter)
+                    .chain(stale.producer)
+                    .map(|i| WitnessOp::new(&ops[i], model))
+                    .collect(),
+                states: Vec::new(),
+            });
+            return r;
+        }
+        if screen.unique {
+            match register::zones(ops, model, &init, &[]) {
+                Ok(()) => return PartitionResult::new(key, op_count, Method::RegisterZones),
+                Err(conflict) => zone_conflict = Some(conflict),
+            }
+        }
+    }
+
+    let mut intern = Interner::new(model);
+    let init_id = intern.state_id(init);
+    let outcome = Search::new(
+        ops,
+        &mut intern,
+        init_id,
+        registers,
+        options
+            .depth_first_configs_max
+            .unwrap_or_else(|| handoff_at(ops.len())),
+        controls,
+    )
+    .run();
+    if outcome.verdict == Verdict::Exceeded {
+        let max = controls.budget.max;
+        let f = frontier::run(ops, &mut intern, init_id, registers, &controls, max);
+        return frontier_result(key, op_count, ops, &outcome, f, &mut intern, zone_conflict);
+    }
+    let method = if zone_conflict.is_some() {
+        Method::RegisterZones
+    } else {
+        Method::Search
+    };
+    let mut r = PartitionResult::new(key, op_count, method);
+    r.configs = outcome.configs;
+    r.configs_held_max = outcome.configs;
+    r.steps = outcome.steps;
+    r.table_bytes = outcome.table_bytes;
+    match (&outcome.verdict, zone_conflict) {
+        (Verdict::Valid, conflict) => {
+            debug_assert!(
+                conflict.is_none(),
+                "the zone test and the search disagree: {conflict:?}"
+            );
+            r.linearization = Some(
+                outcome
+                    .linearization
+                    .iter()
+                    .map(|&i| ops[i].invoke_index)
+                    .collect(),
+            );
+        }
+        (Verdict::Invalid, conflict) => {
+            r.valid = Validity::Invalid;
+            r.witness = Some(search_witness(ops, &outcome, &mut intern, conflict));
+        }
+        (Verdict::Unknown(_), Some(conflict)) => {
+            // The zone test decided; the search, run only to illustrate,
+            // ran out of budget: the witness is the zone conflict itself.
+            r.valid = Validity::Invalid;
+            r.witness = Some(Witness {
+                op: WitnessOp::new(&ops[conflict.op], model),
+                cause: conflict.cause,
+                prefix: Vec::new(),
+                concurrent: conflict
+                    .others
+                    .iter()
+                    .filter(|&&i| i != conflict.op)
+                    .map(|&i| WitnessOp::new(&ops[i], model))
+                    .collect(),
+                states: Vec::new(),
+            });
+        }
+        (Verdict::Unknown(reason), None) => {
+            r.valid = Validity::Unknown;
+            r.reason = Some(reason.clone());
+        }
+        (Verdict::Exceeded, _) => unreachable!("handed over above"),
+    }
+    r
+}
+
+/// The result of the breadth-first search that took over from `dfs`.
+fn frontier_result(
+    key: Option<Value>,
+    op_count: usize,
+    ops: &[LinOp],
+    dfs: &Outcome,
+    f: FrontierOutcome,
+    intern: &mut Interner,
+    zone_conflict: Option<register::ZoneConflict>,
+) -> PartitionResult {
+    let model = intern.model();
+    let mut r = PartitionResult::new(key, op_count, Method::Frontier);
+    r.configs = dfs.configs + f.configs;
+    r.steps = dfs.steps + f.steps;
+    r.table_bytes = dfs.table_bytes;
+    r.configs_held_max = dfs.configs.max(f.configs_peak);
+    match f.verdict {
+        Verdict::Valid => {}
+        Verdict::Invalid => {
+            let stuck = f.stuck.expect("an invalid frontier search says where");
+            let states: Vec<Value> = stuck
+                .states
+                .iter()
+                .map(|&s| intern.state(s).clone())
+                .collect();
+            let described: Vec<String> = states.iter().map(|s| model.describe_state(s)).collect();
+            let mut cause = format!(
+                "no order of the ops before it leaves the model in a state where it is legal \
+                 (reachable: {})",
+                described.join(", ")
+            );
+            if let Some(conflict) = zone_conflict {
+                cause.push_str(&format!("; the register zone test: {}", conflict.cause));
+            }
+            // The depth-first search's deepest path, if it got this far.
+            let prefix = match &dfs.deepest {
+                Some(d) if d.stuck == stuck.op => d
+                    .prefix
+                    .iter()
+                    .map(|&(i, s)| LinearizedOp {
+                        op: WitnessOp::new(&ops[i], model),
+                        state: intern.state(s).clone(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            r.valid = Validity::Invalid;
+            r.witness = Some(Witness {
+                op: WitnessOp::new(&ops[stuck.op], model),
+                cause,
+                prefix,
+                concurrent: stuck
+                    .concurrent
+                    .iter()
+                    .map(|&i| WitnessOp::new(&ops[i], model))
+                    .collect(),
+                states,
+            });
+        }
+        Verdict::Unknown(reason) => {
+            r.valid = Validity::Unknown;
+            r.reason = Some(reason);
+        }
+        Verdict::Exceeded => unreachable!("only the depth-first search hands over"),
+    }
+    r
+}
+
+/// The witness for a search that failed: where it got deepest.
+fn search_witness(
+    ops: &[LinOp],
+    outcome: &Outcome,
+    intern: &mut Interner,
+    conflict: Option<register::ZoneConflict>,
+) -> Witness {
+    let model = intern.model();
+    let deepest = outcome
+        .deepest
+        .as_ref()
+        .expect("an invalid search reached some configuration");
+    let states: Vec<Value> = deepest
+        .states
+        .iter()
+        .map(|&s| intern.state(s).clone())
+        .collect();
+    let described: Vec<String> = states.iter().map(|s| model.describe_state(s)).collect();
+    let mut cause = format!(
+        "no order of the ops before it leaves the model in a state where it is legal \
+         (reachable: {})",
+        described.join(", ")
+    );
+    if let Some(conflict) = conflict {
+        cause.push_str(&format!("; the register zone test: {}", conflict.cause));
+    }
+    Witness {
+        op: WitnessOp::new(&ops[deepest.stuck], model),
+        cause,
+        prefix: deepest
+            .prefix
+            .iter()
+            .map(|&(i, s)| LinearizedOp {
+                op: WitnessOp::new(&ops[i], model),
+                state: intern.state(s).clone(),
+            })
+            .collect(),
+        concurrent: deepest
+            .concurrent
+            .iter()
+            .map(|&i| WitnessOp::new(&ops[i], model))
+            .collect(),
+        states,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+//! `lightcone check`: decide whether recorded histories are linearizable.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use lightcone_check::linear::{self, LinearOptions, LinearResult};
+use lightcone_check::Validity;
+use lightcone_history::formats::{self, Format};
+use lightcone_history::History;
+use lightcone_runner::exit_code;
+use serde_json::{json, Value};
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// History files (`-` reads standard input). Each gets its own verdict.
+    #[arg(required = true)]
+    histories: Vec<PathBuf>,
+    /// register, cas-register, kv, set, fifo-queue, unordered-queue, mutex
+    /// (independent-NAME checks NAME per key of [key, value] tuples).
+    /// Default: cas-register for porcupine-etcd, kv for porcupine-kv.
+    #[arg(long)]
+    model: Option<String>,
+    /// The model's initial state, as JSON (a register's initial value...).
+    #[arg(long)]
+    initial: Option<String>,
+    /// jsonl, edn, porcupine-etcd or porcupine-kv; detected when absent.
+    #[arg(long)]
+    format: Option<Format>,
+    /// Seconds per history before the verdict is unknown.
+    #[arg(long)]
+    time_limit: Option<f64>,
+    /// Most search configurations cached at once (memory budget); past it
+    /// the verdict is unknown.
+    #[arg(long, default_value_t = 10_000_000)]
+    configs_max: usize,
+    /// Check every partition to the end, for a witness of each invalid one.
+    #[arg(long)]
+    all_witnesses: bool,
+    /// One JSON object per history on stdout, instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn read_input(path: &PathBuf) -> Result<String, String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("could not read standard input: {e}"))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("could not read {}: {e}", path.display()))
+}
+
+fn parse(args: &CheckArgs, path: &PathBuf) -> Result<(History, Format), String> {
+    let text = read_input(path)?;
+    let parsed = match args.format {
+        Some(format) => formats::read(&text, format).map(|h| (h, format)),
+        None => formats::read_auto(&text),
+    };
+    parsed.map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn model_name(args: &CheckArgs, format: Format) -> Result<String, String> {
+    match (&args.model, format) {
+        (Some(m), _) => Ok(m.clone()),
+        (None, Format::PorcupineEtcd) => Ok("cas-register".into()),
+        (None, Format::PorcupineKv) => Ok("kv".into()),
+        (None, _) => Err(format!(
+            "--model is needed for {format} histories; one of {}",
+            linear::model_names().join(", ")
+        )),
+    }
+}
+
+/// Checks one history; `Err` is a malformed input or a bad argument.
+fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(LinearResult, Duration, String), String> {
+    let (history, format) = parse(args, path)?;
+    let name = model_name(args, format)?;
+    let initial = match &args.initial {
+        Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
+            format!(
+                "--initial {text:?} is not JSON ({e}); write e.g. --initial 0 or --initial '\"x\"'"
+            )
+        })?),
+        None => None,
+    };
+    let model = linear::model_by_name(&name, initial).ok_or_else(|| {
+        format!(
+            "unknown model {name:?}; the models are {}",
+            linear::model_names().join(", ")
+        )
+    })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut options = LinearOptions::default();
+    options.configs_max = args.configs_max;
+    options.all_witnesses = args.all_witnesses;
+    options.stop = Some(Arc::clone(&stop));
+    let done = Arc::new(AtomicBool::new(false));
+    if let Some(limit) = args.time_limit {
+        // The checker never reads a clock: this thread tells it to stop.
+        let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
+        let limit = Duration::from_secs_f64(limit.max(0.0));
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < limit {
+                if done.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5).min(limit));
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    let start = Instant::now();
+    let mut result = linear::check(&history, model.as_ref(), &options);
+    let took = start.elapsed();
+    done.store(true, Ordering::Relaxed);
+    if stop.load(Ordering::Relaxed) && result.valid == Validity::Unknown && result.reason.is_none()
+    {
+        result.reason = Some(format!(
+            "the time limit of {} s ran out",
+            args.time_limit.unwrap_or(0.0)
+        ));
+    }
+    let timeline = result
+        .witness()
+        .map(|w| w.timeline(model.as_ref()))
+        .unwrap_or_default();
+    Ok((result, took, timeline))
+}
+
+pub fn run(args: CheckArgs) -> i32 {
+    let mut worst = Validity::Valid;
+    let mut errors = 0;
+    for path in &args.histories {
+        match check_one(&args, path) {
+            Ok((result, took, timeline)) => {
+                worst = worst.merge(result.valid);
+                let ms = took.as_secs_f64() * 1000.0;
+                if args.json {
+                    let mut v = result.to_json();
+                    v["file"] = json!(path);
+                    v["time-ms"] = json!(ms);
+                    println!("{v}");
+                    continue;
+                }
+                let parts = result.partitions.len();
+                println!(
+                    "{}: {} ({} model, {} ops, {parts} partition{}) in {ms:.2} ms",
+                    path.display(),
+                    result.valid.to_string().to_uppercase(),
+                    result.model,
+                    result.op_count,
+                    if parts == 1 { "" } else { "s" },
+                );
+                if let Some(reason) = &result.reason {
+                    println!("  {reason}");
+                }
+                for problem in result.problems() {
+                    println!("  {problem}");
+                }
+                if !timeline.is_empty() {
+                    for line in timeline.lines() {
+                        println!("  {line}");
+                    }
+                }
+            }
+            Err(message) => {
+                errors += 1;
+                eprintln!("error: {message}");
+            }
+        }
+    }
+    if errors > 0 {
+        exit_code::USAGE
+    } else {
+        worst.exit_code()
+    }
+}

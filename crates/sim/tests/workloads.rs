@@ -1,0 +1,137 @@
+//! The service-backed and CRDT-style workloads under faults, in the
+//! simulator: the reference nodes pass, the deliberately broken variants
+//! are caught with the anomaly named.
+
+use lightcone_nodes::runtime;
+use lightcone_sdk::{MemoryStorage, NodeRuntime};
+use lightcone_sim::{NemesisConfig, Simulation, Test, TestConfig, Validity, NANOS_PER_SEC};
+
+fn run(config: TestConfig, node_args: &[&str]) -> (Validity, Vec<String>, Test) {
+    let args: Vec<String> = node_args.iter().map(|s| s.to_string()).collect();
+    let workload = config.workload.clone();
+    let factory = |_: usize, seed: u64, storage: MemoryStorage| -> Box<dyn NodeRuntime> {
+        runtime(&workload, &args, seed, Box::new(storage)).unwrap()
+    };
+    let test = Test::new(config).unwrap();
+    let (test, stats, _) = Simulation::new(test, &factory).run(&mut |_| {});
+    assert!(stats.livelock.is_none(), "{:?}", stats.livelock);
+    assert!(test.failure().is_none(), "{:?}", test.failure());
+    let checked = test.check();
+    (checked.valid, checked.problems, test)
+}
+
+fn config(workload: &str, nodes: usize, concurrency: usize, seed: u64) -> TestConfig {
+    TestConfig {
+        workload: workload.into(),
+        node_count: nodes,
+        concurrency,
+        rate: 100.0,
+        time_limit_ns: 20 * NANOS_PER_SEC,
+        latency_ms: 10,
+        seed,
+        ..TestConfig::default()
+    }
+}
+
+fn partitions() -> NemesisConfig {
+    NemesisConfig {
+        partition: true,
+        interval_ns: 3 * NANOS_PER_SEC,
+        ..NemesisConfig::default()
+    }
+}
+
+#[test]
+fn g_set_and_counters_are_valid_under_partitions() {
+    for workload in ["g-set", "g-counter", "pn-counter"] {
+        for seed in 1..=3 {
+            let mut c = config(workload, 3, 3, seed);
+            c.nemesis = partitions();
+            let (valid, problems, _) = run(c, &[]);
+            assert_eq!(
+                valid,
+                Validity::Valid,
+                "{workload} seed {seed}: {problems:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn g_counter_counting_only_its_own_adds_is_caught() {
+    let (valid, problems, _) = run(config("g-counter", 3, 3, 1), &["--own-only"]);
+    assert_eq!(valid, Validity::Invalid);
+    assert!(
+        problems.iter().any(|p| p.contains("final read")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn lin_kv_proxy_is_linearizable_under_partitions_and_kills() {
+    for seed in 1..=3 {
+        let mut c = config("lin-kv", 3, 6, seed);
+        c.nemesis = NemesisConfig {
+            kill: true,
+            ..partitions()
+        };
+        let (valid, problems, test) = run(c, &[]);
+        assert_eq!(valid, Validity::Valid, "seed {seed}: {problems:?}");
+        let oks = test
+            .history()
+            .iter()
+            .filter(|o| o.kind == lightcone_history::OpType::Ok)
+            .count();
+        assert!(oks > 500, "seed {seed}: {oks} ok ops");
+    }
+}
+
+#[test]
+fn lin_kv_reads_from_a_local_cache_are_caught() {
+    let caught = (1..=5)
+        .any(|seed| run(config("lin-kv", 3, 6, seed), &["--cached-reads"]).0 == Validity::Invalid);
+    assert!(
+        caught,
+        "a node answering reads from its cache is not linearizable"
+    );
+}
+
+#[test]
+fn lin_kv_concurrency_must_be_a_multiple_of_twice_the_nodes() {
+    let err = Test::new(config("lin-kv", 3, 4, 1))
+        .err()
+        .expect("rejected")
+        .to_string();
+    assert!(
+        err.contains("multiple of 2 x the node count (6)") && err.contains("2n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kafka_on_lin_kv_is_valid() {
+    for seed in 1..=3 {
+        let mut c = config("kafka", 2, 4, seed);
+        c.rate = 500.0;
+        let (valid, problems, test) = run(c, &[]);
+        assert_eq!(valid, Validity::Valid, "seed {seed}: {problems:?}");
+        let sends = test
+            .history()
+            .iter()
+            .filter(|o| o.f == "send" && o.kind == lightcone_history::OpType::Ok)
+            .count();
+        assert!(sends > 300, "seed {seed}: {sends} acknowledged sends");
+    }
+}
+
+#[test]
+fn kafka_offsets_allocated_per_node_are_caught() {
+    let mut c = config("kafka", 2, 4, 1);
+    c.rate = 500.0;
+    let (valid, problems, _) = run(c, &["--local-offsets"]);
+    assert_eq!(valid, Validity::Invalid);
+    assert!(
+        problems.iter().any(|p| p.contains("offset")),
+        "{problems:?}"
+    );
+}
