@@ -17,13 +17,16 @@ fn main() {
     for (workload, partition) in [
         ("broadcast", false),
         ("broadcast", true),
+        ("lin-kv", false),
+        ("lin-kv", true),
         ("echo", false),
         ("unique-ids", true),
     ] {
         let config = TestConfig {
             workload: workload.into(),
             node_count: 5,
-            concurrency: 5,
+            // lin-kv needs a multiple of 2 x the node count.
+            concurrency: if workload == "lin-kv" { 10 } else { 5 },
             rate: 100.0,
             time_limit_ns: 60 * NANOS_PER_SEC,
             latency_ms: 100,

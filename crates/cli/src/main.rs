@@ -54,8 +54,14 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Test(args) => test_cmd::run(*args),
-        Command::Check(args) => check_cmd::run(args),
-        Command::Gen(args) => gen_cmd::run(args),
+        Command::Check(args) => {
+            quiet_on_closed_pipe();
+            check_cmd::run(args)
+        }
+        Command::Gen(args) => {
+            quiet_on_closed_pipe();
+            gen_cmd::run(args)
+        }
         Command::Node { name, args } => match lightcone_nodes::run(&name, &args) {
             Ok(()) => 0,
             Err(e @ lightcone_nodes::RunError::Stdio(_)) => {
@@ -69,4 +75,16 @@ fn main() -> ExitCode {
         },
     };
     ExitCode::from(code as u8)
+}
+
+/// For commands whose output is often piped (`lightcone gen | head`): die
+/// quietly when the reader goes away, as Unix tools do, instead of
+/// panicking on the write. Not for `test`, which writes to node pipes
+/// that may close while it runs.
+fn quiet_on_closed_pipe() {
+    // SAFETY: restores the default disposition of SIGPIPE before any
+    // thread is started; no handler code runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

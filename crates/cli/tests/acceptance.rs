@@ -105,3 +105,78 @@ fn broadcast_5_nodes_under_partitions() {
     assert_eq!(code, 0);
     assert_eq!(results["workload"]["lost-count"], 0);
 }
+
+#[test]
+#[ignore = "acceptance run (30 s); .ci/run runs it"]
+fn g_counter_on_seq_kv_under_partitions() {
+    let (code, results, summary) = run(&[
+        "-w",
+        "g-counter",
+        "--node-count",
+        "3",
+        "--rate",
+        "100",
+        "--time-limit",
+        "20",
+        "--nemesis",
+        "partition",
+    ]);
+    assert_eq!(code, 0, "{summary}");
+    assert!(results["workload"]["final-reads"].as_array().unwrap().len() == 3);
+}
+
+#[test]
+#[ignore = "acceptance run (30 s); .ci/run runs it"]
+fn kafka_on_lin_kv() {
+    let (code, results, summary) = run(&[
+        "-w",
+        "kafka",
+        "--node-count",
+        "2",
+        "--concurrency",
+        "2n",
+        "--time-limit",
+        "20",
+        "--rate",
+        "1000",
+    ]);
+    assert_eq!(code, 0, "{summary}");
+    assert!(results["workload"]["send-count"].as_u64().unwrap() > 1000);
+}
+
+#[test]
+#[ignore = "acceptance run (60 s); .ci/run runs it"]
+fn lin_kv_under_partitions_and_kills() {
+    let (code, results, summary) = run(&[
+        "-w",
+        "lin-kv",
+        "--node-count",
+        "3",
+        "--concurrency",
+        "2n",
+        "--nemesis",
+        "partition,kill",
+    ]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(results["workload"]["valid"], true);
+}
+
+#[test]
+#[ignore = "acceptance runs (2 x 30 s); .ci/run runs it"]
+fn g_set_and_pn_counter_under_partitions() {
+    for workload in ["g-set", "pn-counter"] {
+        let (code, _, summary) = run(&[
+            "-w",
+            workload,
+            "--node-count",
+            "3",
+            "--rate",
+            "100",
+            "--time-limit",
+            "20",
+            "--nemesis",
+            "partition",
+        ]);
+        assert_eq!(code, 0, "{workload}: {summary}");
+    }
+}

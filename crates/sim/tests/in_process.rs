@@ -132,8 +132,11 @@ fn kill_restarts_nodes_and_memory_is_lost() {
 
 #[test]
 fn same_seed_same_history_for_every_workload() {
-    for workload in ["echo", "unique-ids", "broadcast"] {
+    for workload in lightcone_nodes::NAMES.iter().copied() {
         let mut c = config(workload, 3);
+        if workload == "lin-kv" {
+            c.concurrency = 6;
+        }
         c.nemesis = faults(true, true, true, true);
         c.loss = "1/50".parse().unwrap();
         let (_, _, a) = simulate(c.clone());
@@ -194,14 +197,25 @@ fn silent_node_fails_init_with_a_clear_message() {
 /// memory, so it is not run under kill.)
 #[test]
 fn fixed_seeds_for_every_reference_node() {
+    // Nodes whose state lives in a service (counters, lin-kv, kafka) or
+    // in storage (unique-ids) survive kills; the gossip nodes keep their
+    // state in memory and are not run under kill.
     let cases = [
         ("echo", faults(true, true, true, true)),
         ("unique-ids", faults(true, true, true, true)),
         ("broadcast", faults(true, false, true, true)),
+        ("g-set", faults(true, false, true, true)),
+        ("g-counter", faults(true, true, true, true)),
+        ("pn-counter", faults(true, true, true, true)),
+        ("lin-kv", faults(true, true, true, true)),
+        ("kafka", faults(true, false, true, true)),
     ];
     for (workload, nemesis) in cases {
-        for seed in 1..=8 {
+        for seed in 1..=4 {
             let mut c = config(workload, 3);
+            if workload == "lin-kv" {
+                c.concurrency = 6;
+            }
             c.seed = seed;
             c.nemesis = nemesis.clone();
             c.loss = "1/100".parse().unwrap();

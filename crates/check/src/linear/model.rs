@@ -95,6 +95,27 @@ pub trait Model: Send + Sync {
         false
     }
 
+    /// True when `op` only ever adds to the state: whatever state it is
+    /// applied in, every state a monotone op can reach from the result is
+    /// reachable from the original state by monotone ops too (a kv append,
+    /// a set add; every read-only op, the default). Used with
+    /// [`Model::may_become_legal`].
+    fn is_monotone(&self, op: &ModelOp) -> bool {
+        self.is_read_only(op)
+    }
+
+    /// Pruning for monotone models: `false` promises that no sequence of
+    /// monotone ops (see [`Model::is_monotone`]) leads from `state` to a
+    /// state in which `op` is legal (a kv get of "ab" can never become
+    /// legal once the value is "ac" and only appends may follow). The
+    /// search then abandons `state` when `op` must still be linearized
+    /// and only monotone ops may come before it. Defaults to `true` (no
+    /// pruning); models that override it should also override
+    /// [`Model::is_monotone`].
+    fn may_become_legal(&self, _state: &Value, _op: &ModelOp) -> bool {
+        true
+    }
+
     /// For models that are registers: the op as a register op. Returning
     /// `Some` for every op promises that `step` is exactly a register whose
     /// state is its value (starting from `init`): read v is legal iff the
@@ -238,6 +259,14 @@ impl Model for Independent {
 
     fn is_read_only(&self, op: &ModelOp) -> bool {
         self.inner.is_read_only(op)
+    }
+
+    fn is_monotone(&self, op: &ModelOp) -> bool {
+        self.inner.is_monotone(op)
+    }
+
+    fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
+        self.inner.may_become_legal(state, op)
     }
 
     fn register_op<'o>(&self, op: &'o ModelOp) -> Option<RegisterOp<'o>> {

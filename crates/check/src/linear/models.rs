@@ -239,6 +239,19 @@ impl Model for Kv {
     fn is_read_only(&self, op: &ModelOp) -> bool {
         op.f == "get"
     }
+
+    fn is_monotone(&self, op: &ModelOp) -> bool {
+        op.f == "get" || op.f == "append"
+    }
+
+    /// Appends only extend the value: a get of v can become legal only
+    /// from a prefix of v.
+    fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
+        match (op.f.as_str(), &op.output, state) {
+            ("get", Some(Value::String(v)), Value::String(s)) => v.starts_with(s.as_str()),
+            _ => true,
+        }
+    }
 }
 
 /// JSON values ordered by their text, for canonical set and multiset
@@ -321,6 +334,24 @@ impl Model for Set {
 
     fn is_read_only(&self, op: &ModelOp) -> bool {
         op.f == "read"
+    }
+
+    fn is_monotone(&self, op: &ModelOp) -> bool {
+        op.f == "add" || op.f == "read"
+    }
+
+    /// Adds only grow the set: a read can become legal only from a subset
+    /// of what it returned.
+    fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
+        match (op.f.as_str(), &op.output, state) {
+            ("read", Some(Value::Array(read)), Value::Array(elements)) => {
+                let read = sorted(read.clone(), true);
+                elements
+                    .iter()
+                    .all(|e| read.binary_search_by(|r| by_text(r, e)).is_ok())
+            }
+            _ => true,
+        }
     }
 }
 
