@@ -40,6 +40,10 @@ pub struct CheckArgs {
     /// Check every partition to the end, for a witness of each invalid one.
     #[arg(long)]
     all_witnesses: bool,
+    /// Check a partitioned model (kv, independent-*) as one whole history
+    /// instead of per key (P-compositionality off; slower).
+    #[arg(long)]
+    no_split: bool,
     /// One JSON object per history on stdout, instead of text.
     #[arg(long)]
     json: bool,
@@ -99,6 +103,7 @@ fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(LinearResult, Duration
     let mut options = LinearOptions::default();
     options.configs_max = args.configs_max;
     options.all_witnesses = args.all_witnesses;
+    options.split = !args.no_split;
     options.stop = Some(Arc::clone(&stop));
     let done = Arc::new(AtomicBool::new(false));
     if let Some(limit) = args.time_limit {

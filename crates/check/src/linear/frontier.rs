@@ -23,7 +23,9 @@
 //! The pruning rules are the depth-first search's: legal read-only ops are
 //! linearized at once, only the earliest-called unused indeterminate op of
 //! each kind is a candidate, never one that leaves the state unchanged, and
-//! for registers only one that makes an illegal candidate legal.
+//! for registers only one that makes an illegal candidate legal, and for
+//! monotone models no state that a read still to come can never accept
+//! (`monotone.rs`).
 
 use std::sync::atomic::Ordering;
 
@@ -31,6 +33,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::infosets::{Classes, InfoSets};
 use super::intern::{Interner, Transition};
+use super::monotone::{Watcher, READS_AHEAD};
 use super::prepare::LinOp;
 use super::search::{Controls, Verdict};
 
@@ -38,7 +41,7 @@ const NIL: u32 = u32::MAX;
 /// Open ops are tracked in a 128-bit mask.
 const SLOTS: u32 = 128;
 /// Steps between looks at the stop and cancel flags.
-const POLL_STEPS: u64 = 1 << 12;
+const POLL_STEPS: u64 = 1 << 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Config {
@@ -137,7 +140,29 @@ struct Frontier<'a, 'm> {
     configs_peak: usize,
     /// Scratch for one expansion's successors.
     next: Vec<Config>,
+
+    // Monotone pruning (see `monotone.rs`).
+    prune: bool,
+    ok_monotone: Vec<bool>,
+    ok_call_rank: Vec<u32>,
+    ok_ret_rank: Vec<u32>,
+    /// (call rank, ok op) of the read-only ok ops, by call.
+    ok_reads: Vec<(u32, u32)>,
+    /// (call rank, ok op) of the non-monotone ok ops, by call.
+    ok_resets: Vec<(u32, u32)>,
+    /// The non-monotone indeterminate ops, in call order.
+    info_resets: Vec<u32>,
+    info_call_rank: Vec<u32>,
+    /// Each indeterminate op's class, and place among its members.
+    info_class: Vec<u32>,
+    info_pos: Vec<u32>,
+    /// The rank of the return being closed.
+    now: u32,
+    watcher: Watcher,
 }
+
+/// An indeterminate op as the monotone pruning names it.
+const INFO: u32 = 1 << 31;
 
 /// Runs the frontier search over `ops` (sorted by call) from `init`,
 /// holding at most `max` configurations at once.
@@ -169,11 +194,39 @@ pub(crate) fn run(
     events.sort_unstable_by_key(|(rank, _)| *rank);
 
     let ok_op: Vec<u32> = ok_src.iter().map(|&i| intern.op_id(&ops[i].op)).collect();
-    let ok_read_only = ok_op.iter().map(|&o| intern.is_read_only(o)).collect();
+    let ok_read_only: Vec<bool> = ok_op.iter().map(|&o| intern.is_read_only(o)).collect();
     let info_op: Vec<u32> = info_src.iter().map(|&i| intern.op_id(&ops[i].op)).collect();
-    let class_members = Classes::new(&info_op).members;
+    let classes = Classes::new(&info_op);
+    let class_members = classes.members;
     let class_first = class_members.iter().map(|m| m[0]).collect();
     let k = ok_src.len();
+    let ok_read_only: Vec<bool> = ok_read_only;
+    let ok_monotone: Vec<bool> = ok_op.iter().map(|&o| intern.is_monotone(o)).collect();
+    let ok_call_rank: Vec<u32> = ok_src.iter().map(|&i| ops[i].call_rank).collect();
+    let ok_ret_rank: Vec<u32> = ok_src.iter().map(|&i| ops[i].ret_rank).collect();
+    let ok_reads = (0..k)
+        .filter(|&x| ok_read_only[x])
+        .map(|x| (ok_call_rank[x], x as u32))
+        .collect();
+    let ok_resets = (0..k)
+        .filter(|&x| !ok_monotone[x])
+        .map(|x| (ok_call_rank[x], x as u32))
+        .collect();
+    let info_resets = (0..info_op.len() as u32)
+        .filter(|&j| !intern.is_monotone(info_op[j as usize]))
+        .collect();
+    let info_call_rank = info_src.iter().map(|&i| ops[i].call_rank).collect();
+    let mut info_pos = vec![0u32; info_op.len()];
+    for members in &class_members {
+        for (pos, &j) in members.iter().enumerate() {
+            info_pos[j as usize] = pos as u32;
+        }
+    }
+    let prune = ok_op
+        .iter()
+        .chain(&info_op)
+        .any(|&o| intern.is_monotone(o) && !intern.is_read_only(o))
+        && ok_read_only.iter().any(|&r| r);
     let mut f = Frontier {
         intern,
         controls,
@@ -195,6 +248,18 @@ pub(crate) fn run(
         configs: 0,
         configs_peak: 0,
         next: Vec::new(),
+        prune,
+        ok_monotone,
+        ok_call_rank,
+        ok_ret_rank,
+        ok_reads,
+        ok_resets,
+        info_resets,
+        info_call_rank,
+        info_class: classes.of,
+        info_pos,
+        now: 0,
+        watcher: Watcher::default(),
     };
     f.run(&events, init)
 }
@@ -217,7 +282,7 @@ impl Frontier<'_, '_> {
             info: 0,
         }];
         let mut visited = Visited::default();
-        for (_, event) in events {
+        for &(rank, ref event) in events {
             match *event {
                 Event::InfoCall => self.info_called += 1,
                 Event::Call(x) => {
@@ -237,6 +302,7 @@ impl Frontier<'_, '_> {
                     self.slot_op[slot as usize] = x;
                 }
                 Event::Return(x) => {
+                    self.now = rank;
                     let next = match self.close(&frontier, x, &mut visited) {
                         Ok(next) => next,
                         Err(reason) => return self.outcome(Verdict::Unknown(reason), None),
@@ -356,6 +422,9 @@ impl Frontier<'_, '_> {
                 return;
             }
         }
+        if self.prune {
+            self.compute_watch(node);
+        }
         while unlinearized != 0 {
             let slot = unlinearized.trailing_zeros();
             unlinearized &= unlinearized - 1;
@@ -366,12 +435,15 @@ impl Frontier<'_, '_> {
             let t = self.intern.step(node.state, self.ok_op[y as usize]);
             let mut succ = 0;
             while let Some(s2) = self.intern.successor(t, succ) {
+                succ += 1;
+                if !self.watcher.viable(self.intern, y, s2) {
+                    continue;
+                }
                 next.push(Config {
                     lin: node.lin | (1 << slot),
                     state: s2,
                     info: node.info,
                 });
-                succ += 1;
             }
         }
         for class in 0..self.class_members.len() {
@@ -389,7 +461,10 @@ impl Frontier<'_, '_> {
             let mut succ = 0;
             while let Some(s2) = self.intern.successor(t, succ) {
                 succ += 1;
-                if s2 == node.state || (self.registers && !self.observed(node, s2)) {
+                if s2 == node.state
+                    || (self.registers && !self.observed(node, s2))
+                    || !self.watcher.viable(self.intern, INFO | j, s2)
+                {
                     continue;
                 }
                 let info = self.info_sets.add(node.info, class as u32);
@@ -400,6 +475,60 @@ impl Frontier<'_, '_> {
                 });
             }
         }
+    }
+
+    /// Sets the monotone pruning up for the successors of `node`: watches
+    /// its unlinearized open reads and the next reads called, with the
+    /// unlinearized non-monotone ops that may come before them.
+    fn compute_watch(&mut self, node: Config) {
+        let mut w = std::mem::take(&mut self.watcher);
+        w.clear();
+        let open = self.occupied & !node.lin;
+        let mut slots = open;
+        while slots != 0 {
+            let slot = slots.trailing_zeros();
+            slots &= slots - 1;
+            let y = self.slot_op[slot as usize] as usize;
+            if self.ok_read_only[y] {
+                w.read(self.ok_op[y], y as u32, self.ok_ret_rank[y]);
+            }
+        }
+        let after = self.ok_reads.partition_point(|&(rank, _)| rank < self.now);
+        for &(_, y) in self.ok_reads[after..].iter().take(READS_AHEAD) {
+            w.read(self.ok_op[y as usize], y, self.ok_ret_rank[y as usize]);
+        }
+        if !w.is_empty() {
+            let horizon = w.horizon();
+            let mut slots = open;
+            while slots != 0 {
+                let slot = slots.trailing_zeros();
+                slots &= slots - 1;
+                let y = self.slot_op[slot as usize];
+                if !self.ok_monotone[y as usize] {
+                    w.reviver(self.ok_call_rank[y as usize], y, self.ok_op[y as usize]);
+                }
+            }
+            let after = self.ok_resets.partition_point(|&(rank, _)| rank < self.now);
+            for &(rank, x) in &self.ok_resets[after..] {
+                if rank >= horizon || !w.reviver(rank, x, self.ok_op[x as usize]) {
+                    break;
+                }
+            }
+            for &j in &self.info_resets {
+                let rank = self.info_call_rank[j as usize];
+                if rank >= horizon {
+                    break;
+                }
+                let class = self.info_class[j as usize];
+                if self.info_pos[j as usize] >= self.info_sets.count(node.info, class)
+                    && !w.reviver(rank, INFO | j, self.info_op[j as usize])
+                {
+                    break;
+                }
+            }
+            w.settle(self.intern);
+        }
+        self.watcher = w;
     }
 
     /// Whether some candidate of `node` is illegal now and legal in `s2`

@@ -19,9 +19,9 @@
 //!   `invalid`.
 //!
 //! How it is decided, cheapest first, per partition (P-compositionality,
-//! Horn & Kroening 2015: [`Model::partition`] splits e.g. by key, and the
-//! parts are checked in parallel; the first invalid part cancels the rest
-//! unless [`LinearOptions::all_witnesses`]):
+//! Horn & Kroening 2015: [`Model::partition`] splits e.g. by key; with
+//! [`LinearOptions::split`] false the history is one partition whose state
+//! maps every key to its state, `whole.rs`):
 //! 1. For register models, two pre-passes (`register.rs`): a read of a
 //!    value nothing writes, and a stale read (a read of a value certainly
 //!    overwritten before it began) are not linearizable, with no search.
@@ -29,13 +29,25 @@
 //!    O(n log n) zone test (Gibbons & Korach 1997).
 //! 3. Otherwise the Wing & Gong / Lowe depth-first backtracking search with
 //!    compact configurations (`search.rs`), which finds a linearization of
-//!    a linearizable history quickly.
+//!    a linearizable history quickly. For models whose states only grow
+//!    (a kv value under appends, a set), it drops a state as soon as a
+//!    read that must still be linearized can never become legal from it
+//!    ([`Model::may_become_legal`], `monotone.rs`), instead of trying
+//!    every order of the concurrent appends before finding out.
 //! 4. If that caches more than [`LinearOptions::depth_first_configs_max`]
 //!    configurations (it is then exhausting a large space, usually because
 //!    the history is not linearizable), Lowe's breadth-first just-in-time
 //!    search takes over (`frontier.rs`): it holds only the configurations
 //!    at the current point of the history, and its pruning of crashed ops
 //!    does not depend on the order it finds configurations in.
+//!
+//! The partitions take turns (on rayon's pool when
+//! [`LinearOptions::parallel`]): each round takes every undecided
+//! partition a slice of search steps further, the slices growing fourfold
+//! from round to round, and the first invalid partition cancels the rest
+//! unless [`LinearOptions::all_witnesses`]. So an invalid partition that
+//! is quick to decide is found however hard the others are (Porcupine runs
+//! a goroutine per partition to the same end), and no search is repeated.
 //!
 //! Past `configs_max` configurations, or when the caller's stop flag is
 //! set, the verdict is unknown, with the reason; the checker never reads a
@@ -70,13 +82,16 @@ mod infosets;
 mod intern;
 mod model;
 mod models;
+mod monotone;
 mod prepare;
 mod register;
 mod result;
 mod search;
 mod table;
+mod whole;
 mod witness;
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -95,7 +110,7 @@ use crate::Validity;
 use frontier::FrontierOutcome;
 use intern::Interner;
 use prepare::{LinOp, PartitionOps};
-use search::{Budget, Controls, Outcome, Search, Verdict};
+use search::{Budget, Controls, Outcome, Search, Verdict, BUDGET_CHUNK};
 
 /// How many configurations the depth-first search may cache for a
 /// partition of `n` ops before the breadth-first search takes over. The
@@ -134,6 +149,12 @@ pub struct LinearOptions {
     /// before the breadth-first search takes over; `None` for 20 per op
     /// (at least 200,000), `Some(0)` to go straight to breadth-first.
     pub depth_first_configs_max: Option<usize>,
+    /// Use P-compositionality: check each of the model's partitions (each
+    /// key of a kv or `independent-` model) on its own. When false, the
+    /// history is checked as one partition whose state is the map from
+    /// key to that key's state (much slower; for cross-checks and
+    /// benchmarks, as Porcupine's `kvNoPartitionModel`).
+    pub split: bool,
 }
 
 impl Default for LinearOptions {
@@ -145,6 +166,7 @@ impl Default for LinearOptions {
             parallel: true,
             search_only: false,
             depth_first_configs_max: None,
+            split: true,
         }
     }
 }
@@ -163,6 +185,13 @@ pub fn check(history: &History, model: &dyn Model, options: &LinearOptions) -> L
     if let Err(e) = options.validate() {
         return LinearResult::malformed(model.name(), format!("bad options: {e}"));
     }
+    let whole;
+    let model: &dyn Model = if options.split {
+        model
+    } else {
+        whole = whole::Whole::new(model);
+        &whole
+    };
     let parts = match prepare::prepare(history, model) {
         Ok(parts) => parts,
         Err(e) => return LinearResult::malformed(model.name(), e),
@@ -172,48 +201,176 @@ pub fn check(history: &History, model: &dyn Model, options: &LinearOptions) -> L
         used: AtomicUsize::new(0),
     };
     let cancel = AtomicBool::new(false);
-    let run = |part: &PartitionOps| {
-        let controls = Controls {
-            budget: &budget,
-            stop: options.stop.as_deref(),
-            cancel: &cancel,
-        };
-        let result = check_partition(part, model, controls, options);
-        if result.valid == Validity::Invalid && !options.all_witnesses {
-            cancel.store(true, Ordering::Relaxed);
+    let controls = Controls {
+        budget: &budget,
+        stop: options.stop.as_deref(),
+        cancel: &cancel,
+    };
+    // The partitions are checked in rounds, each taking every undecided
+    // partition a slice of search steps further, the slices growing
+    // geometrically: an invalid partition that is quick to decide is found
+    // (and cancels the rest) however hard the others are, as with
+    // Porcupine's goroutine per partition, and nothing is searched twice.
+    // At most `live_max` searches are under way (paused between rounds)
+    // at once, so that the configurations they hold stay well within the
+    // budget; the others wait their turn.
+    let mut tasks: Vec<Task> = parts.iter().map(Task::Start).collect();
+    let mut round = Round {
+        slice: FIRST_SLICE,
+        live: AtomicUsize::new(0),
+        live_max: (options.configs_max / (4 * BUDGET_CHUNK)).clamp(2, LIVE_MAX),
+    };
+    loop {
+        run_round(&mut tasks, model, controls, options, &round);
+        if tasks.iter().all(Task::is_done) {
+            break;
         }
-        result
-    };
-    let results: Vec<PartitionResult> = if options.parallel && parts.len() > 1 {
-        parts.par_iter().map(run).collect()
-    } else {
-        parts.iter().map(run).collect()
-    };
+        round.slice = round.slice.saturating_mul(SLICE_GROWTH);
+    }
+    let results: Vec<PartitionResult> = tasks
+        .into_iter()
+        .map(|task| match task {
+            Task::Done(r) => *r,
+            _ => unreachable!("every task is done"),
+        })
+        .collect();
     LinearResult::from_partitions(model.name(), results)
 }
 
-fn check_partition(
-    part: &PartitionOps,
-    model: &dyn Model,
-    controls: Controls,
+/// Takes every task `slice` search steps further, in parallel if asked.
+fn run_round<'p, 'a, 'm>(
+    tasks: &mut [Task<'p, 'a, 'm>],
+    model: &'m dyn Model,
+    controls: Controls<'a>,
     options: &LinearOptions,
-) -> PartitionResult {
+    round: &Round,
+) {
+    let round = |task: &mut Task<'p, 'a, 'm>| {
+        task.advance(model, controls, options, round);
+        if task.is_invalid() && !options.all_witnesses {
+            controls.cancel.store(true, Ordering::Relaxed);
+        }
+    };
+    if options.parallel && tasks.len() > 1 {
+        tasks.par_iter_mut().for_each(round);
+    } else {
+        tasks.iter_mut().for_each(round);
+    }
+}
+
+/// One round of the scheduler.
+struct Round {
+    /// Search steps each undecided partition is given.
+    slice: u64,
+    /// Searches under way...
+    live: AtomicUsize,
+    /// ...and how many may be.
+    live_max: usize,
+}
+
+/// The most searches under way at once.
+const LIVE_MAX: usize = 256;
+/// Search steps each undecided partition is given in the first round.
+const FIRST_SLICE: u64 = 1 << 10;
+/// How much longer each round's slice is than the last.
+const SLICE_GROWTH: u64 = 4;
+
+/// A partition on its way to a verdict.
+enum Task<'p, 'a, 'm> {
+    Start(&'p PartitionOps),
+    Searching(Box<Searching<'p, 'a, 'm>>),
+    Done(Box<PartitionResult>),
+}
+
+/// A partition the pre-passes left to the depth-first search.
+struct Searching<'p, 'a, 'm> {
+    key: Option<Value>,
+    op_count: usize,
+    ops: Cow<'p, [LinOp]>,
+    registers: bool,
+    init_id: u32,
+    zone_conflict: Option<register::ZoneConflict>,
+    search: Search<'a, 'm>,
+}
+
+impl<'p, 'a, 'm> Task<'p, 'a, 'm> {
+    fn is_done(&self) -> bool {
+        matches!(self, Task::Done(_))
+    }
+
+    fn is_invalid(&self) -> bool {
+        matches!(self, Task::Done(r) if r.valid == Validity::Invalid)
+    }
+
+    /// Takes the task up to a round's slice of search steps further.
+    fn advance(
+        &mut self,
+        model: &'m dyn Model,
+        controls: Controls<'a>,
+        options: &LinearOptions,
+        round: &Round,
+    ) {
+        let cancelled = || controls.cancel.load(Ordering::Relaxed);
+        match self {
+            Task::Done(_) => return,
+            Task::Start(part) => {
+                let part: &'p PartitionOps = part;
+                if cancelled() {
+                    *self = Task::Done(Box::new(not_checked(part.key.clone(), part.ops.len())));
+                    return;
+                }
+                if round.live.fetch_add(1, Ordering::Relaxed) >= round.live_max {
+                    round.live.fetch_sub(1, Ordering::Relaxed);
+                    return; // its turn comes in a later round
+                }
+                *self = start_partition(part, model, controls, options);
+            }
+            Task::Searching(_) => {}
+        }
+        if let Task::Searching(s) = self {
+            let verdict = s.search.resume(round.slice);
+            if verdict.is_none() && !cancelled() {
+                return;
+            }
+            let Task::Searching(s) =
+                std::mem::replace(self, Task::Done(Box::new(not_checked(None, 0))))
+            else {
+                unreachable!("matched above")
+            };
+            *self = Task::Done(Box::new(finish_partition(*s, verdict, controls)));
+        }
+        round.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn not_checked(key: Option<Value>, op_count: usize) -> PartitionResult {
+    let mut r = PartitionResult::new(key, op_count, Method::NotChecked);
+    r.valid = Validity::Unknown;
+    r.reason = Some("not checked: another partition is not linearizable".to_string());
+    r
+}
+
+/// Runs the pre-passes on a partition; what they leave undecided becomes
+/// a depth-first search, not started yet.
+fn start_partition<'p, 'a, 'm>(
+    part: &'p PartitionOps,
+    model: &'m dyn Model,
+    controls: Controls<'a>,
+    options: &LinearOptions,
+) -> Task<'p, 'a, 'm> {
     let key = part.key.clone();
     let op_count = part.ops.len();
-    if controls.cancel.load(Ordering::Relaxed) {
-        let mut r = PartitionResult::new(key, op_count, Method::NotChecked);
-        r.valid = Validity::Unknown;
-        r.reason = Some("not checked: another partition is not linearizable".to_string());
-        return r;
-    }
     if part.ops.iter().all(LinOp::is_indeterminate) {
-        return PartitionResult::new(key, op_count, Method::Trivial);
+        return Task::Done(Box::new(PartitionResult::new(
+            key,
+            op_count,
+            Method::Trivial,
+        )));
     }
     let init = model.init();
-    let mut ops: &[LinOp] = &part.ops;
-    let kept: Vec<LinOp>;
+    let mut ops: Cow<'p, [LinOp]> = Cow::Borrowed(&part.ops);
     let mut zone_conflict = None;
-    let screen = register::screen(ops, model, &init);
+    let screen = register::screen(&ops, model, &init);
     let registers = screen.is_some();
     if let Some(screen) = screen.filter(|_| !options.search_only) {
         if let Some((i, cause)) = screen.impossible {
@@ -226,22 +383,22 @@ fn check_partition(
                 concurrent: Vec::new(),
                 states: Vec::new(),
             });
-            return r;
+            return Task::Done(Box::new(r));
         }
         if !screen.dropped.is_empty() {
             let mut drop = vec![false; ops.len()];
             for &i in &screen.dropped {
                 drop[i] = true;
             }
-            kept = ops
-                .iter()
-                .zip(drop)
-                .filter(|(_, d)| !d)
-                .map(|(op, _)| op.clone())
-                .collect();
-            ops = &kept;
+            ops = Cow::Owned(
+                ops.iter()
+                    .zip(drop)
+                    .filter(|(_, d)| !d)
+                    .map(|(op, _)| op.clone())
+                    .collect(),
+            );
         }
-        if let Some(stale) = register::stale_read(ops, model, &[]) {
+        if let Some(stale) = register::stale_read(&ops, model, &[]) {
             let mut r = PartitionResult::new(key, op_count, Method::StaleRead);
             r.valid = Validity::Invalid;
             r.witness = Some(Witness {
@@ -254,11 +411,17 @@ fn check_partition(
                     .collect(),
                 states: Vec::new(),
             });
-            return r;
+            return Task::Done(Box::new(r));
         }
         if screen.unique {
-            match register::zones(ops, model, &init, &[]) {
-                Ok(()) => return PartitionResult::new(key, op_count, Method::RegisterZones),
+            match register::zones(&ops, model, &init, &[]) {
+                Ok(()) => {
+                    return Task::Done(Box::new(PartitionResult::new(
+                        key,
+                        op_count,
+                        Method::RegisterZones,
+                    )))
+                }
                 Err(conflict) => zone_conflict = Some(conflict),
             }
         }
@@ -266,21 +429,67 @@ fn check_partition(
 
     let mut intern = Interner::new(model);
     let init_id = intern.state_id(init);
-    let outcome = Search::new(
-        ops,
-        &mut intern,
+    let search = Search::new(
+        &ops,
+        intern,
         init_id,
         registers,
         options
             .depth_first_configs_max
             .unwrap_or_else(|| handoff_at(ops.len())),
         controls,
-    )
-    .run();
+    );
+    Task::Searching(Box::new(Searching {
+        key,
+        op_count,
+        ops,
+        registers,
+        init_id,
+        zone_conflict,
+        search,
+    }))
+}
+
+/// The result of a partition's depth-first search, which gave `verdict`
+/// (`None`: it was cancelled before it had one), after the breadth-first
+/// search if it handed over.
+fn finish_partition(s: Searching, verdict: Option<Verdict>, controls: Controls) -> PartitionResult {
+    let Searching {
+        key,
+        op_count,
+        ops,
+        registers,
+        init_id,
+        zone_conflict,
+        search,
+    } = s;
+    let ops: &[LinOp] = &ops;
+    let cancelled = controls.cancel.load(Ordering::Relaxed);
+    let verdict = match verdict {
+        Some(Verdict::Unknown(_)) | None if cancelled => {
+            let mut r = not_checked(key, op_count);
+            r.configs = search.configs();
+            r.configs_held_max = search.configs();
+            r.steps = search.steps();
+            let _ = search.finish(Verdict::Unknown(String::new()));
+            return r;
+        }
+        Some(v) => v,
+        None => unreachable!("an unfinished search is either cancelled or resumed"),
+    };
+    let (outcome, mut intern) = search.finish(verdict);
     if outcome.verdict == Verdict::Exceeded {
         let max = controls.budget.max;
         let f = frontier::run(ops, &mut intern, init_id, registers, &controls, max);
-        return frontier_result(key, op_count, ops, &outcome, f, &mut intern, zone_conflict);
+        let mut r = frontier_result(key, op_count, ops, &outcome, f, &mut intern, zone_conflict);
+        if r.valid == Validity::Unknown && controls.cancel.load(Ordering::Relaxed) {
+            let counted = r;
+            r = not_checked(counted.key, counted.op_count);
+            r.configs = counted.configs;
+            r.configs_held_max = counted.configs_held_max;
+            r.steps = counted.steps;
+        }
+        return r;
     }
     let method = if zone_conflict.is_some() {
         Method::RegisterZones
@@ -313,6 +522,7 @@ fn check_partition(
         (Verdict::Unknown(_), Some(conflict)) => {
             // The zone test decided; the search, run only to illustrate,
             // ran out of budget: the witness is the zone conflict itself.
+            let model = intern.model();
             r.valid = Validity::Invalid;
             r.witness = Some(Witness {
                 op: WitnessOp::new(&ops[conflict.op], model),
@@ -422,11 +632,23 @@ fn search_witness(
         .map(|&s| intern.state(s).clone())
         .collect();
     let described: Vec<String> = states.iter().map(|s| model.describe_state(s)).collect();
-    let mut cause = format!(
-        "no order of the ops before it leaves the model in a state where it is legal \
-         (reachable: {})",
-        described.join(", ")
-    );
+    let mut cause = match deepest.blocker {
+        // The monotone pruning stopped the search: say which read it was.
+        Some(b) => format!(
+            "no order of the ops before it leaves the model in a state where it is legal \
+             and op {} (process {}) {}, which must come later, can still become legal \
+             (reachable: {})",
+            ops[b].invoke_index,
+            ops[b].process,
+            model.describe_op(&ops[b].op),
+            described.join(", ")
+        ),
+        None => format!(
+            "no order of the ops before it leaves the model in a state where it is legal \
+             (reachable: {})",
+            described.join(", ")
+        ),
+    };
     if let Some(conflict) = conflict {
         cause.push_str(&format!("; the register zone test: {}", conflict.cause));
     }

@@ -51,8 +51,8 @@ pub enum RegisterOp<'a> {
 
 /// A sequential specification. Implementations must be pure: `step` is a
 /// function of the state and the op only, and equal states must be equal
-/// JSON values (the checker identifies states by their JSON text, so keep a
-/// canonical form, e.g. sorted arrays for sets).
+/// JSON values (the checker identifies states by value, as `==` compares
+/// them, so keep a canonical form, e.g. sorted arrays for sets).
 pub trait Model: Send + Sync {
     /// The name `model_by_name` knows it by, e.g. "cas-register".
     fn name(&self) -> &str;
@@ -95,24 +95,31 @@ pub trait Model: Send + Sync {
         false
     }
 
-    /// True when `op` only ever adds to the state: whatever state it is
-    /// applied in, every state a monotone op can reach from the result is
-    /// reachable from the original state by monotone ops too (a kv append,
-    /// a set add; every read-only op, the default). Used with
-    /// [`Model::may_become_legal`].
+    /// Pruning for models whose states only grow (a kv value under
+    /// appends, a set under adds). `false` promises that `op` is not
+    /// legal in `state`, and that it never becomes legal after ops that
+    /// neither [`Model::is_monotone`] nor [`Model::may_revive`] allow: if
+    /// this is false for `state`, it is false for every state that such
+    /// an op leads to from `state`. (A kv get of "ab" can never become
+    /// legal once the value is "ac", until a put.) The search abandons
+    /// a state in which an op that must still be linearized can never
+    /// become legal. Defaults to `true`: no pruning.
+    fn may_become_legal(&self, _state: &Value, _op: &ModelOp) -> bool {
+        true
+    }
+
+    /// True when `op` never revives anything (see
+    /// [`Model::may_become_legal`]): a kv append or get, a set add or
+    /// read. Defaults to [`Model::is_read_only`].
     fn is_monotone(&self, op: &ModelOp) -> bool {
         self.is_read_only(op)
     }
 
-    /// Pruning for monotone models: `false` promises that no sequence of
-    /// monotone ops (see [`Model::is_monotone`]) leads from `state` to a
-    /// state in which `op` is legal (a kv get of "ab" can never become
-    /// legal once the value is "ac" and only appends may follow). The
-    /// search then abandons `state` when `op` must still be linearized
-    /// and only monotone ops may come before it. Defaults to `true` (no
-    /// pruning); models that override it should also override
-    /// [`Model::is_monotone`].
-    fn may_become_legal(&self, _state: &Value, _op: &ModelOp) -> bool {
+    /// For an op that is not monotone: whether it may lead from a state
+    /// in which `read` can never become legal to one in which it can (a
+    /// kv put of "a" may revive a get of "ab", not a get of "b", nor a
+    /// get of another key in a map of keys). Defaults to `true`.
+    fn may_revive(&self, _op: &ModelOp, _read: &ModelOp) -> bool {
         true
     }
 
@@ -261,12 +268,16 @@ impl Model for Independent {
         self.inner.is_read_only(op)
     }
 
+    fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
+        self.inner.may_become_legal(state, op)
+    }
+
     fn is_monotone(&self, op: &ModelOp) -> bool {
         self.inner.is_monotone(op)
     }
 
-    fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
-        self.inner.may_become_legal(state, op)
+    fn may_revive(&self, op: &ModelOp, read: &ModelOp) -> bool {
+        self.inner.may_revive(op, read)
     }
 
     fn register_op<'o>(&self, op: &'o ModelOp) -> Option<RegisterOp<'o>> {

@@ -198,9 +198,11 @@ impl Model for Kv {
             },
             "put" => Some(op.input.clone()),
             "append" => {
-                let mut s = state.as_str()?.to_string();
-                s.push_str(op.input.as_str()?);
-                Some(Value::String(s))
+                let (s, a) = (state.as_str()?, op.input.as_str()?);
+                let mut next = String::with_capacity(s.len() + a.len());
+                next.push_str(s);
+                next.push_str(a);
+                Some(Value::String(next))
             }
             _ => None,
         }
@@ -240,15 +242,22 @@ impl Model for Kv {
         op.f == "get"
     }
 
+    /// Appends only extend the value: a get of v can become legal only
+    /// from a prefix of v, or after a put of a prefix of v.
+    fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
+        match (op.f.as_str(), &op.output, state) {
+            ("get", Some(Value::String(v)), Value::String(s)) => v.starts_with(s.as_str()),
+            _ => true,
+        }
+    }
+
     fn is_monotone(&self, op: &ModelOp) -> bool {
         op.f == "get" || op.f == "append"
     }
 
-    /// Appends only extend the value: a get of v can become legal only
-    /// from a prefix of v.
-    fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
-        match (op.f.as_str(), &op.output, state) {
-            ("get", Some(Value::String(v)), Value::String(s)) => v.starts_with(s.as_str()),
+    fn may_revive(&self, op: &ModelOp, read: &ModelOp) -> bool {
+        match (op.f.as_str(), &op.input, read.f.as_str(), &read.output) {
+            ("put", Value::String(p), "get", Some(Value::String(v))) => v.starts_with(p.as_str()),
             _ => true,
         }
     }

@@ -40,11 +40,18 @@
 //!   anywhere else it is either overwritten by a write (so it can be
 //!   dropped) or can be moved later, next to the read or cas that sees its
 //!   value, since a register read or cas is legal in exactly one state.
+//! - **Monotone models: dead states are dropped.** For a kv value under
+//!   appends or a set under adds, a state from which a read that must
+//!   still be linearized can never become legal leads nowhere
+//!   (`monotone.rs`); the search drops it at once.
+//! - **Resumable.** [`Search::resume`] runs a slice of steps and keeps its
+//!   place, so that partitions can take turns.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::infosets::{Classes, InfoSets};
 use super::intern::{Interner, Transition};
+use super::monotone::{Watcher, READS_AHEAD};
 use super::prepare::LinOp;
 use super::table::ConfigTable;
 
@@ -52,14 +59,14 @@ const NIL: u32 = u32::MAX;
 /// Marks a frame or witness entry that is an indeterminate op.
 const INFO: u32 = 1 << 31;
 /// How many steps between looks at the stop and cancel flags.
-const POLL_STEPS: u64 = 1 << 12;
+const POLL_STEPS: u64 = 1 << 8;
 /// How many of the info sets along the path (besides the empty set) a new
 /// configuration is checked against for dominance.
 const DOMINANCE_CHECKS_MAX: usize = 8;
 /// How many states reached at the deepest point a witness keeps.
 const WITNESS_STATES_MAX: usize = 16;
 /// Configurations reserved from the shared budget at a time.
-const BUDGET_CHUNK: usize = 4096;
+pub(crate) const BUDGET_CHUNK: usize = 4096;
 
 /// The memory budget shared by the partitions checked at once: live cached
 /// configurations across all of them.
@@ -101,6 +108,9 @@ pub(crate) struct Deepest {
     /// Ops invoked before the stuck op returned that the prefix leaves
     /// unlinearized.
     pub concurrent: Vec<usize>,
+    /// A read that must come later and that every way on from there makes
+    /// impossible (monotone models).
+    pub blocker: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -243,7 +253,7 @@ fn pending_lists(entry_of: &[u32], k: usize) -> (Vec<u32>, Vec<u32>, usize) {
 }
 
 pub(crate) struct Search<'a, 'm> {
-    intern: &'a mut Interner<'m>,
+    intern: Interner<'m>,
     controls: Controls<'a>,
 
     // Determinate (ok) ops, in call order.
@@ -278,6 +288,22 @@ pub(crate) struct Search<'a, 'm> {
     /// Give up (`Exceeded`) past this many cached configurations.
     handoff_at: usize,
 
+    // Monotone pruning (`Model::may_become_legal`).
+    /// Some state-changing op is monotone: the pruning may apply.
+    prune: bool,
+    ok_monotone: Vec<bool>,
+    ok_call_rank: Vec<u32>,
+    /// (call rank, ok op) of the non-monotone ok ops, by call.
+    ok_resets: Vec<(u32, u32)>,
+    /// The non-monotone indeterminate ops, in call order.
+    info_resets: Vec<u32>,
+    /// (call rank, ok op) of the read-only ok ops, by call.
+    ok_reads: Vec<(u32, u32)>,
+    /// Each indeterminate op's place among its class's members.
+    info_pos: Vec<u32>,
+    /// The reads watched at the current step.
+    watcher: Watcher,
+
     // The current configuration.
     lin: Vec<u64>,
     state: u32,
@@ -285,6 +311,9 @@ pub(crate) struct Search<'a, 'm> {
     /// The ok op whose return is the first left in the list, or NIL.
     r: u32,
     stack: Vec<Frame>,
+    /// Where the walk continues, and whether it has begun.
+    cursor: Cursor,
+    started: bool,
     table: ConfigTable,
     scratch: Vec<u32>,
     /// The mask of linearized ops pending at `r`, for the current step.
@@ -298,6 +327,8 @@ pub(crate) struct Search<'a, 'm> {
     best_stack: Vec<(u32, u32)>,
     best_common: usize,
     best_states: Vec<u32>,
+    /// A read the monotone pruning found impossible there (ok op), or NIL.
+    best_blocker: u32,
 }
 
 impl<'a, 'm> Search<'a, 'm> {
@@ -306,7 +337,7 @@ impl<'a, 'm> Search<'a, 'm> {
     /// stops with `Exceeded` past `handoff_at` cached configurations.
     pub fn new(
         ops: &[LinOp],
-        intern: &'a mut Interner<'m>,
+        mut intern: Interner<'m>,
         init: u32,
         infos_need_observer: bool,
         handoff_at: usize,
@@ -323,7 +354,7 @@ impl<'a, 'm> Search<'a, 'm> {
         }
         let k = ok_src.len();
         let ok_op: Vec<u32> = ok_src.iter().map(|&i| intern.op_id(&ops[i].op)).collect();
-        let ok_read_only = ok_op.iter().map(|&o| intern.is_read_only(o)).collect();
+        let ok_read_only: Vec<bool> = ok_op.iter().map(|&o| intern.is_read_only(o)).collect();
         let ok_ret_rank: Vec<u32> = ok_src.iter().map(|&i| ops[i].ret_rank).collect();
 
         let list = EntryList::new(ops, &ok_src);
@@ -338,6 +369,30 @@ impl<'a, 'm> Search<'a, 'm> {
             .map(|m| info_call_rank[m[0] as usize])
             .collect();
         let class_count = vec![0; classes.members.len()];
+        let ok_monotone: Vec<bool> = ok_op.iter().map(|&o| intern.is_monotone(o)).collect();
+        let ok_call_rank: Vec<u32> = ok_src.iter().map(|&i| ops[i].call_rank).collect();
+        let ok_resets: Vec<(u32, u32)> = (0..k)
+            .filter(|&x| !ok_monotone[x])
+            .map(|x| (ok_call_rank[x], x as u32))
+            .collect();
+        let ok_reads: Vec<(u32, u32)> = (0..k)
+            .filter(|&x| ok_read_only[x])
+            .map(|x| (ok_call_rank[x], x as u32))
+            .collect();
+        let info_resets: Vec<u32> = (0..info_op.len() as u32)
+            .filter(|&j| !intern.is_monotone(info_op[j as usize]))
+            .collect();
+        let mut info_pos = vec![0u32; info_op.len()];
+        for members in &classes.members {
+            for (pos, &j) in members.iter().enumerate() {
+                info_pos[j as usize] = pos as u32;
+            }
+        }
+        let prune = ok_op
+            .iter()
+            .chain(&info_op)
+            .any(|&o| intern.is_monotone(o) && !intern.is_read_only(o))
+            && ok_read_only.iter().any(|&r| r);
 
         let width = 3 + 2 * mask_words;
         let r = list
@@ -372,11 +427,21 @@ impl<'a, 'm> Search<'a, 'm> {
             info_chain: vec![0],
             infos_need_observer,
             handoff_at,
+            prune,
+            ok_monotone,
+            ok_call_rank,
+            ok_resets,
+            info_resets,
+            ok_reads,
+            info_pos,
+            watcher: Watcher::default(),
             lin: vec![0; k.div_ceil(64)],
             state: init,
             info_set: 0,
             r,
             stack: Vec::new(),
+            cursor: Cursor::Start,
+            started: false,
             table: ConfigTable::new(width),
             scratch: vec![0; width],
             base: vec![0; width - 3],
@@ -387,12 +452,23 @@ impl<'a, 'm> Search<'a, 'm> {
             best_stack: Vec::new(),
             best_common: 0,
             best_states: Vec::new(),
+            best_blocker: NIL,
         }
     }
 
-    /// Runs the search to a verdict.
-    pub fn run(mut self) -> Outcome {
-        let verdict = self.search();
+    /// Search steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Configurations cached so far.
+    pub fn configs(&self) -> usize {
+        self.table.len()
+    }
+
+    /// The outcome for `verdict` (what [`Search::resume`] returned), and
+    /// the interner back, returning the reserved budget.
+    pub fn finish(self, verdict: Verdict) -> (Outcome, Interner<'m>) {
         let budget = self.controls.budget;
         budget.used.fetch_sub(self.reserved, Ordering::Relaxed);
         let linearization = if verdict == Verdict::Valid {
@@ -404,49 +480,59 @@ impl<'a, 'm> Search<'a, 'm> {
             Vec::new()
         };
         let deepest = (verdict != Verdict::Valid && self.best_r != NIL).then(|| self.deepest());
-        Outcome {
+        let outcome = Outcome {
             verdict,
             linearization,
             deepest,
             configs: self.table.len(),
             steps: self.steps,
             table_bytes: self.table.bytes(),
-        }
+        };
+        (outcome, self.intern)
     }
 
-    fn search(&mut self) -> Verdict {
-        if self.r == NIL {
-            return Verdict::Valid;
+    /// Searches for about `slice` more steps: the verdict, or `None` when
+    /// it is not reached yet (call again to continue where it stopped).
+    pub fn resume(&mut self, slice: u64) -> Option<Verdict> {
+        if !self.started {
+            self.started = true;
+            if self.r == NIL {
+                return Some(Verdict::Valid);
+            }
+            self.observe();
         }
-        self.observe();
-        let mut cursor = Cursor::Start;
-        loop {
+        if let Some(reason) = self.interrupted() {
+            return Some(Verdict::Unknown(reason));
+        }
+        let end = self.steps.saturating_add(slice);
+        while self.steps < end {
             self.steps += 1;
             if self.steps % POLL_STEPS == 0 {
                 if let Some(reason) = self.interrupted() {
-                    return Verdict::Unknown(reason);
+                    return Some(Verdict::Unknown(reason));
                 }
             }
-            match self.advance(cursor) {
+            match self.advance(self.cursor) {
                 Advance::Pushed => {
                     if self.r == NIL {
-                        return Verdict::Valid;
+                        return Some(Verdict::Valid);
                     }
                     if let Some(reason) = self.over_budget() {
-                        return Verdict::Unknown(reason);
+                        return Some(Verdict::Unknown(reason));
                     }
                     if self.table.len() > self.handoff_at {
-                        return Verdict::Exceeded;
+                        return Some(Verdict::Exceeded);
                     }
                     self.observe();
-                    cursor = Cursor::Start;
+                    self.cursor = Cursor::Start;
                 }
                 Advance::Exhausted => match self.backtrack() {
-                    Some(c) => cursor = c,
-                    None => return Verdict::Invalid,
+                    Some(c) => self.cursor = c,
+                    None => return Some(Verdict::Invalid),
                 },
             }
         }
+        None
     }
 
     fn interrupted(&self) -> Option<String> {
@@ -599,6 +685,9 @@ impl<'a, 'm> Search<'a, 'm> {
 
     fn advance(&mut self, cursor: Cursor) -> Advance {
         self.compute_base();
+        if self.prune {
+            self.compute_watch();
+        }
         let (mut entry, mut succ, mut class) = match cursor {
             Cursor::Start => {
                 if let Some(a) = self.commit_read() {
@@ -616,7 +705,7 @@ impl<'a, 'm> Search<'a, 'm> {
                 if !self.ok_read_only[y as usize] {
                     let t = self.intern.step(self.state, self.ok_op[y as usize]);
                     while let Some(s2) = self.intern.successor(t, succ) {
-                        if self.try_ok(y, succ, s2, false) {
+                        if self.viable(y, s2) && self.try_ok(y, succ, s2, false) {
                             return Advance::Pushed;
                         }
                         succ += 1;
@@ -638,6 +727,7 @@ impl<'a, 'm> Search<'a, 'm> {
                     while let Some(s2) = self.intern.successor(t, succ) {
                         if s2 != self.state
                             && (!self.infos_need_observer || self.observed(s2))
+                            && self.viable(INFO | j, s2)
                             && self.try_info(j, succ, s2)
                         {
                             return Advance::Pushed;
@@ -652,6 +742,77 @@ impl<'a, 'm> Search<'a, 'm> {
         Advance::Exhausted
     }
 
+    /// Sets the monotone pruning up for this step: watches the read-only
+    /// candidates and the next reads called, with the unlinearized
+    /// non-monotone ops that may come before them.
+    fn compute_watch(&mut self) {
+        let mut w = std::mem::take(&mut self.watcher);
+        w.clear();
+        let r = self.r;
+        let stop = self.ret_entry[r as usize];
+        let mut entry = self.next[self.head as usize];
+        while entry != stop {
+            let y = self.entry_of[entry as usize] >> 1;
+            if self.ok_read_only[y as usize] {
+                w.read(self.ok_op[y as usize], y, self.ok_ret_rank[y as usize]);
+            }
+            entry = self.next[entry as usize];
+        }
+        let r_rank = self.ok_ret_rank[r as usize];
+        let after = self.ok_reads.partition_point(|&(rank, _)| rank < r_rank);
+        for &(_, y) in self.ok_reads[after..].iter().take(READS_AHEAD) {
+            w.read(self.ok_op[y as usize], y, self.ok_ret_rank[y as usize]);
+        }
+        if w.is_empty() {
+            self.watcher = w;
+            return;
+        }
+        // The unlinearized ok ops called before r's return are r and those
+        // pending at it; every op called after it is unlinearized.
+        let horizon = w.horizon();
+        for &y in std::iter::once(&r).chain(self.pending_at(r)) {
+            if !self.ok_monotone[y as usize] && !self.is_lin(y) {
+                w.reviver(self.ok_call_rank[y as usize], y, self.ok_op[y as usize]);
+            }
+        }
+        let after = self.ok_resets.partition_point(|&(rank, _)| rank < r_rank);
+        for &(rank, x) in &self.ok_resets[after..] {
+            if rank >= horizon || !w.reviver(rank, x, self.ok_op[x as usize]) {
+                break;
+            }
+        }
+        for &j in &self.info_resets {
+            let rank = self.info_call_rank[j as usize];
+            if rank >= horizon {
+                break;
+            }
+            let class = self.class_of[j as usize];
+            if self.info_pos[j as usize] >= self.class_count[class as usize]
+                && !w.reviver(rank, INFO | j, self.info_op[j as usize])
+            {
+                break;
+            }
+        }
+        w.settle(&mut self.intern);
+        self.watcher = w;
+    }
+
+    /// Whether state `s2`, reached by linearizing candidate `c` (an ok op
+    /// or `INFO | info`), keeps every watched read possible. At the
+    /// deepest point so far, notes the read it does not, for the witness.
+    #[inline]
+    fn viable(&mut self, c: u32, s2: u32) -> bool {
+        match self.watcher.blocker(&mut self.intern, c, s2) {
+            None => true,
+            Some(read) => {
+                if self.ok_ret_rank[self.r as usize] >= self.best_rank {
+                    self.best_blocker = read;
+                }
+                false
+            }
+        }
+    }
+
     /// Whether some candidate (an ok call before `r`, or the next member of
     /// an indeterminate class called before `r`) is illegal now but legal
     /// in state `s2` (which differs from the current state).
@@ -662,7 +823,7 @@ impl<'a, 'm> Search<'a, 'm> {
         let mut entry = self.next[self.head as usize];
         while entry != stop {
             let y = self.entry_of[entry as usize] >> 1;
-            if enables(self.intern, self.ok_op[y as usize]) {
+            if enables(&mut self.intern, self.ok_op[y as usize]) {
                 return true;
             }
             entry = self.next[entry as usize];
@@ -674,7 +835,7 @@ impl<'a, 'm> Search<'a, 'm> {
             }
             if let Some(&j) = members.get(self.class_count[class] as usize) {
                 if self.info_call_rank[j as usize] < r_rank
-                    && enables(self.intern, self.info_op[j as usize])
+                    && enables(&mut self.intern, self.info_op[j as usize])
                 {
                     return true;
                 }
@@ -815,6 +976,7 @@ impl<'a, 'm> Search<'a, 'm> {
             self.best_common = self.stack.len();
             self.best_states.clear();
             self.best_states.push(self.state);
+            self.best_blocker = NIL;
         } else if rank == self.best_rank
             && self.best_states.len() < WITNESS_STATES_MAX
             && !self.best_states.contains(&self.state)
@@ -867,6 +1029,7 @@ impl<'a, 'm> Search<'a, 'm> {
                 .collect(),
             states: self.best_states.clone(),
             concurrent,
+            blocker: (self.best_blocker != NIL).then(|| self.ok_src[self.best_blocker as usize]),
         }
     }
 }

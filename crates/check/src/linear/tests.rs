@@ -329,6 +329,81 @@ fn the_first_invalid_partition_cancels_the_rest_when_sequential() {
     assert!(r.reason.is_none(), "not-checked partitions are no reason");
 }
 
+#[test]
+fn a_quick_invalid_partition_is_found_behind_a_hard_one() {
+    // Key "a" is a hard history the search could spend a long time on;
+    // key "b" is plainly not linearizable. The partitions take turns, so
+    // "b" is decided (and cancels "a") within the first round, in either
+    // mode.
+    let mut ops: Vec<lightcone_history::Op> = pathological(40)
+        .ops
+        .into_iter()
+        .map(|mut op| {
+            op.value = json!(["a", op.value]);
+            op
+        })
+        .collect();
+    let base = 10_000;
+    ops.push(invoke(base, "write", json!(["b", 1]), 5_000));
+    ops.push(ok(base, "write", json!(["b", 1]), 5_001));
+    ops.push(invoke(base + 1, "read", json!(["b", null]), 5_002));
+    ops.push(ok(base + 1, "read", json!(["b", 2]), 5_003));
+    let h: History = ops.into_iter().collect();
+    let model = model_by_name("independent-cas-register", None).unwrap();
+    for parallel in [false, true] {
+        let options = LinearOptions {
+            parallel,
+            ..LinearOptions::default()
+        };
+        let r = check(&h, model.as_ref(), &options);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.partitions[0].method, Method::NotChecked);
+        assert!(r.partitions[0].steps <= 2 * FIRST_SLICE);
+        assert_eq!(r.partitions[1].valid, Validity::Invalid);
+        assert!(r.reason.is_none(), "{:?}", r.reason);
+    }
+}
+
+#[test]
+fn unsplit_checks_agree_with_split_ones() {
+    let kv = |p, f: &str, k: &str, v: Value, out: Value, t0, t1| {
+        [
+            invoke(p, f, json!([k, v]), t0),
+            ok(p, f, json!([k, out]), t1),
+        ]
+    };
+    let history = |seen: &str| -> History {
+        cat([
+            kv(0, "put", "x", json!("a"), json!("a"), 0, 10),
+            kv(1, "append", "y", json!("b"), json!("b"), 5, 30),
+            kv(2, "append", "x", json!("c"), json!("c"), 12, 20),
+            kv(3, "get", "x", Value::Null, json!(seen), 22, 40),
+            kv(4, "get", "y", Value::Null, json!("b"), 35, 50),
+        ])
+        .into_iter()
+        .collect()
+    };
+    let model = model_by_name("kv", None).unwrap();
+    let unsplit = LinearOptions {
+        split: false,
+        ..LinearOptions::default()
+    };
+    for (seen, want) in [("ac", Validity::Valid), ("a", Validity::Invalid)] {
+        let h = history(seen);
+        let split = check(&h, model.as_ref(), &LinearOptions::default());
+        let whole = check(&h, model.as_ref(), &unsplit);
+        assert_eq!(split.valid, want, "{seen}");
+        assert_eq!(whole.valid, want, "{seen}");
+        assert_eq!(split.partitions.len(), 2);
+        assert_eq!(whole.partitions.len(), 1);
+        assert_eq!(whole.partitions[0].key, None);
+        assert_eq!(whole.model, "kv");
+    }
+    let w = check(&history("a"), model.as_ref(), &unsplit);
+    let witness = w.witness().unwrap();
+    assert!(witness.op.text.contains("\"x\""), "{}", witness.op.text);
+}
+
 /// `n` ok writes that all overlap (values repeat, so no fast path), `n`
 /// indeterminate writes invoked at the same time, then reads that see two
 /// values alternately more often than the crashed writes could explain.

@@ -1,0 +1,137 @@
+//! Monotone pruning ([`Model::may_become_legal`]), shared by the
+//! depth-first and the breadth-first search.
+//!
+//! Every op not yet linearized is linearized after the current state, and
+//! only ops called before a read returns can come before it. So when a
+//! read `g` (an ok read-only op: a kv get, a set read) is not linearized
+//! yet, and every unlinearized op that may come before it is monotone or
+//! cannot revive it ([`Model::may_revive`]), a state from which `g` can
+//! never become legal ([`Model::may_become_legal`] false) leads nowhere:
+//! the search drops it at once, instead of finding out at `g`'s return
+//! after trying every order of the ops in between (for a kv key under
+//! appends, every order of the concurrent appends; the reads pin one).
+//!
+//! Each step the search names the reads to watch (those it could
+//! linearize now, and a few called next) and the unlinearized non-monotone
+//! ops that may come before them; [`Watcher::settle`] keeps the reads that
+//! at most one of those may revive, and [`Watcher::viable`] tells whether
+//! a new state, reached by linearizing a given op, keeps every watched
+//! read possible.
+//!
+//! [`Model::may_become_legal`]: super::Model::may_become_legal
+//! [`Model::may_revive`]: super::Model::may_revive
+
+use super::intern::Interner;
+
+/// How many reads called after the present a search watches, besides
+/// those it could linearize now.
+pub(crate) const READS_AHEAD: usize = 8;
+/// How many unlinearized non-monotone ops a step looks at; past it, that
+/// step is not pruned.
+const REVIVERS_MAX: usize = 64;
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+struct Watch {
+    op: u32,
+    /// The search's name for the read.
+    id: u32,
+    ret_rank: u32,
+    /// Ops that may come before the read and may revive it (counting
+    /// stops at 2: the read is then not watched)...
+    revivers: u32,
+    /// ...and the one, when there is one.
+    reviver: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct Watcher {
+    watch: Vec<Watch>,
+    /// (call rank, the search's id for the op, interned op).
+    revivers: Vec<(u32, u32, u32)>,
+    horizon: u32,
+    full: bool,
+}
+
+impl Watcher {
+    pub fn clear(&mut self) {
+        self.watch.clear();
+        self.revivers.clear();
+        self.horizon = 0;
+        self.full = false;
+    }
+
+    /// Watches the unlinearized read `op` (`id` as the search names it),
+    /// which returns at `ret_rank`.
+    pub fn read(&mut self, op: u32, id: u32, ret_rank: u32) {
+        self.horizon = self.horizon.max(ret_rank);
+        self.watch.push(Watch {
+            op,
+            id,
+            ret_rank,
+            revivers: 0,
+            reviver: NONE,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.watch.is_empty()
+    }
+
+    /// The latest return of a watched read: non-monotone ops called after
+    /// it cannot come before any of them.
+    pub fn horizon(&self) -> u32 {
+        self.horizon
+    }
+
+    /// Notes an unlinearized non-monotone op (`id` as the search names
+    /// it, `op` interned) called at `call_rank`; false once there are too
+    /// many to look at.
+    pub fn reviver(&mut self, call_rank: u32, id: u32, op: u32) -> bool {
+        if self.revivers.len() >= REVIVERS_MAX {
+            self.full = true;
+            return false;
+        }
+        self.revivers.push((call_rank, id, op));
+        true
+    }
+
+    /// Counts each watched read's revivers and keeps the reads that at
+    /// most one op may revive.
+    pub fn settle(&mut self, intern: &mut Interner) {
+        if self.full {
+            self.watch.clear();
+            return;
+        }
+        for w in &mut self.watch {
+            for &(rank, id, op) in &self.revivers {
+                if rank < w.ret_rank && intern.may_revive(op, w.op) {
+                    w.revivers += 1;
+                    w.reviver = id;
+                    if w.revivers > 1 {
+                        break;
+                    }
+                }
+            }
+        }
+        self.watch.retain(|w| w.revivers <= 1);
+    }
+
+    /// Whether `s2`, reached by linearizing the op the search calls `c`,
+    /// keeps every watched read possible: those nothing but `c` may
+    /// revive must still be able to become legal.
+    #[inline]
+    pub fn viable(&self, intern: &mut Interner, c: u32, s2: u32) -> bool {
+        self.blocker(intern, c, s2).is_none()
+    }
+
+    /// The watched read (as the search names it) that `s2` makes
+    /// impossible, if any (see [`Watcher::viable`]).
+    #[inline]
+    pub fn blocker(&self, intern: &mut Interner, c: u32, s2: u32) -> Option<u32> {
+        self.watch
+            .iter()
+            .find(|w| !((w.revivers == 1 && w.reviver != c) || intern.may_become_legal(s2, w.op)))
+            .map(|w| w.id)
+    }
+}
