@@ -380,12 +380,20 @@ fn node_process_groups_are_killed_and_reaped() {
     assert_eq!(all.len(), 4, "two nodes, each with one child: {text}");
     for pid in all {
         // The node and its `sleep 300` child are gone: killed with the
-        // process group, and (for the node) reaped by the workbench.
-        let alive = Path::new(&format!("/proc/{pid}")).exists()
-            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .unwrap_or_default()
-                .contains(") Z ");
-        assert!(!alive, "process {pid} outlived the test");
+        // process group, and (for the node) reaped by the workbench. The
+        // grandchild's SIGKILL is delivered asynchronously and it is reaped
+        // by init, so give it a moment.
+        let alive = || {
+            Path::new(&format!("/proc/{pid}")).exists()
+                && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .unwrap_or_default()
+                    .contains(") Z ")
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(), "process {pid} outlived the test");
     }
 }
 
