@@ -37,13 +37,11 @@ impl Workload for Broadcast {
     }
 
     fn next_op(&mut self, rng: &mut Rng, _worker: Worker) -> Invocation {
-        if rng.below(2) == 0 {
+        crate::add_or_read(rng, |_| {
             let message = self.next_message;
             self.next_message += 1;
             Invocation::new("broadcast", Value::from(message))
-        } else {
-            Invocation::new("read", Value::Null)
-        }
+        })
     }
 
     fn request(&self, op: &Invocation) -> Body {

@@ -34,11 +34,10 @@ impl Workload for Counter {
     }
 
     fn next_op(&mut self, rng: &mut Rng, _worker: Worker) -> Invocation {
-        if rng.below(2) == 0 {
-            Invocation::new("add", Value::from(rng.between(self.delta_min, 4)))
-        } else {
-            Invocation::new("read", Value::Null)
-        }
+        let delta_min = self.delta_min;
+        crate::add_or_read(rng, |rng| {
+            Invocation::new("add", Value::from(rng.between(delta_min, 4)))
+        })
     }
 
     fn request(&self, op: &Invocation) -> Body {

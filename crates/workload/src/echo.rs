@@ -29,13 +29,7 @@ impl Workload for Echo {
         _op: &Invocation,
         mut reply: Body,
     ) -> Result<Value, String> {
-        if reply.kind != "echo_ok" {
-            return Err(format!("expected echo_ok, got {:?}", reply.kind));
-        }
-        reply
-            .fields
-            .remove("echo")
-            .ok_or_else(|| "echo_ok has no `echo` field".to_string())
+        crate::take_field(&mut reply, "echo_ok", "echo")
     }
 
     fn is_idempotent(&self, _f: &str) -> bool {

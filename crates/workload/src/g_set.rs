@@ -17,13 +17,11 @@ impl Workload for GSet {
     }
 
     fn next_op(&mut self, rng: &mut Rng, _worker: Worker) -> Invocation {
-        if rng.below(2) == 0 {
+        crate::add_or_read(rng, |_| {
             let element = self.next_element;
             self.next_element += 1;
             Invocation::new("add", Value::from(element))
-        } else {
-            Invocation::new("read", Value::Null)
-        }
+        })
     }
 
     fn request(&self, op: &Invocation) -> Body {

@@ -112,6 +112,27 @@ pub trait Workload: Send {
     fn check(&self, history: &History) -> CheckResult;
 }
 
+/// Maelstrom's `gen/mix` of an add-like op and a read, half and half:
+/// broadcast, g-set and the counters.
+pub(crate) fn add_or_read(rng: &mut Rng, add: impl FnOnce(&mut Rng) -> Invocation) -> Invocation {
+    if rng.below(2) == 0 {
+        add(rng)
+    } else {
+        Invocation::new("read", Value::Null)
+    }
+}
+
+/// The `field` of a reply that must be of type `kind`, moved out.
+pub(crate) fn take_field(reply: &mut Body, kind: &str, field: &str) -> Result<Value, String> {
+    if reply.kind != kind {
+        return Err(format!("expected {kind}, got {:?}", reply.kind));
+    }
+    reply
+        .fields
+        .remove(field)
+        .ok_or_else(|| format!("{kind} has no `{field}` field"))
+}
+
 /// Why a workload could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WorkloadError {

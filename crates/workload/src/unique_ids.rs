@@ -26,13 +26,7 @@ impl Workload for UniqueIds {
         _op: &Invocation,
         mut reply: Body,
     ) -> Result<Value, String> {
-        if reply.kind != "generate_ok" {
-            return Err(format!("expected generate_ok, got {:?}", reply.kind));
-        }
-        reply
-            .fields
-            .remove("id")
-            .ok_or_else(|| "generate_ok has no `id` field".to_string())
+        crate::take_field(&mut reply, "generate_ok", "id")
     }
 
     fn is_idempotent(&self, _f: &str) -> bool {
