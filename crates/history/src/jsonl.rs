@@ -1,6 +1,9 @@
 use std::io::{self, Write};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use crate::{History, Op};
+use crate::{History, Op, OpType, Process};
 
 /// A line of a JSONL history that is not an op.
 #[derive(Debug, thiserror::Error)]
@@ -13,21 +16,19 @@ pub struct ReadError {
 
 impl History {
     /// Parses a JSONL history; blank lines are skipped. Indices are
-    /// renumbered in file order.
+    /// renumbered in file order. A large input is read in pieces on a few
+    /// threads; the result, and the error for a bad input (the first bad
+    /// line), are the same as reading it line by line.
     pub fn from_jsonl(text: &str) -> Result<History, ReadError> {
-        let mut history = History::default();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let op: Op = serde_json::from_str(line).map_err(|e| ReadError {
-                line: i + 1,
-                column: e.column(),
-                message: e.to_string(),
-            })?;
-            history.push(op);
-        }
-        Ok(history)
+        let threads = if text.len() < PARALLEL_MIN_BYTES {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(THREADS_MAX)
+                .min(text.len() / PARALLEL_MIN_BYTES)
+        };
+        read_pieces(text, threads.max(1))
     }
 
     pub fn to_jsonl(&self) -> String {
@@ -38,6 +39,279 @@ impl History {
         }
         out
     }
+}
+
+/// Inputs smaller than this are read on one thread, and each thread reads
+/// at least this much.
+const PARALLEL_MIN_BYTES: usize = 8 << 20;
+
+/// The most threads a history is read on.
+const THREADS_MAX: usize = 8;
+
+/// Reads `text` split into `pieces` pieces of whole lines, all but the
+/// first on threads of their own. Each piece writes its ops straight into
+/// the history's vector, into the slots of its lines (the vector's memory
+/// is the largest part of reading: it is neither copied nor touched
+/// twice).
+fn read_pieces(text: &str, pieces: usize) -> Result<History, ReadError> {
+    let pieces = split_lines(text, pieces);
+    // A slot for an op on each line.
+    let lines: Vec<usize> = pieces.iter().map(|p| count_lines(p)).collect();
+    let starts: Vec<usize> = lines
+        .iter()
+        .scan(0, |at, &n| Some(std::mem::replace(at, *at + n)))
+        .collect();
+    let total = lines.iter().sum();
+    let mut ops: Vec<Op> = Vec::with_capacity(total);
+    let mut slots: Vec<Mutex<Option<&mut [MaybeUninit<Op>]>>> = Vec::with_capacity(pieces.len());
+    let mut spare = &mut ops.spare_capacity_mut()[..total];
+    for &n in &lines {
+        let (piece, rest) = std::mem::take(&mut spare).split_at_mut(n);
+        slots.push(Mutex::new(Some(piece)));
+        spare = rest;
+    }
+    // The first piece that found a bad line: later ones stop.
+    let failed = AtomicUsize::new(usize::MAX);
+    let read = |k: usize| {
+        let slots = slots[k]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("each piece is read once");
+        read_lines(pieces[k], slots, starts[k] as u64, || {
+            failed.load(Ordering::Relaxed) < k
+        })
+        .inspect_err(|_| {
+            failed.fetch_min(k, Ordering::Relaxed);
+        })
+    };
+    let results: Vec<Result<usize, (usize, ReadError)>> = std::thread::scope(|scope| {
+        let rest: Vec<_> = (1..pieces.len())
+            .map(|k| {
+                let read = &read;
+                std::thread::Builder::new()
+                    .name("read-jsonl".into())
+                    .spawn_scoped(scope, move || read(k))
+                    .map_err(|_| k)
+            })
+            .collect();
+        let mut results = vec![read(0)];
+        for handle in rest {
+            results.push(match handle {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: read the piece here.
+                Err(k) => read(k),
+            });
+        }
+        results
+    });
+    drop(slots);
+
+    // Close the gaps that blank lines left, so that the ops written are
+    // the first ones of the vector.
+    let spare = ops.spare_capacity_mut();
+    let mut len = 0;
+    let mut gaps = false;
+    for (result, &start) in results.iter().zip(&starts) {
+        let written = match result {
+            Ok(n) | Err((n, _)) => *n,
+        };
+        if start != len {
+            gaps = true;
+            for i in 0..written {
+                spare.swap(start + i, len + i);
+            }
+        }
+        len += written;
+    }
+    // SAFETY: each piece wrote ops into the first `written` of its slots
+    // (`read_lines` writes slot after slot, and says how many), and the
+    // swaps above moved them, in order, into the first `len` slots of the
+    // vector, whose capacity is `total` >= `len`.
+    unsafe { ops.set_len(len) };
+    // The first bad line (with its number in the whole text).
+    for (result, &start) in results.into_iter().zip(&starts) {
+        if let Err((_, mut e)) = result {
+            e.line += start;
+            return Err(e);
+        }
+    }
+    if gaps {
+        for (i, op) in ops.iter_mut().enumerate() {
+            op.index = i as u64;
+        }
+    }
+    Ok(History { ops })
+}
+
+/// Parses the non-blank lines of `text` into the first of `slots`, one a
+/// line, numbering them from `first`, until a bad line (whose number
+/// counts from the start of `text`) or `stop`. Says how many slots it
+/// wrote, also with the error.
+fn read_lines(
+    text: &str,
+    slots: &mut [MaybeUninit<Op>],
+    first: u64,
+    stop: impl Fn() -> bool,
+) -> Result<usize, (usize, ReadError)> {
+    let mut written = 0;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if i % 4096 == 0 && stop() {
+            break;
+        }
+        let mut op = read_op(line).map_err(|e| {
+            let e = ReadError {
+                line: i + 1,
+                column: e.column(),
+                message: e.to_string(),
+            };
+            (written, e)
+        })?;
+        op.index = first + written as u64;
+        slots[written].write(op);
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// One op from one line: serde_json's reading of an [`Op`], but quicker
+/// for a line exactly as [`HistoryWriter`] writes one with no error, node
+/// or final mark (the fields in order, no spaces, plain strings), whose
+/// parts other than the value are then read by hand.
+fn read_op(line: &str) -> Result<Op, serde_json::Error> {
+    match read_written_op(line) {
+        Some(op) => Ok(op),
+        None => serde_json::from_str(line),
+    }
+}
+
+/// [`read_op`] for a line as [`HistoryWriter`] writes it, or `None` for
+/// any other line (malformed or not), which serde_json then reads.
+fn read_written_op(line: &str) -> Option<Op> {
+    let mut at = Cursor { line, at: 0 };
+    at.expect("{\"index\":")?;
+    let index = at.uint()?;
+    at.expect(",\"time\":")?;
+    let time = at.uint()?;
+    at.expect(",\"process\":")?;
+    let process = if at.expect("\"nemesis\"").is_some() {
+        Process::Nemesis
+    } else {
+        Process::Client(at.uint()?)
+    };
+    at.expect(",\"type\":")?;
+    let kind = match at.plain_string()? {
+        "invoke" => OpType::Invoke,
+        "ok" => OpType::Ok,
+        "fail" => OpType::Fail,
+        "info" => OpType::Info,
+        _ => return None,
+    };
+    at.expect(",\"f\":")?;
+    let f = at.plain_string()?;
+    at.expect(",\"value\":")?;
+    let value = line[at.at..].strip_suffix('}')?;
+    // Within serde_json's nesting limit as it counts inside the op.
+    if value.bytes().filter(|&b| b == b'[' || b == b'{').count() >= NESTING_MAX {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_str(value);
+    let value = crate::value::deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(Op {
+        index,
+        time,
+        process,
+        kind,
+        f: f.to_owned(),
+        value,
+        error: None,
+        node: None,
+        is_final: false,
+    })
+}
+
+/// Nesting in a value that the quick reading leaves to serde_json (whose
+/// limit is 128 levels, the op's own braces included).
+const NESTING_MAX: usize = 100;
+
+/// A position in a line.
+struct Cursor<'a> {
+    line: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Steps over `text`, if the line goes on with it.
+    fn expect(&mut self, text: &str) -> Option<()> {
+        self.line[self.at..]
+            .starts_with(text)
+            .then(|| self.at += text.len())
+    }
+
+    /// A non-negative integer as JSON writes it (no leading zeros) that
+    /// fits in 64 bits.
+    fn uint(&mut self) -> Option<u64> {
+        let digits = &self.line.as_bytes()[self.at..];
+        let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+        if len == 0 || (len > 1 && digits[0] == b'0') {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for &d in &digits[..len] {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        self.at += len;
+        Some(n)
+    }
+
+    /// A string without escapes or control characters.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        self.expect("\"")?;
+        let rest = &self.line[self.at..];
+        let len = rest
+            .bytes()
+            .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest.as_bytes()[len] != b'"' {
+            return None;
+        }
+        self.at += len + 1;
+        Some(&rest[..len])
+    }
+}
+
+/// `text` cut into at most `pieces` pieces of about equal length, each
+/// ending just after a newline (but the last).
+fn split_lines(text: &str, pieces: usize) -> Vec<&str> {
+    let mut out = Vec::with_capacity(pieces);
+    let mut rest = text;
+    for k in (1..pieces).rev() {
+        let target = rest.len() - rest.len() * k / (k + 1);
+        let Some(nl) = rest.as_bytes()[target..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let (piece, tail) = rest.split_at(target + nl + 1);
+        out.push(piece);
+        rest = tail;
+    }
+    out.push(rest);
+    out
+}
+
+/// The number of lines of `text`, as `str::lines` counts them.
+fn count_lines(text: &str) -> usize {
+    // Counted in runs short enough for a byte counter, which vectorizes.
+    let newlines: usize = text
+        .as_bytes()
+        .chunks(255)
+        .map(|run| usize::from(run.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n'))))
+        .sum();
+    newlines + usize::from(!text.is_empty() && !text.ends_with('\n'))
 }
 
 /// Streams ops to a writer as they happen, numbering them.
@@ -81,7 +355,7 @@ impl<W: Write> HistoryWriter<W> {
 mod tests {
     use super::*;
     use crate::{OpType, Process};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn writer_numbers_and_reader_reads() {
@@ -109,5 +383,160 @@ mod tests {
         assert_eq!(err.line, 2);
         assert!(err.column > 0);
         assert!(err.to_string().contains("line 2"));
+    }
+
+    #[test]
+    fn reading_in_pieces_reads_what_reading_line_by_line_reads() {
+        let mut text = String::new();
+        for i in 0..40u64 {
+            match i % 7 {
+                0 => text.push('\n'),
+                1 => text.push_str("   \r\n"),
+                _ => {}
+            }
+            let op = Op::new(
+                Process::Client(i % 3),
+                OpType::Invoke,
+                "write",
+                json!([i, i]),
+            )
+            .at(i);
+            text.push_str(&serde_json::to_string(&op).unwrap());
+            text.push_str(if i % 5 == 0 { "\r\n" } else { "\n" });
+        }
+        let whole = read_pieces(&text, 1).unwrap();
+        assert_eq!(whole.len(), 40);
+        assert!(whole
+            .ops
+            .iter()
+            .enumerate()
+            .all(|(i, op)| op.index == i as u64));
+        for pieces in 2..12 {
+            assert_eq!(
+                read_pieces(&text, pieces).unwrap(),
+                whole,
+                "{pieces} pieces"
+            );
+        }
+        let unterminated = text.trim_end();
+        assert_eq!(read_pieces(unterminated, 5).unwrap(), whole);
+        assert!(read_pieces("", 3).unwrap().is_empty());
+        assert!(read_pieces("\n\n\n", 3).unwrap().is_empty());
+
+        // The first bad line, wherever the pieces are cut.
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        for bad in [0, 1, 9, 25, lines.len() - 1] {
+            let mut broken: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            broken[bad] = "{\"process\":0,\"type\":\"maybe\"}\n".to_string();
+            if bad + 3 < broken.len() {
+                broken[bad + 3] = "nonsense\n".to_string();
+            }
+            let broken = broken.concat();
+            let want = read_pieces(&broken, 1).unwrap_err();
+            assert_eq!(want.line, bad + 1);
+            for pieces in 2..12 {
+                let got = read_pieces(&broken, pieces).unwrap_err();
+                assert_eq!(
+                    (got.line, got.column, &got.message),
+                    (want.line, want.column, &want.message),
+                    "{pieces} pieces"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_end_at_newlines() {
+        let text = "a\nbb\nccc\n\ndddd";
+        for pieces in 1..8 {
+            let cut = split_lines(text, pieces);
+            assert_eq!(cut.concat(), text);
+            assert!(cut.len() <= pieces);
+            assert!(cut[..cut.len() - 1].iter().all(|p| p.ends_with('\n')));
+        }
+        assert_eq!(count_lines(text), 5);
+        assert_eq!(count_lines("a\n"), 1);
+        assert_eq!(count_lines(""), 0);
+        assert_eq!(count_lines(&"x\n".repeat(1000)), 1000);
+    }
+
+    #[test]
+    fn the_quick_reading_reads_what_serde_json_reads() {
+        let ops = [
+            Op::new(
+                Process::Client(3),
+                OpType::Invoke,
+                "read",
+                json!([396, null]),
+            )
+            .at(17),
+            Op::new(
+                Process::Client(0),
+                OpType::Ok,
+                "write",
+                json!(["k", {"a": [1, 2.5]}]),
+            ),
+            Op::new(
+                Process::Nemesis,
+                OpType::Info,
+                "start-partition",
+                json!("one"),
+            ),
+            Op::new(
+                Process::Client(u64::MAX),
+                OpType::Fail,
+                "cas",
+                json!([1, 2]),
+            )
+            .at(u64::MAX),
+            Op::new(Process::Client(1), OpType::Invoke, "é \"q\"", Value::Null),
+            Op::new(Process::Client(1), OpType::Invoke, "add", json!("a\nb")),
+        ];
+        let mut lines: Vec<String> = Vec::new();
+        for op in &ops {
+            let line = serde_json::to_string(op).unwrap();
+            // The line, and lines that differ from it a little: each must
+            // read as serde_json reads it, op or error.
+            lines.push(line.clone());
+            for (from, to) in [
+                ("\"index\":0", "\"index\":00"),
+                ("\"index\":0", "\"index\":-0"),
+                ("\"index\":0", "\"index\":1e3"),
+                ("\"index\":0", "\"index\":18446744073709551616"),
+                ("\"index\":0", "\"index\": 0"),
+                ("\"time\":", "\"tim\":"),
+                ("\"process\":", "\"process\":\"nemesis\",\"process\":"),
+                ("\"nemesis\"", "\"nemesi\""),
+                ("\"type\":\"", "\"type\":\"x"),
+                ("\"f\":\"", "\"f\":\"\\u0041"),
+                ("\"f\":\"", "\"f\":\"\t"),
+                ("\"value\":", "\"value\": "),
+                ("\"value\":", "\"value\":1,\"value\":"),
+                ("\"value\":", "\"error\":\"x\",\"value\":"),
+                ("\"value\":", "\"value\":["),
+                ("{", " {"),
+            ] {
+                lines.push(line.replacen(from, to, 1));
+            }
+            lines.push(format!("{line} "));
+            lines.push(line[..line.len() - 1].to_string());
+            lines.push(format!("{}}}", &line[..line.len() - 1]));
+            lines.push(line.replace('}', ",\"final\":true}"));
+        }
+        let deep = |n: usize| {
+            format!(
+                "{{\"index\":0,\"time\":0,\"process\":0,\"type\":\"ok\",\"f\":\"r\",\"value\":{}{}}}",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        lines.extend([deep(99), deep(126), deep(127), deep(128)]);
+        let mut quick = 0;
+        for line in &lines {
+            let want = serde_json::from_str::<Op>(line).map_err(|e| e.to_string());
+            assert_eq!(read_op(line).map_err(|e| e.to_string()), want, "{line}");
+            quick += usize::from(read_written_op(line).is_some());
+        }
+        assert!(quick >= ops.len(), "{quick}");
     }
 }

@@ -22,6 +22,7 @@
 pub mod formats;
 mod jsonl;
 mod op;
+mod value;
 
 pub use formats::{Format, FormatError};
 pub use jsonl::{HistoryWriter, ReadError};

@@ -1,8 +1,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::value;
 
 /// Who performed an operation: a numbered client process, or the nemesis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,13 +24,94 @@ impl Serialize for Process {
 
 impl<'de> Deserialize<'de> for Process {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Number(n) if n.as_u64().is_some() => Ok(Process::Client(n.as_u64().unwrap())),
-            Value::String(s) if s == "nemesis" => Ok(Process::Nemesis),
-            other => Err(serde::de::Error::custom(format!(
-                "a process is a non-negative integer or \"nemesis\", not {other}"
-            ))),
+        d.deserialize_any(ProcessVisitor)
+    }
+}
+
+/// Reads a process without building a JSON value first (it is read once
+/// per op); anything else is an error that shows what it was as JSON.
+struct ProcessVisitor;
+
+impl ProcessVisitor {
+    fn refuse<E: de::Error>(other: &Value) -> E {
+        E::custom(format!(
+            "a process is a non-negative integer or \"nemesis\", not {other}"
+        ))
+    }
+}
+
+impl<'de> de::Visitor<'de> for ProcessVisitor {
+    type Value = Process;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a non-negative integer or \"nemesis\"")
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Process, E> {
+        Ok(Process::Client(n))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Process, E> {
+        match u64::try_from(n) {
+            Ok(n) => Ok(Process::Client(n)),
+            Err(_) => Err(Self::refuse(&Value::from(n))),
         }
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Process, E> {
+        Err(Self::refuse(&Value::from(n)))
+    }
+
+    fn visit_i128<E: de::Error>(self, n: i128) -> Result<Process, E> {
+        match u64::try_from(n) {
+            Ok(n) => Ok(Process::Client(n)),
+            Err(_) => Err(Self::refuse(&value::deserialize(
+                de::value::I128Deserializer::<E>::new(n),
+            )?)),
+        }
+    }
+
+    fn visit_u128<E: de::Error>(self, n: u128) -> Result<Process, E> {
+        match u64::try_from(n) {
+            Ok(n) => Ok(Process::Client(n)),
+            Err(_) => Err(Self::refuse(&value::deserialize(
+                de::value::U128Deserializer::<E>::new(n),
+            )?)),
+        }
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Process, E> {
+        Err(Self::refuse(&Value::Bool(b)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Process, E> {
+        if s == "nemesis" {
+            Ok(Process::Nemesis)
+        } else {
+            Err(Self::refuse(&Value::from(s)))
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Process, E> {
+        Err(Self::refuse(&Value::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Process, E> {
+        Err(Self::refuse(&Value::Null))
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Process, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Process, A::Error> {
+        let other = value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Err(Self::refuse(&other))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Process, A::Error> {
+        let other = value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Err(Self::refuse(&other))
     }
 }
 
@@ -75,10 +158,14 @@ pub struct Op {
     #[serde(rename = "type")]
     pub kind: OpType,
     pub f: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::deserialize")]
     pub value: Value,
     /// Why a completion failed or is indeterminate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "value::deserialize_option"
+    )]
     pub error: Option<Value>,
     /// The node a client op was sent to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,17 +242,33 @@ impl History {
     /// [`History::pairs`] as positions in `ops`, for checkers that order
     /// events by (time, position) and must not trust an op's `index` field.
     pub fn pair_positions(&self) -> Vec<(usize, Option<usize>)> {
-        let mut open: BTreeMap<Process, usize> = BTreeMap::new();
-        let mut pairs = Vec::new();
+        const NONE: usize = usize::MAX;
+        // The open invocation (a position in `pairs`) of each process:
+        // client numbers below the history's length in a vector, any
+        // others in a map.
+        let dense_below = self.ops.len() as u64;
+        let mut dense: Vec<usize> = Vec::new();
+        let mut sparse: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut pairs = Vec::with_capacity(self.ops.len() / 2 + 1);
         for (pos, op) in self.ops.iter().enumerate() {
-            if !op.is_client() {
+            let Process::Client(p) = op.process else {
                 continue;
-            }
+            };
+            let open = if p < dense_below {
+                let p = p as usize;
+                if p >= dense.len() {
+                    dense.resize(p + 1, NONE);
+                }
+                &mut dense[p]
+            } else {
+                sparse.entry(p).or_insert(NONE)
+            };
             if op.is_invoke() {
-                open.insert(op.process, pairs.len());
+                *open = pairs.len();
                 pairs.push((pos, None));
-            } else if let Some(i) = open.remove(&op.process) {
-                pairs[i].1 = Some(pos);
+            } else if *open != NONE {
+                pairs[*open].1 = Some(pos);
+                *open = NONE;
             }
         }
         pairs
@@ -179,5 +282,35 @@ impl FromIterator<Op> for History {
             h.push(op);
         }
         h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_read_from_numbers_and_nemesis_and_nothing_else() {
+        let read = |text: &str| serde_json::from_str::<Process>(text).map_err(|e| e.to_string());
+        assert_eq!(read("3"), Ok(Process::Client(3)));
+        assert_eq!(read("18446744073709551615"), Ok(Process::Client(u64::MAX)));
+        assert_eq!(read("\"nemesis\""), Ok(Process::Nemesis));
+        assert_eq!(
+            serde_json::from_value::<Process>(serde_json::json!(7)).unwrap(),
+            Process::Client(7)
+        );
+        for (text, shown) in [
+            ("-1", "-1"),
+            ("1.5", "1.5"),
+            ("\"x\"", "\"x\""),
+            ("null", "null"),
+            ("true", "true"),
+            ("[1, \"a\"]", "[1,\"a\"]"),
+            ("{\"a\": [2]}", "{\"a\":[2]}"),
+        ] {
+            let e = read(text).unwrap_err();
+            let want = format!("a process is a non-negative integer or \"nemesis\", not {shown}");
+            assert!(e.starts_with(&want), "{text}: {e}");
+        }
     }
 }

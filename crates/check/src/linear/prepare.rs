@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use lightcone_history::{History, OpType, Process};
+use lightcone_history::{History, Op, OpType, Process};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::model::{Model, ModelOp};
@@ -49,125 +51,102 @@ pub(crate) struct PartitionOps {
 /// by the key's JSON text. Failed ops (which did not happen) and
 /// indeterminate read-only ops (which change nothing) are dropped. An error
 /// names what is malformed.
+///
+/// One pass over the history pairs the ops and ranks the call and return
+/// events (sorting only events at equal times, unless the history's times
+/// go backwards); then, on all threads, each op's values are copied into
+/// the op its partition sees (a partition's key costs a hash lookup), and
+/// each partition gathers its ops in call order.
 pub(crate) fn prepare(history: &History, model: &dyn Model) -> Result<Vec<PartitionOps>, String> {
-    let pairs = history.pairs();
-    // Without timing information (every time 0, as in a history built by
-    // hand or read from a format without times) the history's order is the
-    // real-time order.
-    let timeless = history.ops.len() > 1 && history.ops.iter().all(|op| op.time == 0);
-    let time_of = |op: &lightcone_history::Op| if timeless { op.index } else { op.time };
+    prepare_in_pieces(history, model, PIECE)
+}
 
-    struct Raw {
-        op: ModelOp,
-        process: Process,
-        invoke_index: u64,
-        complete_index: Option<u64>,
-        invoke_time: u64,
-        complete_time: Option<u64>,
-        ok: bool,
-    }
-    let mut raws: Vec<Raw> = Vec::with_capacity(pairs.len());
-    for (invoke, completion) in pairs {
-        let (ok, output) = match completion {
-            Some(c) if c.kind == OpType::Fail => continue,
-            Some(c) if c.kind == OpType::Ok => (true, Some(c.value.clone())),
-            _ => (false, None),
-        };
-        if let Some(c) = completion.filter(|_| ok) {
-            if time_of(c) < time_of(invoke) {
-                return Err(format!(
-                    "op {} (process {}) completes at {} ns, before its invocation (op {}) at {} ns",
-                    c.index, c.process, c.time, invoke.index, invoke.time
-                ));
-            }
-        }
-        raws.push(Raw {
-            op: ModelOp::new(invoke.f.clone(), invoke.value.clone(), output),
-            process: invoke.process,
-            invoke_index: invoke.index,
-            complete_index: completion.filter(|_| ok).map(|c| c.index),
-            invoke_time: invoke.time,
-            complete_time: completion.filter(|_| ok).map(|c| c.time),
-            ok,
-        });
-    }
+/// Invocations whose ops one task partitions.
+const PIECE: usize = 1 << 14;
 
-    // Rank call and return events: by time, calls before returns at equal
-    // times (closed intervals), then by history index.
-    let mut events: Vec<(u64, u8, u64, usize)> = Vec::with_capacity(raws.len() * 2);
-    for (i, raw) in raws.iter().enumerate() {
-        let call_time = if timeless {
-            raw.invoke_index
-        } else {
-            raw.invoke_time
-        };
-        events.push((call_time, 0, raw.invoke_index, i));
-        if let (Some(index), Some(time)) = (raw.complete_index, raw.complete_time) {
-            events.push((if timeless { index } else { time }, 1, index, i));
-        }
-    }
-    events.sort_unstable();
-    if events.len() >= NEVER as usize {
-        return Err(format!(
-            "{} events are more than this checker can rank",
-            events.len()
-        ));
-    }
-    let mut call_rank = vec![0u32; raws.len()];
-    let mut ret_rank = vec![NEVER; raws.len()];
-    for (rank, &(_, kind, _, i)) in events.iter().enumerate() {
-        if kind == 0 {
-            call_rank[i] = rank as u32;
-        } else {
-            ret_rank[i] = rank as u32;
-        }
-    }
+/// [`prepare`], partitioning the ops of `piece` invocations at a time.
+fn prepare_in_pieces(
+    history: &History,
+    model: &dyn Model,
+    piece: usize,
+) -> Result<Vec<PartitionOps>, String> {
+    let all = &history.ops;
+    let pairs = pair_and_rank(all)?;
+    let total = pairs.len();
 
+    // Each op as its partition's model sees it, in pieces of consecutive
+    // invocations, a piece for each thread at a time; then each partition
+    // takes its ops from the pieces (the pieces' memory then serves the
+    // next ones: fresh memory costs as much as partitioning).
+    let mut keys = PartitionKeys::default();
     let mut unkeyed: Vec<LinOp> = Vec::new();
-    let mut keyed: BTreeMap<String, (Value, Vec<LinOp>)> = BTreeMap::new();
-    for (i, raw) in raws.into_iter().enumerate() {
-        let (key, op) = match model.partition(&raw.op) {
-            Ok(Some(part)) => (Some(part.key), part.op),
-            Ok(None) => (None, raw.op),
-            Err(e) => {
-                return Err(format!(
-                    "op {} (process {}): {e}",
-                    raw.invoke_index, raw.process
-                ))
+    let mut keyed: Vec<Vec<LinOp>> = Vec::new();
+    let wave = piece.saturating_mul(rayon::current_num_threads().max(1));
+    let mut done = 0;
+    for pairs in pairs.chunks(wave) {
+        let pieces: Vec<Result<Piece, (usize, String)>> = if pairs.len() <= piece {
+            vec![partition_piece(all, model, pairs)]
+        } else {
+            pairs
+                .par_chunks(piece)
+                .map(|chunk| partition_piece(all, model, chunk))
+                .collect()
+        };
+        // The first malformed op.
+        if let Some(e) = pieces
+            .iter()
+            .filter_map(|piece| piece.as_ref().err())
+            .min_by_key(|(i, _)| *i)
+        {
+            return Err(e.1.clone());
+        }
+        done += pairs.len();
+        // The pieces' ops of each partition, in order.
+        let mut incoming: Vec<Vec<Vec<LinOp>>> = Vec::new();
+        for piece in pieces {
+            let mut piece = piece.expect("errors returned above");
+            unkeyed.append(&mut piece.unkeyed);
+            for (key, ops) in piece.keys.keys.into_iter().zip(piece.keyed) {
+                let slot = keys.slot(key);
+                if slot >= keyed.len() {
+                    keyed.resize_with(slot + 1, Vec::new);
+                }
+                if slot >= incoming.len() {
+                    incoming.resize_with(slot + 1, Vec::new);
+                }
+                incoming[slot].push(ops);
+            }
+        }
+        let take = |(ops, pieces): (&mut Vec<LinOp>, Vec<Vec<LinOp>>)| {
+            let n: usize = pieces.iter().map(Vec::len).sum();
+            if ops.capacity() - ops.len() < n {
+                // Room for all the partition's ops, as many as the share
+                // of them so far suggests (and a little more).
+                let expected = (ops.len() + n) as u128 * total as u128 / done as u128;
+                ops.reserve_exact(
+                    (expected as usize + expected as usize / 8).max(ops.len() + n) - ops.len(),
+                );
+            }
+            for mut piece in pieces {
+                ops.append(&mut piece);
             }
         };
-        if let Err(e) = model.validate(&op) {
-            return Err(format!(
-                "op {} (process {}): {e}",
-                raw.invoke_index, raw.process
-            ));
-        }
-        if !raw.ok && model.is_read_only(&op) {
-            continue;
-        }
-        let lin = LinOp {
-            op,
-            process: raw.process,
-            invoke_index: raw.invoke_index,
-            complete_index: raw.complete_index,
-            invoke_time: raw.invoke_time,
-            complete_time: raw.complete_time,
-            call_rank: call_rank[i],
-            ret_rank: ret_rank[i],
-        };
-        match key {
-            None => unkeyed.push(lin),
-            Some(key) => {
-                let text = key.to_string();
-                keyed
-                    .entry(text)
-                    .or_insert_with(|| (key, Vec::new()))
-                    .1
-                    .push(lin);
-            }
+        if incoming.len() > 1 {
+            keyed.par_iter_mut().zip(incoming).for_each(take);
+        } else {
+            keyed.iter_mut().zip(incoming).for_each(take);
         }
     }
+    let sort = |ops: &mut Vec<LinOp>| {
+        // Invocation order is call order unless times go backwards.
+        if !ops.is_sorted_by_key(|op| op.call_rank) {
+            ops.sort_by_key(|op| op.call_rank);
+        }
+    };
+    sort(&mut unkeyed);
+    keyed.par_iter_mut().for_each(sort);
 
+    // The unkeyed partition, then the others in order of their keys' text.
     let mut partitions = Vec::with_capacity(keyed.len() + 1);
     if !unkeyed.is_empty() || keyed.is_empty() {
         partitions.push(PartitionOps {
@@ -175,16 +154,344 @@ pub(crate) fn prepare(history: &History, model: &dyn Model) -> Result<Vec<Partit
             ops: unkeyed,
         });
     }
-    for (_, (key, ops)) in keyed {
+    for (slot, key) in keys.into_sorted() {
         partitions.push(PartitionOps {
             key: Some(key),
-            ops,
+            ops: std::mem::take(&mut keyed[slot]),
         });
     }
-    for p in &mut partitions {
-        p.ops.sort_by_key(|op| op.call_rank);
-    }
     Ok(partitions)
+}
+
+/// One op that counts: an invocation and its ok completion, if any (their
+/// positions in the history), with the ranks of its call and return.
+struct Pair {
+    invoke: usize,
+    completion: Option<usize>,
+    call_rank: u32,
+    ret_rank: u32,
+}
+
+/// Pairs each client invocation with its process's next completion, drops
+/// failed ones, and ranks the call and return events: by time (or, when
+/// every time is 0, as in a history built by hand or read from a format
+/// without times, by history index), calls before returns at equal times
+/// (closed intervals), then by history index. A return is [`NEVER`]
+/// without an ok completion. One pass over the history; only when its
+/// times go backwards, a sort of all the events.
+fn pair_and_rank(all: &[Op]) -> Result<Vec<Pair>, String> {
+    const NONE: usize = usize::MAX;
+    let timeless = all.len() > 1 && all.iter().all(|op| op.time == 0);
+    let time_of = |op: &Op| if timeless { op.index } else { op.time };
+
+    // Every invocation, in order, as a pair (with its ok completion once
+    // it completes), and how it completed.
+    let mut calls: Vec<Pair> = Vec::with_capacity(all.len() / 2 + 1);
+    let mut kinds: Vec<OpType> = Vec::with_capacity(all.len() / 2 + 1);
+    // The open invocation (a position in `calls`) of each process: client
+    // numbers below the history's length in a vector, others in a map.
+    let mut open_dense: Vec<usize> = Vec::new();
+    let mut open_sparse: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut ranks = Ranks::default();
+    // The first invocation (by position in `calls`) that completes ok
+    // before it is invoked, and the completion's position.
+    let mut backwards: Option<(usize, usize)> = None;
+    for (pos, op) in all.iter().enumerate() {
+        let Process::Client(p) = op.process else {
+            continue;
+        };
+        let open = if p < all.len() as u64 {
+            let p = p as usize;
+            if p >= open_dense.len() {
+                open_dense.resize(p + 1, NONE);
+            }
+            &mut open_dense[p]
+        } else {
+            open_sparse.entry(p).or_insert(NONE)
+        };
+        if op.kind == OpType::Invoke {
+            *open = calls.len();
+            ranks.event(time_of(op), false, op.index, calls.len(), &mut calls);
+            calls.push(Pair {
+                invoke: pos,
+                completion: None,
+                call_rank: 0,
+                ret_rank: NEVER,
+            });
+            kinds.push(OpType::Invoke);
+        } else if *open != NONE {
+            let call = std::mem::replace(open, NONE);
+            kinds[call] = op.kind;
+            if op.kind == OpType::Ok {
+                calls[call].completion = Some(pos);
+                ranks.event(time_of(op), true, op.index, call, &mut calls);
+                if time_of(op) < time_of(&all[calls[call].invoke])
+                    && backwards.is_none_or(|(first, _)| call < first)
+                {
+                    backwards = Some((call, pos));
+                }
+            }
+        }
+    }
+    ranks.flush(&mut calls);
+    if let Some((call, pos)) = backwards {
+        let (invoke, c) = (&all[calls[call].invoke], &all[pos]);
+        return Err(format!(
+            "op {} (process {}) completes at {} ns, before its invocation (op {}) at {} ns",
+            c.index, c.process, c.time, invoke.index, invoke.time
+        ));
+    }
+
+    // Failed ops did not happen: rank among the others' events.
+    let failed = kinds.iter().filter(|&&k| k == OpType::Fail).count();
+    let oks = kinds.iter().filter(|&&k| k == OpType::Ok).count();
+    let events = (calls.len() - failed + oks) as u64;
+    if events >= u64::from(NEVER) {
+        return Err(format!(
+            "{events} events are more than this checker can rank"
+        ));
+    }
+    if !ranks.in_order {
+        rank_by_sorting(all, &mut calls, &kinds, time_of);
+    } else if failed > 0 {
+        // Each failed op's call came before the ranks after it.
+        let mut failed: Vec<u32> = calls
+            .iter()
+            .zip(&kinds)
+            .filter(|(_, &k)| k == OpType::Fail)
+            .map(|(call, _)| call.call_rank)
+            .collect();
+        failed.sort_unstable();
+        let before = |rank: u32| rank - failed.partition_point(|&f| f < rank) as u32;
+        for call in &mut calls {
+            call.call_rank = before(call.call_rank);
+            if call.ret_rank != NEVER {
+                call.ret_rank = before(call.ret_rank);
+            }
+        }
+    }
+    let mut kinds = kinds.iter();
+    calls.retain(|_| kinds.next() != Some(&OpType::Fail));
+    Ok(calls)
+}
+
+/// Ranks events as they come, while they come in time order (as they do
+/// in a history written as it happened): the events at one time wait for
+/// a later time, then are ranked calls first, by index, by call.
+struct Ranks {
+    in_order: bool,
+    time: u64,
+    /// (is a return, index, call).
+    run: Vec<(bool, u64, usize)>,
+    next: u64,
+}
+
+impl Default for Ranks {
+    fn default() -> Ranks {
+        Ranks {
+            in_order: true,
+            time: 0,
+            run: Vec::new(),
+            next: 0,
+        }
+    }
+}
+
+impl Ranks {
+    fn event(&mut self, time: u64, is_return: bool, index: u64, call: usize, calls: &mut [Pair]) {
+        if !self.in_order {
+            return;
+        }
+        if time < self.time {
+            self.in_order = false;
+            return;
+        }
+        if time > self.time {
+            self.flush(calls);
+            self.time = time;
+        }
+        self.run.push((is_return, index, call));
+    }
+
+    fn flush(&mut self, calls: &mut [Pair]) {
+        self.run.sort_unstable();
+        for &(is_return, _, call) in &self.run {
+            // Past u32, the count says so and the ranks are not used.
+            let rank = self.next as u32;
+            if is_return {
+                calls[call].ret_rank = rank;
+            } else {
+                calls[call].call_rank = rank;
+            }
+            self.next += 1;
+        }
+        self.run.clear();
+    }
+}
+
+/// Ranks all the events by sorting them, for a history whose times go
+/// backwards.
+fn rank_by_sorting(all: &[Op], calls: &mut [Pair], kinds: &[OpType], time_of: impl Fn(&Op) -> u64) {
+    let mut events: Vec<(u64, bool, u64, u32)> = Vec::with_capacity(2 * calls.len());
+    for (i, (call, &kind)) in calls.iter().zip(kinds).enumerate() {
+        if kind == OpType::Fail {
+            continue;
+        }
+        let (i, invoke) = (i as u32, &all[call.invoke]);
+        events.push((time_of(invoke), false, invoke.index, i));
+        if let Some(c) = call.completion.map(|c| &all[c]) {
+            events.push((time_of(c), true, c.index, i));
+        }
+    }
+    events.sort_unstable();
+    for (rank, &(_, is_return, _, i)) in events.iter().enumerate() {
+        let call = &mut calls[i as usize];
+        if is_return {
+            call.ret_rank = rank as u32;
+        } else {
+            call.call_rank = rank as u32;
+        }
+    }
+}
+
+/// The ops of some consecutive invocations, partitioned.
+struct Piece {
+    unkeyed: Vec<LinOp>,
+    keys: PartitionKeys,
+    /// By the key's number in `keys`.
+    keyed: Vec<Vec<LinOp>>,
+}
+
+/// Partitions the ops of `pairs`, or says what is wrong with the first
+/// malformed one (and its position in the history).
+fn partition_piece(
+    all: &[Op],
+    model: &dyn Model,
+    pairs: &[Pair],
+) -> Result<Piece, (usize, String)> {
+    let mut piece = Piece {
+        unkeyed: Vec::new(),
+        keys: PartitionKeys::default(),
+        keyed: Vec::new(),
+    };
+    let mut whole = ModelOp::new(String::new(), Value::Null, None);
+    for (i, pair) in pairs.iter().enumerate() {
+        let invoke = &all[pair.invoke];
+        let completion = pair.completion.map(|c| &all[c]);
+        let output = completion.map(|c| &c.value);
+        // The op as the history has it, in a buffer reused from op to op:
+        // the model's partition copies out what its partition sees.
+        whole.f.clone_from(&invoke.f);
+        assign(&mut whole.input, &invoke.value);
+        match (&mut whole.output, output) {
+            (Some(out), Some(value)) => assign(out, value),
+            (out, value) => *out = value.cloned(),
+        }
+        let error = |e: String| {
+            let message = format!("op {} (process {}): {e}", invoke.index, invoke.process);
+            (pair.invoke, message)
+        };
+        let (key, op) = match model.partition(&whole).map_err(error)? {
+            Some(part) => (Some(part.key), part.op),
+            None => (
+                None,
+                std::mem::replace(&mut whole, ModelOp::new(String::new(), Value::Null, None)),
+            ),
+        };
+        model.validate(&op).map_err(error)?;
+        if pair.completion.is_none() && model.is_read_only(&op) {
+            continue;
+        }
+        let lin = LinOp {
+            op,
+            process: invoke.process,
+            invoke_index: invoke.index,
+            complete_index: completion.map(|c| c.index),
+            invoke_time: invoke.time,
+            complete_time: completion.map(|c| c.time),
+            call_rank: pair.call_rank,
+            ret_rank: pair.ret_rank,
+        };
+        match key {
+            None => piece.unkeyed.push(lin),
+            Some(key) => {
+                let slot = piece.keys.slot(key);
+                if slot == piece.keyed.len() {
+                    // Room for a fair share of the ops left (the vectors
+                    // would otherwise grow by copying).
+                    let share = (pairs.len() - i) / (slot + 1);
+                    piece.keyed.push(Vec::with_capacity(share.clamp(4, 256)));
+                }
+                piece.keyed[slot].push(lin);
+            }
+        }
+    }
+    Ok(piece)
+}
+
+/// The partition keys met so far, numbered in order of appearance and
+/// identified by their JSON text (a non-negative integer, the commonest
+/// key, by its value: no other key has the text of one).
+#[derive(Default)]
+struct PartitionKeys {
+    uints: FxHashMap<u64, usize>,
+    texts: FxHashMap<Box<[u8]>, usize>,
+    keys: Vec<Value>,
+    text: Vec<u8>,
+}
+
+impl PartitionKeys {
+    fn slot(&mut self, key: Value) -> usize {
+        let next = self.keys.len();
+        let slot = match key.as_u64() {
+            Some(n) => *self.uints.entry(n).or_insert(next),
+            None => {
+                self.text.clear();
+                serde_json::to_writer(&mut self.text, &key)
+                    .expect("a JSON value always serializes");
+                match self.texts.get(self.text.as_slice()) {
+                    Some(&slot) => slot,
+                    None => {
+                        self.texts.insert(self.text.as_slice().into(), next);
+                        next
+                    }
+                }
+            }
+        };
+        if slot == next {
+            self.keys.push(key);
+        }
+        slot
+    }
+
+    /// The slots with their keys, in order of the keys' text.
+    fn into_sorted(self) -> Vec<(usize, Value)> {
+        let mut keys: Vec<(String, usize, Value)> = self
+            .keys
+            .into_iter()
+            .enumerate()
+            .map(|(slot, key)| (key.to_string(), slot, key))
+            .collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keys.into_iter().map(|(_, slot, key)| (slot, key)).collect()
+    }
+}
+
+/// `*dst = src.clone()`, keeping `dst`'s allocations where the two have
+/// the same shape.
+fn assign(dst: &mut Value, src: &Value) {
+    match (dst, src) {
+        (Value::Array(d), Value::Array(s)) => {
+            d.truncate(s.len());
+            for (d, s) in d.iter_mut().zip(s) {
+                assign(d, s);
+            }
+            let n = d.len();
+            d.extend_from_slice(&s[n..]);
+        }
+        (Value::String(d), Value::String(s)) => d.clone_from(s),
+        (dst, src) => *dst = src.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -192,7 +499,9 @@ mod tests {
     use super::*;
     use crate::linear::model::model_by_name;
     use crate::testing::{invoke, ok, op};
+    use lightcone_history::Op;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     #[test]
     fn pairs_orders_and_drops_failures_and_indeterminate_reads() {
@@ -274,5 +583,273 @@ mod tests {
         let keys: Vec<_> = parts.iter().map(|p| p.key.clone()).collect();
         assert_eq!(keys, vec![Some(json!("a")), Some(json!("b"))]);
         assert_eq!(parts[0].ops[0].op.input, json!(2));
+    }
+
+    /// The first version of [`prepare`], simple and slow: the new one must
+    /// give exactly what it gave.
+    fn prepare_reference(
+        history: &History,
+        model: &dyn Model,
+    ) -> Result<Vec<PartitionOps>, String> {
+        let pairs = history.pairs();
+        // Without timing information (every time 0, as in a history built by
+        // hand or read from a format without times) the history's order is the
+        // real-time order.
+        let timeless = history.ops.len() > 1 && history.ops.iter().all(|op| op.time == 0);
+        let time_of = |op: &lightcone_history::Op| if timeless { op.index } else { op.time };
+
+        struct Raw {
+            op: ModelOp,
+            process: Process,
+            invoke_index: u64,
+            complete_index: Option<u64>,
+            invoke_time: u64,
+            complete_time: Option<u64>,
+            ok: bool,
+        }
+        let mut raws: Vec<Raw> = Vec::with_capacity(pairs.len());
+        for (invoke, completion) in pairs {
+            let (ok, output) = match completion {
+                Some(c) if c.kind == OpType::Fail => continue,
+                Some(c) if c.kind == OpType::Ok => (true, Some(c.value.clone())),
+                _ => (false, None),
+            };
+            if let Some(c) = completion.filter(|_| ok) {
+                if time_of(c) < time_of(invoke) {
+                    return Err(format!(
+                        "op {} (process {}) completes at {} ns, before its invocation (op {}) at {} ns",
+                        c.index, c.process, c.time, invoke.index, invoke.time
+                    ));
+                }
+            }
+            raws.push(Raw {
+                op: ModelOp::new(invoke.f.clone(), invoke.value.clone(), output),
+                process: invoke.process,
+                invoke_index: invoke.index,
+                complete_index: completion.filter(|_| ok).map(|c| c.index),
+                invoke_time: invoke.time,
+                complete_time: completion.filter(|_| ok).map(|c| c.time),
+                ok,
+            });
+        }
+
+        // Rank call and return events: by time, calls before returns at equal
+        // times (closed intervals), then by history index.
+        let mut events: Vec<(u64, u8, u64, usize)> = Vec::with_capacity(raws.len() * 2);
+        for (i, raw) in raws.iter().enumerate() {
+            let call_time = if timeless {
+                raw.invoke_index
+            } else {
+                raw.invoke_time
+            };
+            events.push((call_time, 0, raw.invoke_index, i));
+            if let (Some(index), Some(time)) = (raw.complete_index, raw.complete_time) {
+                events.push((if timeless { index } else { time }, 1, index, i));
+            }
+        }
+        events.sort_unstable();
+        if events.len() >= NEVER as usize {
+            return Err(format!(
+                "{} events are more than this checker can rank",
+                events.len()
+            ));
+        }
+        let mut call_rank = vec![0u32; raws.len()];
+        let mut ret_rank = vec![NEVER; raws.len()];
+        for (rank, &(_, kind, _, i)) in events.iter().enumerate() {
+            if kind == 0 {
+                call_rank[i] = rank as u32;
+            } else {
+                ret_rank[i] = rank as u32;
+            }
+        }
+
+        let mut unkeyed: Vec<LinOp> = Vec::new();
+        let mut keyed: BTreeMap<String, (Value, Vec<LinOp>)> = BTreeMap::new();
+        for (i, raw) in raws.into_iter().enumerate() {
+            let (key, op) = match model.partition(&raw.op) {
+                Ok(Some(part)) => (Some(part.key), part.op),
+                Ok(None) => (None, raw.op),
+                Err(e) => {
+                    return Err(format!(
+                        "op {} (process {}): {e}",
+                        raw.invoke_index, raw.process
+                    ))
+                }
+            };
+            if let Err(e) = model.validate(&op) {
+                return Err(format!(
+                    "op {} (process {}): {e}",
+                    raw.invoke_index, raw.process
+                ));
+            }
+            if !raw.ok && model.is_read_only(&op) {
+                continue;
+            }
+            let lin = LinOp {
+                op,
+                process: raw.process,
+                invoke_index: raw.invoke_index,
+                complete_index: raw.complete_index,
+                invoke_time: raw.invoke_time,
+                complete_time: raw.complete_time,
+                call_rank: call_rank[i],
+                ret_rank: ret_rank[i],
+            };
+            match key {
+                None => unkeyed.push(lin),
+                Some(key) => {
+                    let text = key.to_string();
+                    keyed
+                        .entry(text)
+                        .or_insert_with(|| (key, Vec::new()))
+                        .1
+                        .push(lin);
+                }
+            }
+        }
+
+        let mut partitions = Vec::with_capacity(keyed.len() + 1);
+        if !unkeyed.is_empty() || keyed.is_empty() {
+            partitions.push(PartitionOps {
+                key: None,
+                ops: unkeyed,
+            });
+        }
+        for (_, (key, ops)) in keyed {
+            partitions.push(PartitionOps {
+                key: Some(key),
+                ops,
+            });
+        }
+        for p in &mut partitions {
+            p.ops.sort_by_key(|op| op.call_rank);
+        }
+        Ok(partitions)
+    }
+
+    /// splitmix64.
+    struct Gen(u64);
+
+    impl Gen {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % n
+        }
+
+        fn value(&mut self) -> Value {
+            match self.below(8) {
+                0 => Value::Null,
+                1 => json!(self.below(4)),
+                2 => json!(-(self.below(3) as i64)),
+                3 => json!(["x", "y", "", "\"q\""][self.below(4) as usize]),
+                4 => json!([self.below(3), self.below(3)]),
+                5 => json!(0.5),
+                6 => json!({"k": self.below(2)}),
+                _ => json!(self.below(100)),
+            }
+        }
+
+        /// A history of a few clients (and the nemesis), mostly well
+        /// formed, with times in order, out of order, repeated or all 0.
+        fn history(&mut self, keyed: bool) -> History {
+            let clients = 1 + self.below(4);
+            let len = self.below(24);
+            let times = self.below(4);
+            let mut time = 0u64;
+            let mut open: Vec<Option<(String, Value, u64)>> = vec![None; clients as usize];
+            let mut h = History::default();
+            for _ in 0..len {
+                time = match times {
+                    0 => 0,
+                    1 => time + self.below(3),
+                    2 => self.below(50),
+                    _ => time + 1 + self.below(10),
+                };
+                if self.below(12) == 0 {
+                    h.push(Op::new(Process::Nemesis, OpType::Info, "kill", Value::Null).at(time));
+                    continue;
+                }
+                let c = self.below(clients);
+                let (kind, f, value) = match open[c as usize].take() {
+                    None => {
+                        let f = match self.below(40) {
+                            0 => "add",
+                            1..=8 => "cas",
+                            9..=24 => "read",
+                            _ => "write",
+                        };
+                        let mut v = match f {
+                            "read" => Value::Null,
+                            "cas" if self.below(8) != 0 => json!([self.value(), self.value()]),
+                            _ => self.value(),
+                        };
+                        if keyed && self.below(30) != 0 {
+                            v = json!([self.value(), v]);
+                        }
+                        open[c as usize] = Some((f.to_string(), v.clone(), time));
+                        (OpType::Invoke, f.to_string(), v)
+                    }
+                    Some((f, v, called)) => {
+                        if times == 2 && self.below(10) != 0 {
+                            // Out of history order, but mostly not before
+                            // the call.
+                            time = called + self.below(10);
+                        }
+                        let kind = [OpType::Ok, OpType::Ok, OpType::Fail, OpType::Info]
+                            [self.below(4) as usize];
+                        let v = match (kind, &v) {
+                            (OpType::Ok, Value::Array(t)) if t.len() == 2 && self.below(3) == 0 => {
+                                json!([t[0].clone(), self.value()])
+                            }
+                            (OpType::Ok, _) if self.below(10) == 0 => self.value(),
+                            _ => v,
+                        };
+                        (kind, f, v)
+                    }
+                };
+                h.push(Op::new(Process::Client(c), kind, f, value).at(time));
+            }
+            h
+        }
+    }
+
+    #[test]
+    fn prepares_exactly_as_the_reference_does() {
+        let models = [
+            "register",
+            "cas-register",
+            "independent-register",
+            "independent-cas-register",
+            "set",
+        ];
+        let mut gen = Gen(7);
+        let (mut ok, mut errors) = (0, 0);
+        for round in 0..20_000 {
+            let name = models[round % models.len()];
+            let model = model_by_name(name, None).unwrap();
+            let h = gen.history(name.starts_with("independent"));
+            let want = prepare_reference(&h, model.as_ref());
+            for piece in [1, 3, PIECE] {
+                let got = prepare_in_pieces(&h, model.as_ref(), piece);
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{want:?}"),
+                    "{name}, pieces of {piece}: {}",
+                    h.to_jsonl()
+                );
+            }
+            match want {
+                Ok(_) => ok += 1,
+                Err(_) => errors += 1,
+            }
+        }
+        assert!(
+            ok > 5_000 && errors > 1_000,
+            "{ok} prepared, {errors} refused"
+        );
     }
 }
