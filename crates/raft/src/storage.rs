@@ -1,0 +1,220 @@
+//! Stable storage behind a trait, and the in-memory implementation used by
+//! simulations and tests.
+//!
+//! Raft reads its stable log through [`Storage`]; the host writes to it
+//! while handling a [`crate::Ready`] (entries, hard state, snapshot) and when
+//! compacting. A storage holds one snapshot and the log entries after it.
+
+use crate::error::{Error, Result};
+use crate::message::{Entry, HardState, Snapshot, SnapshotMetadata};
+
+/// The durable state of one Raft node.
+///
+/// Writes must be durable when they return: Raft sends the messages of a
+/// `Ready` only after the host persisted it, and a vote or an acknowledged
+/// entry that is forgotten in a crash breaks safety (Raft paper, Figure 2).
+pub trait Storage {
+    /// The hard state last written (default when none).
+    fn hard_state(&self) -> HardState;
+    /// The current snapshot (the empty snapshot at 0 when none).
+    fn snapshot(&self) -> Snapshot;
+    /// The entries `[low, high)`.
+    fn entries(&self, low: u64, high: u64) -> Result<Vec<Entry>>;
+    /// The term of the entry at `index`; the snapshot's term at its index.
+    fn term(&self, index: u64) -> Result<u64>;
+    /// The first index held in the log: the snapshot index + 1.
+    fn first_index(&self) -> u64 {
+        self.snapshot().metadata.index + 1
+    }
+    /// The last index held (the snapshot index when the log is empty).
+    fn last_index(&self) -> u64;
+
+    /// Appends `entries` (consecutive), first dropping any held entry at or
+    /// after `entries[0].index`: a new leader may overwrite a follower's
+    /// uncommitted suffix (Raft paper, 5.3).
+    fn append(&mut self, entries: &[Entry]) -> Result<()>;
+    /// Replaces the hard state.
+    fn set_hard_state(&mut self, hard_state: HardState) -> Result<()>;
+    /// Replaces the whole log by `snapshot` (a follower's InstallSnapshot,
+    /// Raft paper 7): entries it covers are dropped, and so are the others,
+    /// because the leader will resend them.
+    fn apply_snapshot(&mut self, snapshot: Snapshot) -> Result<()>;
+    /// Log compaction (Raft paper, 7): stores `data` as the snapshot at
+    /// `index` and drops entries up to `index`. The caller guarantees that
+    /// `index` is applied.
+    fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<()>;
+}
+
+/// A [`Storage`] in memory. Cloning it is what a simulated crash keeps: the
+/// simulator clones the storage at the crash and restarts the node from the
+/// clone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStorage {
+    hard_state: HardState,
+    snapshot: Snapshot,
+    /// The entries after the snapshot, `entries[i].index == snapshot index + 1 + i`.
+    entries: Vec<Entry>,
+}
+
+impl MemoryStorage {
+    /// An empty storage: term 0, no vote, empty log.
+    pub fn new() -> MemoryStorage {
+        MemoryStorage::default()
+    }
+
+    /// A storage holding `entries` (which must start at index 1) and
+    /// `hard_state`; handy for setting up scenarios in tests.
+    pub fn with_log(hard_state: HardState, entries: Vec<Entry>) -> MemoryStorage {
+        let mut storage = MemoryStorage {
+            hard_state,
+            ..MemoryStorage::default()
+        };
+        storage.append(&entries).expect("entries start at index 1");
+        storage
+    }
+
+    /// All entries held after the snapshot.
+    pub fn log(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    fn snapshot_index(&self) -> u64 {
+        self.snapshot.metadata.index
+    }
+
+    fn check_range(&self, index: u64) -> Result<usize> {
+        let snapshot_index = self.snapshot_index();
+        if index <= snapshot_index {
+            return Err(Error::Compacted {
+                index,
+                snapshot_index,
+            });
+        }
+        if index > self.last_index() {
+            return Err(Error::Unavailable {
+                index,
+                last_index: self.last_index(),
+            });
+        }
+        Ok((index - snapshot_index - 1) as usize)
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn hard_state(&self) -> HardState {
+        self.hard_state
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        self.snapshot.clone()
+    }
+
+    fn entries(&self, low: u64, high: u64) -> Result<Vec<Entry>> {
+        if low >= high {
+            return Ok(Vec::new());
+        }
+        let start = self.check_range(low)?;
+        let end = self.check_range(high - 1)? + 1;
+        Ok(self.entries[start..end].to_vec())
+    }
+
+    fn term(&self, index: u64) -> Result<u64> {
+        if index == self.snapshot_index() {
+            return Ok(self.snapshot.metadata.term);
+        }
+        let position = self.check_range(index)?;
+        Ok(self.entries[position].term)
+    }
+
+    fn last_index(&self) -> u64 {
+        self.snapshot_index() + self.entries.len() as u64
+    }
+
+    fn append(&mut self, entries: &[Entry]) -> Result<()> {
+        let Some(first) = entries.first() else {
+            return Ok(());
+        };
+        let snapshot_index = self.snapshot_index();
+        if first.index <= snapshot_index || first.index > self.last_index() + 1 {
+            return Err(Error::Unavailable {
+                index: first.index,
+                last_index: self.last_index(),
+            });
+        }
+        self.entries
+            .truncate((first.index - snapshot_index - 1) as usize);
+        self.entries.extend_from_slice(entries);
+        Ok(())
+    }
+
+    fn set_hard_state(&mut self, hard_state: HardState) -> Result<()> {
+        self.hard_state = hard_state;
+        Ok(())
+    }
+
+    fn apply_snapshot(&mut self, snapshot: Snapshot) -> Result<()> {
+        let current = self.snapshot_index();
+        if snapshot.metadata.index < current {
+            return Err(Error::SnapshotOutOfDate {
+                index: snapshot.metadata.index,
+                current,
+            });
+        }
+        self.entries.clear();
+        self.snapshot = snapshot;
+        Ok(())
+    }
+
+    fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<()> {
+        let current = self.snapshot_index();
+        if index <= current {
+            return Err(Error::SnapshotOutOfDate { index, current });
+        }
+        let term = self.term(index)?;
+        self.entries.drain(..(index - current) as usize);
+        self.snapshot = Snapshot {
+            metadata: SnapshotMetadata { index, term },
+            data,
+        };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry {
+            index,
+            term,
+            data: vec![index as u8],
+        }
+    }
+
+    #[test]
+    fn append_overwrites_a_conflicting_suffix() {
+        let mut storage = MemoryStorage::with_log(
+            HardState::default(),
+            vec![entry(1, 1), entry(2, 1), entry(3, 1)],
+        );
+        storage.append(&[entry(2, 2)]).unwrap();
+        assert_eq!(storage.last_index(), 2);
+        assert_eq!(storage.term(2).unwrap(), 2);
+        assert!(storage.append(&[entry(5, 2)]).is_err(), "a gap is refused");
+    }
+
+    #[test]
+    fn compaction_keeps_the_snapshot_term_and_later_entries() {
+        let mut storage = MemoryStorage::with_log(
+            HardState::default(),
+            vec![entry(1, 1), entry(2, 2), entry(3, 2)],
+        );
+        storage.compact(2, b"state".to_vec()).unwrap();
+        assert_eq!(storage.first_index(), 3);
+        assert_eq!(storage.term(2).unwrap(), 2);
+        assert!(matches!(storage.term(1), Err(Error::Compacted { .. })));
+        assert_eq!(storage.entries(3, 4).unwrap(), vec![entry(3, 2)]);
+        assert_eq!(storage.snapshot().data, b"state");
+    }
+}
