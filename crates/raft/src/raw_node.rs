@@ -46,6 +46,8 @@ pub struct Status {
     pub hard_state: HardState,
     pub soft_state: SoftState,
     pub applied: u64,
+    /// The first index still in the log (after the snapshot).
+    pub first_index: u64,
     pub last_index: u64,
     pub persisted_index: u64,
 }
@@ -189,6 +191,7 @@ impl<S: Storage> RawNode<S> {
             hard_state: raft.hard_state(),
             soft_state: raft.soft_state(),
             applied: raft.log.applied,
+            first_index: raft.log.first_index(),
             last_index: raft.log.last_index(),
             persisted_index: raft.log.persisted_index(),
         }
