@@ -2,7 +2,8 @@
 //! for 5-node clusters at rate 100 over 60 s of simulated time (plus
 //! Maelstrom's 10 s recovery wait before final reads).
 //!
-//! `cargo bench -p lightcone --bench simulation`
+//! `cargo bench -p lightcone --bench simulation [-- WORKLOAD]` (only the
+//! runs of that workload when one is named).
 //!
 //! Each figure is one seed run in memory, history checked, no files
 //! written (what a sweep does per seed), best of 5 seeds, on one thread.
@@ -14,6 +15,8 @@ use lightcone_sdk::MemoryStorage;
 use lightcone_sim::{NemesisConfig, TestConfig, NANOS_PER_SEC};
 
 fn main() {
+    // `cargo bench` passes `--bench`; any other argument picks a workload.
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     for (workload, partition) in [
         ("broadcast", false),
         ("broadcast", true),
@@ -22,6 +25,9 @@ fn main() {
         ("echo", false),
         ("unique-ids", true),
     ] {
+        if only.as_deref().is_some_and(|w| w != workload) {
+            continue;
+        }
         let config = TestConfig {
             workload: workload.into(),
             node_count: 5,
