@@ -89,6 +89,10 @@ impl<I: Ord + Clone> DotStore<I> for DotSet<I> {
     }
 
     fn join(&mut self, context: &CausalContext<I>, other: &Self, other_context: &CausalContext<I>) {
+        // Equal sets join to themselves; the common case when replicas are in sync.
+        if self.dots == other.dots {
+            return;
+        }
         // (s ∩ s') ∪ (s \ c') ∪ (s' \ c)
         self.dots
             .retain(|dot| other.dots.contains(dot) || !other_context.contains(dot));
@@ -156,6 +160,9 @@ impl<V: Clone + PartialEq, I: Ord + Clone> DotStore<I> for DotFun<V, I> {
     }
 
     fn join(&mut self, context: &CausalContext<I>, other: &Self, other_context: &CausalContext<I>) {
+        if self.entries == other.entries {
+            return;
+        }
         // A dot names one write, so a dot in both stores has the same value in both.
         self.entries
             .retain(|dot, _| other.entries.contains_key(dot) || !other_context.contains(dot));
@@ -257,6 +264,12 @@ impl<K: Ord + Clone, S: DotStore<I>, I: Ord + Clone> DotStore<I> for DotMap<K, S
             let bottom = S::default();
             self.entries.retain(|key, store| {
                 if other.entries.contains_key(key) {
+                    return true;
+                }
+                // Most keys hold no dot the other side has seen: check before rebuilding.
+                let mut seen_by_other = false;
+                store.visit_dots(&mut |dot| seen_by_other |= other_context.contains(dot));
+                if !seen_by_other {
                     return true;
                 }
                 store.join(context, &bottom, other_context);
