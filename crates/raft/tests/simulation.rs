@@ -10,6 +10,8 @@
 //! RAFT_SIM_SEED=<seed> cargo test -p lightcone-raft --test simulation
 //! ```
 //!
+//! `RAFT_SIM_SEEDS=<count>` sweeps more seeds than the default 100.
+//!
 //! After every few ticks the run checks the Raft paper's safety properties
 //! (Figure 3: election safety, log matching, leader completeness, state
 //! machine safety) with `lightcone_raft::invariants`, and that every
@@ -380,19 +382,30 @@ impl Simulation {
         let marker = format!("marker-{}", self.seed).into_bytes();
         let mut proposed = false;
         for _ in 0..LIVENESS_TICKS {
-            if !proposed {
+            // A proposal can be lost with its leader; like a client, retry
+            // until some node's log holds the marker.
+            if !self.some_log_holds(&marker) {
                 let leader = self
                     .live
                     .values_mut()
                     .find(|node| node.role() == Role::Leader);
-                proposed = leader.is_some_and(|node| node.propose(marker.clone()).is_ok());
+                proposed |= leader.is_some_and(|node| node.propose(marker.clone()).is_ok());
             }
             self.run_tick();
-            let applied_everywhere = self.ids.iter().all(|id| {
-                self.observed
-                    .applied
-                    .get(id)
-                    .is_some_and(|entries| entries.iter().any(|e| e.data == marker))
+            // Committed everywhere: every node applied past the marker,
+            // by applying it or by installing a snapshot that covers it.
+            let marker_index = self
+                .observed
+                .committed
+                .values()
+                .find(|(_, entry)| entry.data == marker)
+                .map(|(_, entry)| entry.index);
+            let applied_everywhere = marker_index.is_some_and(|index| {
+                self.live.len() == self.ids.len()
+                    && self
+                        .live
+                        .values()
+                        .all(|node| node.status().applied >= index)
             });
             if applied_everywhere {
                 return Ok(());
@@ -410,6 +423,16 @@ impl Simulation {
     }
 }
 
+impl Simulation {
+    fn some_log_holds(&self, data: &[u8]) -> bool {
+        self.live.values().any(|node| {
+            let status = node.status();
+            node.entries(status.first_index, status.last_index + 1)
+                .is_ok_and(|entries| entries.iter().any(|entry| entry.data == data))
+        })
+    }
+}
+
 /// Runs one seed: hostile phase with periodic safety checks, then liveness.
 fn run(seed: u64, size: u64, configure: fn(&mut Config)) -> Result<Stats, String> {
     let mut simulation = Simulation::new(seed, size, configure);
@@ -420,18 +443,24 @@ fn run(seed: u64, size: u64, configure: fn(&mut Config)) -> Result<Stats, String
         }
     }
     simulation.check_safety()?;
-    simulation.check_liveness()?;
+    // A safety violation explains a liveness failure, so report it first.
+    let liveness = simulation.check_liveness();
     simulation.check_safety()?;
+    liveness?;
     let mut stats = simulation.observed.stats;
     stats.commit_max = simulation.observed.commit_max;
     Ok(stats)
 }
 
+/// The seeds to sweep: `RAFT_SIM_SEED` replays one, `RAFT_SIM_SEEDS=n`
+/// runs `0..n` (for longer runs than the default 100).
 fn seeds() -> Vec<u64> {
-    match std::env::var("RAFT_SIM_SEED") {
-        Ok(seed) => vec![seed.parse().expect("RAFT_SIM_SEED is a u64")],
-        Err(_) => (0..100).collect(),
+    if let Ok(seed) = std::env::var("RAFT_SIM_SEED") {
+        return vec![seed.parse().expect("RAFT_SIM_SEED is a u64")];
     }
+    let count = std::env::var("RAFT_SIM_SEEDS")
+        .map_or(100, |n| n.parse().expect("RAFT_SIM_SEEDS is a count"));
+    (0..count).collect()
 }
 
 fn sweep(size: u64, configure: fn(&mut Config)) {
