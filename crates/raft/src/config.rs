@@ -46,7 +46,9 @@ pub struct Config {
     /// heartbeat. If clocks drift by more than `lease_drift_ticks` per
     /// election timeout, or a process pauses, a deposed leader may serve a
     /// stale read. Requires `check_quorum` (followers must refuse votes
-    /// while the lease lasts).
+    /// while the lease lasts); for the same reason a node refuses votes for
+    /// its first `election_tick` ticks after (re)starting, since it may have
+    /// acknowledged a lease just before it crashed.
     pub lease_reads: bool,
     /// The drift margin of `lease_reads`, in ticks; less than `election_tick`.
     pub lease_drift_ticks: u64,

@@ -298,15 +298,25 @@ impl<S: Storage> Raft<S> {
     }
 
     /// Whether this node has a leader it heard from recently enough to
-    /// ignore a request to vote for someone else.
+    /// ignore a request to vote for someone else. Pre-votes always respect
+    /// the lease (dissertation 9.6); real votes only with check-quorum,
+    /// since without it a leader never learns it lost its majority.
     fn in_lease(&self, body: &MessageBody) -> bool {
-        if self.role == Role::Leader {
-            return matches!(body, MessageBody::PreVote { .. }) || self.config.check_quorum;
-        }
         let lease_applies = matches!(body, MessageBody::PreVote { .. }) || self.config.check_quorum;
-        lease_applies
-            && self.leader_id != NO_NODE
-            && self.election_elapsed < self.config.election_tick
+        if !lease_applies {
+            return false;
+        }
+        if self.role == Role::Leader {
+            return true;
+        }
+        // With lease reads, a node that just (re)started may have
+        // acknowledged a leader's heartbeat right before it crashed and
+        // forgotten it: it waits out one election timeout before voting, or
+        // the leader's lease would not hold (dissertation 6.4.1).
+        if self.config.lease_reads && self.ticks < self.config.election_tick {
+            return true;
+        }
+        self.leader_id != NO_NODE && self.election_elapsed < self.config.election_tick
     }
 
     /// A message from an earlier term is stale and mostly ignored.
