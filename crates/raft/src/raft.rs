@@ -252,7 +252,7 @@ impl<S: Storage> Raft<S> {
 
     /// Handles one message from a peer.
     pub(crate) fn step(&mut self, msg: Message) {
-        if msg.from == self.id || !self.progress.contains_key(&msg.from) {
+        if msg.to != self.id || msg.from == self.id || !self.progress.contains_key(&msg.from) {
             return;
         }
         match msg.term.cmp(&self.term) {
