@@ -4,6 +4,9 @@
 
 pub mod broadcast;
 pub mod counter;
+pub mod crdt_counter;
+pub mod crdt_gossip;
+pub mod crdt_set;
 pub mod echo;
 pub mod kafka;
 pub mod lin_kv;
@@ -78,14 +81,40 @@ pub fn runtime(
                 storage,
             ))
         }
-        "g-set" => {
-            let options = broadcast::Options::parse(args).map_err(bad)?;
-            let node = broadcast::Broadcast::with_api(options, broadcast::Api::GSet);
-            Box::new(Runtime::with_storage(node, seed, storage))
-        }
+        // The delta-CRDT node; `--broadcast` for the broadcast gossip.
+        "g-set" => match args.split_first() {
+            Some((first, rest)) if first == "--broadcast" => {
+                let options = broadcast::Options::parse(rest).map_err(bad)?;
+                let node = broadcast::Broadcast::with_api(options, broadcast::Api::GSet);
+                Box::new(Runtime::with_storage(node, seed, storage))
+            }
+            _ => {
+                let node = crdt_set::CrdtSet::parse(args).map_err(bad)?;
+                Box::new(Runtime::with_storage(node, seed, storage))
+            }
+        },
+        // The seq-kv node (`--seq-kv`, `--own-only`) or the delta-CRDT node
+        // (`--crdt`, then gossip options); see `counter_default_is_crdt`.
         "g-counter" | "pn-counter" => {
-            let node = counter::Counter::parse(args).map_err(bad)?;
-            Box::new(Runtime::with_storage(node, seed, storage))
+            let (crdt, rest) = match args.split_first() {
+                Some((first, rest)) if first == "--crdt" => (true, rest),
+                Some((first, rest)) if first == "--seq-kv" => (false, rest),
+                _ => (counter_default_is_crdt(name), args),
+            };
+            match (crdt, name) {
+                (false, _) => {
+                    let node = counter::Counter::parse(rest).map_err(bad)?;
+                    Box::new(Runtime::with_storage(node, seed, storage))
+                }
+                (true, "g-counter") => {
+                    let node = crdt_counter::parse::<crdt_counter::GCounter>(rest).map_err(bad)?;
+                    Box::new(Runtime::with_storage(node, seed, storage))
+                }
+                (true, _) => {
+                    let node = crdt_counter::parse::<crdt_counter::PNCounter>(rest).map_err(bad)?;
+                    Box::new(Runtime::with_storage(node, seed, storage))
+                }
+            }
         }
         "lin-kv" => {
             let node = lin_kv::LinKvProxy::parse(args).map_err(bad)?;
@@ -101,6 +130,13 @@ pub fn runtime(
             })
         }
     })
+}
+
+/// Whether `g-counter` / `pn-counter` without `--crdt` or `--seq-kv` run the
+/// delta-CRDT node.
+pub fn counter_default_is_crdt(name: &str) -> bool {
+    let _ = name;
+    false
 }
 
 /// Runs the reference node `name` on stdin/stdout until stdin closes.
