@@ -10,6 +10,7 @@ pub mod crdt_set;
 pub mod echo;
 pub mod kafka;
 pub mod lin_kv;
+pub mod raft_kv;
 pub mod unique_ids;
 
 use lightcone_sdk::{NodeRuntime, Runtime, Storage};
@@ -116,8 +117,15 @@ pub fn runtime(
                 }
             }
         }
+        // The Raft store by default; `--proxy` for the node that forwards
+        // to the lin-kv service.
+        "lin-kv" if args.first().is_some_and(|a| a == "--proxy") => {
+            let node = lin_kv::LinKvProxy::parse(&args[1..]).map_err(bad)?;
+            Box::new(Runtime::with_storage(node, seed, storage))
+        }
         "lin-kv" => {
-            let node = lin_kv::LinKvProxy::parse(args).map_err(bad)?;
+            let options = raft_kv::Options::parse(args).map_err(bad)?;
+            let node = raft_kv::RaftKv::new(options);
             Box::new(Runtime::with_storage(node, seed, storage))
         }
         "kafka" => {

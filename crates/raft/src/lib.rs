@@ -98,6 +98,7 @@
 //! turn off two safety mechanisms, so that checkers can be shown to catch
 //! the anomalies. Never use them otherwise.
 
+mod bytes;
 mod config;
 mod election;
 mod error;

@@ -24,6 +24,7 @@ pub const NO_NODE: NodeId = 0;
 pub struct Entry {
     pub index: u64,
     pub term: u64,
+    #[serde(with = "crate::bytes")]
     pub data: Vec<u8>,
 }
 
@@ -80,6 +81,7 @@ pub struct SnapshotMetadata {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub metadata: SnapshotMetadata,
+    #[serde(with = "crate::bytes")]
     pub data: Vec<u8>,
 }
 
@@ -95,6 +97,7 @@ impl Snapshot {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadState {
     pub index: u64,
+    #[serde(with = "crate::bytes")]
     pub ctx: Vec<u8>,
 }
 
@@ -161,10 +164,12 @@ pub enum MessageBody {
     /// reads count from the moment of sending.
     Heartbeat {
         commit: u64,
+        #[serde(with = "crate::bytes::option")]
         ctx: Option<Vec<u8>>,
         tick: u64,
     },
     HeartbeatResponse {
+        #[serde(with = "crate::bytes::option")]
         ctx: Option<Vec<u8>>,
         tick: u64,
     },
@@ -174,10 +179,12 @@ pub enum MessageBody {
     },
     /// A follower forwards a client's ReadIndex request to its leader.
     ReadIndex {
+        #[serde(with = "crate::bytes")]
         ctx: Vec<u8>,
     },
     /// The leader's answer to a forwarded ReadIndex.
     ReadIndexResponse {
+        #[serde(with = "crate::bytes")]
         ctx: Vec<u8>,
         index: u64,
     },

@@ -88,8 +88,9 @@ fn lin_kv_proxy_is_linearizable_under_partitions_and_kills() {
 
 #[test]
 fn lin_kv_reads_from_a_local_cache_are_caught() {
-    let caught = (1..=5)
-        .any(|seed| run(config("lin-kv", 3, 6, seed), &["--cached-reads"]).0 == Validity::Invalid);
+    let caught = (1..=5).any(|seed| {
+        run(config("lin-kv", 3, 6, seed), &["--proxy", "--cached-reads"]).0 == Validity::Invalid
+    });
     assert!(
         caught,
         "a node answering reads from its cache is not linearizable"
