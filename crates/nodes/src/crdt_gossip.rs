@@ -33,6 +33,10 @@
 //!   may have forgotten merges it acknowledged, so it gets the full state;
 //!   acks meant for an earlier life of this node are ignored.
 //!
+//! `--direct` sends only the node's own updates: no relaying, so in a full
+//! mesh of n nodes an update costs n - 1 messages instead of about
+//! (n - 1)^2, at the price of slower spreading across partial partitions.
+//!
 //! `--full-state` is the state-based baseline for the benchmark in
 //! BENCH_NOTES.md: every round, send the whole state to every peer, with no
 //! acks and no log.
@@ -94,6 +98,12 @@ pub struct GossipOptions {
     /// Most delta-log entries kept; past it the oldest are dropped and a
     /// peer that still needs them gets the full state.
     pub log_len_max: usize,
+    /// Send only this node's own updates, never forward what peers sent
+    /// (`--direct`). In a full mesh every update then crosses each link
+    /// once instead of being relayed by every node that learns it, but an
+    /// update reaches a node it cannot reach directly only after healing,
+    /// and only while its origin lives.
+    pub direct: bool,
 }
 
 impl Default for GossipOptions {
@@ -102,12 +112,14 @@ impl Default for GossipOptions {
             gossip_ms: 100,
             full_state: false,
             log_len_max: 1024,
+            direct: false,
         }
     }
 }
 
 impl GossipOptions {
-    /// Parses `--gossip-ms N`, `--full-state` and `--log-len-max N`.
+    /// Parses `--gossip-ms N`, `--full-state`, `--direct` and
+    /// `--log-len-max N`.
     pub fn parse(args: &[String]) -> Result<GossipOptions, String> {
         let mut options = GossipOptions::default();
         let mut args = args.iter();
@@ -116,10 +128,14 @@ impl GossipOptions {
                 options.full_state = true;
                 continue;
             }
+            if flag == "--direct" {
+                options.direct = true;
+                continue;
+            }
             let known = ["--gossip-ms", "--log-len-max"];
             if !known.contains(&flag.as_str()) {
                 return Err(format!(
-                    "unknown option {flag}; the options are --gossip-ms N, --log-len-max N, --full-state"
+                    "unknown option {flag}; the options are --gossip-ms N, --log-len-max N, --full-state, --direct"
                 ));
             }
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -461,7 +477,9 @@ impl<S: Replica> Gossip<S> {
             self.stats.novel_merge_count += 1;
             self.state.merge(&novel);
             self.dirty = true;
-            self.append(novel, Some(msg.src.clone()));
+            if !self.options.direct {
+                self.append(novel, Some(msg.src.clone()));
+            }
         }
         if body.kind == "delta" {
             let seq = body

@@ -238,6 +238,25 @@ mod tests {
     }
 
     #[test]
+    fn direct_mode_does_not_relay_and_converges_after_healing() {
+        let options = GossipOptions::parse(&["--direct".into()]).unwrap();
+        let mut c = cluster(options);
+        // n0 and n2 cannot talk; n1 hears both but relays nothing.
+        c.cut("n0", "n2");
+        add(&mut c, "n0", 1);
+        add(&mut c, "n2", 2);
+        c.advance(1000 * NANOS_PER_MS, 10 * NANOS_PER_MS);
+        assert_eq!(read(&mut c, "n1"), [1, 2]);
+        assert_eq!(read(&mut c, "n0"), [1]);
+        assert_eq!(c.node("n1").gossip().stats().delta_msg_count, 0);
+        c.heal();
+        c.advance(2000 * NANOS_PER_MS, 10 * NANOS_PER_MS);
+        for node in NODES {
+            assert_eq!(read(&mut c, node), [1, 2], "{node}");
+        }
+    }
+
+    #[test]
     fn full_state_mode_sends_everything_every_round() {
         let options = GossipOptions::parse(&["--full-state".into()]).unwrap();
         let mut c = cluster(options);
