@@ -168,13 +168,18 @@ impl<S: Storage> Raft<S> {
         self.leader_id = self.id;
         // Raft paper, 8 (and 5.4.2): a new leader commits an empty entry of
         // its own term, which commits every earlier entry by the Log
-        // Matching property and lets ReadIndex trust its commit index.
-        let index = self.log.last_index() + 1;
-        self.log.append(&[Entry {
-            index,
-            term: self.term,
-            data: Vec::new(),
-        }]);
+        // Matching property and lets ReadIndex trust its commit index. The
+        // broken variant that counts replicas of earlier terms' entries
+        // leaves it out, as the leaders of the paper's Figure 8 do: the
+        // no-op would commit those entries safely and hide the bug.
+        if !self.config.unsafe_commit_previous_term {
+            let index = self.log.last_index() + 1;
+            self.log.append(&[Entry {
+                index,
+                term: self.term,
+                data: Vec::new(),
+            }]);
+        }
         self.broadcast_append();
     }
 
