@@ -5,13 +5,24 @@
 //! * how many messages per second the workbench routes when echo clients
 //!   flood five echo nodes (every client always has a request outstanding);
 //! * the wall time of the 25-node broadcast run against its --time-limit,
-//!   and the workbench's own CPU time and peak memory during it.
+//!   and the workbench's own CPU time and peak memory during it;
+//! * the Raft lin-kv node's latency at rising request rates with
+//!   `--latency 10`, and the highest rate whose p99 stays under 100 ms.
+//!
+//! `cargo bench -p lightcone --bench process_mode -- lin-kv` runs only the
+//! last (and `-- echo`, `-- broadcast` the others).
 
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 fn run(args: &[&str]) -> Value {
+    run_with_history(args).0
+}
+
+/// A run's results and the latency in ms of each operation that got an
+/// answer (ok, or a definite fail such as a cas whose compare failed).
+fn run_with_history(args: &[&str]) -> (Value, Vec<f64>) {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_lightcone"))
         .arg("test")
@@ -33,10 +44,104 @@ fn run(args: &[&str]) -> Value {
     // Wall-clock figures live in workbench.json, beside results.json.
     let mut results = read("results.json");
     results["workbench"] = read("workbench.json");
-    results
+    let history = std::fs::read_to_string(dir.path().join("store/latest/history.jsonl")).unwrap();
+    (results, ok_latencies_ms(&history))
+}
+
+/// Invocation-to-completion times of the answered client operations.
+fn ok_latencies_ms(history: &str) -> Vec<f64> {
+    let mut invoked: std::collections::BTreeMap<u64, u64> = Default::default();
+    let mut latencies = Vec::new();
+    for line in history.lines() {
+        let op: Value = serde_json::from_str(line).unwrap();
+        let (Some(process), Some(time)) = (op["process"].as_u64(), op["time"].as_u64()) else {
+            continue; // the nemesis
+        };
+        match op["type"].as_str() {
+            Some("invoke") => {
+                invoked.insert(process, time);
+            }
+            Some("ok") | Some("fail") => {
+                if let Some(start) = invoked.remove(&process) {
+                    latencies.push((time - start) as f64 / 1e6);
+                }
+            }
+            _ => {
+                invoked.remove(&process);
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    latencies
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; any other argument picks one part.
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let wanted = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    if wanted("echo") {
+        echo_flood();
+    }
+    if wanted("broadcast") {
+        broadcast();
+    }
+    if wanted("lin-kv") {
+        lin_kv_latency();
+    }
+}
+
+/// The Raft lin-kv node, 5 nodes, `--latency 10`: p50 / p99 of ok
+/// operations as the offered rate doubles, until p99 passes 100 ms.
+fn lin_kv_latency() {
+    println!("lin-kv (Raft), 5 nodes, --latency 10, 20 s per rate, 10n clients:");
+    let mut best = None;
+    for rate in [50, 100, 200, 400, 800, 1600, 3200] {
+        let rate_text = rate.to_string();
+        let args = [
+            "-w",
+            "lin-kv",
+            "--node-count",
+            "5",
+            "--concurrency",
+            "10n",
+            "--latency",
+            "10",
+            "--time-limit",
+            "20",
+            "--rate",
+            &rate_text,
+        ];
+        let (r, latencies) = run_with_history(&args);
+        let secs = 20.0;
+        let answered = latencies.len() as f64 / secs;
+        let (p50, p99) = (quantile(&latencies, 0.5), quantile(&latencies, 0.99));
+        println!(
+            "  --rate {rate:>5}: {answered:>6.0} answered ops/s ({:.0} ok), latency p50 {p50:.1} ms, p99 {p99:.1} ms; valid {}",
+            r["stats"]["ok-count"].as_f64().unwrap_or(0.0) / secs,
+            r["valid"]
+        );
+        if p99 < 100.0 {
+            best = Some((rate, answered));
+        } else {
+            break;
+        }
+    }
+    match best {
+        Some((rate, ok)) => {
+            println!("  highest rate with p99 under 100 ms: --rate {rate} ({ok:.0} ok ops/s)")
+        }
+        None => println!("  p99 was over 100 ms at every rate"),
+    }
+}
+
+fn echo_flood() {
     let flood = [
         "-w",
         "echo",
@@ -60,7 +165,9 @@ fn main() {
         r["workbench"]["cpu-s"].as_f64().unwrap(),
         r["workbench"]["peak-rss-mb"].as_f64().unwrap(),
     );
+}
 
+fn broadcast() {
     let broadcast = [
         "-w",
         "broadcast",

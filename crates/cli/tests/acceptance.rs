@@ -162,29 +162,10 @@ fn lin_kv_under_partitions_and_kills() {
 }
 
 #[test]
-#[ignore = "acceptance runs (2 x 30 s); .ci/run runs it"]
-fn g_set_and_pn_counter_under_partitions() {
-    for workload in ["g-set", "pn-counter"] {
-        let (code, _, summary) = run(&[
-            "-w",
-            workload,
-            "--node-count",
-            "3",
-            "--rate",
-            "100",
-            "--time-limit",
-            "20",
-            "--nemesis",
-            "partition",
-        ]);
-        assert_eq!(code, 0, "{workload}: {summary}");
-    }
-}
-
-#[test]
 #[ignore = "acceptance runs (3 x 30 s); .ci/run runs it"]
 fn g_set_and_counters_totally_available_under_partitions() {
-    // g-set runs the delta-CRDT node; the counters their seq-kv default.
+    // g-set and pn-counter run their delta-CRDT nodes, g-counter its seq-kv
+    // default.
     for workload in ["g-set", "pn-counter", "g-counter"] {
         let (code, results, summary) = run(&[
             "-w",
@@ -206,37 +187,30 @@ fn g_set_and_counters_totally_available_under_partitions() {
 }
 
 #[test]
-#[ignore = "acceptance runs (2 x 30 s); .ci/run runs it"]
-fn crdt_counters_converge_in_process_mode() {
-    // The CRDT counters answer every request and every final read is an
-    // acceptable sum. Reads during the test may miss adds not yet gossiped,
-    // which the counter checker calls impossible, so the exit code is not
-    // asserted.
-    for workload in ["pn-counter", "g-counter"] {
-        let (_, results, summary) = run(&[
-            "-w",
-            workload,
-            "--node-count",
-            "3",
-            "--time-limit",
-            "20",
-            "--rate",
-            "100",
-            "--nemesis",
-            "partition",
-            "--availability",
-            "total",
-            "--",
-            "--crdt",
-        ]);
-        assert_eq!(results["availability"]["ok-fraction"], 1.0, "{summary}");
-        assert_eq!(results["workload"]["error-count"], 0, "{summary}");
-        assert_eq!(
-            results["workload"]["final-reads"].as_array().unwrap().len(),
-            3,
-            "{summary}"
-        );
-    }
+#[ignore = "acceptance run (30 s); .ci/run runs it"]
+fn crdt_g_counter_is_valid_and_totally_available_in_process_mode() {
+    // The CRDT g-counter answers every request and every final read is an
+    // acceptable sum; reads during the test that miss adds not yet gossiped
+    // are counted, not held against it (as in Maelstrom).
+    let (code, results, summary) = run(&[
+        "-w",
+        "g-counter",
+        "--node-count",
+        "3",
+        "--time-limit",
+        "20",
+        "--rate",
+        "100",
+        "--nemesis",
+        "partition",
+        "--availability",
+        "total",
+        "--",
+        "--crdt",
+    ]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(results["availability"]["ok-fraction"], 1.0, "{summary}");
+    assert_eq!(results["workload"]["error-count"], 0, "{summary}");
 }
 
 #[test]

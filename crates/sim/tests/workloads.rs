@@ -99,10 +99,10 @@ fn crdt_g_set_sweep_is_valid_under_partitions_loss_and_duplication() {
 }
 
 /// The CRDT counters converge: every final read is an acceptable sum and
-/// every request succeeds. Reads *during* the test may miss adds another
-/// node acknowledged but has not gossiped yet, which lightcone's counter
-/// checker (stricter than Maelstrom's, which checks final reads only) calls
-/// impossible; those are the only problems allowed here.
+/// every request succeeds, so the run is valid (the counter checker, like
+/// Maelstrom's, judges final reads). Reads *during* the test may miss adds
+/// another node acknowledged but has not gossiped yet; the checker counts
+/// them (`read-error-count`) without holding them against the run.
 #[test]
 fn crdt_counter_sweeps_converge_under_partitions_loss_and_duplication() {
     for workload in ["g-counter", "pn-counter"] {
@@ -110,17 +110,11 @@ fn crdt_counter_sweeps_converge_under_partitions_loss_and_duplication() {
         crdt_sweep(workload, &["--crdt"], |seed, checked| {
             let w = &checked.sections["workload"];
             let context = format!("{workload} seed {seed}: {:?}", checked.problems);
+            assert_eq!(checked.valid, Validity::Valid, "{context}");
             assert_eq!(w["error-count"], 0, "final reads: {context}");
             assert_eq!(w["final-reads"].as_array().unwrap().len(), 3, "{context}");
             assert_eq!(
                 checked.sections["availability"]["ok-fraction"], 1.0,
-                "{context}"
-            );
-            assert!(
-                checked
-                    .problems
-                    .iter()
-                    .all(|p| p.contains("during the test") || p.contains("is impossible")),
                 "{context}"
             );
             stale_reads += w["read-error-count"].as_u64().unwrap();
