@@ -103,13 +103,20 @@ impl Options {
                 "--request-ms" => options.request_ms = number("--request-ms")?.max(1),
                 "--snapshot-every" => options.snapshot_every = number("--snapshot-every")?.max(1),
                 "--log-applied" => options.log_applied = true,
+                "--restore" => {
+                    let path = args
+                        .next()
+                        .ok_or("--restore needs the path of a backup file after it")?;
+                    options.restore = Some(read_backup(path)?);
+                }
                 "--unsafe-local-reads" => options.unsafe_local_reads = true,
                 "--unsafe-commit-previous-term" => options.unsafe_commit_previous_term = true,
                 other => {
                     return Err(format!(
                         "unknown option {other:?}; the options are --tick-ms N, \
                          --election-ticks N, --request-ms N, --snapshot-every N, \
-                         --log-applied, --unsafe-local-reads, --unsafe-commit-previous-term \
+                         --log-applied, --restore FILE, --unsafe-local-reads, \
+                         --unsafe-commit-previous-term \
                          (and --proxy for the forwarding node)"
                     ))
                 }
@@ -386,6 +393,17 @@ impl RaftKv {
                     vote: 0,
                     commit: backup.index,
                 });
+                // Durable at once: a node killed before its first snapshot
+                // must come back from the backup, not from an empty log.
+                let durable = ctx.storage();
+                if let Some(snapshot) = &snapshot {
+                    let bytes = serde_json::to_vec(snapshot).expect("snapshots serialize");
+                    durable.put(KEY_SNAPSHOT, &bytes);
+                }
+                if let Some(hard_state) = &hard_state {
+                    let bytes = serde_json::to_vec(hard_state).expect("hard states serialize");
+                    durable.put(KEY_HARD_STATE, &bytes);
+                }
             }
         }
         if let Some(snapshot) = snapshot.filter(|s| !s.is_empty()) {
@@ -895,6 +913,22 @@ impl Node for RaftKv {
     }
 }
 
+/// Reads a backup file: the `backup` field of a `backup_ok` reply, or the
+/// whole reply body, as JSON. (Read once, when the options are parsed.)
+fn read_backup(path: &str) -> Result<Backup, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("could not read the backup file {path}: {e}"))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("the backup file {path} is not JSON: {e}"))?;
+    let backup = value.get("backup").cloned().unwrap_or(value);
+    serde_json::from_value(backup).map_err(|e| {
+        format!(
+            "the backup file {path} is not a backup ({e}); save the `backup` field of a \
+             `backup_ok` reply: {{\"index\": N, \"term\": T, \"state\": [[key, value], ...]}}"
+        )
+    })
+}
+
 /// The state a backup reply carries, parsed (for tests and tools).
 pub fn parse_backup(reply: &Body) -> Option<Backup> {
     serde_json::from_value(reply.get("backup")?.clone()).ok()
@@ -1081,6 +1115,25 @@ mod tests {
             "InstallSnapshot (Raft paper, 7) and the entries after it"
         );
         assert!(cluster.node(lagging).snapshot_index >= 16);
+    }
+
+    #[test]
+    fn restore_reads_a_saved_backup_reply_and_names_a_bad_file() {
+        let dir = std::env::temp_dir().join(format!("raft-kv-restore-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("backup.json");
+        let reply =
+            json!({"type": "backup_ok", "backup": {"index": 7, "term": 2, "state": [[1, 10]]}});
+        std::fs::write(&good, reply.to_string()).unwrap();
+        let args = vec!["--restore".to_string(), good.display().to_string()];
+        let backup = Options::parse(&args).unwrap().restore.unwrap();
+        assert_eq!((backup.index, backup.term), (7, 2));
+        assert_eq!(backup.state, vec![(json!(1), json!(10))]);
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, "[1, 2]").unwrap();
+        let error = Options::parse(&["--restore".to_string(), bad.display().to_string()]);
+        assert!(error.unwrap_err().contains("backup_ok"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
