@@ -647,14 +647,7 @@ impl RaftKv {
     /// Times out requests that waited too long.
     fn expire(&mut self, ctx: &mut Context<Self>) {
         let now = ctx.now();
-        let expired: Vec<u64> = self
-            .proposals
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            let pending = self.proposals.remove(&id).expect("listed above");
+        for pending in take_expired(&mut self.proposals, now) {
             // Appended but not known to be applied: it may still commit.
             let e = NodeError::new(
                 ErrorCode::Timeout,
@@ -662,14 +655,7 @@ impl RaftKv {
             );
             ctx.reply(&pending.request, error_body(&e));
         }
-        let expired: Vec<u64> = self
-            .reads
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            let pending = self.reads.remove(&id).expect("listed above");
+        for pending in take_expired(&mut self.reads, now) {
             let e = unavailable("the leader could not confirm the read in time; retry");
             ctx.reply(&pending.request, error_body(&e));
         }
@@ -792,6 +778,19 @@ impl RaftKv {
             },
         );
     }
+}
+
+/// Removes and returns the requests whose deadline has passed.
+fn take_expired(pending: &mut BTreeMap<u64, Pending>, now: u64) -> Vec<Pending> {
+    let expired: Vec<u64> = pending
+        .iter()
+        .filter(|(_, p)| p.deadline <= now)
+        .map(|(id, _)| *id)
+        .collect();
+    expired
+        .into_iter()
+        .filter_map(|id| pending.remove(&id))
+        .collect()
 }
 
 fn parse_op(body: &Body) -> Result<Op, NodeError> {
