@@ -238,7 +238,13 @@ impl<S: Storage> Raft<S> {
         }
         if self.heartbeat_elapsed >= self.config.heartbeat_tick {
             self.heartbeat_elapsed = 0;
-            self.broadcast_heartbeat(None);
+            // Carry the newest read still waiting for a majority: if its
+            // own heartbeat or the answers were lost, this round confirms
+            // it (and every older one) instead of leaving it waiting for
+            // ever. The read arrived before this heartbeat left, so the
+            // confirmation is as good (raft-rs does the same).
+            let ctx = self.reads.newest_pending_ctx();
+            self.broadcast_heartbeat(ctx);
         }
     }
 

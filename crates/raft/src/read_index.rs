@@ -39,6 +39,11 @@ impl ReadQueue {
     fn len(&self) -> usize {
         self.pending.len() + self.waiting_for_commit.len()
     }
+
+    /// The context of the newest read waiting for a majority, if any.
+    pub(crate) fn newest_pending_ctx(&self) -> Option<Vec<u8>> {
+        self.pending.back().map(|read| read.ctx.clone())
+    }
 }
 
 impl<S: Storage> Raft<S> {

@@ -298,6 +298,25 @@ fn read_index_is_answered_after_a_heartbeat_round_at_the_commit_index() {
     assert_eq!(cluster.read_states[&2][0].index, commit);
 }
 
+#[test]
+fn read_index_a_read_whose_heartbeats_were_lost_is_confirmed_by_the_next_heartbeat() {
+    // Section 8: the leader must hear from a majority after the read
+    // arrived. If that round's messages are lost, the periodic heartbeat
+    // carries the read's context and confirms it.
+    let mut cluster = Cluster::new(3, plain);
+    cluster.campaign(1);
+    cluster.node(1).propose(b"x".to_vec()).unwrap();
+    cluster.deliver();
+    cluster.node(1).read_index(b"r1".to_vec()).unwrap();
+    cluster.deliver_with(|msg| !matches!(msg.body, MessageBody::Heartbeat { .. }));
+    assert!(cluster.read_states[&1].is_empty(), "the round was lost");
+    // Plain config: a heartbeat every 2 ticks.
+    cluster.tick(2);
+    let read = &cluster.read_states[&1][0];
+    assert_eq!(read.ctx.as_slice(), &b"r1"[..]);
+    assert_eq!(read.index, cluster.commit(1));
+}
+
 /// A leader cut off from the majority after the others elected a new one.
 fn deposed_leader_reads(configure: fn(&mut Config)) -> (Cluster, u64) {
     let mut cluster = Cluster::new(3, configure);
