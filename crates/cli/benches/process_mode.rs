@@ -134,9 +134,9 @@ fn lin_kv_latency() {
         }
     }
     match best {
-        Some((rate, ok)) => {
-            println!("  highest rate with p99 under 100 ms: --rate {rate} ({ok:.0} ok ops/s)")
-        }
+        Some((rate, answered)) => println!(
+            "  highest rate with p99 under 100 ms: --rate {rate} ({answered:.0} answered ops/s)"
+        ),
         None => println!("  p99 was over 100 ms at every rate"),
     }
 }
