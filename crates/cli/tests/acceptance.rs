@@ -145,20 +145,28 @@ fn kafka_on_lin_kv() {
 }
 
 #[test]
-#[ignore = "acceptance run (60 s); .ci/run runs it"]
-fn lin_kv_under_partitions_and_kills() {
+#[ignore = "acceptance run (70 s); .ci/run runs it"]
+fn raft_lin_kv_under_partitions_and_kills() {
+    // The default lin-kv node is the Raft store: five processes, killed and
+    // restarted (with their durable Raft state) and partitioned.
     let (code, results, summary) = run(&[
         "-w",
         "lin-kv",
         "--node-count",
-        "3",
+        "5",
+        "--time-limit",
+        "60",
         "--concurrency",
-        "2n",
+        "10n",
         "--nemesis",
         "partition,kill",
     ]);
     assert_eq!(code, 0, "{summary}");
     assert_eq!(results["workload"]["valid"], true);
+    assert!(
+        results["stats"]["ok-count"].as_u64().unwrap() > 50,
+        "{summary}"
+    );
 }
 
 #[test]
