@@ -7,6 +7,8 @@
 //! memoizes transitions, so the search itself never touches JSON (the same
 //! reason Knossos precomputes integer state transitions).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::models;
@@ -14,22 +16,41 @@ use super::models;
 /// One operation as the model sees it: its function, the input value from
 /// the invocation and the output value from an `ok` completion (`None` when
 /// the op is indeterminate and its result unknown).
+///
+/// `f` is borrowed when it is one of the built-in models' functions
+/// ([`ModelOp::name`]): a history of a million ops then holds no string per
+/// op, and copying an op allocates nothing for its name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelOp {
-    pub f: String,
+    pub f: Cow<'static, str>,
     pub input: Value,
     pub output: Option<Value>,
 }
 
 impl ModelOp {
-    pub fn new(f: impl Into<String>, input: Value, output: Option<Value>) -> ModelOp {
+    pub fn new(f: impl Into<Cow<'static, str>>, input: Value, output: Option<Value>) -> ModelOp {
         ModelOp {
             f: f.into(),
             input,
             output,
         }
     }
+
+    /// `f` as a [`ModelOp`] holds it: borrowed if it is one of the
+    /// functions the built-in models know, else a copy.
+    pub fn name(f: &str) -> Cow<'static, str> {
+        match KNOWN_FS.iter().find(|&&known| known == f) {
+            Some(&known) => Cow::Borrowed(known),
+            None => Cow::Owned(f.to_owned()),
+        }
+    }
 }
+
+/// The functions of the built-in models, commonest first.
+const KNOWN_FS: &[&str] = &[
+    "read", "write", "cas", "get", "put", "append", "add", "enqueue", "dequeue", "acquire",
+    "release",
+];
 
 /// Where an op goes under P-compositionality (Horn & Kroening 2015): the
 /// partition's key and the op as that partition's model sees it (for a

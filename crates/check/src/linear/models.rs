@@ -25,7 +25,7 @@ fn describe_value(v: &Value) -> String {
 }
 
 fn describe_register_op(op: &ModelOp) -> String {
-    match (op.f.as_str(), &op.output) {
+    match (&*op.f, &op.output) {
         ("read", Some(v)) => format!("read {}", describe_value(v)),
         ("read", None) => "read ?".to_string(),
         ("cas", _) => match op.input.as_array().map(Vec::as_slice) {
@@ -50,7 +50,7 @@ impl Register {
 }
 
 fn register_step(state: &Value, op: &ModelOp, cas: bool) -> Option<Value> {
-    match op.f.as_str() {
+    match &*op.f {
         "read" => match &op.output {
             Some(v) if v != state => None,
             _ => Some(state.clone()),
@@ -65,7 +65,7 @@ fn register_step(state: &Value, op: &ModelOp, cas: bool) -> Option<Value> {
 }
 
 fn register_op(op: &ModelOp, cas: bool) -> Option<RegisterOp<'_>> {
-    match op.f.as_str() {
+    match &*op.f {
         "read" => Some(RegisterOp::Read(op.output.as_ref())),
         "write" => Some(RegisterOp::Write(&op.input)),
         "cas" if cas => match op.input.as_array().map(Vec::as_slice) {
@@ -90,7 +90,7 @@ impl Model for Register {
     }
 
     fn validate(&self, op: &ModelOp) -> Result<(), String> {
-        match op.f.as_str() {
+        match &*op.f {
             "read" | "write" => Ok(()),
             _ => Err(unknown_f(op, &["read", "write"])),
         }
@@ -140,7 +140,7 @@ impl Model for CasRegister {
     }
 
     fn validate(&self, op: &ModelOp) -> Result<(), String> {
-        match op.f.as_str() {
+        match &*op.f {
             "read" | "write" => Ok(()),
             "cas" => match op.input.as_array().map(Vec::as_slice) {
                 Some([_, _]) => Ok(()),
@@ -191,7 +191,7 @@ impl Model for Kv {
     }
 
     fn step(&self, state: &Value, op: &ModelOp) -> Option<Value> {
-        match op.f.as_str() {
+        match &*op.f {
             "get" => match &op.output {
                 Some(v) if v != state => None,
                 _ => Some(state.clone()),
@@ -227,7 +227,7 @@ impl Model for Kv {
     }
 
     fn validate(&self, op: &ModelOp) -> Result<(), String> {
-        match op.f.as_str() {
+        match &*op.f {
             "get" => match &op.output {
                 Some(v) if !v.is_string() => Err(format!("a get returns a string, not {v}")),
                 _ => Ok(()),
@@ -245,7 +245,7 @@ impl Model for Kv {
     /// Appends only extend the value: a get of v can become legal only
     /// from a prefix of v, or after a put of a prefix of v.
     fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
-        match (op.f.as_str(), &op.output, state) {
+        match (&*op.f, &op.output, state) {
             ("get", Some(Value::String(v)), Value::String(s)) => v.starts_with(s.as_str()),
             _ => true,
         }
@@ -256,7 +256,7 @@ impl Model for Kv {
     }
 
     fn may_revive(&self, op: &ModelOp, read: &ModelOp) -> bool {
-        match (op.f.as_str(), &op.input, read.f.as_str(), &read.output) {
+        match (&*op.f, &op.input, &*read.f, &read.output) {
             ("put", Value::String(p), "get", Some(Value::String(v))) => v.starts_with(p.as_str()),
             _ => true,
         }
@@ -310,7 +310,7 @@ impl Model for Set {
 
     fn step(&self, state: &Value, op: &ModelOp) -> Option<Value> {
         let elements = state.as_array()?;
-        match op.f.as_str() {
+        match &*op.f {
             "add" => match elements.binary_search_by(|e| by_text(e, &op.input)) {
                 Ok(_) => Some(state.clone()),
                 Err(at) => {
@@ -331,7 +331,7 @@ impl Model for Set {
     }
 
     fn validate(&self, op: &ModelOp) -> Result<(), String> {
-        match op.f.as_str() {
+        match &*op.f {
             "add" => Ok(()),
             "read" => match &op.output {
                 Some(v) if !v.is_array() => Err(format!("a set read returns an array, not {v}")),
@@ -352,7 +352,7 @@ impl Model for Set {
     /// Adds only grow the set: a read can become legal only from a subset
     /// of what it returned.
     fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
-        match (op.f.as_str(), &op.output, state) {
+        match (&*op.f, &op.output, state) {
             ("read", Some(Value::Array(read)), Value::Array(elements)) => {
                 let read = sorted(read.clone(), true);
                 elements
@@ -365,7 +365,7 @@ impl Model for Set {
 }
 
 fn validate_queue(op: &ModelOp) -> Result<(), String> {
-    match op.f.as_str() {
+    match &*op.f {
         "enqueue" | "dequeue" => Ok(()),
         _ => Err(unknown_f(op, &["enqueue", "dequeue"])),
     }
@@ -400,7 +400,7 @@ impl Model for FifoQueue {
 
     fn step(&self, state: &Value, op: &ModelOp) -> Option<Value> {
         let items = state.as_array()?;
-        match (op.f.as_str(), &op.output) {
+        match (&*op.f, &op.output) {
             ("enqueue", _) => {
                 let mut next = items.clone();
                 next.push(op.input.clone());
@@ -465,7 +465,7 @@ impl Model for UnorderedQueue {
             next.remove(at);
             Value::Array(next)
         };
-        match (op.f.as_str(), &op.output) {
+        match (&*op.f, &op.output) {
             ("enqueue", _) => {
                 let at = items
                     .binary_search_by(|e| by_text(e, &op.input).then(Ordering::Less))
@@ -526,7 +526,7 @@ impl Model for Mutex {
 
     fn step(&self, state: &Value, op: &ModelOp) -> Option<Value> {
         let locked = state.as_bool()?;
-        match op.f.as_str() {
+        match &*op.f {
             "acquire" => (!locked).then_some(Value::Bool(true)),
             "release" => locked.then_some(Value::Bool(false)),
             _ => None,
@@ -534,14 +534,14 @@ impl Model for Mutex {
     }
 
     fn validate(&self, op: &ModelOp) -> Result<(), String> {
-        match op.f.as_str() {
+        match &*op.f {
             "acquire" | "release" => Ok(()),
             _ => Err(unknown_f(op, &["acquire", "release"])),
         }
     }
 
     fn describe_op(&self, op: &ModelOp) -> String {
-        op.f.clone()
+        op.f.to_string()
     }
 
     fn describe_state(&self, state: &Value) -> String {
@@ -559,11 +559,11 @@ mod tests {
     use serde_json::json;
 
     fn ok(f: &str, input: Value, output: Value) -> ModelOp {
-        ModelOp::new(f, input, Some(output))
+        ModelOp::new(f.to_string(), input, Some(output))
     }
 
     fn info(f: &str, input: Value) -> ModelOp {
-        ModelOp::new(f, input, None)
+        ModelOp::new(f.to_string(), input, None)
     }
 
     #[test]

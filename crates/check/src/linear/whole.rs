@@ -160,7 +160,7 @@ mod tests {
     use serde_json::json;
 
     fn ok(f: &str, input: Value, output: Value) -> ModelOp {
-        ModelOp::new(f, input, Some(output))
+        ModelOp::new(f.to_string(), input, Some(output))
     }
 
     #[test]

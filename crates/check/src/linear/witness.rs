@@ -39,7 +39,7 @@ impl WitnessOp {
     pub(crate) fn new(op: &LinOp, model: &dyn Model) -> WitnessOp {
         WitnessOp {
             process: op.process,
-            f: op.op.f.clone(),
+            f: op.op.f.to_string(),
             input: op.op.input.clone(),
             output: op.op.output.clone(),
             invoke_index: op.invoke_index,
