@@ -389,6 +389,19 @@ fn report(
             "{} {were} attempted, but no read succeeded, so nothing can be said of them",
             plural(attempted, "add"),
         ));
+    } else if finals.is_empty() && attempted > 0 {
+        // Only final reads are judged; with none, convergence is unknown.
+        valid = valid.merge(Validity::Unknown);
+        problems.push(format!(
+            "no read began after the last acknowledged add, so whether the counter converged \
+             is unknown ({} during the test{})",
+            plural(c.reads.len(), "read"),
+            if read_errors.is_empty() {
+                String::new()
+            } else {
+                format!(", {} of them impossible", read_errors.len())
+            }
+        ));
     }
     if let Some(&first) = c.malformed_adds.first() {
         // Without every delta no bound can be trusted, not even a violation.

@@ -190,26 +190,22 @@ fn many_distinct_deltas_stay_bounded() {
 }
 
 #[test]
-fn an_impossible_read_during_the_test_is_invalid() {
+fn an_impossible_read_during_the_test_is_reported_but_only_final_reads_judge() {
     let mut s = Script::default();
     s.add(0, 5, OpType::Ok);
     let bad = s.read(1, 0);
     s.final_read(2, 5);
     let r = counter::check(&s.history);
-    assert_eq!(r.valid, Validity::Invalid);
+    // Maelstrom's verdict: the final read converged. The stale read is
+    // counted and listed, not held against the run.
+    assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
     assert_eq!(r.details["error-count"], json!(0), "the final read is fine");
     assert_eq!(r.details["read-error-count"], json!(1));
     assert_eq!(
         r.details["read-errors"],
         json!([{"process": 1, "index": bad, "value": 0, "lower": 5, "upper": 5}])
     );
-    assert_eq!(
-        r.problems,
-        [format!(
-            "read 0 by process 1 (op {bad}) is impossible: while it ran, the counter could only \
-             have been between 5 and 5"
-        )]
-    );
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
 }
 
 #[test]
@@ -236,7 +232,10 @@ fn a_read_concurrent_with_adds_may_see_any_of_them() {
     s2.push(1, OpType::Ok, "read", json!(8), false);
     s2.push(2, OpType::Ok, "add", json!(5), false);
     let r = counter::check(&s2.history);
-    assert_eq!(r.valid, Validity::Invalid);
+    // No read began after the last acknowledged add: nothing says whether
+    // the counter converged.
+    assert_eq!(r.valid, Validity::Unknown, "{:?}", r.problems);
+    assert!(r.problems[0].contains("1 of them impossible"), "{:?}", r.problems);
     assert_eq!(r.details["read-errors"][0]["lower"], json!(2));
     assert_eq!(r.details["read-errors"][0]["upper"], json!(7));
 }
