@@ -235,7 +235,11 @@ fn a_read_concurrent_with_adds_may_see_any_of_them() {
     // No read began after the last acknowledged add: nothing says whether
     // the counter converged.
     assert_eq!(r.valid, Validity::Unknown, "{:?}", r.problems);
-    assert!(r.problems[0].contains("1 of them impossible"), "{:?}", r.problems);
+    assert!(
+        r.problems[0].contains("1 of them impossible"),
+        "{:?}",
+        r.problems
+    );
     assert_eq!(r.details["read-errors"][0]["lower"], json!(2));
     assert_eq!(r.details["read-errors"][0]["upper"], json!(7));
 }
