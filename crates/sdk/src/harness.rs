@@ -190,6 +190,9 @@ impl<N: Node> MockCluster<N> {
             }
             self.delivered_count += 1;
             self.nodes[i].receive(self.now, msg);
+            // Timers due now (set with no delay) fire after the message,
+            // as the stdio runner and the simulator fire them.
+            self.nodes[i].tick(self.now);
             self.collect(i);
         }
     }

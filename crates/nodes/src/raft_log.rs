@@ -1,0 +1,207 @@
+//! The Raft key-value node's log in the SDK's durable [`Storage`]: one key
+//! per batch of entries (a segment), so a `Ready` carrying many entries
+//! costs one write (and, in process mode, one pair of fsyncs) instead of one
+//! per entry. This is the node's group commit.
+//!
+//! Segments are numbered in the order they were written. A later segment
+//! whose first index is at or below an earlier one's last replaces that
+//! earlier suffix (a new leader overwriting uncommitted entries, Raft paper
+//! 5.3), so recovery replays the segments in write order with
+//! [`lightcone_raft::Storage::append`] semantics. Segments every one of
+//! whose entries was replaced, or compacted into a snapshot, are deleted.
+
+use std::collections::BTreeMap;
+
+use lightcone_raft::Entry;
+use lightcone_sdk::Storage;
+
+const KEY_PREFIX: &str = "raft/log/";
+
+/// The segments held in durable storage.
+#[derive(Debug, Default)]
+pub(crate) struct DurableLog {
+    /// Segment number -> (first index, last index).
+    segments: BTreeMap<u64, (u64, u64)>,
+    next_segment: u64,
+}
+
+impl DurableLog {
+    fn key(segment: u64) -> String {
+        format!("{KEY_PREFIX}{segment:020}")
+    }
+
+    /// Reads every segment back, in write order, and remembers them.
+    pub(crate) fn recover(&mut self, storage: &dyn Storage) -> Vec<Vec<Entry>> {
+        let mut numbered: Vec<(u64, String)> = storage
+            .keys()
+            .into_iter()
+            .filter_map(|k| Some((k.strip_prefix(KEY_PREFIX)?.parse().ok()?, k)))
+            .collect();
+        numbered.sort();
+        let mut out = Vec::new();
+        for (segment, key) in numbered {
+            let Some(entries) = storage.get(&key).and_then(|b| decode_segment(&b)) else {
+                continue;
+            };
+            if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+                self.segments.insert(segment, (first.index, last.index));
+            }
+            self.next_segment = segment + 1;
+            out.push(entries);
+        }
+        out
+    }
+
+    /// Writes `entries` (consecutive) as one segment, and deletes the
+    /// segments they replace entirely.
+    pub(crate) fn append(&mut self, storage: &mut dyn Storage, entries: &[Entry]) {
+        let Some(first) = entries.first().map(|e| e.index) else {
+            return;
+        };
+        let last = entries.last().map_or(first, |e| e.index);
+        let segment = self.next_segment;
+        self.next_segment += 1;
+        storage.put(&DurableLog::key(segment), &encode_segment(entries));
+        let replaced: Vec<u64> = self
+            .segments
+            .iter()
+            .filter(|(_, (from, _))| *from >= first)
+            .map(|(s, _)| *s)
+            .collect();
+        for s in replaced {
+            storage.delete(&DurableLog::key(s));
+            self.segments.remove(&s);
+        }
+        // Segments that straddle `first` now count only up to it (their
+        // bytes still hold the rest, which replay overwrites).
+        for (_, to) in self.segments.values_mut() {
+            *to = (*to).min(first - 1);
+        }
+        self.segments.insert(segment, (first, last));
+    }
+
+    /// Deletes the segments that hold nothing after `index` (compacted into
+    /// a snapshot at `index`).
+    pub(crate) fn compact(&mut self, storage: &mut dyn Storage, index: u64) {
+        let covered: Vec<u64> = self
+            .segments
+            .iter()
+            .filter(|(_, (_, to))| *to <= index)
+            .map(|(s, _)| *s)
+            .collect();
+        for s in covered {
+            storage.delete(&DurableLog::key(s));
+            self.segments.remove(&s);
+        }
+    }
+
+    /// Deletes every segment (a snapshot from the leader replaced the log).
+    pub(crate) fn clear(&mut self, storage: &mut dyn Storage) {
+        self.compact(storage, u64::MAX);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+}
+
+/// Entries as `INDEX TERM LENGTH ` then LENGTH bytes of data, one after
+/// another: cheaper than JSON, which would escape the commands' JSON text
+/// once more.
+fn encode_segment(entries: &[Entry]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in entries {
+        bytes.extend_from_slice(
+            format!("{} {} {} ", entry.index, entry.term, entry.data.len()).as_bytes(),
+        );
+        bytes.extend_from_slice(&entry.data);
+    }
+    bytes
+}
+
+fn decode_segment(mut bytes: &[u8]) -> Option<Vec<Entry>> {
+    let mut entries = Vec::new();
+    let number = |bytes: &mut &[u8]| -> Option<u64> {
+        let space = bytes.iter().position(|b| *b == b' ')?;
+        let n = std::str::from_utf8(&bytes[..space]).ok()?.parse().ok()?;
+        *bytes = &bytes[space + 1..];
+        Some(n)
+    };
+    while !bytes.is_empty() {
+        let index = number(&mut bytes)?;
+        let term = number(&mut bytes)?;
+        let len = usize::try_from(number(&mut bytes)?).ok()?;
+        let data = bytes.get(..len)?.to_vec();
+        bytes = &bytes[len..];
+        entries.push(Entry { index, term, data });
+    }
+    Some(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lightcone_sdk::MemoryStorage;
+
+    fn entries(from: u64, to: u64, term: u64) -> Vec<Entry> {
+        (from..=to)
+            .map(|index| Entry {
+                index,
+                term,
+                data: format!("{{\"w\": {index}}} with spaces").into_bytes(),
+            })
+            .collect()
+    }
+
+    /// Replays segments as recovery does.
+    fn replay(storage: &MemoryStorage) -> Vec<(u64, u64)> {
+        let mut log: Vec<Entry> = Vec::new();
+        for segment in DurableLog::default().recover(storage) {
+            let first = segment[0].index;
+            log.retain(|e| e.index < first);
+            log.extend(segment);
+        }
+        log.iter().map(|e| (e.index, e.term)).collect()
+    }
+
+    #[test]
+    fn segments_replay_in_write_order_and_overwrites_win() {
+        let mut storage = MemoryStorage::new();
+        let mut log = DurableLog::default();
+        log.append(&mut storage, &entries(1, 5, 1));
+        // A new leader overwrites 4.. (Raft paper, 5.3), then appends more.
+        log.append(&mut storage, &entries(4, 4, 2));
+        log.append(&mut storage, &entries(5, 6, 2));
+        assert_eq!(
+            replay(&storage),
+            [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)]
+        );
+        // Another overwrite at 3 makes the segments from 4 and 5 useless.
+        log.append(&mut storage, &entries(3, 3, 3));
+        assert_eq!(log.segment_count(), 2);
+        assert_eq!(replay(&storage), [(1, 1), (2, 1), (3, 3)]);
+        // Compaction to 2 drops the first segment (what it still holds, 1
+        // and 2, is in the snapshot) and keeps the one holding 3; to 3,
+        // everything.
+        log.compact(&mut storage, 2);
+        assert_eq!(log.segment_count(), 1);
+        assert_eq!(replay(&storage), [(3, 3)]);
+        log.compact(&mut storage, 3);
+        assert_eq!(log.segment_count(), 0);
+        assert!(storage.keys().is_empty());
+    }
+
+    #[test]
+    fn data_with_any_bytes_round_trips_and_truncation_is_refused() {
+        let entry = Entry {
+            index: 9,
+            term: 4,
+            data: vec![b' ', 0, 255, b'7'],
+        };
+        let bytes = encode_segment(std::slice::from_ref(&entry));
+        assert_eq!(decode_segment(&bytes), Some(vec![entry]));
+        assert_eq!(decode_segment(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(decode_segment(b"1 2"), None);
+    }
+}
