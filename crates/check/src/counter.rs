@@ -599,18 +599,7 @@ mod tests {
     use super::*;
     use crate::testing::{invoke, nemesis, ok, op};
 
-    /// A small deterministic generator for the differential tests.
-    struct SplitMix(u64);
-
-    impl SplitMix {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) % n
-        }
-    }
+    use crate::splitmix::SplitMix;
 
     fn values(set: &RangeSet) -> BTreeSet<i64> {
         set.ranges.iter().flat_map(|&(lo, hi)| lo..=hi).collect()

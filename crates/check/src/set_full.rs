@@ -893,19 +893,7 @@ mod tests {
         })
     }
 
-    /// A small deterministic generator, so the random histories are the same
-    /// on every run.
-    struct SplitMix(u64);
-
-    impl SplitMix {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) % n
-        }
-    }
+    use crate::splitmix::SplitMix;
 
     /// Concurrent processes adding and reading a few elements, with times in
     /// coarse steps so that ties happen, outcomes of every kind, and reads

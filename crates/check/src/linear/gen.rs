@@ -17,26 +17,7 @@ const VALUES: u64 = 5;
 const GAP_NS: u64 = 500;
 const DURATION_NS: u64 = 5_000;
 
-/// SplitMix64 (Steele, Lea & Flood 2014): small, fast, version-stable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn permille(&mut self, p: u32) -> bool {
-        self.below(1000) < u64::from(p)
-    }
-}
+use crate::splitmix::SplitMix as Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {

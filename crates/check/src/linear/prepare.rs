@@ -764,16 +764,12 @@ mod tests {
         Ok(partitions)
     }
 
-    /// splitmix64.
-    struct Gen(u64);
+    /// Random ops for the differential tests.
+    struct Gen(crate::splitmix::SplitMix);
 
     impl Gen {
         fn below(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) % n
+            self.0.below(n)
         }
 
         fn value(&mut self) -> Value {
@@ -862,7 +858,7 @@ mod tests {
             "independent-cas-register",
             "set",
         ];
-        let mut gen = Gen(7);
+        let mut gen = Gen(crate::splitmix::SplitMix(7));
         let (mut ok, mut errors) = (0, 0);
         for round in 0..20_000 {
             let name = models[round % models.len()];

@@ -1015,16 +1015,12 @@ mod tests {
         Ok(())
     }
 
-    /// splitmix64.
-    struct Gen(u64);
+    /// Random ops for the differential tests.
+    struct Gen(crate::splitmix::SplitMix);
 
     impl Gen {
         fn below(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) % n
+            self.0.below(n)
         }
 
         /// Values whose texts are equal exactly when they are, and some
@@ -1107,7 +1103,7 @@ mod tests {
     #[test]
     fn decides_exactly_as_the_reference_does() {
         let init_values = [Value::Null, json!(0), json!(0.0), json!("1")];
-        let mut gen = Gen(11);
+        let mut gen = Gen(crate::splitmix::SplitMix(11));
         let mut seen = [0usize; 4];
         for round in 0..20_000 {
             let name = ["register", "cas-register"][round % 2];
