@@ -10,13 +10,10 @@
 //! check is stopped after 60 s (the stop flag, set by a timer thread, as a
 //! caller's time limit would).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use lightcone_check::linear::{gen, model_by_name, LinearOptions};
 
-use lightcone_check::linear::{self, gen, model_by_name, LinearOptions};
+mod common;
 
-#[allow(clippy::disallowed_methods)] // a benchmark measures wall time
 fn main() {
     let args: Vec<u64> = std::env::args()
         .skip(1)
@@ -50,19 +47,7 @@ fn main() {
                 }
                 let mut options = LinearOptions::default();
                 options.search_only = search_only;
-                let stop = Arc::new(AtomicBool::new(false));
-                options.stop = Some(stop.clone());
-                let (done, finished) = mpsc::channel::<()>();
-                let timer = std::thread::spawn(move || {
-                    if finished.recv_timeout(Duration::from_secs(60)).is_err() {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                });
-                let start = Instant::now();
-                let r = linear::check(&h, model.as_ref(), &options);
-                let ms = start.elapsed().as_secs_f64() * 1e3;
-                let _ = done.send(());
-                timer.join().expect("the timer thread does not panic");
+                let (r, ms) = common::timed_check(&h, model.as_ref(), options);
                 let held = r
                     .partitions
                     .iter()

@@ -13,13 +13,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
 
-use lightcone_check::linear::{self, model_by_name, LinearOptions, LinearResult};
+use lightcone_check::linear::{model_by_name, LinearOptions, LinearResult};
 use lightcone_check::Validity;
 use lightcone_history::{formats, History};
+
+mod common;
 
 fn data_dir() -> PathBuf {
     std::env::var_os("LIGHTCONE_PORCUPINE").map_or_else(
@@ -37,25 +36,11 @@ fn read(path: &Path) -> History {
 }
 
 /// Checks `h`, stopped after 60 s.
-#[allow(clippy::disallowed_methods)] // a benchmark measures wall time
 fn timed_check(h: &History, model: &str, split: bool) -> (LinearResult, f64) {
     let model = model_by_name(model, None).expect("a built-in model");
     let mut options = LinearOptions::default();
     options.split = split;
-    let stop = Arc::new(AtomicBool::new(false));
-    options.stop = Some(stop.clone());
-    let (done, finished) = mpsc::channel::<()>();
-    let timer = std::thread::spawn(move || {
-        if finished.recv_timeout(Duration::from_secs(60)).is_err() {
-            stop.store(true, Ordering::Relaxed);
-        }
-    });
-    let start = Instant::now();
-    let r = linear::check(h, model.as_ref(), &options);
-    let ms = start.elapsed().as_secs_f64() * 1e3;
-    let _ = done.send(());
-    timer.join().expect("the timer thread does not panic");
-    (r, ms)
+    common::timed_check(h, model.as_ref(), options)
 }
 
 /// Runs `run` (which returns the milliseconds it took) about a second's
