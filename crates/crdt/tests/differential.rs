@@ -12,20 +12,13 @@ use crdts::{CmRDT, CvRDT};
 use lightcone_crdt::{Crdt, GCounter, MVRegister, ORSet, PNCounter};
 use proptest::prelude::*;
 
-const REPLICAS: usize = 3;
+mod common;
 
-#[derive(Debug, Clone)]
-enum Step {
-    Update { replica: usize, op: u64 },
-    Merge { from: usize, to: usize },
-}
+use common::{Step, REPLICAS};
 
+/// The executions of this file's properties.
 fn steps() -> impl Strategy<Value = Vec<Step>> {
-    let step = prop_oneof![
-        3 => (0..REPLICAS, any::<u64>()).prop_map(|(replica, op)| Step::Update { replica, op }),
-        2 => (0..REPLICAS, 0..REPLICAS).prop_map(|(from, to)| Step::Merge { from, to }),
-    ];
-    proptest::collection::vec(step, 0..60)
+    common::steps(2, 60)
 }
 
 fn node(replica: usize) -> String {

@@ -18,20 +18,13 @@ use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-const REPLICAS: usize = 3;
+mod common;
 
-#[derive(Debug, Clone)]
-enum Step {
-    Update { replica: usize, op: u64 },
-    Merge { from: usize, to: usize },
-}
+use common::{Step, REPLICAS};
 
+/// The executions of this file's properties.
 fn steps() -> impl Strategy<Value = Vec<Step>> {
-    let step = prop_oneof![
-        3 => (0..REPLICAS, any::<u64>()).prop_map(|(replica, op)| Step::Update { replica, op }),
-        1 => (0..REPLICAS, 0..REPLICAS).prop_map(|(from, to)| Step::Merge { from, to }),
-    ];
-    proptest::collection::vec(step, 0..40)
+    common::steps(1, 40)
 }
 
 fn join<T: Crdt + Clone>(a: &T, b: &T) -> T {
