@@ -99,8 +99,7 @@ fn a_clean_history_is_valid() {
     assert_eq!(r.details["send-count"], json!(4));
     assert_eq!(r.details["poll-count"], json!(3));
     assert_eq!(r.details["key-count"], json!(2));
-    let keys: Vec<&String> = r.details.keys().take(3).collect();
-    assert_eq!(keys, ["valid", "send-count", "poll-count"]);
+    assert_eq!(r.details["valid"], json!(true));
 }
 
 #[test]
