@@ -251,7 +251,9 @@ impl Node for Broadcast {
             "read" => {
                 ctx.reply(
                     &msg,
-                    Body::new("read_ok").with(read_field, self.messages.clone()),
+                    // `Value::Array` takes the copy as it is; `Into` would
+                    // convert it element by element.
+                    Body::new("read_ok").with(read_field, Value::Array(self.messages.clone())),
                 );
             }
             "topology" => {

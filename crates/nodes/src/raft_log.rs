@@ -18,11 +18,19 @@ use lightcone_sdk::Storage;
 const KEY_PREFIX: &str = "raft/log/";
 
 /// The segments held in durable storage.
+///
+/// Invariant: in segment order, the ranges are disjoint and increasing (a
+/// new segment from `first` replaces every segment from `first` on and cuts
+/// the one before it short), so an append touches only the segments at the
+/// end, however long the log.
 #[derive(Debug, Default)]
 pub(crate) struct DurableLog {
-    /// Segment number -> (first index, last index).
+    /// Segment number -> (first index, last index still in force).
     segments: BTreeMap<u64, (u64, u64)>,
     next_segment: u64,
+    /// Segments found replaced during recovery (a crash between writing a
+    /// segment and deleting the ones it replaced), deleted at the next append.
+    replaced_at_recovery: Vec<u64>,
 }
 
 impl DurableLog {
@@ -44,7 +52,8 @@ impl DurableLog {
                 continue;
             };
             if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
-                self.segments.insert(segment, (first.index, last.index));
+                let replaced = self.note(segment, first.index, last.index);
+                self.replaced_at_recovery.extend(replaced);
             }
             self.next_segment = segment + 1;
             out.push(entries);
@@ -62,36 +71,42 @@ impl DurableLog {
         let segment = self.next_segment;
         self.next_segment += 1;
         storage.put(&DurableLog::key(segment), &encode_segment(entries));
-        let replaced: Vec<u64> = self
-            .segments
-            .iter()
-            .filter(|(_, (from, _))| *from >= first)
-            .map(|(s, _)| *s)
-            .collect();
+        let mut replaced = self.note(segment, first, last);
+        replaced.append(&mut self.replaced_at_recovery);
         for s in replaced {
             storage.delete(&DurableLog::key(s));
-            self.segments.remove(&s);
         }
-        // Segments that straddle `first` now count only up to it (their
-        // bytes still hold the rest, which replay overwrites).
-        for (_, to) in self.segments.values_mut() {
-            *to = (*to).min(first - 1);
+    }
+
+    /// Records `segment` as holding `first..=last`: the segments from
+    /// `first` on are replaced (returned, for deletion) and the one before
+    /// is cut short at `first - 1` (its bytes still hold the rest, which
+    /// replay overwrites).
+    fn note(&mut self, segment: u64, first: u64, last: u64) -> Vec<u64> {
+        let mut replaced = Vec::new();
+        while let Some(end) = self.segments.last_entry() {
+            if end.get().0 < first {
+                break;
+            }
+            replaced.push(end.remove_entry().0);
+        }
+        if let Some(mut end) = self.segments.last_entry() {
+            let to = &mut end.get_mut().1;
+            *to = (*to).min(first.saturating_sub(1));
         }
         self.segments.insert(segment, (first, last));
+        replaced
     }
 
     /// Deletes the segments that hold nothing after `index` (compacted into
     /// a snapshot at `index`).
+    /// Those are a prefix of the segments (the ranges increase).
     pub(crate) fn compact(&mut self, storage: &mut dyn Storage, index: u64) {
-        let covered: Vec<u64> = self
-            .segments
-            .iter()
-            .filter(|(_, (_, to))| *to <= index)
-            .map(|(s, _)| *s)
-            .collect();
-        for s in covered {
-            storage.delete(&DurableLog::key(s));
-            self.segments.remove(&s);
+        while let Some(front) = self.segments.first_entry() {
+            if front.get().1 > index {
+                break;
+            }
+            storage.delete(&DurableLog::key(front.remove_entry().0));
         }
     }
 
@@ -110,11 +125,19 @@ impl DurableLog {
 /// another: cheaper than JSON, which would escape the commands' JSON text
 /// once more.
 fn encode_segment(entries: &[Entry]) -> Vec<u8> {
-    let mut bytes = Vec::new();
+    use std::io::Write;
+    // Three numbers of at most 20 digits and their spaces per entry.
+    let size = entries.iter().map(|e| 63 + e.data.len()).sum();
+    let mut bytes = Vec::with_capacity(size);
     for entry in entries {
-        bytes.extend_from_slice(
-            format!("{} {} {} ", entry.index, entry.term, entry.data.len()).as_bytes(),
-        );
+        write!(
+            bytes,
+            "{} {} {} ",
+            entry.index,
+            entry.term,
+            entry.data.len()
+        )
+        .expect("writing to a Vec cannot fail");
         bytes.extend_from_slice(&entry.data);
     }
     bytes
@@ -190,6 +213,29 @@ mod tests {
         log.compact(&mut storage, 3);
         assert_eq!(log.segment_count(), 0);
         assert!(storage.keys().is_empty());
+    }
+
+    #[test]
+    fn a_crash_before_deleting_replaced_segments_is_tidied_after_recovery() {
+        let mut storage = MemoryStorage::new();
+        let mut log = DurableLog::default();
+        log.append(&mut storage, &entries(1, 5, 1));
+        log.append(&mut storage, &entries(6, 9, 1));
+        // The overwrite at 3 was written, but the node crashed before it
+        // deleted the segment holding 6..=9.
+        storage.put(&DurableLog::key(2), &encode_segment(&entries(3, 3, 2)));
+        assert_eq!(replay(&storage), [(1, 1), (2, 1), (3, 2)]);
+
+        let mut log = DurableLog::default();
+        log.recover(&storage);
+        assert_eq!(log.segment_count(), 2, "6..=9 is known to be replaced");
+        log.append(&mut storage, &entries(4, 4, 2));
+        assert_eq!(storage.keys().len(), 3, "and deleted at the next append");
+        assert_eq!(replay(&storage), [(1, 1), (2, 1), (3, 2), (4, 2)]);
+        // Compacting to 3 leaves only the segment holding 4.
+        log.compact(&mut storage, 3);
+        assert_eq!(replay(&storage), [(4, 2)]);
+        assert_eq!(storage.keys().len(), 1);
     }
 
     #[test]

@@ -33,8 +33,10 @@ impl Rng {
     }
 
     /// True with probability `numerator / denominator`, exactly.
+    /// Draws nothing when the probability is 0 (no loss, no duplication:
+    /// the common case, asked once per message).
     pub fn ratio(&mut self, numerator: u64, denominator: u64) -> bool {
-        denominator > 0 && self.below(denominator) < numerator
+        numerator > 0 && denominator > 0 && self.below(denominator) < numerator
     }
 
     /// Shuffles `items` in place (Fisher-Yates).
