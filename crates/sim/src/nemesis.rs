@@ -122,6 +122,11 @@ pub struct ClockSkew {
 impl ClockSkew {
     /// The node's local reading at global time `now`.
     pub fn local(&self, now: u64) -> u64 {
+        if self.drift_ppm == 0 {
+            // The common case (no skew at all), asked at every step of
+            // every node: no 128-bit division.
+            return (now as i128 + self.offset_ns as i128).max(0) as u64;
+        }
         // Floored, so that `global` (rounded up) is its exact inverse.
         let drift = (now.saturating_sub(self.since_ns) as i128 * self.drift_ppm as i128)
             .div_euclid(1_000_000);
@@ -130,6 +135,13 @@ impl ClockSkew {
 
     /// The earliest global time at which the local clock reads `local`.
     pub fn global(&self, local: u64) -> u64 {
+        if local == 0 {
+            // A clock set back reads 0 (it cannot go lower) from the start.
+            return 0;
+        }
+        if self.drift_ppm == 0 {
+            return (local as i128 - self.offset_ns as i128).max(0) as u64;
+        }
         // local = t + offset + (t - since) * d / 1e6, solved for t, rounded up.
         let d = 1_000_000 + self.drift_ppm as i128;
         let numerator = (local as i128 - self.offset_ns as i128) * 1_000_000
@@ -412,6 +424,17 @@ mod clock_tests {
                 offset_ns: -400_000_000,
                 drift_ppm: -10_000,
                 since_ns: 3_000_000_000,
+            },
+            // Offsets alone take the path without division.
+            ClockSkew {
+                offset_ns: 700_000_000,
+                drift_ppm: 0,
+                since_ns: 2_000_000_000,
+            },
+            ClockSkew {
+                offset_ns: -3_200_000_000,
+                drift_ppm: 0,
+                since_ns: 0,
             },
         ];
         for s in skews {
