@@ -10,6 +10,10 @@
 
 use std::time::Instant;
 
+// The lightcone binary's allocator.
+#[path = "../src/alloc.rs"]
+mod alloc;
+
 use lightcone_sdk::{MemoryStorage, NodeRuntime};
 use lightcone_sim::{NemesisConfig, Simulation, Test, TestConfig, Validity, NANOS_PER_SEC};
 

@@ -1,5 +1,6 @@
 //! The `lightcone` command line.
 
+mod alloc;
 mod check_cmd;
 mod gen_cmd;
 mod sim_cmd;
