@@ -174,10 +174,12 @@ pub fn run_one(
             println!("{}", report.summary());
             let w = &report.workbench;
             println!(
-                "  simulated {:.1} s in {:.3} s of wall time ({:.0}x), {} steps",
+                "  simulated {:.1} s in {:.3} s of wall time ({:.0}x; {:.3} s of it writing \
+                 history.jsonl), {} steps",
                 w["virtual-s"].as_f64().unwrap_or(0.0),
                 w["duration-s"].as_f64().unwrap_or(0.0),
                 w["speedup"].as_f64().unwrap_or(0.0),
+                w["history-write-s"].as_f64().unwrap_or(0.0),
                 w["step-count"]
             );
             report.exit_code()

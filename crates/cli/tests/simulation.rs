@@ -66,7 +66,8 @@ fn same_seed_same_results_folder_bytes() {
             "{file} differs between two runs of one seed"
         );
     }
-    assert!(read(a.path(), "workbench.json").contains("\"speedup\""));
+    let workbench = read(a.path(), "workbench.json");
+    assert!(workbench.contains("\"speedup\"") && workbench.contains("\"history-write-s\""));
     let mut other: Vec<&str> = BROADCAST.to_vec();
     *other.last_mut().unwrap() = "1235";
     let c = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lightcone_history::HistoryWriter;
 use lightcone_sim::{NodeFactory, Simulation, Test, NANOS_PER_SEC};
@@ -33,12 +33,16 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
     let mut history = HistoryWriter::new(BufWriter::new(file));
     let mut write_error = None;
     let mut recorded = 0u64;
+    // Wall time spent streaming the history, part of the run's: for
+    // broadcast, whose reads return every message so far, most of it.
+    let mut writing = Duration::ZERO;
 
     let start = Instant::now();
     let (test, stats, logs) = Simulation::new(test, factory).run(&mut |op| {
         if write_error.is_some() {
             return;
         }
+        let began = Instant::now();
         recorded += 1;
         let written = history.write(op).and_then(|_| {
             if recorded.is_multiple_of(FLUSH_EVERY_OPS) {
@@ -50,6 +54,7 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
         if let Err(e) = written {
             write_error = Some(e);
         }
+        writing += began.elapsed();
     });
     let wall = start.elapsed();
     if let Some(e) = write_error {
@@ -94,6 +99,7 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
         "duration-s": wall_s,
         "virtual-s": virtual_s,
         "speedup": virtual_s / wall_s,
+        "history-write-s": writing.as_secs_f64(),
         "step-count": stats.step_count,
         "steps-per-s": stats.step_count as f64 / wall_s,
         "cpu-s": usage.cpu_s,
