@@ -138,7 +138,7 @@ pub fn parse<C: Counter>(args: &[String]) -> Result<CrdtNode<CounterApi<C>>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lightcone_sdk::{Harness, MemoryStorage, MockCluster, Node, Runtime, NANOS_PER_MS};
+    use lightcone_sdk::{Harness, MemoryStorage, MockCluster, Node, NANOS_PER_MS};
 
     const NODES: [&str; 3] = ["n0", "n1", "n2"];
 
@@ -207,20 +207,9 @@ mod tests {
         let mut lives = Vec::new();
         for _ in 0..2 {
             let node = parse::<GCounter<String>>(&[]).unwrap();
-            let mut rt = Runtime::with_storage(node, 0, Box::new(storage.clone()));
-            let mut init = Envelope::new(
-                "c0",
-                "n0",
-                Body::new("init")
-                    .with("node_id", "n0")
-                    .with("node_ids", vec!["n0"]),
-            );
-            init.body.msg_id = Some(1);
-            rt.receive(0, init);
-            let mut add = Envelope::new("c1", "n0", Body::new("add").with("delta", 3));
-            add.body.msg_id = Some(2);
-            rt.receive(0, add);
-            lives.push(rt.node().gossip().state().value());
+            let mut h = Harness::with_storage(node, "n0", &["n0"], Box::new(storage.clone()));
+            h.request("c1", Body::new("add").with("delta", 3));
+            lives.push(h.node().gossip().state().value());
         }
         assert_eq!(lives, [3, 6]);
     }

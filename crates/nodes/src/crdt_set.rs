@@ -76,7 +76,7 @@ impl CrdtSet {
 mod tests {
     use super::*;
     use lightcone_crdt::Crdt;
-    use lightcone_sdk::{Harness, MemoryStorage, MockCluster, Runtime, NANOS_PER_MS};
+    use lightcone_sdk::{Harness, MemoryStorage, MockCluster, NANOS_PER_MS};
 
     const NODES: [&str; 3] = ["n0", "n1", "n2"];
 
@@ -185,28 +185,15 @@ mod tests {
         // n1 restarts from its storage; n0 sees the new incarnation.
         let storage = MemoryStorage::new();
         let start = |storage: &MemoryStorage| {
-            let mut rt =
-                Runtime::with_storage(CrdtSet::parse(&[]).unwrap(), 0, Box::new(storage.clone()));
-            let mut init = Envelope::new(
-                "c0",
-                "n1",
-                Body::new("init")
-                    .with("node_id", "n1")
-                    .with("node_ids", vec!["n0", "n1"]),
-            );
-            init.body.msg_id = Some(1);
-            rt.receive(0, init);
-            rt.take_outbox();
-            rt
+            let node = CrdtSet::parse(&[]).unwrap();
+            Harness::with_storage(node, "n1", &["n0", "n1"], Box::new(storage.clone()))
         };
-        let mut rt = start(&storage);
-        let mut add = Envelope::new("c1", "n1", Body::new("add").with("element", 7));
-        add.body.msg_id = Some(2);
-        rt.receive(0, add);
-        drop(rt);
-        let rt = start(&storage);
-        assert!(rt.node().gossip().state().contains(&7));
-        assert_eq!(rt.node().gossip().incarnation(), 1);
+        let mut n1 = start(&storage);
+        n1.request("c1", Body::new("add").with("element", 7));
+        drop(n1);
+        let n1 = start(&storage);
+        assert!(n1.node().gossip().state().contains(&7));
+        assert_eq!(n1.node().gossip().incarnation(), 1);
 
         let mut n0 = Harness::new(CrdtSet::parse(&[]).unwrap(), "n0", &["n0", "n1"]);
         n0.request("c1", Body::new("add").with("element", 1));

@@ -167,7 +167,7 @@ impl Node for UniqueIds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lightcone_sdk::{Harness, MemoryStorage, Runtime, Storage};
+    use lightcone_sdk::{Harness, MemoryStorage, Storage};
     use std::collections::BTreeSet;
 
     #[test]
@@ -191,23 +191,12 @@ mod tests {
         let storage = MemoryStorage::new();
         let mut lives = Vec::new();
         for _ in 0..2 {
-            let mut rt =
-                Runtime::with_storage(UniqueIds::with_scheme(scheme), 0, Box::new(storage.clone()));
-            let init = Body::new("init")
-                .with("node_id", "n0")
-                .with("node_ids", vec!["n0"]);
-            let mut init_env = Envelope::new("c0", "n0", init);
-            init_env.body.msg_id = Some(1);
-            rt.receive(0, init_env);
+            let node = UniqueIds::with_scheme(scheme);
+            let mut h = Harness::with_storage(node, "n0", &["n0"], Box::new(storage.clone()));
             let mut ids = Vec::new();
-            for i in 0..3 {
-                let mut g = Envelope::new("c1", "n0", Body::new("generate"));
-                g.body.msg_id = Some(10 + i);
-                rt.receive(0, g);
-            }
-            for m in rt.take_outbox() {
-                if let Some(id) = m.body.get_str("id") {
-                    ids.push(id.to_string());
+            for _ in 0..3 {
+                for m in h.request("c1", Body::new("generate")) {
+                    ids.extend(m.body.get_str("id").map(str::to_string));
                 }
             }
             lives.push(ids);
@@ -241,28 +230,20 @@ mod tests {
     #[test]
     fn hlc_ids_follow_physical_time_and_write_storage_rarely() {
         let storage = MemoryStorage::new();
-        let mut rt = Runtime::with_storage(UniqueIds::default(), 0, Box::new(storage.clone()));
-        let mut init = Envelope::new(
-            "c0",
-            "n0",
-            Body::new("init")
-                .with("node_id", "n0")
-                .with("node_ids", vec!["n0"]),
-        );
-        init.body.msg_id = Some(1);
-        rt.receive(0, init);
+        let node = UniqueIds::default();
+        let mut h = Harness::with_storage(node, "n0", &["n0"], Box::new(storage.clone()));
         let mut ids = BTreeSet::new();
         let mut ceilings = BTreeSet::new();
         for i in 0..3000u64 {
-            let mut g = Envelope::new("c1", "n0", Body::new("generate"));
-            g.body.msg_id = Some(10 + i);
-            rt.receive(i * NANOS_PER_MS, g);
-            ceilings.insert(storage.get(CEILING_KEY).unwrap());
-        }
-        for m in rt.take_outbox() {
-            if let Some(id) = m.body.get_str("id") {
-                assert!(ids.insert(id.to_string()), "duplicate {id}");
+            if i > 0 {
+                h.advance(NANOS_PER_MS);
             }
+            for m in h.request("c1", Body::new("generate")) {
+                if let Some(id) = m.body.get_str("id") {
+                    assert!(ids.insert(id.to_string()), "duplicate {id}");
+                }
+            }
+            ceilings.insert(storage.get(CEILING_KEY).unwrap());
         }
         assert_eq!(ids.len(), 3000);
         assert!(ids.contains(&format!("n0-{}-0", 2999 * NANOS_PER_MS)));

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use lightcone_proto::{Body, Envelope};
 
-use crate::{Node, Runtime};
+use crate::{Node, Runtime, Storage};
 
 /// One node under test. Time stands still unless [`Harness::advance`]
 /// moves it; every message the node sends is captured.
@@ -23,8 +23,23 @@ impl<N: Node> Harness<N> {
     }
 
     pub fn with_seed(node: N, node_id: &str, node_ids: &[&str], seed: u64) -> Harness<N> {
+        Harness::start(Runtime::new(node, seed), node_id, node_ids)
+    }
+
+    /// The same, with durable `storage` (seed 0): a node started twice on
+    /// one storage is a restart, as the simulator does after a crash.
+    pub fn with_storage(
+        node: N,
+        node_id: &str,
+        node_ids: &[&str],
+        storage: Box<dyn Storage>,
+    ) -> Harness<N> {
+        Harness::start(Runtime::with_storage(node, 0, storage), node_id, node_ids)
+    }
+
+    fn start(runtime: Runtime<N>, node_id: &str, node_ids: &[&str]) -> Harness<N> {
         let mut h = Harness {
-            runtime: Runtime::new(node, seed),
+            runtime,
             now: 0,
             next_msg_id: 1,
             sent: Vec::new(),
