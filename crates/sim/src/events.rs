@@ -44,10 +44,10 @@ struct Slot {
 /// A binary heap of `(time, seq, slot)` orders them; the events themselves
 /// (an `Arrive` holds a whole message) stay put in `slots` from push to pop,
 /// so the heap moves 24-byte entries rather than messages. Cancelling frees
-/// the slot at once and leaves the heap entry behind; a popped entry whose
-/// slot no longer holds its `seq` is stale; the top of the heap is never
-/// stale (cancel and pop clear stale entries off it). Stale entries are at most the
-/// cancelled events not yet due (client timeouts of answered requests).
+/// the slot at once and leaves the heap entry behind, stale: its slot no
+/// longer holds its `seq`. The top of the heap is never stale (cancel and
+/// pop clear stale entries off it). Stale entries are at most the cancelled
+/// events not yet due (client timeouts of answered requests).
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
     heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
@@ -64,21 +64,18 @@ impl EventQueue {
     pub fn push(&mut self, at: u64, event: Event) -> EventKey {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let filled = Slot {
+            seq,
+            event: Some(event),
+        };
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = Slot {
-                    seq,
-                    event: Some(event),
-                };
+                self.slots[slot as usize] = filled;
                 slot
             }
             None => {
-                let slot = u32::try_from(self.slots.len()).expect("under 2^32 pending events");
-                self.slots.push(Slot {
-                    seq,
-                    event: Some(event),
-                });
-                slot
+                self.slots.push(filled);
+                u32::try_from(self.slots.len() - 1).expect("under 2^32 pending events")
             }
         };
         self.heap.push(Reverse((at, seq, slot)));
