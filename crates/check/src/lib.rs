@@ -70,6 +70,13 @@ pub struct CheckResult {
     /// Machine-readable details in Maelstrom's kebab-case key names, always
     /// including "valid" (as [`Validity::to_json`]).
     pub details: Map<String, Value>,
+    /// The verdict Maelstrom's own checker would give the same history.
+    /// It differs from `valid` only where lightcone is deliberately stricter;
+    /// those problems are listed in `beyond_maelstrom` as well.
+    pub maelstrom_valid: Validity,
+    /// The problems (also in `problems`) that Maelstrom's checker does not
+    /// report, each saying so.
+    pub beyond_maelstrom: Vec<String>,
 }
 
 impl CheckResult {
@@ -83,7 +90,28 @@ impl CheckResult {
             valid,
             problems,
             details,
+            maelstrom_valid: valid,
+            beyond_maelstrom: Vec::new(),
         }
+    }
+
+    /// Marks the result as stricter than Maelstrom's checker: `maelstrom`
+    /// is the verdict Maelstrom would give, and `beyond` the problems
+    /// (already in `problems`) it would not report. The details gain
+    /// `maelstrom-valid` and `beyond-maelstrom` when there is any.
+    fn beyond_maelstrom(mut self, maelstrom: Validity, beyond: Vec<String>) -> CheckResult {
+        if beyond.is_empty() {
+            return self;
+        }
+        self.details
+            .insert("maelstrom-valid".to_string(), maelstrom.to_json());
+        self.details.insert(
+            "beyond-maelstrom".to_string(),
+            Value::Array(beyond.iter().cloned().map(Value::String).collect()),
+        );
+        self.maelstrom_valid = maelstrom;
+        self.beyond_maelstrom = beyond;
+        self
     }
 }
 

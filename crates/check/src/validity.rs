@@ -32,6 +32,16 @@ impl Validity {
         }
     }
 
+    /// The inverse of [`Validity::to_json`]; `None` for any other value.
+    pub fn from_json(value: &Value) -> Option<Validity> {
+        match value {
+            Value::Bool(true) => Some(Validity::Valid),
+            Value::Bool(false) => Some(Validity::Invalid),
+            Value::String(s) if s == "unknown" => Some(Validity::Unknown),
+            _ => None,
+        }
+    }
+
     /// The process exit code for this verdict: 0 valid, 1 invalid, 2 unknown.
     pub fn exit_code(self) -> i32 {
         match self {
@@ -73,6 +83,15 @@ mod tests {
     use serde_json::json;
 
     const ALL: [Validity; 3] = [Valid, Invalid, Unknown];
+
+    #[test]
+    fn from_json_inverts_to_json() {
+        for v in ALL {
+            assert_eq!(Validity::from_json(&v.to_json()), Some(v));
+        }
+        assert_eq!(Validity::from_json(&serde_json::Value::Null), None);
+        assert_eq!(Validity::from_json(&serde_json::json!("yes")), None);
+    }
 
     #[test]
     fn merge_prefers_invalid_then_unknown() {

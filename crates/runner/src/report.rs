@@ -34,6 +34,11 @@ pub struct RunReport {
     pub valid: Validity,
     pub outcome: RunOutcome,
     pub problems: Vec<String>,
+    /// The verdict Maelstrom's checkers would give; differs from `valid`
+    /// only where lightcone is deliberately stricter.
+    pub maelstrom_valid: Validity,
+    /// The problems (also in `problems`) Maelstrom's checkers do not report.
+    pub beyond_maelstrom: Vec<String>,
     /// What results.json holds.
     pub results: Value,
     /// What workbench.json holds (wall-clock facts).
@@ -61,22 +66,31 @@ impl RunReport {
         };
         let mut out = String::new();
         out.push_str(&format!("\n{verdict}: {workload}\n"));
+        let aborted = matches!(self.outcome, RunOutcome::Aborted(_));
         if let RunOutcome::Aborted(why) = &self.outcome {
             out.push_str(&format!("  {why}\n"));
         }
+        if self.valid != self.maelstrom_valid {
+            out.push_str(&format!(
+                "  Maelstrom's checkers would say {}: lightcone is deliberately stricter here \
+                 (the problems marked \"beyond Maelstrom\")\n",
+                self.maelstrom_valid
+            ));
+        }
         let stats = &r["stats"];
+        let op_count = stats["count"].as_u64().unwrap_or(0);
         out.push_str(&format!(
             "  ops: {} completed: {} ok, {} fail, {} info\n",
             stats["count"], stats["ok-count"], stats["fail-count"], stats["info-count"]
         ));
         out.push_str(&format!("  {}\n", lightcone_sim::net_summary(&r["net"])));
-        if let Some(f) = r["availability"]["ok-fraction"].as_f64() {
-            out.push_str(&format!(
-                "  availability: {:.2}% of requests ok\n",
-                f * 100.0
-            ));
+        if aborted && op_count == 0 {
+            // Availability and the workload's verdict say nothing of a run
+            // in which no client operation ran.
+            out.push_str("  no client operation ran, so nothing was checked\n");
+        } else {
+            out.push_str(&self.checked_lines(aborted));
         }
-        out.push_str(&format!("  workload: {}\n", scalars(&r["workload"])));
         if let Some(l) = r["workload"]
             .get("stable-latencies")
             .filter(|v| v.is_object())
@@ -93,13 +107,48 @@ impl RunReport {
             ));
         }
         for p in &self.problems {
-            out.push_str(&format!("  problem: {p}\n"));
+            if self.beyond_maelstrom.contains(p) {
+                out.push_str(&format!("  problem (beyond Maelstrom): {p}\n"));
+            } else {
+                out.push_str(&format!("  problem: {p}\n"));
+            }
         }
         out.push_str(&format!(
             "  results: {}/ (results.json, history.jsonl, node-logs/); seed {}\n",
             self.dir.display(),
             r["seed"]
         ));
+        out
+    }
+}
+
+impl RunReport {
+    /// The availability, workload and stable-latency lines. An aborted
+    /// run's workload verdict is of what was recorded before the abort, and
+    /// says so.
+    fn checked_lines(&self, aborted: bool) -> String {
+        let r = &self.results;
+        let mut out = String::new();
+        if let Some(f) = r["availability"]["ok-fraction"].as_f64() {
+            out.push_str(&format!(
+                "  availability: {:.2}% of requests ok\n",
+                f * 100.0
+            ));
+        }
+        if aborted {
+            let mut workload = r["workload"].clone();
+            let recorded = workload
+                .as_object_mut()
+                .and_then(|w| w.remove("valid"))
+                .unwrap_or(Value::Null);
+            out.push_str(&format!(
+                "  workload (of what was recorded before the abort, which checks as {}): {}\n",
+                Validity::from_json(&recorded).map_or("unknown".to_string(), |v| v.to_string()),
+                scalars(&workload)
+            ));
+        } else {
+            out.push_str(&format!("  workload: {}\n", scalars(&r["workload"])));
+        }
         out
     }
 }

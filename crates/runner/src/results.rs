@@ -9,6 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use lightcone_check::Validity;
 use lightcone_sim::Test;
 use serde_json::{json, Map, Value};
 
@@ -45,12 +46,13 @@ pub(crate) fn write(
         "interrupted".into(),
         json!(matches!(outcome, RunOutcome::Interrupted)),
     );
-    let valid = match &outcome {
+    let (valid, maelstrom_valid) = match &outcome {
         RunOutcome::Aborted(message) => {
             results.insert("aborted".into(), json!(message));
-            lightcone_check::Validity::Unknown
+            results.remove("maelstrom-valid");
+            (Validity::Unknown, Validity::Unknown)
         }
-        _ => checked.valid,
+        _ => (checked.valid, checked.maelstrom_valid),
     };
     results.insert("valid".into(), valid.to_json());
     let results = Value::Object(results);
@@ -61,6 +63,8 @@ pub(crate) fn write(
         valid,
         outcome,
         problems: checked.problems,
+        maelstrom_valid,
+        beyond_maelstrom: checked.beyond_maelstrom,
         results,
         workbench,
         command_line: command_line.to_string(),

@@ -15,6 +15,12 @@ pub struct Checked {
     pub sections: Map<String, Value>,
     /// One sentence per problem, prefixed by the section that found it.
     pub problems: Vec<String>,
+    /// The verdict Maelstrom's checkers would give; differs from `valid`
+    /// only where lightcone is deliberately stricter.
+    pub maelstrom_valid: Validity,
+    /// The problems (also in `problems`, prefixed the same way) that
+    /// Maelstrom's checkers do not report.
+    pub beyond_maelstrom: Vec<String>,
 }
 
 impl Test {
@@ -34,19 +40,33 @@ impl Test {
             ("workload", self.workload().check(history)),
         ];
         let mut valid = Validity::Valid;
+        let mut maelstrom_valid = Validity::Valid;
         let mut sections = Map::new();
         let mut problems = Vec::new();
+        let mut beyond_maelstrom = Vec::new();
         for (name, result) in checks {
             valid = valid.merge(result.valid);
+            maelstrom_valid = maelstrom_valid.merge(result.maelstrom_valid);
             problems.extend(result.problems.iter().map(|p| format!("{name}: {p}")));
+            beyond_maelstrom.extend(
+                result
+                    .beyond_maelstrom
+                    .iter()
+                    .map(|p| format!("{name}: {p}")),
+            );
             sections.insert(name.to_string(), Value::Object(result.details));
         }
         sections.insert("net".into(), self.net_stats().to_json(op_count));
         sections.insert("valid".into(), valid.to_json());
+        if maelstrom_valid != valid {
+            sections.insert("maelstrom-valid".into(), maelstrom_valid.to_json());
+        }
         Checked {
             valid,
             sections,
             problems,
+            maelstrom_valid,
+            beyond_maelstrom,
         }
     }
 }
