@@ -45,6 +45,7 @@
 //! ```
 
 pub mod availability;
+pub mod consistency;
 pub mod counter;
 pub mod echo;
 pub mod kafka;

@@ -73,16 +73,16 @@ pub struct TestArgs {
     /// `total`, or the fraction of requests that must succeed.
     #[arg(long)]
     availability: Option<String>,
-    /// Consistency models to check (transactional workloads).
+    /// Consistency models to check, comma-separated (Elle's names; transactional workloads).
     #[arg(long, default_value = "strict-serializable")]
     consistency_models: String,
-    /// Keys per transaction test (transactional workloads).
+    /// Keys in play at once (kafka: default 10; transactional workloads).
     #[arg(long)]
     key_count: Option<u64>,
     /// Most operations in a transaction (transactional workloads).
     #[arg(long, default_value_t = 4)]
     max_txn_length: u64,
-    /// Most writes to one key (transactional and kafka workloads).
+    /// Most writes to one key before it is retired (kafka and transactional workloads).
     #[arg(long, default_value_t = 16)]
     max_writes_per_key: u64,
     /// Copy node stderr to the console.
@@ -124,6 +124,14 @@ fn seconds(flag: &str, s: f64) -> Result<u64, String> {
         Ok((s * NANOS_PER_SEC as f64) as u64)
     } else {
         Err(format!("{flag} is {s}; use a positive number of seconds"))
+    }
+}
+
+/// Maelstrom's `pos?` check on an integer flag.
+fn positive(flag: &str, value: Option<u64>) -> Result<Option<u64>, String> {
+    match value {
+        Some(0) => Err(format!("{flag} is 0; it must be positive")),
+        other => Ok(other),
     }
 }
 
@@ -212,7 +220,12 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
         duplicate: args.duplicate,
         nemesis,
         topology: args.topology,
-        key_count: args.key_count,
+        key_count: positive("--key-count", args.key_count)?,
+        max_writes_per_key: positive("--max-writes-per-key", Some(args.max_writes_per_key))?
+            .unwrap_or_default(),
+        max_txn_length: positive("--max-txn-length", Some(args.max_txn_length))?
+            .unwrap_or_default(),
+        consistency_models: lightcone_check::consistency::parse_models(&args.consistency_models)?,
         availability: args
             .availability
             .as_deref()

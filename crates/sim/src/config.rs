@@ -126,8 +126,16 @@ pub struct TestConfig {
     pub duplicate: Ratio,
     pub nemesis: NemesisConfig,
     pub topology: Topology,
-    /// Keys for workloads that take a key count (kafka).
+    /// Keys in play at once for workloads that take a key count (kafka).
     pub key_count: Option<u64>,
+    /// Most sends to one kafka key, or writes to one key of a transaction
+    /// workload, before it is retired (Maelstrom's 16).
+    pub max_writes_per_key: u64,
+    /// Most micro-operations in one transaction (Maelstrom's 4).
+    pub max_txn_length: u64,
+    /// The consistency models a transactional history is held to (Elle's
+    /// names; Maelstrom's default strict-serializable).
+    pub consistency_models: Vec<String>,
     pub availability: Option<Availability>,
     pub seed: u64,
     /// How long a client waits for a reply.
@@ -160,6 +168,9 @@ impl Default for TestConfig {
             },
             topology: Topology::Grid,
             key_count: None,
+            max_writes_per_key: 16,
+            max_txn_length: 4,
+            consistency_models: vec!["strict-serializable".to_string()],
             availability: None,
             seed: 0,
             client_timeout_ns: 5 * NANOS_PER_SEC,
@@ -235,6 +246,34 @@ impl TestConfig {
                 "--nemesis-interval",
                 "0".into(),
                 "use a positive number of seconds",
+            );
+        }
+        if self.key_count == Some(0) {
+            return invalid("--key-count", "0".into(), "use a positive number of keys");
+        }
+        if self.max_writes_per_key == 0 {
+            return invalid(
+                "--max-writes-per-key",
+                "0".into(),
+                "use a positive number of writes",
+            );
+        }
+        if self.max_txn_length == 0 {
+            return invalid(
+                "--max-txn-length",
+                "0".into(),
+                "use a positive number of operations",
+            );
+        }
+        if let Some(bad) = self
+            .consistency_models
+            .iter()
+            .find(|m| !lightcone_check::consistency::MODEL_NAMES.contains(&m.as_str()))
+        {
+            return invalid(
+                "--consistency-models",
+                format!("{bad:?}"),
+                "use consistency models Elle knows, such as strict-serializable or read-committed",
             );
         }
         if let Some(Availability::Fraction(f)) = self.availability {

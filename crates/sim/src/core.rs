@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use lightcone_history::{History, Op, OpType, Process};
 use lightcone_proto::{is_client_id, Body, Envelope, ErrorCode, Map, Value};
-use lightcone_workload::{Invocation, Rng, Workload, WorkloadOptions};
+use lightcone_workload::{Invocation, Next, Rng, Workload, WorkloadOptions};
 use serde_json::json;
 
 use crate::events::{Event, EventKey, EventQueue};
@@ -123,10 +123,22 @@ enum Role {
 #[derive(Debug)]
 struct Busy {
     op: Invocation,
+    /// The request in flight (an operation may make several in turn).
     msg_id: u64,
     is_final: bool,
-    /// Cancelled when the reply comes, so the queue holds only live timeouts.
-    timeout: EventKey,
+    /// Cancelled when the reply comes, so the queue holds only live
+    /// timeouts; `None` between requests.
+    timeout: Option<EventKey>,
+}
+
+/// Where a worker is in the final phase.
+#[derive(Debug, Default)]
+struct FinalProgress {
+    /// Final operations begun so far.
+    begun: usize,
+    /// The next one, waiting for its stagger to pass.
+    due: Option<Invocation>,
+    done: bool,
 }
 
 #[derive(Debug)]
@@ -136,6 +148,7 @@ struct Worker {
     node: usize,
     next_msg_id: u64,
     busy: Option<Busy>,
+    finals: FinalProgress,
 }
 
 /// The test core. See the crate docs.
@@ -166,6 +179,8 @@ pub struct Test {
     main_end: u64,
     /// The workload's client timeout (lin-kv scales it with latency).
     client_timeout_ns: u64,
+    /// No final operation begins after this (kafka's 10 s).
+    final_deadline: Option<u64>,
     failure: Option<Failure>,
     counts: [u64; 3],
     malformed_reply_count: u64,
@@ -181,6 +196,9 @@ impl Test {
                 nodes: nodes.clone(),
                 topology: config.topology,
                 key_count: config.key_count,
+                max_writes_per_key: config.max_writes_per_key,
+                concurrency: config.concurrency,
+                rate: config.rate,
             },
         )?;
         workload
@@ -225,6 +243,7 @@ impl Test {
             main_start: 0,
             main_end: 0,
             client_timeout_ns,
+            final_deadline: None,
             failure: None,
             counts: [0; 3],
             malformed_reply_count: 0,
@@ -455,6 +474,16 @@ impl Test {
                 }
             }
             Event::RecoveryEnd => self.start_final(),
+            Event::FinalOp { worker } => {
+                if let Some(op) = self.workers[worker].finals.due.take() {
+                    if self.final_time_left() {
+                        self.invoke(worker, op, true);
+                    } else {
+                        self.workers[worker].finals.done = true;
+                        self.maybe_finish_final();
+                    }
+                }
+            }
         }
     }
 
@@ -580,6 +609,7 @@ impl Test {
                 node: w % self.nodes.len(),
                 next_msg_id: 1,
                 busy: None,
+                finals: FinalProgress::default(),
             });
         }
         self.events.push(self.main_end, Event::MainEnd);
@@ -628,32 +658,48 @@ impl Test {
     }
 
     fn invoke(&mut self, worker: usize, op: Invocation, is_final: bool) {
-        let w = &mut self.workers[worker];
-        let msg_id = w.next_msg_id;
-        w.next_msg_id += 1;
-        let (process, node, client) = (w.process, w.node, w.client.clone());
+        let w = &self.workers[worker];
         let mut record = Op::new(
-            Process::Client(process),
+            Process::Client(w.process),
             OpType::Invoke,
             op.f.clone(),
             op.value.clone(),
         );
-        record.node = Some(self.nodes[node].clone());
+        record.node = Some(self.nodes[w.node].clone());
         record.is_final = is_final;
         self.record(record);
-        let mut body = self.workload.request(&op);
-        body.msg_id = Some(msg_id);
-        let timeout = self.events.push(
-            self.now + self.client_timeout_ns,
-            Event::ClientTimeout { worker, msg_id },
-        );
+        let next = self.workload.begin(self.worker_id(worker), &op);
         self.workers[worker].busy = Some(Busy {
             op,
-            msg_id,
+            msg_id: 0,
             is_final,
-            timeout,
+            timeout: None,
         });
-        self.client_send(client, node, body);
+        self.proceed(worker, next);
+    }
+
+    /// Carries on with the busy worker's operation: its next request, or
+    /// its completion.
+    fn proceed(&mut self, worker: usize, next: Next) {
+        match next {
+            Next::Request(mut body) => {
+                let w = &mut self.workers[worker];
+                let msg_id = w.next_msg_id;
+                w.next_msg_id += 1;
+                let (node, client) = (w.node, w.client.clone());
+                body.msg_id = Some(msg_id);
+                let timeout = self.events.push(
+                    self.now + self.client_timeout_ns,
+                    Event::ClientTimeout { worker, msg_id },
+                );
+                let busy = self.workers[worker].busy.as_mut().expect("worker is busy");
+                busy.msg_id = msg_id;
+                busy.timeout = Some(timeout);
+                self.client_send(client, node, body);
+            }
+            Next::Ok(value) => self.complete(worker, OpType::Ok, Some(value), None),
+            Next::Info => self.complete(worker, OpType::Info, None, None),
+        }
     }
 
     fn record(&mut self, mut op: Op) {
@@ -697,9 +743,13 @@ impl Test {
             return;
         }
         let kind = body.kind.clone();
+        let busy = self.workers[worker].busy.as_mut().expect("checked above");
+        if let Some(timeout) = busy.timeout.take() {
+            self.events.cancel(timeout);
+        }
         let busy = self.workers[worker].busy.as_ref().expect("checked above");
         match self.workload.complete(id, &busy.op, body) {
-            Ok(value) => self.complete(worker, OpType::Ok, Some(value), None),
+            Ok(next) => self.proceed(worker, next),
             Err(problem) => {
                 self.malformed_reply_count += 1;
                 let node = self.nodes[self.workers[worker].node].clone();
@@ -736,7 +786,9 @@ impl Test {
         error: Option<Value>,
     ) {
         let busy = self.workers[worker].busy.take().expect("worker is busy");
-        self.events.cancel(busy.timeout);
+        if let Some(timeout) = busy.timeout {
+            self.events.cancel(timeout);
+        }
         let w = &self.workers[worker];
         let mut op = Op::new(
             Process::Client(w.process),
@@ -764,10 +816,7 @@ impl Test {
                 self.maybe_generate();
             }
             Phase::Draining => self.maybe_finish_draining(),
-            Phase::Final if self.workers.iter().all(|w| w.busy.is_none()) => {
-                self.phase = Phase::Done;
-                self.log("Final reads done");
-            }
+            Phase::Final => self.next_final(worker),
             _ => {}
         }
     }
@@ -777,7 +826,7 @@ impl Test {
             return;
         }
         self.heal();
-        if self.workload.final_op(self.worker_id(0)).is_some() {
+        if self.workload.has_final_phase() {
             self.phase = Phase::Recovery;
             self.log("Waiting for recovery...");
             self.events
@@ -789,13 +838,54 @@ impl Test {
 
     fn start_final(&mut self) {
         self.phase = Phase::Final;
+        self.final_deadline = self
+            .workload
+            .final_time_limit_ns()
+            .map(|limit| self.now + limit);
         for w in 0..self.workers.len() {
-            if let Some(op) = self.workload.final_op(self.worker_id(w)) {
-                self.invoke(w, op, true);
-            }
+            self.next_final(w);
         }
-        if self.workers.iter().all(|w| w.busy.is_none()) {
+        self.maybe_finish_final();
+    }
+
+    fn final_time_left(&self) -> bool {
+        self.final_deadline.is_none_or(|end| self.now < end)
+    }
+
+    /// Starts (or schedules, after its stagger) `worker`'s next final
+    /// operation, or marks the worker done.
+    fn next_final(&mut self, worker: usize) {
+        let n = self.workers[worker].finals.begun;
+        let next = if self.final_time_left() {
+            self.workload.final_op(self.worker_id(worker), n)
+        } else {
+            None
+        };
+        let Some(next) = next else {
+            self.workers[worker].finals.done = true;
+            self.maybe_finish_final();
+            return;
+        };
+        self.workers[worker].finals.begun += 1;
+        if next.stagger_mean_ns == 0 {
+            self.invoke(worker, next.op, true);
+        } else {
+            let delay = self.stagger(next.stagger_mean_ns as f64);
+            self.workers[worker].finals.due = Some(next.op);
+            self.events
+                .push(self.now + delay, Event::FinalOp { worker });
+        }
+    }
+
+    fn maybe_finish_final(&mut self) {
+        if self.phase == Phase::Final
+            && self
+                .workers
+                .iter()
+                .all(|w| w.finals.done && w.busy.is_none())
+        {
             self.phase = Phase::Done;
+            self.log("Final reads done");
         }
     }
 

@@ -22,6 +22,8 @@ pub(crate) enum Event {
     MainEnd,
     /// Recovery is over: run the final reads.
     RecoveryEnd,
+    /// A worker's staggered final operation is due.
+    FinalOp { worker: usize },
 }
 
 /// A handle to a scheduled event: its slot, and the sequence number that

@@ -4,7 +4,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Rng, Worker, Workload};
+use crate::{FinalOp, Invocation, Next, Rng, Worker, Workload};
 
 /// Maelstrom's broadcast: a `topology` per node first, then an even mix of
 /// `broadcast` of unique integers and `read`; checked as set-full.
@@ -44,11 +44,11 @@ impl Workload for Broadcast {
         })
     }
 
-    fn request(&self, op: &Invocation) -> Body {
-        match op.f.as_str() {
+    fn begin(&mut self, _worker: Worker, op: &Invocation) -> Next {
+        Next::Request(match op.f.as_str() {
             "broadcast" => Body::new("broadcast").with("message", op.value.clone()),
             _ => Body::new("read"),
-        }
+        })
     }
 
     fn complete(
@@ -56,23 +56,28 @@ impl Workload for Broadcast {
         _worker: Worker,
         op: &Invocation,
         mut reply: Body,
-    ) -> Result<Value, String> {
-        match (op.f.as_str(), reply.kind.as_str()) {
+    ) -> Result<Next, String> {
+        let value = match (op.f.as_str(), reply.kind.as_str()) {
             ("broadcast", "broadcast_ok") => Ok(op.value.clone()),
             ("read", "read_ok") => match reply.fields.remove("messages") {
                 Some(messages @ Value::Array(_)) => Ok(messages),
                 _ => Err("read_ok needs a `messages` array".to_string()),
             },
             (f, kind) => Err(format!("a {f} got a reply of type {kind:?}")),
-        }
+        };
+        value.map(Next::Ok)
     }
 
     fn is_idempotent(&self, f: &str) -> bool {
         f == "read"
     }
 
-    fn final_op(&self, _worker: Worker) -> Option<Invocation> {
-        Some(Invocation::new("read", Value::Null))
+    fn final_op(&mut self, _worker: Worker, n: usize) -> Option<FinalOp> {
+        crate::final_read(n)
+    }
+
+    fn has_final_phase(&self) -> bool {
+        true
     }
 
     fn check(&self, history: &History) -> CheckResult {

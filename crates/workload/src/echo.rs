@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Rng, Worker, Workload};
+use crate::{Invocation, Next, Rng, Worker, Workload};
 
 /// `echo{echo}` -> `echo_ok{echo}`: the reply must echo the request.
 pub struct Echo;
@@ -19,8 +19,8 @@ impl Workload for Echo {
         )
     }
 
-    fn request(&self, op: &Invocation) -> Body {
-        Body::new("echo").with("echo", op.value.clone())
+    fn begin(&mut self, _worker: Worker, op: &Invocation) -> Next {
+        Next::Request(Body::new("echo").with("echo", op.value.clone()))
     }
 
     fn complete(
@@ -28,8 +28,9 @@ impl Workload for Echo {
         _worker: Worker,
         _op: &Invocation,
         mut reply: Body,
-    ) -> Result<Value, String> {
-        crate::take_field(&mut reply, "echo_ok", "echo")
+    ) -> Result<Next, String> {
+        let value = crate::take_field(&mut reply, "echo_ok", "echo");
+        value.map(Next::Ok)
     }
 
     fn is_idempotent(&self, _f: &str) -> bool {

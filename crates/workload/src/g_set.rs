@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Rng, Worker, Workload};
+use crate::{FinalOp, Invocation, Next, Rng, Worker, Workload};
 
 /// Maelstrom's g-set: an even mix of `add{element}` of unique integers and
 /// `read` (-> `read_ok{value}`), final reads after healing; set-full.
@@ -24,11 +24,11 @@ impl Workload for GSet {
         })
     }
 
-    fn request(&self, op: &Invocation) -> Body {
-        match op.f.as_str() {
+    fn begin(&mut self, _worker: Worker, op: &Invocation) -> Next {
+        Next::Request(match op.f.as_str() {
             "add" => Body::new("add").with("element", op.value.clone()),
             _ => Body::new("read"),
-        }
+        })
     }
 
     fn complete(
@@ -36,8 +36,8 @@ impl Workload for GSet {
         _worker: Worker,
         op: &Invocation,
         mut reply: Body,
-    ) -> Result<Value, String> {
-        match (op.f.as_str(), reply.kind.as_str()) {
+    ) -> Result<Next, String> {
+        let value = match (op.f.as_str(), reply.kind.as_str()) {
             ("add", "add_ok") => Ok(op.value.clone()),
             ("read", "read_ok") => match reply.fields.remove("value") {
                 Some(elements @ Value::Array(_)) => Ok(elements),
@@ -46,15 +46,20 @@ impl Workload for GSet {
                 ),
             },
             (f, kind) => Err(format!("a {f} got a reply of type {kind:?}")),
-        }
+        };
+        value.map(Next::Ok)
     }
 
     fn is_idempotent(&self, f: &str) -> bool {
         f == "read"
     }
 
-    fn final_op(&self, _worker: Worker) -> Option<Invocation> {
-        Some(Invocation::new("read", Value::Null))
+    fn final_op(&mut self, _worker: Worker, n: usize) -> Option<FinalOp> {
+        crate::final_read(n)
+    }
+
+    fn has_final_phase(&self) -> bool {
+        true
     }
 
     fn check(&self, history: &History) -> CheckResult {

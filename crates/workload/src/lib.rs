@@ -47,6 +47,39 @@ impl Invocation {
     }
 }
 
+/// What a client does next with the operation in hand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// Send this request (without msg_id) to the worker's node; the
+    /// operation goes on when the reply comes.
+    Request(Body),
+    /// The operation completed `ok` with this value.
+    Ok(Value),
+    /// The operation ended indefinitely without a request (Jepsen's client
+    /// returning `:info`, as kafka's `crash` does); the worker goes on as a
+    /// new process.
+    Info,
+}
+
+/// An operation of the final phase and how long to wait before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalOp {
+    pub op: Invocation,
+    /// Jepsen's `stagger` before it: a delay drawn uniformly from
+    /// [0, 2 x this); 0 for none.
+    pub stagger_mean_ns: u64,
+}
+
+impl FinalOp {
+    /// An operation invoked at once.
+    pub fn now(op: Invocation) -> FinalOp {
+        FinalOp {
+            op,
+            stagger_mean_ns: 0,
+        }
+    }
+}
+
 /// The client (Jepsen worker) an operation is for: its fixed index and
 /// its current process (a new one after each crash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,13 +112,14 @@ pub trait Workload: Send {
     /// The next operation for `worker`.
     fn next_op(&mut self, rng: &mut Rng, worker: Worker) -> Invocation;
 
-    /// The request body that performs `op` (without msg_id).
-    fn request(&self, op: &Invocation) -> Body;
+    /// How `worker` begins `op`: usually a request to its node.
+    fn begin(&mut self, worker: Worker, op: &Invocation) -> Next;
 
-    /// Turns a non-error reply into the ok value, or says what is wrong
-    /// with the reply. Takes the reply by value so large results move, not
-    /// copy.
-    fn complete(&mut self, worker: Worker, op: &Invocation, reply: Body) -> Result<Value, String>;
+    /// Turns a non-error reply into what comes next: the ok value, or
+    /// another request of the same operation (kafka's poll commits what it
+    /// polled before it completes); or says what is wrong with the reply.
+    /// Takes the reply by value so large results move, not copy.
+    fn complete(&mut self, worker: Worker, op: &Invocation, reply: Body) -> Result<Next, String>;
 
     /// An error reply that is in fact a result (lin-kv: reading a missing
     /// key observes that it is absent): the ok value, or `None` to apply
@@ -102,14 +136,33 @@ pub trait Workload: Send {
     /// outcome is unknown (reads): a timeout makes them `fail`, not `info`.
     fn is_idempotent(&self, f: &str) -> bool;
 
-    /// The operation every client performs once after healing, if the
-    /// workload has final reads.
-    fn final_op(&self, _worker: Worker) -> Option<Invocation> {
+    /// The `n`th operation (from 0) `worker` performs after healing and
+    /// recovery, or `None` when it has no more. Most workloads with final
+    /// reads have one per worker; kafka polls until it has caught up.
+    fn final_op(&mut self, _worker: Worker, _n: usize) -> Option<FinalOp> {
+        None
+    }
+
+    /// Whether the workload has a final phase at all (then the test heals,
+    /// waits for recovery and runs [`Workload::final_op`]s).
+    fn has_final_phase(&self) -> bool {
+        false
+    }
+
+    /// How long the final phase may start operations (Maelstrom clips
+    /// kafka's final polls to 10 s); `None` for no limit.
+    fn final_time_limit_ns(&self) -> Option<u64> {
         None
     }
 
     /// The workload's own checker.
     fn check(&self, history: &History) -> CheckResult;
+}
+
+/// The one read each worker performs after recovery (broadcast, g-set, the
+/// counters).
+pub(crate) fn final_read(n: usize) -> Option<FinalOp> {
+    (n == 0).then(|| FinalOp::now(Invocation::new("read", Value::Null)))
 }
 
 /// Maelstrom's `gen/mix` of an add-like op and a read, half and half:
@@ -159,8 +212,14 @@ pub const NAMES: &[&str] = &[
 pub struct WorkloadOptions {
     pub nodes: Vec<String>,
     pub topology: Topology,
-    /// Keys for kafka (`--key-count`).
+    /// Keys in play at once for kafka (`--key-count`; Elle's default 10).
     pub key_count: Option<u64>,
+    /// Sends to one kafka key before it is retired (`--max-writes-per-key`).
+    pub max_writes_per_key: u64,
+    /// Client workers (kafka crashes each about every 30 s).
+    pub concurrency: usize,
+    /// Operations per second over all clients.
+    pub rate: f64,
 }
 
 /// Builds a workload by its Maelstrom name.
@@ -173,7 +232,7 @@ pub fn build(name: &str, options: &WorkloadOptions) -> Result<Box<dyn Workload>,
         "g-counter" => Box::new(Counter::grow_only()),
         "pn-counter" => Box::new(Counter::positive_negative()),
         "lin-kv" => Box::new(LinKv::new(options.nodes.len())),
-        "kafka" => Box::new(Kafka::new(options.key_count.unwrap_or(8) as usize)),
+        "kafka" => Box::new(Kafka::new(options)),
         _ => {
             return Err(WorkloadError::Unknown {
                 name: name.to_string(),

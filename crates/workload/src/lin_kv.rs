@@ -5,7 +5,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, ErrorCode, Value};
 
-use crate::{Invocation, Rng, Worker, Workload};
+use crate::{Invocation, Next, Rng, Worker, Workload};
 
 /// Processes that may touch one key before its group moves to the next
 /// (Jepsen's linearizable-register process limit).
@@ -96,9 +96,9 @@ impl Workload for LinKv {
         }
     }
 
-    fn request(&self, op: &Invocation) -> Body {
+    fn begin(&mut self, _worker: Worker, op: &Invocation) -> Next {
         let key = op.value[0].clone();
-        match op.f.as_str() {
+        Next::Request(match op.f.as_str() {
             "read" => Body::new("read").with("key", key),
             "write" => Body::new("write")
                 .with("key", key)
@@ -107,7 +107,7 @@ impl Workload for LinKv {
                 .with("key", key)
                 .with("from", op.value[1][0].clone())
                 .with("to", op.value[1][1].clone()),
-        }
+        })
     }
 
     fn complete(
@@ -115,8 +115,8 @@ impl Workload for LinKv {
         _worker: Worker,
         op: &Invocation,
         mut reply: Body,
-    ) -> Result<Value, String> {
-        match (op.f.as_str(), reply.kind.as_str()) {
+    ) -> Result<Next, String> {
+        let value = match (op.f.as_str(), reply.kind.as_str()) {
             ("read", "read_ok") => {
                 let value = reply
                     .fields
@@ -126,7 +126,8 @@ impl Workload for LinKv {
             }
             ("write", "write_ok") | ("cas", "cas_ok") => Ok(op.value.clone()),
             (f, kind) => Err(format!("a {f} got a reply of type {kind:?}")),
-        }
+        };
+        value.map(Next::Ok)
     }
 
     fn on_error(&mut self, _worker: Worker, op: &Invocation, code: ErrorCode) -> Option<Value> {

@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Rng, Worker, Workload};
+use crate::{Invocation, Next, Rng, Worker, Workload};
 
 /// `generate` -> `generate_ok{id}`: no id may be handed out twice.
 pub struct UniqueIds;
@@ -16,8 +16,8 @@ impl Workload for UniqueIds {
         Invocation::new("generate", Value::Null)
     }
 
-    fn request(&self, _op: &Invocation) -> Body {
-        Body::new("generate")
+    fn begin(&mut self, _worker: Worker, _op: &Invocation) -> Next {
+        Next::Request(Body::new("generate"))
     }
 
     fn complete(
@@ -25,8 +25,9 @@ impl Workload for UniqueIds {
         _worker: Worker,
         _op: &Invocation,
         mut reply: Body,
-    ) -> Result<Value, String> {
-        crate::take_field(&mut reply, "generate_ok", "id")
+    ) -> Result<Next, String> {
+        let value = crate::take_field(&mut reply, "generate_ok", "id");
+        value.map(Next::Ok)
     }
 
     fn is_idempotent(&self, _f: &str) -> bool {

@@ -1,0 +1,281 @@
+//! The kafka workload's checker: Jepsen's `jepsen.tests.kafka` analysis as
+//! Maelstrom runs it (Jepsen 0.3.7 with Elle 0.2.2, `:sub-via #{:assign}`,
+//! `:txn? false`, no `:ww-deps`).
+//!
+//! Each key is a log: one message per offset, offsets in append order.
+//! Sends and polls tell the offsets of messages; from them the checker
+//! builds each key's *version order* and looks for these anomalies, under
+//! Jepsen's names:
+//!
+//! | error type | what happened |
+//! |---|---|
+//! | `inconsistent-offsets` | one offset of a key holds different messages |
+//! | `duplicate` | one message is at several offsets of a key |
+//! | `lost-write` | polls reached past a message that must have been appended, and no `ok` poll returned it |
+//! | `unseen` | a send was acknowledged and no `ok` poll ever returned its message |
+//! | `poll-skip` | a process's successive polls of a key jumped over a message |
+//! | `nonmonotonic-poll` | a process's next poll of a key began at or before where its last one ended |
+//! | `nonmonotonic-send` | a process's successive sends to a key landed out of order |
+//! | `int-poll-skip`, `int-nonmonotonic-poll` | the same within one op |
+//! | `int-send-skip`, `int-nonmonotonic-send` | the same for sends within one op |
+//! | `G1a` | an `ok` poll returned a message whose send failed |
+//! | `precommitted-read` | an op polled a message it sent itself |
+//! | `G1c`, `G1c-realtime` | a cycle of dependencies: a poll that returned a message sent only after it completed |
+//! | `empty-transaction-graph` | no two ops were related at all: nothing could be checked |
+//!
+//! Every error type invalidates the history except those Jepsen allows
+//! (`allowed-error-types`): `int-send-skip` and the G0 family. (Skips and
+//! nonmonotonic polls across an assign of other keys are not errors: the
+//! process's position in those keys is forgotten, as in Jepsen.) Results
+//! follow Jepsen's condensed output: each error type's `count` and some
+//! `errs`, `error-types`, `bad-error-types`, `info-txn-causes`,
+//! `worst-realtime-lag`.
+//!
+//! Where lightcone goes further, it says so:
+//! - `unsent-read`: a poll returned a message no client ever sent to that
+//!   key. Jepsen's analysis throws there (no writer), so Maelstrom's verdict
+//!   is unknown; lightcone's is invalid, marked beyond Maelstrom.
+//! - `committed-offsets-regress` (under `information`): an assign listed a
+//!   committed offset lower than one acknowledged before it. Never an error:
+//!   Kafka lets a later commit overwrite an earlier one.
+//! - A completion whose value cannot be read makes the verdict unknown (if
+//!   nothing else is wrong), with the op named.
+
+mod anomalies;
+mod cycles;
+mod lag;
+mod ops;
+mod orders;
+
+use std::collections::BTreeMap;
+
+use lightcone_history::{History, OpType};
+use serde_json::{json, Map, Value};
+
+use crate::{plural, CheckResult, Validity};
+use anomalies::Case;
+
+/// Error types Jepsen's kafka checker reports but does not count against
+/// the history (`allowed-error-types`, without subscribe or ww-deps).
+const ALLOWED: [&str; 6] = [
+    "int-send-skip",
+    "G0",
+    "G0-process",
+    "G0-realtime",
+    "PL-1-cycle-exists",
+    "strong-PL-1-cycle-exists",
+];
+
+/// How many cases of an error type the details keep when Jepsen's
+/// `condense-error` would keep them all (lightcone bounds every list).
+const CASES_SHOWN_MAX: usize = 32;
+
+/// Which cases of a type Jepsen's `condense-error` shows.
+enum Shown {
+    /// The first n after sorting by the case's number, ascending.
+    Lowest(usize),
+    /// The last n after sorting by the case's number, ascending.
+    Highest(usize),
+}
+
+fn shown(error_type: &str) -> Shown {
+    match error_type {
+        "duplicate" | "inconsistent-offsets" => Shown::Lowest(32),
+        "G0" | "G0-process" | "G0-realtime" | "G1c" | "G1c-process" | "G1c-realtime" => {
+            Shown::Lowest(8)
+        }
+        "int-nonmonotonic-poll"
+        | "int-nonmonotonic-send"
+        | "nonmonotonic-poll"
+        | "nonmonotonic-send" => Shown::Lowest(8),
+        "int-poll-skip" | "int-send-skip" | "poll-skip" => Shown::Highest(8),
+        _ => Shown::Lowest(CASES_SHOWN_MAX),
+    }
+}
+
+/// `{"count": n, "errs": [...]}`, the cases chosen as Jepsen chooses them.
+fn condense(error_type: &str, mut cases: Vec<Case>) -> (Value, Vec<Case>) {
+    let count = cases.len();
+    let sorts = !matches!(shown(error_type), Shown::Lowest(CASES_SHOWN_MAX));
+    if sorts {
+        cases.sort_by_key(|c| c.sort);
+    }
+    let chosen: Vec<Case> = match shown(error_type) {
+        Shown::Lowest(n) => cases.into_iter().take(n).collect(),
+        Shown::Highest(n) => {
+            let skip = count.saturating_sub(n);
+            cases.into_iter().skip(skip).collect()
+        }
+    };
+    let errs: Vec<Value> = chosen.iter().map(|c| c.details.clone()).collect();
+    (json!({"count": count, "errs": errs}), chosen)
+}
+
+/// Checks a kafka history; see the module docs.
+pub fn check(history: &History) -> CheckResult {
+    let parsed = ops::parse(history);
+    let ix = orders::Indexes::build(&parsed);
+    let processes = anomalies::by_process(&parsed);
+
+    let mut errors: BTreeMap<&'static str, Vec<Case>> = BTreeMap::new();
+    let mut add = |name: &'static str, cases: Vec<Case>| {
+        if !cases.is_empty() {
+            errors.insert(name, cases);
+        }
+    };
+    add("duplicate", anomalies::duplicates(&parsed, &ix));
+    let internal_polls = anomalies::internal_steps(&parsed, &ix, false);
+    add("int-poll-skip", internal_polls.skip);
+    add("int-nonmonotonic-poll", internal_polls.nonmonotonic);
+    let internal_sends = anomalies::internal_steps(&parsed, &ix, true);
+    add("int-send-skip", internal_sends.skip);
+    add("int-nonmonotonic-send", internal_sends.nonmonotonic);
+    add(
+        "inconsistent-offsets",
+        anomalies::inconsistent_offsets(&parsed, &ix),
+    );
+    add("precommitted-read", anomalies::precommitted_reads(&parsed));
+    add("G1a", anomalies::aborted_reads(&parsed, &ix));
+    add("lost-write", anomalies::lost_writes(&parsed, &ix));
+    let external = anomalies::external_polls(&parsed, &ix, &processes);
+    add("nonmonotonic-poll", external.nonmonotonic);
+    add(
+        "nonmonotonic-send",
+        anomalies::nonmonotonic_sends(&parsed, &ix, &processes),
+    );
+    add("poll-skip", external.skip);
+    add(
+        "unseen",
+        anomalies::unseen(&parsed, &ix).into_iter().collect(),
+    );
+    let unsent = anomalies::unsent_reads(&parsed, &ix);
+    let cycles = cycles::cycles(&parsed, &ix);
+    add("G1c", cycles.g1c);
+    add("G1c-realtime", cycles.g1c_realtime);
+    add("unsent-read", unsent);
+    if cycles.empty_graph {
+        add(
+            "empty-transaction-graph",
+            vec![Case {
+                sort: 0,
+                details: Value::Bool(true),
+                sentence: "no send or poll was related to any other (Elle's \
+                           empty-transaction-graph): nothing could be checked, which Jepsen's \
+                           kafka checker counts as an error"
+                    .to_string(),
+            }],
+        );
+    }
+
+    let mut details = Map::new();
+    let mut problems = Vec::new();
+    let mut beyond = Vec::new();
+    let error_types: Vec<&str> = errors.keys().copied().collect();
+    let mut bad_types = Vec::new();
+    for (name, cases) in errors {
+        let total = cases.len();
+        let allowed = ALLOWED.contains(&name);
+        if !allowed {
+            bad_types.push(name);
+        }
+        let value = match name {
+            "unseen" | "empty-transaction-graph" => cases[0].details.clone(),
+            _ => condense(name, cases.clone()).0,
+        };
+        details.insert(name.to_string(), value);
+        if allowed {
+            continue;
+        }
+        let first = match name {
+            "unseen" | "empty-transaction-graph" => cases[0].sentence.clone(),
+            _ => {
+                let (_, chosen) = condense(name, cases);
+                chosen[0].sentence.clone()
+            }
+        };
+        let sentence = match name {
+            "unseen" | "empty-transaction-graph" => format!("{name}: {first}"),
+            _ if total == 1 => format!("{name}: {first}"),
+            _ => format!("{name}: {}, e.g. {first}", plural(total, "case")),
+        };
+        if name == "unsent-read" {
+            beyond.push(sentence.clone());
+        }
+        problems.push(sentence);
+    }
+    details.insert("error-types".to_string(), json!(error_types));
+    details.insert("bad-error-types".to_string(), json!(bad_types));
+    details.insert("info-txn-causes".to_string(), info_txn_causes(&parsed.ops));
+    details.insert(
+        "worst-realtime-lag".to_string(),
+        lag::worst_realtime_lag(&parsed),
+    );
+
+    // lightcone's own counts and information.
+    let regress = anomalies::committed_offsets_regress(&parsed, &processes);
+    let regress_count = regress.len();
+    let (regress_json, _) = condense("committed-offsets-regress", regress);
+    details.insert(
+        "information".to_string(),
+        json!({"committed-offsets-regress": regress_json}),
+    );
+    details.insert(
+        "committed-offsets-regress-count".to_string(),
+        json!(regress_count),
+    );
+    let count = |func: ops::Func| {
+        parsed
+            .ops
+            .iter()
+            .filter(|op| op.func == func && op.kind == OpType::Ok)
+            .count()
+    };
+    details.insert("send-count".to_string(), json!(count(ops::Func::Send)));
+    details.insert("poll-count".to_string(), json!(count(ops::Func::Poll)));
+    details.insert("key-count".to_string(), json!(parsed.keys.len()));
+    details.insert("malformed-count".to_string(), json!(parsed.malformed.len()));
+
+    let mut valid = if bad_types.is_empty() {
+        Validity::Valid
+    } else {
+        Validity::Invalid
+    };
+    // Jepsen's analysis throws on a message with no writer.
+    let mut maelstrom_valid = if beyond.is_empty() {
+        valid
+    } else {
+        Validity::Unknown
+    };
+    if let Some(&first) = parsed.malformed.first() {
+        valid = valid.merge(Validity::Unknown);
+        maelstrom_valid = maelstrom_valid.merge(Validity::Unknown);
+        let op = &history.ops[first];
+        problems.push(format!(
+            "{} completed with a value of an unexpected shape, e.g. {} by process {} (op {}); \
+             they were left out",
+            plural(parsed.malformed.len(), "operation"),
+            op.value,
+            op.process,
+            op.index
+        ));
+    }
+    CheckResult::new(valid, problems, details).beyond_maelstrom(maelstrom_valid, beyond)
+}
+
+/// Jepsen's `info-txn-causes`: the distinct errors of indeterminate sends,
+/// polls and transactions, in order of first appearance (the first 32).
+fn info_txn_causes(ops: &[ops::KOp]) -> Value {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut causes: Vec<&Value> = Vec::new();
+    for op in ops {
+        if op.kind != OpType::Info || !op.func.is_txn_like() {
+            continue;
+        }
+        if let Some(error) = op.error {
+            if seen.insert(error.to_string()) && causes.len() < CASES_SHOWN_MAX {
+                causes.push(error);
+            }
+        }
+    }
+    json!(causes)
+}
