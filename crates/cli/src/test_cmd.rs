@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
-use lightcone_runner::{exit_code, RunOptions};
+use lightcone_runner::{exit_code, ProgramError, RunOptions, RunnerError};
 use lightcone_sim::{Availability, LatencyDist, NemesisConfig, Ratio, TestConfig, NANOS_PER_SEC};
 use lightcone_workload::Topology;
 
@@ -16,7 +16,8 @@ pub struct TestArgs {
     /// The workload: echo, unique-ids, broadcast.
     #[arg(short = 'w', long, default_value = "lin-kv")]
     workload: String,
-    /// The node program; defaults to lightcone's reference node for the workload.
+    /// The node program: a path, or a name looked up in PATH (python3 with the script as its
+    /// argument); defaults to lightcone's reference node for the workload.
     #[arg(long)]
     bin: Option<PathBuf>,
     /// Number of nodes, named n0..n(N-1).
@@ -117,6 +118,12 @@ pub struct TestArgs {
 fn usage(message: String) -> i32 {
     eprintln!("error: {message}");
     exit_code::USAGE
+}
+
+/// A `--bin` that cannot be run is a bad argument, found before anything
+/// ran.
+fn bad_program(e: &ProgramError) -> i32 {
+    usage(format!("{e}\nnothing was run and no results were written"))
 }
 
 fn seconds(flag: &str, s: f64) -> Result<u64, String> {
@@ -274,6 +281,13 @@ pub fn run(args: TestArgs) -> i32 {
             }
         },
     };
+    // Checked once, before any seed is printed; the runner checks again
+    // and maps a failure to start the first processes to the same error.
+    if args.bin.is_some() {
+        if let Err(e) = lightcone_runner::resolve_program(&bin) {
+            return bad_program(&e);
+        }
+    }
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let mut worst = 0;
     for i in 0..args.test_count {
@@ -301,7 +315,12 @@ pub fn run(args: TestArgs) -> i32 {
                 println!("{}", report.summary());
                 report.exit_code()
             }
-            Err(lightcone_runner::RunnerError::Config(e)) => return usage(e.to_string()),
+            Err(RunnerError::Config(e)) => return usage(e.to_string()),
+            Err(RunnerError::Program(e)) if args.bin.is_some() => return bad_program(&e),
+            Err(RunnerError::Program(e)) => {
+                eprintln!("error: cannot run lightcone's own reference node: {e}");
+                return exit_code::WORKBENCH;
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 exit_code::WORKBENCH

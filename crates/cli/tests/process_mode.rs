@@ -463,9 +463,187 @@ fn bad_arguments_exit_4_with_a_message() {
         "--time-limit",
         "1",
     ]);
-    assert_eq!(r.code(), 5, "{}", r.stderr());
+    assert_bad_bin(&r, "--bin /nonexistent/node: no such file");
+}
+
+/// A `--bin` that cannot be run exits 4 (a bad argument), says what is wrong
+/// and how to fix it, and runs nothing.
+fn assert_bad_bin(r: &Run, what: &str) {
+    let stderr = r.stderr();
+    assert_eq!(r.code(), 4, "{stderr}");
+    assert!(stderr.contains(what), "{stderr}");
     assert!(
-        r.stderr().contains("could not start node n1"),
+        stderr.contains("nothing was run and no results were written"),
+        "{stderr}"
+    );
+    assert!(
+        !r.dir.path().join("store/latest").exists(),
+        "no results folder is linked as the latest run"
+    );
+}
+
+fn write_script(dir: &Path, name: &str, text: &str, mode: u32) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn run_echo_with(bin: &str) -> Run {
+    run(&[
+        "-w",
+        "echo",
+        "--node-count",
+        "1",
+        "--time-limit",
+        "1",
+        "--bin",
+        bin,
+    ])
+}
+
+#[test]
+fn bin_that_does_not_exist_exits_4_saying_where_it_looked() {
+    let r = run_echo_with("./nodes/echo.py");
+    assert_bad_bin(&r, "--bin ./nodes/echo.py: no such file (looked for /");
+    assert!(r
+        .stderr()
+        .contains("nodes/echo.py); give the path of an executable node program"));
+    // Found before the run: no seed, no results folder.
+    assert!(!r.stderr().contains("seed"), "{}", r.stderr());
+    assert!(!r.dir.path().join("store").exists());
+
+    let r = run_echo_with("no-such-node-program");
+    assert_bad_bin(
+        &r,
+        "--bin no-such-node-program: no executable of that name in the folders of PATH (",
+    );
+}
+
+#[test]
+fn bin_that_is_a_folder_exits_4() {
+    let scripts = tempfile::tempdir().unwrap();
+    let folder = scripts.path().to_string_lossy().into_owned();
+    let r = run_echo_with(&folder);
+    assert_bad_bin(&r, &format!("{folder} is a folder, not a program"));
+}
+
+#[test]
+fn bin_without_execute_permission_exits_4_and_the_suggested_fix_works() {
+    let scripts = tempfile::tempdir().unwrap();
+    let echo = std::fs::read_to_string(node_script("echo.py")).unwrap();
+    let lib = std::fs::read_to_string(node_script("node_lib.py")).unwrap();
+    let bin = write_script(scripts.path(), "echo.py", &echo, 0o644);
+    write_script(scripts.path(), "node_lib.py", &lib, 0o644);
+    let r = run_echo_with(&bin);
+    assert_bad_bin(
+        &r,
+        &format!(
+            "--bin {bin}: {bin} is not executable; chmod +x it, or run it through its \
+             interpreter: --bin python3 -- {bin}"
+        ),
+    );
+    if !have_python() {
+        return;
+    }
+    // The fix as suggested: a bare name found in PATH, with the script as
+    // its argument.
+    let r = run(&[
+        "-w",
+        "echo",
+        "--node-count",
+        "1",
+        "--time-limit",
+        "1",
+        "--bin",
+        "python3",
+        "--",
+        &bin,
+    ]);
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+}
+
+#[test]
+fn bin_whose_interpreter_is_missing_exits_4_naming_it() {
+    let scripts = tempfile::tempdir().unwrap();
+    let bin = write_script(
+        scripts.path(),
+        "node",
+        "#!/no/such/interpreter\nprint('hi')\n",
+        0o755,
+    );
+    let r = run_echo_with(&bin);
+    assert_bad_bin(
+        &r,
+        &format!(
+            "--bin {bin}: its #! line names the interpreter /no/such/interpreter, which does not \
+             exist; install it, or correct the #! line of {bin}"
+        ),
+    );
+    // Through env, the interpreter is looked up in PATH.
+    let bin = write_script(
+        scripts.path(),
+        "env-node",
+        "#!/usr/bin/env no-such-interpreter-for-lightcone\n",
+        0o755,
+    );
+    let r = run_echo_with(&bin);
+    assert_bad_bin(
+        &r,
+        "its #! line runs no-such-interpreter-for-lightcone through env, and no folder of PATH",
+    );
+}
+
+#[test]
+fn bin_the_system_cannot_execute_exits_4_and_leaves_no_results() {
+    // Executable, but no #! line: the check passes and the start fails
+    // with "exec format error".
+    let scripts = tempfile::tempdir().unwrap();
+    let bin = write_script(scripts.path(), "node.sh", "echo hello\n", 0o755);
+    let r = run_echo_with(&bin);
+    assert_bad_bin(
+        &r,
+        &format!("--bin {bin}: {bin} is not a program this machine can run ("),
+    );
+    assert!(r
+        .stderr()
+        .contains("a script needs a first line naming its interpreter"));
+    // The results folder made for the run is removed again.
+    let runs = std::fs::read_dir(r.dir.path().join("store/echo")).unwrap();
+    assert_eq!(runs.count(), 0, "no results folder is left");
+}
+
+#[test]
+fn bin_that_cannot_be_restarted_mid_run_is_a_workbench_failure() {
+    // The program ran, so it was a good argument; when a restart after a
+    // kill cannot start it (here it deleted itself), the run fails with 5.
+    if !have_python() {
+        return;
+    }
+    let scripts = tempfile::tempdir().unwrap();
+    let echo = std::fs::read_to_string(node_script("echo.py")).unwrap();
+    let lib = std::fs::read_to_string(node_script("node_lib.py")).unwrap();
+    let echo = echo.replacen('\n', "\nimport os, sys; os.remove(sys.argv[0])\n", 1);
+    let bin = write_script(scripts.path(), "echo.py", &echo, 0o755);
+    write_script(scripts.path(), "node_lib.py", &lib, 0o644);
+    let r = run(&[
+        "-w",
+        "echo",
+        "--node-count",
+        "1",
+        "--time-limit",
+        "5",
+        "--nemesis",
+        "kill",
+        "--nemesis-interval",
+        "0.2",
+        "--bin",
+        &bin,
+    ]);
+    assert_eq!(r.code(), 5, "{}{}", r.stdout(), r.stderr());
+    assert!(
+        r.stderr().contains("could not start node n0"),
         "{}",
         r.stderr()
     );

@@ -8,6 +8,7 @@
 //! writes the results folder.
 
 mod node;
+mod program;
 mod report;
 mod results;
 mod run;
@@ -15,6 +16,7 @@ mod sim_run;
 mod store;
 mod sweep;
 
+pub use program::{resolve_program, InterpreterProblem, ProgramError};
 pub use report::{RunOutcome, RunReport};
 pub use run::{run, RunOptions, RunnerError};
 pub use sim_run::run_sim;

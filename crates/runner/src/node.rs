@@ -104,12 +104,31 @@ pub struct Spawn {
     pub queue_capacity: usize,
 }
 
+/// Why a node did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The system did not start the program (`Command::spawn`).
+    Exec(io::Error),
+    /// Its log file or a pipe thread could not be set up.
+    Io(io::Error),
+}
+
 impl NodeProcess {
     pub fn spawn(
         spec: &Spawn,
         incarnation: u32,
         inbound: Sender<Inbound>,
-    ) -> io::Result<NodeProcess> {
+    ) -> Result<NodeProcess, StartError> {
+        // Opened before the process starts, so that a failure here leaves
+        // no process behind. Appended: a restarted node's log continues its
+        // predecessor's.
+        let mut log = BufWriter::new(
+            File::options()
+                .create(true)
+                .append(true)
+                .open(&spec.log_path)
+                .map_err(StartError::Io)?,
+        );
         let mut child = Command::new(&spec.bin)
             .args(&spec.args)
             .env(
@@ -125,7 +144,8 @@ impl NodeProcess {
             // Its own process group: killed as a group, and a Ctrl-C at the
             // terminal reaches the workbench only.
             .process_group(0)
-            .spawn()?;
+            .spawn()
+            .map_err(StartError::Exec)?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -155,7 +175,8 @@ impl NodeProcess {
                     }
                 }
                 drain
-            })?;
+            })
+            .map_err(StartError::Io)?;
 
         let tx_lines = inbound.clone();
         let stdout_reader = std::thread::Builder::new()
@@ -188,17 +209,11 @@ impl NodeProcess {
                     }
                 }
                 let _ = tx_lines.send(Inbound::Eof { node, incarnation });
-            })?;
+            })
+            .map_err(StartError::Io)?;
 
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let tail = Arc::clone(&stderr_tail);
-        // Appended: a restarted node's log continues its predecessor's.
-        let mut log = BufWriter::new(
-            File::options()
-                .create(true)
-                .append(true)
-                .open(&spec.log_path)?,
-        );
         let (id, log_stderr) = (spec.id.to_string(), spec.log_stderr);
         let stderr_reader = std::thread::Builder::new()
             .name(format!("{}-stderr", spec.id))
@@ -227,7 +242,8 @@ impl NodeProcess {
                     }
                 }
                 let _ = log.flush();
-            })?;
+            })
+            .map_err(StartError::Io)?;
 
         Ok(NodeProcess {
             id: spec.id.to_string(),

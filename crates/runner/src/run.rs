@@ -11,7 +11,8 @@ use lightcone_history::HistoryWriter;
 use lightcone_sim::{ConfigError, Effect, Test, TestConfig, NANOS_PER_SEC};
 use serde_json::{json, Value};
 
-use crate::node::{Inbound, NodeProcess, Spawn};
+use crate::node::{Inbound, NodeProcess, Spawn, StartError};
+use crate::program::{resolve_program, ProgramError};
 use crate::report::{Malformed, QueueTotals, RunOutcome, RunReport};
 use crate::results;
 use crate::store;
@@ -45,6 +46,10 @@ pub struct RunOptions {
 pub enum RunnerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The node program cannot be run: a bad argument, found before the
+    /// run or when its first processes would not start. Nothing was run.
+    #[error(transparent)]
+    Program(#[from] ProgramError),
     #[error("could not start node {node} as {bin:?}: {source}; check that --bin names an executable file")]
     Spawn {
         node: String,
@@ -85,6 +90,7 @@ struct Loop {
 /// Runs one test to the end (or to Ctrl-C, when `interrupt` is set).
 pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport, RunnerError> {
     let test = Test::new(options.config.clone())?;
+    let program = resolve_program(&options.bin)?;
     let root = &options.store_root;
     let dir = store::create_run_dir(root, &options.config.workload).map_err(write_err(root))?;
     let history_path = dir.join("history.jsonl");
@@ -94,9 +100,6 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
     let command_path = dir.join("command");
     fs::write(&command_path, format!("{}\n", options.command_line))
         .map_err(write_err(&command_path))?;
-    if let Err(e) = store::link_latest(root, &options.config.workload, &dir) {
-        eprintln!("warning: could not update the `latest` links under {root:?}: {e}");
-    }
 
     let (tx, rx) = bounded::<Inbound>(INBOUND_LEN_MAX);
     let mut nodes = Vec::new();
@@ -115,10 +118,23 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
         };
         match NodeProcess::spawn(&spec, 0, tx.clone()) {
             Ok(p) => nodes.push(p),
-            Err(source) => {
+            Err(e) => {
                 for p in &mut nodes {
                     p.kill();
                 }
+                let source = match e {
+                    StartError::Exec(source) => {
+                        match ProgramError::from_exec(&options.bin, &program, source) {
+                            Ok(e) => {
+                                // Nothing ran: leave no empty results behind.
+                                let _ = fs::remove_dir_all(&dir);
+                                return Err(e.into());
+                            }
+                            Err(source) => source,
+                        }
+                    }
+                    StartError::Io(source) => source,
+                };
                 return Err(RunnerError::Spawn {
                     node: id.clone(),
                     bin: options.bin.clone(),
@@ -127,6 +143,11 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
             }
         }
         specs.push(spec);
+    }
+    // Linked once the nodes run, so that `latest` is never a run that
+    // did not start.
+    if let Err(e) = store::link_latest(root, &options.config.workload, &dir) {
+        eprintln!("warning: could not update the `latest` links under {root:?}: {e}");
     }
 
     let count = nodes.len();
@@ -341,8 +362,10 @@ impl Loop {
                 Effect::Restart { node } => {
                     let incarnation = self.nodes[node].incarnation + 1;
                     let spec = &self.specs[node];
+                    // A restart that fails is the workbench's failure, even
+                    // when the program is at fault: the run had started.
                     let p = NodeProcess::spawn(spec, incarnation, self.tx.clone()).map_err(
-                        |source| RunnerError::Spawn {
+                        |(StartError::Exec(source) | StartError::Io(source))| RunnerError::Spawn {
                             node: spec.id.clone(),
                             bin: spec.bin.clone(),
                             source,
