@@ -20,10 +20,39 @@
 //! element occurrence plus a map lookup, never a scan of all reads per
 //! element, which matters for broadcast: 100k reads of a set that grows to
 //! tens of thousands of elements.
+//!
+//! **Beyond Maelstrom.** Two rules make this checker stricter, on purpose,
+//! than the `set-full` of Jepsen 0.3.7, the version Maelstrom pins
+//! (jepsen/src/jepsen/checker.clj). A history that breaks only these rules
+//! is invalid here and valid in Maelstrom; the result says so, with the
+//! verdict Jepsen's rules alone give (`maelstrom-valid`) and the problems
+//! they do not report (`beyond-maelstrom`).
+//!
+//! - **Duplicates.** A read holding an element more than once is invalid
+//!   (`duplicated`). Jepsen 0.3.7 counts each read's duplicates but keeps
+//!   only the counts below 1, which no count is, so it never reports one.
+//! - **Every final read.** After the cluster heals, each client reads once
+//!   more from its node (ops marked `final`; client w talks to node
+//!   w mod node count). Each final read must hold every element known
+//!   before it began: one whose add was acknowledged, or that some read
+//!   (completing after the add began) returned, before the final read was
+//!   invoked. That is the rule that makes an element lost, applied to each
+//!   final read instead of only to the last read to begin. Jepsen's
+//!   `stable?` compares just two reads per element across all nodes, the
+//!   last that held it and the last that lacked it, so a node whose own
+//!   final read lacks an element passes whenever a read that began later,
+//!   on another node, holds it: a broadcast that never reaches one node.
+//!   Not required: an element first known while the final read ran (it
+//!   may have taken effect before), one whose add failed or is
+//!   indeterminate and that no read returned (it may never have happened),
+//!   and one that reads returned but no client added (Jepsen tracks only
+//!   added elements). `final-read-missing` names each final read that lacks
+//!   elements: its node, its process, and the elements. The final reads
+//!   are one per client, so this is one pass over the elements per client.
 
 use std::collections::BTreeMap;
 
-use lightcone_history::{History, Op, OpType};
+use lightcone_history::{History, Op, OpType, Process};
 use serde_json::{json, Map, Value};
 
 use crate::{list_some, plural, CheckResult, Validity};
@@ -34,6 +63,10 @@ const ELEMENTS_SHOWN_MAX: usize = 32;
 const WORST_STALE_MAX: usize = 8;
 /// How many elements a problem sentence names.
 const ELEMENTS_NAMED_MAX: usize = 10;
+/// How many final reads `final-read-missing` describes; the count covers all.
+const FINAL_READS_SHOWN_MAX: usize = 32;
+/// How many final reads get a problem sentence of their own.
+const FINAL_READS_NAMED_MAX: usize = 5;
 /// Jepsen's stable-latency quantiles, with the keys it prints them under.
 const QUANTILES: [(&str, f64); 5] = [
     ("0", 0.0),
@@ -138,7 +171,13 @@ struct ElementTable<'h> {
 
 impl<'h> ElementTable<'h> {
     fn get_or_insert(&mut self, value: &'h Value) -> &mut Element<'h> {
-        let i = match value.as_u64().filter(|&i| i < SMALL_ELEMENT_MAX) {
+        let i = self.position(value);
+        &mut self.elements[i]
+    }
+
+    /// The element's position in `elements`, inserting it if it is new.
+    fn position(&mut self, value: &'h Value) -> usize {
+        match value.as_u64().filter(|&i| i < SMALL_ELEMENT_MAX) {
             Some(small) => {
                 let small = small as usize;
                 if small >= self.small.len() {
@@ -162,8 +201,7 @@ impl<'h> ElementTable<'h> {
                         elements.len() - 1
                     })
             }
-        };
-        &mut self.elements[i]
+        }
     }
 
     /// All elements, ordered by key.
@@ -181,6 +219,21 @@ struct Read<'h> {
     elements: &'h [Value],
 }
 
+/// A final read (one per client, made after the cluster healed) and the
+/// known elements it lacks.
+#[derive(Debug)]
+struct FinalRead<'h> {
+    /// The node its client talked to, when the history records it.
+    node: Option<&'h str>,
+    process: Process,
+    /// The `index` of its completion, to name the op.
+    index: u64,
+    /// How many elements were known before it began.
+    required_count: usize,
+    /// The elements known before it began that it lacks, ordered by key.
+    missing: Vec<&'h Value>,
+}
+
 /// Where an element ended up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -196,9 +249,11 @@ enum Outcome {
 
 /// Checks a set history: `add_f` ops add their value, `read_f` ops complete
 /// `ok` with a JSON array of the elements present. Invalid if any known
-/// element was lost or any read held an element twice; unknown if elements
-/// were attempted but none could be judged stable or lost, or if some read
-/// returned something other than an array.
+/// element was lost, any read held an element twice, or any final read
+/// lacks an element known before it began (the last two beyond Maelstrom:
+/// see the module docs); unknown if elements were attempted but none could
+/// be judged stable or lost, or if some read returned something other than
+/// an array.
 pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
     let ops = &history.ops;
     let at = |pos: usize| -> Instant { (ops[pos].time, pos) };
@@ -238,6 +293,7 @@ pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
 
     reads.sort_by_key(|r| r.invoke);
     scan_reads(&reads, &mut table);
+    let finals = check_final_reads(ops, &reads, &mut table);
     let elements = table.into_sorted();
     let classified: Vec<(&Element, Outcome)> = elements
         .iter()
@@ -249,7 +305,7 @@ pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
         .filter(|el| el.copies_max > 1)
         .map(|el| (&el.key, el.copies_max))
         .collect();
-    report(ops, &reads, &classified, &duplicated, &malformed)
+    report(ops, &reads, &classified, &duplicated, &finals, &malformed)
 }
 
 /// Walks the reads in invocation order, tracking for every element the run
@@ -277,6 +333,48 @@ fn scan_reads<'h>(reads: &[Read<'h>], table: &mut ElementTable<'h>) {
             }
         }
     }
+}
+
+/// Checks each final read against the elements known before it began (see
+/// the module docs), in invocation order. The table already holds every
+/// element of every read, so looking them up inserts nothing.
+fn check_final_reads<'h>(
+    ops: &'h [Op],
+    reads: &[Read<'h>],
+    table: &mut ElementTable<'h>,
+) -> Vec<FinalRead<'h>> {
+    // held[i] is 1 + the rank of the latest final read holding element i,
+    // so the marks need no clearing between reads.
+    let mut held: Vec<usize> = vec![0; table.elements.len()];
+    let mut finals = Vec::new();
+    for (rank, read) in reads.iter().enumerate() {
+        let (invoke, done) = (&ops[read.invoke.1], &ops[read.completion.1]);
+        if !(invoke.is_final || done.is_final) {
+            continue;
+        }
+        for value in read.elements {
+            held[table.position(value)] = rank + 1;
+        }
+        let mut required_count = 0;
+        let mut missing: Vec<usize> = Vec::new();
+        for (i, el) in table.elements.iter().enumerate() {
+            if el.known.is_some_and(|k| k < read.invoke) {
+                required_count += 1;
+                if held[i] != rank + 1 {
+                    missing.push(i);
+                }
+            }
+        }
+        missing.sort_by(|&a, &b| table.elements[a].key.cmp(&table.elements[b].key));
+        finals.push(FinalRead {
+            node: invoke.node.as_deref().or(done.node.as_deref()),
+            process: invoke.process,
+            index: done.index,
+            required_count,
+            missing: missing.iter().map(|&i| table.elements[i].value).collect(),
+        });
+    }
+    finals
 }
 
 /// Decides an attempted element's outcome from the reads beginning after its
@@ -309,6 +407,7 @@ fn report(
     reads: &[Read],
     classified: &[(&Element, Outcome)],
     duplicated: &[(&ElementKey, u32)],
+    finals: &[FinalRead],
     malformed: &[usize],
 ) -> CheckResult {
     let with = |want: fn(&Outcome) -> bool| -> Vec<(&Element, Outcome)> {
@@ -377,9 +476,10 @@ fn report(
             )
         ));
     }
+    // Problems Jepsen 0.3.7's set-full does not report (module docs).
+    let mut beyond = Vec::new();
     if !duplicated.is_empty() {
-        valid = Validity::Invalid;
-        problems.push(format!(
+        beyond.push(format!(
             "{} appeared more than once in a single read: {}",
             plural(duplicated.len(), "element"),
             list_some(
@@ -390,6 +490,11 @@ fn report(
                 ELEMENTS_NAMED_MAX
             )
         ));
+    }
+    beyond.extend(final_read_problems(finals, &mut details));
+    if !beyond.is_empty() {
+        valid = Validity::Invalid;
+        problems.extend(beyond.iter().cloned());
     }
     if !classified.is_empty() && stable.is_empty() && lost.is_empty() {
         valid = valid.merge(Validity::Unknown);
@@ -412,7 +517,73 @@ fn report(
             op.index
         ));
     }
-    CheckResult::new(valid, problems, details)
+    // Jepsen 0.3.7's verdict: invalid if anything was lost, else unknown if
+    // nothing was stable (even when nothing was attempted), else valid. Its
+    // duplicate check never fires and it judges only the last read to begin.
+    let mut maelstrom = if !lost.is_empty() {
+        Validity::Invalid
+    } else if stable.is_empty() {
+        Validity::Unknown
+    } else {
+        Validity::Valid
+    };
+    if !malformed.is_empty() {
+        maelstrom = maelstrom.merge(Validity::Unknown);
+    }
+    CheckResult::new(valid, problems, details).beyond_maelstrom(maelstrom, beyond)
+}
+
+/// Adds the final reads to the details, and returns a problem sentence for
+/// each of the first few that lack elements and one for the rest.
+fn final_read_problems(finals: &[FinalRead], details: &mut Map<String, Value>) -> Vec<String> {
+    let lacking: Vec<&FinalRead> = finals.iter().filter(|f| !f.missing.is_empty()).collect();
+    let described: Vec<Value> = lacking
+        .iter()
+        .take(FINAL_READS_SHOWN_MAX)
+        .map(|f| {
+            json!({
+                "node": f.node,
+                "process": f.process,
+                "index": f.index,
+                "required-count": f.required_count,
+                "missing-count": f.missing.len(),
+                "missing": f.missing.iter().take(ELEMENTS_SHOWN_MAX).copied().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    details.insert("final-read-count".to_string(), json!(finals.len()));
+    details.insert("final-read-missing-count".to_string(), json!(lacking.len()));
+    details.insert("final-read-missing".to_string(), Value::Array(described));
+
+    let mut problems: Vec<String> = lacking
+        .iter()
+        .take(FINAL_READS_NAMED_MAX)
+        .map(|f| {
+            let whose = match f.node {
+                Some(node) => format!("node {node}'s final read (process {})", f.process),
+                None => format!("the final read of process {} (no node recorded)", f.process),
+            };
+            format!(
+                "{whose} lacks {} of {} acknowledged or read before it began: {}",
+                f.missing.len(),
+                plural(f.required_count, "element"),
+                list_some(
+                    f.missing.iter().map(|v| v.to_string()),
+                    f.missing.len(),
+                    ELEMENTS_NAMED_MAX
+                )
+            )
+        })
+        .collect();
+    if lacking.len() > FINAL_READS_NAMED_MAX {
+        let rest = lacking.len() - FINAL_READS_NAMED_MAX;
+        let lack = if rest == 1 { "lacks" } else { "lack" };
+        problems.push(format!(
+            "{} {lack} elements too (final-read-missing lists them)",
+            plural(rest, "more final read")
+        ));
+    }
+    problems
 }
 
 /// Jepsen's `worst-stale`: the stale elements that took longest to become
@@ -499,6 +670,27 @@ mod tests {
             self.history
                 .push(invoke(p, "read", Value::Null, from_ms * MS));
             self.history.push(ok(p, "read", elements, to_ms * MS));
+            self
+        }
+
+        /// A final read by a new process on `node`, as the workbench
+        /// records it: both ops marked final and naming the node.
+        fn final_read(
+            &mut self,
+            node: &str,
+            from_ms: u64,
+            to_ms: u64,
+            elements: Value,
+        ) -> &mut Self {
+            let p = self.process();
+            for mut op in [
+                invoke(p, "read", Value::Null, from_ms * MS),
+                ok(p, "read", elements, to_ms * MS),
+            ] {
+                op.node = Some(node.to_string());
+                op.is_final = true;
+                self.history.push(op);
+            }
             self
         }
 
@@ -656,6 +848,11 @@ mod tests {
             r.problems,
             ["2 elements appeared more than once in a single read: 1 (3 copies), 2 (2 copies)"]
         );
+        // Jepsen 0.3.7 never reports a duplicate: both elements are stable.
+        assert_eq!(r.maelstrom_valid, Validity::Valid);
+        assert_eq!(r.beyond_maelstrom, r.problems);
+        assert_eq!(r.details["maelstrom-valid"], json!(true));
+        assert_eq!(r.details["beyond-maelstrom"], json!(r.problems));
     }
 
     #[test]
@@ -699,9 +896,226 @@ mod tests {
             "duplicated-count",
             "duplicated",
             "stable-latencies",
+            // lightcone's own, also always present.
+            "final-read-count",
+            "final-read-missing-count",
+            "final-read-missing",
         ];
         expected.sort_unstable();
         assert_eq!(keys, expected);
+    }
+
+    /// Adds 1, 2 and 3, acknowledged by 1 ms, and a read at 2 ms that holds
+    /// them all.
+    fn three_added() -> Script {
+        let mut s = Script::default();
+        for e in 1..=3 {
+            s.add(json!(e), 0, 1, OpType::Ok);
+        }
+        s.read(2, 3, json!([1, 2, 3]));
+        s
+    }
+
+    #[test]
+    fn final_reads_that_hold_everything_are_valid_as_in_maelstrom() {
+        let h = three_added()
+            .final_read("n0", 10, 11, json!([1, 2, 3]))
+            .final_read("n1", 10, 12, json!([3, 2, 1]))
+            .final_read("n2", 10, 11, json!([1, 2, 3]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
+        assert_eq!(r.maelstrom_valid, Validity::Valid);
+        assert!(r.problems.is_empty() && r.beyond_maelstrom.is_empty());
+        assert_eq!(r.details["final-read-count"], json!(3));
+        assert_eq!(r.details["final-read-missing-count"], json!(0));
+        assert_eq!(r.details["final-read-missing"], json!([]));
+        assert!(r.details.get("maelstrom-valid").is_none());
+        assert!(r.details.get("beyond-maelstrom").is_none());
+    }
+
+    #[test]
+    fn a_final_read_lacking_what_a_later_read_holds_is_invalid_beyond_maelstrom() {
+        // n1's final read begins first and lacks 2; n0's begins later and
+        // holds it, so Jepsen's set-full calls 2 stable.
+        let h = three_added()
+            .final_read("n1", 10, 11, json!([1, 3]))
+            .final_read("n0", 10, 11, json!([1, 2, 3]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.maelstrom_valid, Validity::Valid);
+        assert_eq!(r.details["stable-count"], json!(3));
+        assert_eq!(r.details["lost-count"], json!(0));
+        assert_eq!(r.details["final-read-count"], json!(2));
+        assert_eq!(r.details["final-read-missing-count"], json!(1));
+        // Processes 1 to 3 added, 4 read; n1's final read is process 5,
+        // and its completion op 10 (after 3 adds, 1 read and 2 invocations).
+        assert_eq!(
+            r.details["final-read-missing"],
+            json!([{
+                "node": "n1",
+                "process": 5,
+                "index": 10,
+                "required-count": 3,
+                "missing-count": 1,
+                "missing": [2],
+            }])
+        );
+        let sentence =
+            "node n1's final read (process 5) lacks 1 of 3 elements acknowledged or read \
+             before it began: 2";
+        assert_eq!(r.problems, [sentence]);
+        assert_eq!(r.beyond_maelstrom, [sentence]);
+        assert_eq!(r.details["maelstrom-valid"], json!(true));
+        assert_eq!(r.details["beyond-maelstrom"], json!([sentence]));
+    }
+
+    #[test]
+    fn every_final_read_on_a_node_is_checked_and_named_by_process() {
+        // Two clients on n0: the first one's read is fine, the second's
+        // lacks 1 and 3.
+        let h = three_added()
+            .final_read("n0", 10, 11, json!([1, 2, 3]))
+            .final_read("n1", 10, 11, json!([1, 2, 3]))
+            .final_read("n0", 10, 11, json!([2]))
+            .final_read("n1", 10, 11, json!([1, 2, 3]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.maelstrom_valid, Validity::Valid);
+        assert_eq!(r.details["final-read-count"], json!(4));
+        let missing = &r.details["final-read-missing"];
+        assert_eq!(missing.as_array().unwrap().len(), 1);
+        assert_eq!(missing[0]["node"], json!("n0"));
+        assert_eq!(missing[0]["process"], json!(7));
+        assert_eq!(missing[0]["missing"], json!([1, 3]));
+        assert_eq!(
+            r.problems,
+            [
+                "node n0's final read (process 7) lacks 2 of 3 elements acknowledged or read \
+              before it began: 1, 3"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_final_read_need_not_hold_what_was_not_known_when_it_began() {
+        let h = three_added()
+            // Acknowledged while the final reads ran.
+            .add(json!(4), 5, 20, OpType::Ok)
+            // Indeterminate; first read while the final reads ran.
+            .add(json!(5), 5, 60, OpType::Info)
+            .read(12, 25, json!([1, 2, 3, 5]))
+            // Failed and never read; indeterminate and never read.
+            .add(json!(6), 5, 6, OpType::Fail)
+            .add(json!(7), 5, 60, OpType::Info)
+            // Read, but nobody added it.
+            .read(6, 7, json!([1, 2, 3, 8]))
+            .final_read("n1", 10, 30, json!([1, 2, 3]))
+            .final_read("n0", 10, 30, json!([1, 2, 3, 4, 5]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
+        assert_eq!(r.details["final-read-missing-count"], json!(0));
+    }
+
+    #[test]
+    fn an_element_known_only_through_a_read_is_required_of_later_final_reads() {
+        // The add of 9 is indeterminate; a read proves it happened before
+        // the final reads began.
+        let h = three_added()
+            .add(json!(9), 4, 50, OpType::Info)
+            .read(5, 6, json!([1, 2, 3, 9]))
+            .final_read("n1", 10, 11, json!([1, 2, 3]))
+            .final_read("n0", 10, 11, json!([1, 2, 3, 9]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.maelstrom_valid, Validity::Valid);
+        assert_eq!(r.details["final-read-missing"][0]["missing"], json!([9]));
+        assert_eq!(
+            r.details["final-read-missing"][0]["required-count"],
+            json!(4)
+        );
+    }
+
+    #[test]
+    fn a_lost_element_is_named_per_final_read_and_maelstrom_agrees_it_is_invalid() {
+        // The last final read to begin lacks 2: Jepsen calls it lost too.
+        let h = three_added()
+            .final_read("n0", 10, 11, json!([1, 2, 3]))
+            .final_read("n1", 10, 11, json!([1, 3]))
+            .done();
+        let r = run(&h);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.maelstrom_valid, Validity::Invalid);
+        assert_eq!(r.details["lost"], json!([2]));
+        assert_eq!(r.problems.len(), 2);
+        assert_eq!(r.problems[0], "1 acknowledged element was lost: 2");
+        assert!(
+            r.problems[1].starts_with("node n1's final read"),
+            "{:?}",
+            r.problems
+        );
+        // The per-node sentence is lightcone's own; the verdict is not.
+        assert_eq!(r.beyond_maelstrom, r.problems[1..]);
+        assert_eq!(r.details["maelstrom-valid"], json!(false));
+    }
+
+    #[test]
+    fn a_final_read_without_a_node_is_named_by_its_process() {
+        let mut h = three_added()
+            .final_read("n1", 10, 11, json!([1]))
+            .final_read("n0", 10, 11, json!([1, 2, 3]))
+            .done();
+        for op in &mut h.ops {
+            op.node = None;
+        }
+        let r = run(&h);
+        assert_eq!(r.details["final-read-missing"][0]["node"], Value::Null);
+        assert!(
+            r.problems[0]
+                .starts_with("the final read of process 5 (no node recorded) lacks 2 of 3"),
+            "{:?}",
+            r.problems
+        );
+    }
+
+    #[test]
+    fn final_read_lists_are_capped_with_counts() {
+        // 40 elements, and 40 final reads each lacking all of them but the
+        // last, which holds them all (so Jepsen calls every one stable).
+        let mut s = Script::default();
+        for e in 0..40 {
+            s.add(json!(e), 0, 1, OpType::Ok);
+        }
+        for n in 0..40 {
+            s.final_read(&format!("n{n}"), 10, 11, json!([]));
+        }
+        s.final_read("n40", 10, 11, json!((0..40).collect::<Vec<u64>>()));
+        let r = run(&s.done());
+        assert_eq!(r.maelstrom_valid, Validity::Valid);
+        assert_eq!(r.details["final-read-count"], json!(41));
+        assert_eq!(r.details["final-read-missing-count"], json!(40));
+        let listed = r.details["final-read-missing"].as_array().unwrap();
+        assert_eq!(listed.len(), FINAL_READS_SHOWN_MAX);
+        assert_eq!(listed[0]["missing-count"], json!(40));
+        assert_eq!(
+            listed[0]["missing"].as_array().unwrap().len(),
+            ELEMENTS_SHOWN_MAX
+        );
+        assert_eq!(r.problems.len(), FINAL_READS_NAMED_MAX + 1);
+        assert!(
+            r.problems[0].ends_with("8, 9 and 30 more"),
+            "{}",
+            r.problems[0]
+        );
+        assert_eq!(
+            r.problems[FINAL_READS_NAMED_MAX],
+            "35 more final reads lack elements too (final-read-missing lists them)"
+        );
+        assert_eq!(r.beyond_maelstrom, r.problems);
     }
 
     #[test]
@@ -831,6 +1245,58 @@ mod tests {
             .collect();
         assert_eq!(worst, [9, 8, 7, 6, 5, 4, 3, 2]);
         assert_eq!(r.details["worst-stale"][0]["stable-latency"], json!(99));
+    }
+
+    /// Jepsen 0.3.7's verdict from the outcome counts: lost, else nothing
+    /// stable, else valid. lightcone's must be the same unless it names
+    /// problems beyond Maelstrom, and then `maelstrom_valid` must be; the
+    /// one other difference is a history with nothing attempted, which
+    /// Jepsen calls unknown and lightcone valid.
+    fn assert_jepsen_verdict(r: &CheckResult, jsonl: &str) {
+        let count = |key: &str| r.details[key].as_u64().unwrap();
+        let jepsen = if count("lost-count") > 0 {
+            Validity::Invalid
+        } else if count("stable-count") == 0 {
+            Validity::Unknown
+        } else {
+            Validity::Valid
+        };
+        if !r.beyond_maelstrom.is_empty() {
+            assert_eq!(r.maelstrom_valid, jepsen, "{jsonl}");
+            assert_eq!(r.valid, Validity::Invalid, "{jsonl}");
+            assert_eq!(r.details["maelstrom-valid"], jepsen.to_json(), "{jsonl}");
+        } else {
+            assert_eq!(r.maelstrom_valid, r.valid, "{jsonl}");
+            assert!(r.details.get("maelstrom-valid").is_none(), "{jsonl}");
+            if count("attempt-count") > 0 {
+                assert_eq!(r.valid, jepsen, "{jsonl}");
+            }
+        }
+        for p in &r.beyond_maelstrom {
+            assert!(r.problems.contains(p), "{p}: {jsonl}");
+        }
+    }
+
+    /// The definition of an element's known time: the earliest of its
+    /// adds' acknowledgements and the completions of the reads holding it
+    /// that completed after its first add began; `None` if it is not known.
+    fn known_naive(history: &History, element: &Value) -> Option<Instant> {
+        let ops = &history.ops;
+        let at = |pos: usize| (ops[pos].time, pos);
+        let pairs = history.pair_positions();
+        let adds = pairs
+            .iter()
+            .filter(|(i, _)| ops[*i].f == "add" && ops[*i].value == *element);
+        let add_invoked = adds.clone().map(|(i, _)| at(*i)).min()?;
+        let acked = adds.filter_map(|(_, d)| d.filter(|&d| ops[d].kind == OpType::Ok).map(at));
+        let seen = pairs
+            .iter()
+            .filter(|(i, _)| ops[*i].f == "read")
+            .filter_map(|(_, d)| d.filter(|&d| ops[d].kind == OpType::Ok))
+            .filter(|&d| ops[d].value.as_array().is_some_and(|l| l.contains(element)))
+            .map(at)
+            .filter(|&c| c > add_invoked);
+        acked.chain(seen).min()
     }
 
     /// A direct transcription of the definitions, scanning every read for
@@ -978,6 +1444,7 @@ mod tests {
                 quantiles(latencies),
                 "{jsonl}"
             );
+            assert_jepsen_verdict(&r, &jsonl);
             *seen.entry(r.valid.to_string()).or_insert(0) += 1;
             for (label, n) in [
                 ("stable", stable),
@@ -998,6 +1465,77 @@ mod tests {
                 "{label}: {seen:?}"
             );
         }
+    }
+
+    #[test]
+    fn final_reads_agree_with_the_definition_on_random_histories() {
+        let mut rng = SplitMix(11);
+        let (mut lacking_count, mut stricter_count) = (0, 0);
+        for _ in 0..500 {
+            let mut h = random_history(&mut rng);
+            // Without duplicates (elements are added more than once here),
+            // so that only final reads make lightcone stricter than Jepsen.
+            for op in &mut h.ops {
+                if let Some(list) = op.value.as_array_mut() {
+                    let mut seen = Vec::new();
+                    list.retain(|e| {
+                        let new = !seen.contains(e);
+                        seen.push(e.clone());
+                        new
+                    });
+                }
+            }
+            // The last three reads to be invoked become final reads, on
+            // nodes n0, n1 and n0 again.
+            let pairs = h.pair_positions();
+            let last_reads: Vec<(usize, Option<usize>)> = pairs
+                .iter()
+                .copied()
+                .filter(|(i, _)| h.ops[*i].f == "read")
+                .rev()
+                .take(3)
+                .collect();
+            for (k, (i, d)) in last_reads.iter().rev().enumerate() {
+                for pos in std::iter::once(*i).chain(*d) {
+                    h.ops[pos].is_final = true;
+                    h.ops[pos].node = Some(format!("n{}", k % 2));
+                }
+            }
+            let r = run(&h);
+            let jsonl = h.to_jsonl();
+            // Every final read (in invocation order) against the elements
+            // known before it was invoked.
+            let expected: Vec<Value> = pairs
+                .iter()
+                .filter(|(i, _)| h.ops[*i].is_final)
+                .filter_map(|&(i, d)| {
+                    let list = h.ops[d.filter(|&d| h.ops[d].kind == OpType::Ok)?]
+                        .value
+                        .as_array()?;
+                    let missing: Vec<Value> = (0..6)
+                        .map(|e| json!(e))
+                        .filter(|e| !list.contains(e))
+                        .filter(|e| known_naive(&h, e).is_some_and(|k| k < (h.ops[i].time, i)))
+                        .collect();
+                    (!missing.is_empty()).then(|| json!([h.ops[i].node, missing]))
+                })
+                .collect();
+            let found: Vec<Value> = r.details["final-read-missing"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| json!([f["node"], f["missing"]]))
+                .collect();
+            assert_eq!(found, expected, "{jsonl}");
+            assert_jepsen_verdict(&r, &jsonl);
+            assert_eq!(r.details["duplicated-count"], json!(0));
+            lacking_count += usize::from(!expected.is_empty());
+            stricter_count += usize::from(r.valid != r.maelstrom_valid);
+        }
+        // Final reads lacking elements, some of them in histories Jepsen
+        // passes.
+        assert!(lacking_count > 20, "{lacking_count}");
+        assert!(stricter_count > 5, "{stricter_count}");
     }
 
     #[test]
