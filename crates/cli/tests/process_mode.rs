@@ -152,6 +152,7 @@ fn builtin_broadcast_survives_partitions() {
     assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
     let results = r.results();
     assert_eq!(results["workload"]["lost-count"], 0);
+    assert_eq!(results["workload"]["final-read-count"], 5);
     assert!(results["workload"]["stable-count"].as_u64().unwrap() > 10);
     assert!(r.history().contains("\"process\":\"nemesis\""));
 }
@@ -184,6 +185,90 @@ fn broadcast_that_never_forwards_loses_messages() {
         "the summary names the problem: {}",
         r.stdout()
     );
+}
+
+fn partial_broadcast(node_args: &[&str]) -> Run {
+    let bin = script("partial_broadcast.py");
+    let mut args = vec![
+        "-w",
+        "broadcast",
+        "--bin",
+        &bin,
+        "--node-count",
+        "3",
+        "--time-limit",
+        "3",
+        "--rate",
+        "20",
+        "--recovery-time",
+        "1",
+    ];
+    args.extend(node_args);
+    run(&args)
+}
+
+#[test]
+fn broadcast_that_never_reaches_one_node_fails_its_final_read() {
+    // n0 drops the first message gossiped to it; n1 and n2 have it, and
+    // n2's final read begins last (client 2 of 3), so Maelstrom's set-full
+    // calls every message stable. The per-node final-read check does not.
+    if !have_python() {
+        return;
+    }
+    let r = partial_broadcast(&[]);
+    let out = r.stdout();
+    assert_eq!(r.code(), 1, "{out}{}", r.stderr());
+    let results = r.results();
+    let workload = &results["workload"];
+    assert_eq!(workload["valid"], false);
+    assert_eq!(workload["maelstrom-valid"], true, "{workload}");
+    assert_eq!(results["maelstrom-valid"], true);
+    assert_eq!(workload["lost-count"], 0);
+    assert_eq!(workload["final-read-count"], 3);
+    assert_eq!(workload["final-read-missing-count"], 1, "{workload}");
+    let missing = &workload["final-read-missing"][0];
+    assert_eq!(missing["node"], "n0");
+    assert_eq!(missing["missing-count"], 1);
+    // Worker 0 talks to n0, as process 0 (3, 6, ... after a crash).
+    assert_eq!(missing["process"].as_u64().unwrap() % 3, 0);
+    // The element n0 says it dropped.
+    let log = std::fs::read_to_string(r.dir.path().join("store/latest/node-logs/n0.log")).unwrap();
+    let dropped = log
+        .lines()
+        .find_map(|l| l.strip_prefix("dropping message "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("n0 logs the message it drops");
+    assert_eq!(missing["missing"][0].to_string(), dropped, "{log}");
+    assert!(
+        out.contains(&format!(
+            "problem (beyond Maelstrom): workload: node n0's final read (process {}) lacks 1 of",
+            missing["process"]
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("before it began: {dropped}\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains("Maelstrom's checkers would say valid: lightcone is deliberately stricter"),
+        "{out}"
+    );
+}
+
+#[test]
+fn broadcast_that_reaches_every_node_passes_every_final_read() {
+    // The same node without its bug: the control for the test above.
+    if !have_python() {
+        return;
+    }
+    let r = partial_broadcast(&["--", "--correct"]);
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+    let workload = &r.results()["workload"];
+    assert_eq!(workload["final-read-count"], 3);
+    assert_eq!(workload["final-read-missing-count"], 0);
+    assert!(workload.get("maelstrom-valid").is_none(), "{workload}");
+    assert!(!r.stdout().contains("beyond Maelstrom"), "{}", r.stdout());
 }
 
 #[test]
