@@ -12,6 +12,12 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 fn run(args: &[&str]) -> (i32, Value, String) {
+    let (code, results, summary, _) = run_with_history(args);
+    (code, results, summary)
+}
+
+/// Also returns history.jsonl.
+fn run_with_history(args: &[&str]) -> (i32, Value, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_lightcone"))
         .arg("test")
@@ -21,12 +27,14 @@ fn run(args: &[&str]) -> (i32, Value, String) {
         .output()
         .unwrap();
     let results = std::fs::read_to_string(dir.path().join("store/latest/results.json")).unwrap();
+    let history = std::fs::read_to_string(dir.path().join("store/latest/history.jsonl")).unwrap();
     let summary = String::from_utf8_lossy(&output.stdout).into_owned();
     println!("{summary}");
     (
         output.status.code().unwrap(),
         serde_json::from_str(&results).unwrap(),
         summary,
+        history,
     )
 }
 
@@ -128,7 +136,7 @@ fn g_counter_on_seq_kv_under_partitions() {
 #[test]
 #[ignore = "acceptance run (30 s); .ci/run runs it"]
 fn kafka_on_lin_kv() {
-    let (code, results, summary) = run(&[
+    let (code, results, summary, history) = run_with_history(&[
         "-w",
         "kafka",
         "--node-count",
@@ -142,6 +150,19 @@ fn kafka_on_lin_kv() {
     ]);
     assert_eq!(code, 0, "{summary}");
     assert!(results["workload"]["send-count"].as_u64().unwrap() > 1000);
+    // Maelstrom's keys: each retired after --max-writes-per-key (16) sends,
+    // so a run at rate 1000 uses hundreds of short logs, not a few long ones.
+    let mut sends: std::collections::BTreeMap<String, u64> = Default::default();
+    for line in history.lines() {
+        let op: Value = serde_json::from_str(line).unwrap();
+        if op["f"] == "send" && op["type"] == "ok" {
+            *sends
+                .entry(op["value"][0][1].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    assert!(sends.len() > 100, "{} keys", sends.len());
+    assert!(sends.values().all(|n| *n <= 16), "{sends:?}");
 }
 
 #[test]

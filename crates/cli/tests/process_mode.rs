@@ -365,7 +365,7 @@ fn message_to_unknown_dest_is_reported_and_skipped() {
 }
 
 #[test]
-fn message_with_someone_elses_src_is_reported_and_skipped() {
+fn message_with_an_unknown_src_is_reported_and_skipped() {
     if !have_python() {
         return;
     }
@@ -801,4 +801,173 @@ fn kill_catches_a_node_that_keeps_its_state_in_memory() {
         }
     }
     assert!(caught, "a memory-only node repeats ids after a kill");
+}
+
+#[test]
+fn a_node_forwarding_client_requests_as_the_client_is_valid() {
+    // Maelstrom's demo/python/raft.py forwards a request to the leader with
+    // the client's src, and the leader answers the client directly.
+    if !have_python() {
+        return;
+    }
+    let bin = script("forwarding_kv.py");
+    let r = run(&[
+        "-w",
+        "lin-kv",
+        "--bin",
+        &bin,
+        "--node-count",
+        "3",
+        "--concurrency",
+        "6",
+        "--time-limit",
+        "3",
+        "--rate",
+        "50",
+    ]);
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+    let results = r.results();
+    assert_eq!(results["malformed-lines"]["count"], 0);
+    assert!(
+        results["net"]["forwarded-count"].as_u64().unwrap() > 10,
+        "{}",
+        results["net"]
+    );
+    assert!(results["stats"]["ok-count"].as_u64().unwrap() > 20);
+    assert!(
+        r.stderr().contains("sends messages as c"),
+        "the first forward is logged: {}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn log_net_recv_shows_client_deliveries() {
+    let r = run(&[
+        "-w",
+        "echo",
+        "--node-count",
+        "1",
+        "--time-limit",
+        "1",
+        "--rate",
+        "10",
+        "--log-net-recv",
+    ]);
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+    let log = std::fs::read_to_string(r.dir.path().join("store/latest/lightcone.log")).unwrap();
+    let client_to_node = log
+        .lines()
+        .filter(|l| {
+            l.starts_with("recv ") && l.contains("\"dest\":\"n0\"") && l.contains("\"src\":\"c")
+        })
+        .count();
+    let node_to_client = log
+        .lines()
+        .filter(|l| l.starts_with("recv ") && l.contains("\"src\":\"n0\""))
+        .count();
+    assert!(client_to_node >= 5, "client -> node receives: {log}");
+    assert!(node_to_client >= 5, "node -> client receives: {log}");
+    assert!(
+        !log.lines().any(|l| l.starts_with("send ")),
+        "--log-net-send is off"
+    );
+}
+
+fn kafka(node_args: &[&str], rate: &str, time_limit: &str) -> Run {
+    let bin = script("memory_kafka.py");
+    let mut args = vec![
+        "-w",
+        "kafka",
+        "--bin",
+        &bin,
+        "--node-count",
+        "1",
+        "--concurrency",
+        "4",
+        "--rate",
+        rate,
+        "--time-limit",
+        time_limit,
+        "--recovery-time",
+        "1",
+    ];
+    if !node_args.is_empty() {
+        args.push("--");
+        args.extend_from_slice(node_args);
+    }
+    run(&args)
+}
+
+/// Acknowledged sends per key, from the history's `ok` sends.
+fn kafka_sends_per_key(history: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut per_key = std::collections::BTreeMap::new();
+    for line in history.lines() {
+        let op: Value = serde_json::from_str(line).unwrap();
+        if op["f"] == "send" && op["type"] == "ok" {
+            let key = op["value"][0][1].as_str().unwrap().to_string();
+            *per_key.entry(key).or_insert(0) += 1;
+        }
+    }
+    per_key
+}
+
+#[test]
+fn a_kafka_node_whose_committed_offsets_go_back_is_valid() {
+    // Last commit wins, and lists come from a replica a commit behind:
+    // Kafka allows both, and Jepsen's checker has no rule about them.
+    if !have_python() {
+        return;
+    }
+    let r = kafka(&["--lagging-lists"], "300", "5");
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+    let workload = &r.results()["workload"];
+    assert_eq!(workload["bad-error-types"], Value::Array(vec![]));
+    assert!(
+        workload["committed-offsets-regress-count"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "the regressions are reported as information: {workload}"
+    );
+    // Maelstrom's key scheme: many short logs.
+    let per_key = kafka_sends_per_key(&r.history());
+    assert!(per_key.len() > 20, "{per_key:?}");
+    assert!(per_key.values().all(|n| *n <= 16), "{per_key:?}");
+}
+
+#[test]
+fn a_kafka_node_that_acknowledges_sends_and_never_returns_them_is_invalid() {
+    if !have_python() {
+        return;
+    }
+    let r = kafka(&["--drop"], "100", "3");
+    assert_eq!(r.code(), 1, "{}{}", r.stdout(), r.stderr());
+    let workload = &r.results()["workload"];
+    assert_eq!(workload["bad-error-types"], serde_json::json!(["unseen"]));
+    let unseen = &workload["unseen"];
+    let per_key = kafka_sends_per_key(&r.history());
+    let total: u64 = unseen["unseen"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        total,
+        per_key.values().sum::<u64>(),
+        "every message is unseen"
+    );
+    for (key, sent) in &per_key {
+        assert_eq!(unseen["unseen"][key], *sent, "key {key}");
+        assert_eq!(
+            unseen["messages"][key][0], 1,
+            "key {key}'s first message is named"
+        );
+    }
+    assert!(
+        r.stdout().contains("problem: workload: unseen:"),
+        "{}",
+        r.stdout()
+    );
 }

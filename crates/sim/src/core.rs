@@ -98,8 +98,8 @@ pub enum Failure {
 pub enum RouteError {
     #[error("it is addressed to {dest:?}, which is neither a node ({nodes}), a client, nor a service (lin-kv, seq-kv, lww-kv, lin-tso)")]
     UnknownDest { dest: String, nodes: String },
-    #[error("its src is {src:?} but it came from node {node}; a node must send as its own id")]
-    WrongSrc { src: String, node: String },
+    #[error("its src is {src:?}, which is no node, client or service of this test (it came from node {node}); a node sends as its own id, or as a client whose request it forwards")]
+    UnknownSrc { src: String, node: String },
 }
 
 /// A snapshot for the progress line.
@@ -170,6 +170,8 @@ pub struct Test {
     next_client: u64,
     /// Nodes whose init_ok (or setup reply) has not come yet.
     awaiting: BTreeSet<usize>,
+    /// Nodes that have sent messages under another id.
+    forwarders: BTreeSet<usize>,
     /// The fields of each node's init_ok beyond type and ids (e.g. "sdk").
     node_info: BTreeMap<String, Map>,
     workers: Vec<Worker>,
@@ -237,6 +239,7 @@ impl Test {
             clients: BTreeMap::new(),
             next_client: 0,
             awaiting: BTreeSet::new(),
+            forwarders: BTreeSet::new(),
             node_info: BTreeMap::new(),
             workers: Vec::new(),
             op_waiting: false,
@@ -360,18 +363,41 @@ impl Test {
             self.log(format!("send {}", msg.to_line()));
         }
         self.network.arrive(&msg);
+        if self.config.log_net_recv {
+            self.log(format!("recv {}", msg.to_line()));
+        }
         self.effects.push(Effect::Deliver { node, msg });
     }
 
     /// A message node `from` wrote. Node-to-node messages travel with
     /// latency; replies to clients are handled at once.
+    ///
+    /// Its `src` may be any id the test knows, as in Maelstrom (whose
+    /// network accepts a message from any registered node, client or
+    /// service): a node forwarding a client's request unchanged sends it as
+    /// the client, and the reply goes straight to that client. Such a
+    /// message is routed by its ids, as Maelstrom routes it (a client at
+    /// either end: no latency, no partition, no loss), and counted.
     pub fn receive(&mut self, now: u64, from: usize, mut msg: Envelope) -> Result<(), RouteError> {
         self.advance(now);
         if msg.src != self.nodes[from] {
-            return Err(RouteError::WrongSrc {
-                src: msg.src,
-                node: self.nodes[from].clone(),
-            });
+            let known = self.node_index.contains_key(&msg.src)
+                || is_service(&msg.src)
+                || (is_client_id(&msg.src) && self.is_client_ever(&msg.src));
+            if !known {
+                return Err(RouteError::UnknownSrc {
+                    src: msg.src,
+                    node: self.nodes[from].clone(),
+                });
+            }
+            self.network.stats.forwarded_count += 1;
+            if self.forwarders.insert(from) {
+                self.log(format!(
+                    "node {} sends messages as {} (as when forwarding a client's request); \
+                     routed as from {}, as Maelstrom does",
+                    self.nodes[from], msg.src, msg.src
+                ));
+            }
         }
         let to_node = self.node_index.contains_key(&msg.dest);
         let to_client = is_client_id(&msg.dest) && self.is_client_ever(&msg.dest);
@@ -390,7 +416,7 @@ impl Test {
                 nodes: self.nodes.join(", "),
             });
         }
-        if to_node {
+        if to_node && !is_client_id(&msg.src) {
             let delays = self.network.send_between_servers(&mut msg);
             if self.config.log_net_send {
                 self.log(format!("send {}", msg.to_line()));
@@ -403,6 +429,13 @@ impl Test {
                 }
                 self.events.push(now + last, Event::Arrive(msg));
             }
+        } else if to_node {
+            // A client's message, sent on by a node: at once, like a client's.
+            self.network.send(&mut msg);
+            if self.config.log_net_send {
+                self.log(format!("send {}", msg.to_line()));
+            }
+            self.events.push(now, Event::Arrive(msg));
         } else {
             self.network.send(&mut msg);
             if self.config.log_net_send {
@@ -435,15 +468,18 @@ impl Test {
 
     fn handle_event(&mut self, event: Event) {
         match event {
-            Event::Arrive(msg) => {
-                if self.network.arrive(&msg) {
-                    if self.config.log_net_recv {
-                        self.log(format!("recv {}", msg.to_line()));
+            Event::Arrive(msg) => match self.node_index.get(&msg.dest) {
+                Some(&node) => {
+                    if self.network.arrive(&msg) {
+                        if self.config.log_net_recv {
+                            self.log(format!("recv {}", msg.to_line()));
+                        }
+                        self.effects.push(Effect::Deliver { node, msg });
                     }
-                    let node = self.node_index[&msg.dest];
-                    self.effects.push(Effect::Deliver { node, msg });
                 }
-            }
+                // A service's reply to a request a node sent as a client.
+                None => self.client_receive(msg),
+            },
             Event::ServiceArrive(msg) => {
                 self.network.arrive(&msg);
                 if self.config.log_net_recv {

@@ -29,6 +29,9 @@ pub struct NetStats {
     pub lost_count: u64,
     /// Extra copies delivered (`--duplicate`).
     pub duplicated_count: u64,
+    /// Messages a node sent under another id than its own (a client's,
+    /// when it forwards the client's request), routed as Maelstrom does.
+    pub forwarded_count: u64,
 }
 
 impl NetStats {
@@ -49,6 +52,7 @@ impl NetStats {
             "dropped-count": self.dropped_count,
             "lost-count": self.lost_count,
             "duplicated-count": self.duplicated_count,
+            "forwarded-count": self.forwarded_count,
             "valid": true,
         })
     }
