@@ -84,10 +84,17 @@ pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
         let s = ns as f64 / NANOS_PER_SEC as f64;
         format!("{s}")
     };
+    // Nodes named n0.. by count, any others by name (Maelstrom's default
+    // without --node-count is n1..n5).
+    let ids = config.node_ids();
+    let nodes = if ids.iter().enumerate().all(|(i, id)| *id == format!("n{i}")) {
+        format!("--node-count {}", ids.len())
+    } else {
+        format!("--nodes {}", ids.join(","))
+    };
     let mut cmd = format!(
-        "lightcone test --sim -w {} --node-count {} --concurrency {} --rate {} --time-limit {} --latency {} --latency-dist {}",
+        "lightcone test --sim -w {} {nodes} --concurrency {} --rate {} --time-limit {} --latency {} --latency-dist {}",
         config.workload,
-        config.node_ids().len(),
         config.concurrency,
         config.rate,
         secs(config.time_limit_ns),
@@ -123,6 +130,22 @@ pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
     }
     if config.workload == "broadcast" {
         cmd += &format!(" --topology {}", config.topology);
+    }
+    let defaults = TestConfig::default();
+    if let Some(keys) = config.key_count {
+        cmd += &format!(" --key-count {keys}");
+    }
+    if config.max_writes_per_key != defaults.max_writes_per_key {
+        cmd += &format!(" --max-writes-per-key {}", config.max_writes_per_key);
+    }
+    if config.max_txn_length != defaults.max_txn_length {
+        cmd += &format!(" --max-txn-length {}", config.max_txn_length);
+    }
+    if config.consistency_models != defaults.consistency_models {
+        cmd += &format!(
+            " --consistency-models {}",
+            config.consistency_models.join(",")
+        );
     }
     match config.availability {
         Some(Availability::Total) => cmd += " --availability total",

@@ -387,6 +387,78 @@ mod tests {
         assert!(parse_availability("1.5").is_err());
     }
 
+    /// `lightcone test ARGS` as the command line parses it.
+    fn parse(args: &[&str]) -> TestArgs {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            args: TestArgs,
+        }
+        let argv = std::iter::once("test").chain(args.iter().copied());
+        <Command as clap::Parser>::try_parse_from(argv)
+            .expect("the arguments parse")
+            .args
+    }
+
+    #[test]
+    fn a_replay_command_gives_back_the_same_configuration() {
+        for args in [
+            &[
+                "--sim",
+                "-w",
+                "kafka",
+                "--node-count",
+                "2",
+                "--key-count",
+                "3",
+                "--max-writes-per-key",
+                "4",
+            ][..],
+            &[
+                "--sim",
+                "-w",
+                "broadcast",
+                "--nemesis",
+                "partition,kill",
+                "--loss",
+                "1/100",
+                "--topology",
+                "tree3",
+            ],
+            &[
+                "--sim",
+                "-w",
+                "lin-kv",
+                "--max-txn-length",
+                "2",
+                "--consistency-models",
+                "serializable, read-committed",
+            ],
+        ] {
+            let original = config(&parse(args), 7).unwrap();
+            let replay = crate::sim_cmd::replay_command(&original, &[]);
+            let words: Vec<&str> = replay.split_whitespace().skip(2).collect();
+            let replayed = config(&parse(&words), 7).unwrap();
+            assert_eq!(replayed, original, "{replay}");
+        }
+    }
+
+    #[test]
+    fn elle_model_names_and_positive_counts_are_required() {
+        let e = config(&parse(&["--consistency-models", "bogus"]), 1).unwrap_err();
+        assert!(e.contains("\"bogus\" is not a consistency model"), "{e}");
+        for flag in ["--max-txn-length", "--max-writes-per-key", "--key-count"] {
+            let e = config(&parse(&[flag, "0"]), 1).unwrap_err();
+            assert!(e.starts_with(flag) && e.contains("positive"), "{e}");
+        }
+        let ok = config(
+            &parse(&["--consistency-models", "read-committed,serializable"]),
+            1,
+        )
+        .unwrap();
+        assert_eq!(ok.consistency_models, ["read-committed", "serializable"]);
+    }
+
     #[test]
     fn worst_exit_code_wins() {
         assert_eq!(worse(0, 2), 2);

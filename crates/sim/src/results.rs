@@ -80,11 +80,17 @@ pub fn net_summary(net: &Value) -> String {
             .map(|v| format!(", {v:.2} msgs/op"))
             .unwrap_or_default()
     };
+    let forwarded = net["forwarded-count"].as_u64().unwrap_or(0);
     format!(
-        "net: servers sent {} msgs{}; all sent {}{}",
+        "net: servers sent {} msgs{}; all sent {}{}{}",
         get("servers", "msg-count"),
         per_op("servers"),
         get("all", "msg-count"),
-        per_op("all")
+        per_op("all"),
+        if forwarded > 0 {
+            format!("; {forwarded} sent by nodes as another id (forwarded client requests)")
+        } else {
+            String::new()
+        }
     )
 }
