@@ -1,4 +1,6 @@
-//! `lightcone check`: decide whether recorded histories are linearizable.
+//! `lightcone check`: decide whether recorded histories are linearizable,
+//! or (`--model kafka`) whether a kafka-style log history holds up under
+//! Jepsen's kafka analysis.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use lightcone_check::linear::{self, LinearOptions, LinearResult};
-use lightcone_check::Validity;
+use lightcone_check::{CheckResult, Validity};
 use lightcone_history::formats::{self, Format};
 use lightcone_history::History;
 use lightcone_runner::exit_code;
@@ -20,7 +22,8 @@ pub struct CheckArgs {
     #[arg(required = true)]
     histories: Vec<PathBuf>,
     /// register, cas-register, kv, set, fifo-queue, unordered-queue, mutex
-    /// (independent-NAME checks NAME per key of [key, value] tuples).
+    /// (independent-NAME checks NAME per key of [key, value] tuples), or
+    /// kafka (Jepsen's kafka analysis of send/poll/assign histories).
     /// Default: cas-register for porcupine-etcd, kv for porcupine-kv.
     #[arg(long)]
     model: Option<String>,
@@ -81,10 +84,45 @@ fn model_name(args: &CheckArgs, format: Format) -> Result<String, String> {
     }
 }
 
+/// What a check found.
+enum Outcome {
+    /// A linearizability verdict and its witness's timeline.
+    Linear(LinearResult, String),
+    /// A workload checker's result (kafka).
+    Workload {
+        model: String,
+        op_count: usize,
+        result: CheckResult,
+    },
+}
+
+impl Outcome {
+    fn valid(&self) -> Validity {
+        match self {
+            Outcome::Linear(result, _) => result.valid,
+            Outcome::Workload { result, .. } => result.valid,
+        }
+    }
+}
+
 /// Checks one history; `Err` is a malformed input or a bad argument.
-fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(LinearResult, Duration, String), String> {
+fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration), String> {
     let (history, format) = parse(args, path)?;
     let name = model_name(args, format)?;
+    if name == "kafka" {
+        let start = Instant::now();
+        let result = lightcone_check::kafka::check(&history);
+        let op_count = history
+            .iter()
+            .filter(|op| op.is_client() && op.is_invoke())
+            .count();
+        let outcome = Outcome::Workload {
+            model: name,
+            op_count,
+            result,
+        };
+        return Ok((outcome, start.elapsed()));
+    }
     let initial = match &args.initial {
         Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
             format!(
@@ -95,7 +133,7 @@ fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(LinearResult, Duration
     };
     let model = linear::model_by_name(&name, initial).ok_or_else(|| {
         format!(
-            "unknown model {name:?}; the models are {}",
+            "unknown model {name:?}; the models are {}, kafka",
             linear::model_names().join(", ")
         )
     })?;
@@ -136,7 +174,49 @@ fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(LinearResult, Duration
         .witness()
         .map(|w| w.timeline(model.as_ref()))
         .unwrap_or_default();
-    Ok((result, took, timeline))
+    Ok((Outcome::Linear(result, timeline), took))
+}
+
+fn print_linear(path: &PathBuf, result: &LinearResult, timeline: &str, ms: f64) {
+    let parts = result.partitions.len();
+    println!(
+        "{}: {} ({} model, {} ops, {parts} partition{}) in {ms:.2} ms",
+        path.display(),
+        result.valid.to_string().to_uppercase(),
+        result.model,
+        result.op_count,
+        if parts == 1 { "" } else { "s" },
+    );
+    if let Some(reason) = &result.reason {
+        println!("  {reason}");
+    }
+    for problem in result.problems() {
+        println!("  {problem}");
+    }
+    for line in timeline.lines() {
+        println!("  {line}");
+    }
+}
+
+fn print_workload(path: &PathBuf, model: &str, op_count: usize, result: &CheckResult, ms: f64) {
+    println!(
+        "{}: {} ({model} model, {op_count} ops) in {ms:.2} ms",
+        path.display(),
+        result.valid.to_string().to_uppercase(),
+    );
+    if result.maelstrom_valid != result.valid {
+        println!(
+            "  Maelstrom's checker would say {}: lightcone is deliberately stricter here",
+            result.maelstrom_valid
+        );
+    }
+    for problem in &result.problems {
+        if result.beyond_maelstrom.contains(problem) {
+            println!("  {problem} (beyond Maelstrom)");
+        } else {
+            println!("  {problem}");
+        }
+    }
 }
 
 pub fn run(args: CheckArgs) -> i32 {
@@ -144,35 +224,35 @@ pub fn run(args: CheckArgs) -> i32 {
     let mut errors = 0;
     for path in &args.histories {
         match check_one(&args, path) {
-            Ok((result, took, timeline)) => {
-                worst = worst.merge(result.valid);
+            Ok((outcome, took)) => {
+                worst = worst.merge(outcome.valid());
                 let ms = took.as_secs_f64() * 1000.0;
-                if args.json {
-                    let mut v = result.to_json();
-                    v["file"] = json!(path);
-                    v["time-ms"] = json!(ms);
-                    println!("{v}");
-                    continue;
-                }
-                let parts = result.partitions.len();
-                println!(
-                    "{}: {} ({} model, {} ops, {parts} partition{}) in {ms:.2} ms",
-                    path.display(),
-                    result.valid.to_string().to_uppercase(),
-                    result.model,
-                    result.op_count,
-                    if parts == 1 { "" } else { "s" },
-                );
-                if let Some(reason) = &result.reason {
-                    println!("  {reason}");
-                }
-                for problem in result.problems() {
-                    println!("  {problem}");
-                }
-                if !timeline.is_empty() {
-                    for line in timeline.lines() {
-                        println!("  {line}");
+                match (&outcome, args.json) {
+                    (Outcome::Linear(result, _), true) => {
+                        let mut v = result.to_json();
+                        v["file"] = json!(path);
+                        v["time-ms"] = json!(ms);
+                        println!("{v}");
                     }
+                    (Outcome::Workload { model, result, .. }, true) => {
+                        let mut v = Value::Object(result.details.clone());
+                        v["file"] = json!(path);
+                        v["model"] = json!(model);
+                        v["problems"] = json!(result.problems);
+                        v["time-ms"] = json!(ms);
+                        println!("{v}");
+                    }
+                    (Outcome::Linear(result, timeline), false) => {
+                        print_linear(path, result, timeline, ms)
+                    }
+                    (
+                        Outcome::Workload {
+                            model,
+                            op_count,
+                            result,
+                        },
+                        false,
+                    ) => print_workload(path, model, *op_count, result, ms),
                 }
             }
             Err(message) => {

@@ -34,7 +34,10 @@ fn paired_histories_get_their_verdicts() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 14, "7 models, a pair each");
+    assert_eq!(
+        checked, 16,
+        "7 linearizability models and kafka, a pair each"
+    );
 }
 
 #[test]
