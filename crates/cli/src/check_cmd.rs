@@ -3,7 +3,7 @@
 //! Jepsen's kafka analysis.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -177,7 +177,7 @@ fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration), St
     Ok((Outcome::Linear(result, timeline), took))
 }
 
-fn print_linear(path: &PathBuf, result: &LinearResult, timeline: &str, ms: f64) {
+fn print_linear(path: &Path, result: &LinearResult, timeline: &str, ms: f64) {
     let parts = result.partitions.len();
     println!(
         "{}: {} ({} model, {} ops, {parts} partition{}) in {ms:.2} ms",
@@ -198,7 +198,7 @@ fn print_linear(path: &PathBuf, result: &LinearResult, timeline: &str, ms: f64) 
     }
 }
 
-fn print_workload(path: &PathBuf, model: &str, op_count: usize, result: &CheckResult, ms: f64) {
+fn print_workload(path: &Path, model: &str, op_count: usize, result: &CheckResult, ms: f64) {
     println!(
         "{}: {} ({model} model, {op_count} ops) in {ms:.2} ms",
         path.display(),
