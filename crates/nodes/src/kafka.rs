@@ -1,18 +1,25 @@
 //! A kafka-style log node on the lin-kv service.
 //!
-//! * `send`: allocate the key's next offset with a compare-and-set loop on
-//!   `offset/<key>` (so every node agrees), then store the message at
-//!   `msg/<key>/<offset>` and answer with the offset.
-//! * `poll`: per key, read up to 16 messages from the requested offset in
-//!   parallel and return the contiguous run that exists; an offset that is
-//!   allocated but not yet written stops the run (it may still be coming).
+//! * Each key's log is one lin-kv value, `log/<key>`: the list of its
+//!   messages, whose positions are their offsets. Maelstrom's keys hold few
+//!   messages (a key is retired after `--max-writes-per-key` sends, 16 by
+//!   default), so a log is small.
+//! * `send`: read the log, then compare-and-set it to the log with the
+//!   message appended (retrying when another send got there first); the
+//!   offset is the message's position. Appending and numbering are one
+//!   atomic step, so there is never an offset without its message: a node
+//!   killed halfway leaves either nothing or the whole append. A cas whose
+//!   outcome is unknown (a timeout) is reported as indefinite, never
+//!   retried, so a message is never appended twice.
+//! * `poll`: per key, one read of the log, returning the messages from the
+//!   requested offset (at most [`POLL_BATCH_LEN`]); a key with none is left
+//!   out, as Maelstrom allows.
 //! * `commit_offsets`: raise `committed/<key>` to the given offset with a
 //!   cas loop (never lowering it); `list_committed_offsets` reads them.
 //!
-//! `--local-offsets` is a deliberately broken variant that allocates
-//! offsets from a counter of its own, without coordination: two nodes hand
-//! out the same offset for different messages, which the kafka checker
-//! reports as inconsistent offsets.
+//! `--local-offsets` is a deliberately broken variant that keeps each log
+//! in the node's memory: two nodes hand out the same offset for different
+//! messages, which the kafka checker reports as inconsistent offsets.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +30,7 @@ use lightcone_sdk::{
 const SERVICE: &str = "lin-kv";
 const RPC_TIMEOUT_NS: u64 = 1000 * NANOS_PER_MS;
 /// Messages one poll returns per key, at most.
-const POLL_BATCH_LEN: u64 = 16;
+pub const POLL_BATCH_LEN: usize = 64;
 
 fn error(code: ErrorCode, text: impl Into<String>) -> Body {
     Body::new("error")
@@ -41,10 +48,19 @@ struct Gather {
 }
 
 pub struct Kafka {
-    local_offsets: bool,
-    local_next: BTreeMap<String, u64>,
+    /// `--local-offsets`: key -> this node's own log.
+    local_logs: Option<BTreeMap<String, Vec<Value>>>,
     gathers: BTreeMap<u64, Gather>,
     next_gather: u64,
+}
+
+fn log_key(key: &str) -> String {
+    format!("log/{key}")
+}
+
+/// A log as the service holds it: a JSON list (absent is empty).
+fn messages(value: Option<&Value>) -> Vec<Value> {
+    value.and_then(Value::as_array).cloned().unwrap_or_default()
 }
 
 impl Kafka {
@@ -55,8 +71,7 @@ impl Kafka {
             _ => return Err(format!("the only option is --local-offsets, not {args:?}")),
         };
         Ok(Kafka {
-            local_offsets,
-            local_next: BTreeMap::new(),
+            local_logs: local_offsets.then(BTreeMap::new),
             gathers: BTreeMap::new(),
             next_gather: 0,
         })
@@ -77,100 +92,95 @@ impl Kafka {
         id
     }
 
-    /// Allocates the next offset of `key` (cas loop), then stores `msg`.
+    /// Appends `msg` to `key`'s log: read it, then cas it one longer.
     fn send(&mut self, ctx: &mut Context<Self>, request: Envelope, key: String, msg: Value) {
-        if self.local_offsets {
-            let next = self.local_next.entry(key.clone()).or_insert(0);
-            let offset = *next;
-            *next += 1;
-            self.store(ctx, request, key, offset, msg);
+        if let Some(logs) = &mut self.local_logs {
+            let log = logs.entry(key).or_default();
+            log.push(msg);
+            let offset = log.len() as u64 - 1;
+            ctx.reply(&request, Body::new("send_ok").with("offset", offset));
             return;
         }
-        let counter = format!("offset/{key}");
         ctx.rpc(
             SERVICE,
-            Body::new("read").with("key", counter.clone()),
+            Body::new("read").with("key", log_key(&key)),
             RPC_TIMEOUT_NS,
-            move |_: &mut Kafka, ctx, result| {
+            move |node: &mut Kafka, ctx, result| {
                 let current = match result {
-                    Ok(body) => body.get_u64("value").unwrap_or(0),
+                    Ok(body) => Some(body.get("value").cloned().unwrap_or(Value::Null)),
                     Err(RpcError::Error {
                         code: ErrorCode::KeyDoesNotExist,
                         ..
-                    }) => 0,
+                    }) => None,
                     Err(e) => {
-                        ctx.reply(
-                            &request,
-                            error(
-                                ErrorCode::TemporarilyUnavailable,
-                                format!("could not read {counter}: {e}"),
-                            ),
-                        );
+                        let text = format!("could not read the log of {key}: {e}");
+                        ctx.reply(&request, error(ErrorCode::TemporarilyUnavailable, text));
                         return;
                     }
                 };
-                let cas = Body::new("cas")
-                    .with("key", counter.clone())
-                    .with("from", current)
-                    .with("to", current + 1)
-                    .with("create_if_not_exists", true);
-                ctx.rpc(
-                    SERVICE,
-                    cas,
-                    RPC_TIMEOUT_NS,
-                    move |node: &mut Kafka, ctx, result| match result {
-                        Ok(_) => node.store(ctx, request, key, current, msg),
-                        Err(RpcError::Error {
-                            code: ErrorCode::PreconditionFailed,
-                            ..
-                        }) => node.send(ctx, request, key, msg),
-                        Err(e) => {
-                            // A timed-out cas may have taken the offset: indefinite.
-                            let code = if e.is_definite() {
-                                ErrorCode::TemporarilyUnavailable
-                            } else {
-                                ErrorCode::Crash
-                            };
-                            ctx.reply(
-                                &request,
-                                error(code, format!("could not allocate an offset of {key}: {e}")),
-                            );
-                        }
-                    },
-                );
+                node.append(ctx, request, key, msg, current);
             },
         );
     }
 
-    fn store(
+    /// The cas half of a send: `current` is the log as read (`None`: the
+    /// key does not exist yet).
+    fn append(
         &mut self,
         ctx: &mut Context<Self>,
         request: Envelope,
         key: String,
-        offset: u64,
         msg: Value,
+        current: Option<Value>,
     ) {
-        let write = Body::new("write")
-            .with("key", format!("msg/{key}/{offset}"))
-            .with("value", msg);
+        let mut log = messages(current.as_ref());
+        let offset = log.len() as u64;
+        log.push(msg.clone());
+        let cas = Body::new("cas")
+            .with("key", log_key(&key))
+            .with("from", current.clone().unwrap_or(Value::Null))
+            .with("to", Value::from(log))
+            .with("create_if_not_exists", current.is_none());
         ctx.rpc(
             SERVICE,
-            write,
+            cas,
             RPC_TIMEOUT_NS,
-            move |_: &mut Kafka, ctx, result| match result {
+            move |node: &mut Kafka, ctx, result| match result {
                 Ok(_) => ctx.reply(&request, Body::new("send_ok").with("offset", offset)),
-                Err(e) => ctx.reply(
-                    &request,
-                    error(
-                        ErrorCode::Crash,
-                        format!("offset {offset} of {key} taken, message not stored: {e}"),
-                    ),
-                ),
+                // Another append got there first: read again.
+                Err(RpcError::Error {
+                    code: ErrorCode::PreconditionFailed,
+                    ..
+                }) => node.send(ctx, request, key, msg),
+                Err(e) => {
+                    // A timed-out cas may have appended: indefinite.
+                    let code = if e.is_definite() {
+                        ErrorCode::TemporarilyUnavailable
+                    } else {
+                        ErrorCode::Crash
+                    };
+                    let text = format!("could not append to the log of {key}: {e}");
+                    ctx.reply(&request, error(code, text));
+                }
             },
         );
     }
 
     fn poll(&mut self, ctx: &mut Context<Self>, request: Envelope, offsets: Vec<(String, u64)>) {
+        if let Some(logs) = &self.local_logs {
+            let mut msgs = serde_json::Map::new();
+            for (key, from) in offsets {
+                let log = logs.get(&key).map(Vec::as_slice).unwrap_or_default();
+                if let Some(run) = batch(log, from) {
+                    msgs.insert(key, run);
+                }
+            }
+            ctx.reply(
+                &request,
+                Body::new("poll_ok").with("msgs", Value::Object(msgs)),
+            );
+            return;
+        }
         if offsets.is_empty() {
             ctx.reply(
                 &request,
@@ -178,36 +188,33 @@ impl Kafka {
             );
             return;
         }
-        let id = self.gather(request, offsets.len() * POLL_BATCH_LEN as usize);
+        let id = self.gather(request, offsets.len());
         for (key, from) in offsets {
-            for offset in from..from + POLL_BATCH_LEN {
-                let read = Body::new("read").with("key", format!("msg/{key}/{offset}"));
-                let key = key.clone();
-                ctx.rpc(
-                    SERVICE,
-                    read,
-                    RPC_TIMEOUT_NS,
-                    move |node: &mut Kafka, ctx, result| {
-                        let Some(g) = node.gathers.get_mut(&id) else {
-                            return;
-                        };
-                        let slot = g.found.entry(key).or_default();
-                        match result {
-                            Ok(body) => {
-                                slot.insert(offset, body.get("value").cloned());
+            let read = Body::new("read").with("key", log_key(&key));
+            ctx.rpc(
+                SERVICE,
+                read,
+                RPC_TIMEOUT_NS,
+                move |node: &mut Kafka, ctx, result| {
+                    let Some(g) = node.gathers.get_mut(&id) else {
+                        return;
+                    };
+                    match result {
+                        Ok(body) => {
+                            let log = messages(body.get("value"));
+                            if let Some(run) = batch(&log, from) {
+                                g.found.entry(key).or_default().insert(from, Some(run));
                             }
-                            Err(RpcError::Error {
-                                code: ErrorCode::KeyDoesNotExist,
-                                ..
-                            }) => {
-                                slot.insert(offset, None);
-                            }
-                            Err(e) => g.failed = Some(e.to_string()),
                         }
-                        node.maybe_finish_poll(ctx, id);
-                    },
-                );
-            }
+                        Err(RpcError::Error {
+                            code: ErrorCode::KeyDoesNotExist,
+                            ..
+                        }) => {}
+                        Err(e) => g.failed = Some(e.to_string()),
+                    }
+                    node.maybe_finish_poll(ctx, id);
+                },
+            );
         }
     }
 
@@ -228,15 +235,13 @@ impl Kafka {
             );
             return;
         }
-        let mut msgs = serde_json::Map::new();
-        for (key, by_offset) in g.found {
-            // The contiguous run of stored messages from the first offset.
-            let run: Vec<Value> = by_offset
-                .into_iter()
-                .map_while(|(offset, msg)| msg.map(|m| Value::from(vec![Value::from(offset), m])))
-                .collect();
-            msgs.insert(key, Value::from(run));
-        }
+        let msgs: serde_json::Map<String, Value> = g
+            .found
+            .into_iter()
+            .filter_map(|(key, mut runs)| {
+                runs.pop_first().and_then(|(_, run)| run).map(|r| (key, r))
+            })
+            .collect();
         ctx.reply(
             &g.request,
             Body::new("poll_ok").with("msgs", Value::Object(msgs)),
@@ -359,6 +364,20 @@ impl Kafka {
             );
         }
     }
+}
+
+/// `[[offset, msg], ...]` of `log` from `from` (at most
+/// [`POLL_BATCH_LEN`]), or `None` if it has none there.
+fn batch(log: &[Value], from: u64) -> Option<Value> {
+    let from = usize::try_from(from).ok()?;
+    let run: Vec<Value> = log
+        .iter()
+        .enumerate()
+        .skip(from)
+        .take(POLL_BATCH_LEN)
+        .map(|(offset, msg)| Value::from(vec![Value::from(offset as u64), msg.clone()]))
+        .collect();
+    (!run.is_empty()).then(|| Value::from(run))
 }
 
 impl Node for Kafka {

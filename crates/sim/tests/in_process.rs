@@ -208,7 +208,7 @@ fn fixed_seeds_for_every_reference_node() {
         ("g-counter", faults(true, true, true, true)),
         ("pn-counter", faults(true, true, true, true)),
         ("lin-kv", faults(true, true, true, true)),
-        ("kafka", faults(true, false, true, true)),
+        ("kafka", faults(true, true, true, true)),
     ];
     for (workload, nemesis) in cases {
         for seed in 1..=4 {
