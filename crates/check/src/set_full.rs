@@ -251,9 +251,9 @@ enum Outcome {
 /// `ok` with a JSON array of the elements present. Invalid if any known
 /// element was lost, any read held an element twice, or any final read
 /// lacks an element known before it began (the last two beyond Maelstrom:
-/// see the module docs); unknown if elements were attempted but none could
-/// be judged stable or lost, or if some read returned something other than
-/// an array.
+/// see the module docs); unknown if no element could be judged stable or
+/// lost (even when none was attempted, as in Jepsen), or if some read
+/// returned something other than an array.
 pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
     let ops = &history.ops;
     let at = |pos: usize| -> Instant { (ops[pos].time, pos) };
@@ -496,14 +496,22 @@ fn report(
         valid = Validity::Invalid;
         problems.extend(beyond.iter().cloned());
     }
-    if !classified.is_empty() && stable.is_empty() && lost.is_empty() {
+    // Jepsen's set-full: nothing stable (and nothing lost) is unknown, even
+    // when nothing was attempted.
+    if stable.is_empty() && lost.is_empty() {
         valid = valid.merge(Validity::Unknown);
-        let were = if classified.len() == 1 { "was" } else { "were" };
-        problems.push(format!(
-            "{} {were} attempted, but no read began after any was known to be added, \
-             so none can be judged stable or lost",
-            plural(classified.len(), "element"),
-        ));
+        if classified.is_empty() {
+            problems.push(
+                "no element was attempted, so nothing can be judged stable or lost".to_string(),
+            );
+        } else {
+            let were = if classified.len() == 1 { "was" } else { "were" };
+            problems.push(format!(
+                "{} {were} attempted, but no read began after any was known to be added, \
+                 so none can be judged stable or lost",
+                plural(classified.len(), "element"),
+            ));
+        }
     }
     if let Some(&first) = malformed.first() {
         valid = valid.merge(Validity::Unknown);
@@ -828,7 +836,7 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.details["attempt-count"], json!(0));
-        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.valid, Validity::Unknown, "nothing was attempted");
     }
 
     #[test]
@@ -875,9 +883,10 @@ mod tests {
     }
 
     #[test]
-    fn empty_history_is_valid() {
+    fn empty_history_is_unknown_as_in_jepsen() {
         let r = run(&History::default());
-        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert_eq!(r.maelstrom_valid, Validity::Unknown);
         assert_eq!(r.details["attempt-count"], json!(0));
         // Maelstrom's keys, all of them always present.
         let mut keys: Vec<&str> = r.details.keys().map(String::as_str).collect();
@@ -1249,9 +1258,7 @@ mod tests {
 
     /// Jepsen 0.3.7's verdict from the outcome counts: lost, else nothing
     /// stable, else valid. lightcone's must be the same unless it names
-    /// problems beyond Maelstrom, and then `maelstrom_valid` must be; the
-    /// one other difference is a history with nothing attempted, which
-    /// Jepsen calls unknown and lightcone valid.
+    /// problems beyond Maelstrom, and then `maelstrom_valid` must be.
     fn assert_jepsen_verdict(r: &CheckResult, jsonl: &str) {
         let count = |key: &str| r.details[key].as_u64().unwrap();
         let jepsen = if count("lost-count") > 0 {
@@ -1268,9 +1275,7 @@ mod tests {
         } else {
             assert_eq!(r.maelstrom_valid, r.valid, "{jsonl}");
             assert!(r.details.get("maelstrom-valid").is_none(), "{jsonl}");
-            if count("attempt-count") > 0 {
-                assert_eq!(r.valid, jepsen, "{jsonl}");
-            }
+            assert_eq!(r.valid, jepsen, "{jsonl}");
         }
         for p in &r.beyond_maelstrom {
             assert!(r.problems.contains(p), "{p}: {jsonl}");

@@ -422,12 +422,21 @@ fn node_that_never_answers_init_fails_after_10_s() {
         "5",
     ]);
     assert_eq!(r.code(), 3, "{}{}", r.stdout(), r.stderr());
+    let stdout = r.stdout();
     assert!(
-        r.stdout()
-            .contains("n0, n1 did not answer init with init_ok within 10 s"),
-        "{}",
-        r.stdout()
+        stdout.contains("n0, n1 did not answer init with init_ok within 10 s"),
+        "{stdout}"
     );
+    // No operation ran: no availability figure and no workload verdict to
+    // mislead under the ABORTED headline.
+    assert!(stdout.contains("ABORTED"), "{stdout}");
+    assert!(
+        stdout.contains("no client operation ran, so nothing was checked"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("availability"), "{stdout}");
+    assert!(!stdout.contains("valid true"), "{stdout}");
+    assert_eq!(r.results()["valid"], "unknown");
 }
 
 #[test]
