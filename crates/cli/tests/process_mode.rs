@@ -549,6 +549,23 @@ fn bad_arguments_exit_4_with_a_message() {
     let r = run(&["-w", "echo", "--bogus-flag"]);
     assert_eq!(r.code(), 4);
     assert!(r.stderr().contains("--bogus-flag"), "{}", r.stderr());
+    // Maelstrom's own check lets any model name through; lightcone names
+    // the ones Elle knows.
+    let r = run(&["-w", "echo", "--consistency-models", "bogus"]);
+    assert_eq!(r.code(), 4);
+    assert!(
+        r.stderr()
+            .contains("\"bogus\" is not a consistency model Elle knows"),
+        "{}",
+        r.stderr()
+    );
+    let r = run(&["-w", "kafka", "--max-writes-per-key", "0"]);
+    assert_eq!(r.code(), 4);
+    assert!(
+        r.stderr().contains("--max-writes-per-key is 0"),
+        "{}",
+        r.stderr()
+    );
     let r = run(&[
         "-w",
         "echo",

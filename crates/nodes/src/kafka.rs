@@ -38,12 +38,24 @@ fn error(code: ErrorCode, text: impl Into<String>) -> Body {
         .with("text", Value::from(text.into()))
 }
 
+/// What a request that waits on several service RPCs answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// `poll_ok` with the messages found per key.
+    Poll,
+    /// `list_committed_offsets_ok` with the offsets found per key.
+    List,
+    /// `commit_offsets_ok`.
+    Commit,
+}
+
 /// A request that waits on several service RPCs.
 struct Gather {
     request: Envelope,
+    answer: Answer,
     remaining: usize,
-    /// Poll: key -> offset -> message (None: absent). Lists: key -> offset.
-    found: BTreeMap<String, BTreeMap<u64, Option<Value>>>,
+    /// Per key, what the reply holds for it (keys with nothing left out).
+    found: serde_json::Map<String, Value>,
     failed: Option<String>,
 }
 
@@ -77,19 +89,89 @@ impl Kafka {
         })
     }
 
-    fn gather(&mut self, request: Envelope, remaining: usize) -> u64 {
+    fn gather(&mut self, request: Envelope, answer: Answer, remaining: usize) -> u64 {
         let id = self.next_gather;
         self.next_gather += 1;
         self.gathers.insert(
             id,
             Gather {
                 request,
+                answer,
                 remaining,
-                found: BTreeMap::new(),
+                found: serde_json::Map::new(),
                 failed: None,
             },
         );
         id
+    }
+
+    /// Reads service keys at once for a poll or a list: `reads` are (the
+    /// key in the reply, the service key, the offset a poll starts from).
+    /// A missing service key is left out of the reply.
+    fn read_each(
+        &mut self,
+        ctx: &mut Context<Self>,
+        request: Envelope,
+        answer: Answer,
+        reads: Vec<(String, String, u64)>,
+    ) {
+        if reads.is_empty() {
+            let id = self.gather(request, answer, 1);
+            return self.gather_done(ctx, id, None);
+        }
+        let id = self.gather(request, answer, reads.len());
+        for (key, service_key, from) in reads {
+            ctx.rpc(
+                SERVICE,
+                Body::new("read").with("key", service_key),
+                RPC_TIMEOUT_NS,
+                move |node: &mut Kafka, ctx, result| {
+                    let failure = match result {
+                        Ok(body) => {
+                            let found = match answer {
+                                Answer::Poll => batch(&messages(body.get("value")), from),
+                                _ => body.get("value").cloned(),
+                            };
+                            if let (Some(value), Some(g)) = (found, node.gathers.get_mut(&id)) {
+                                g.found.insert(key, value);
+                            }
+                            None
+                        }
+                        Err(RpcError::Error {
+                            code: ErrorCode::KeyDoesNotExist,
+                            ..
+                        }) => None,
+                        Err(e) => Some(e.to_string()),
+                    };
+                    node.gather_done(ctx, id, failure);
+                },
+            );
+        }
+    }
+
+    /// One of a gather's RPCs is done; the last one answers the request.
+    fn gather_done(&mut self, ctx: &mut Context<Self>, id: u64, failure: Option<String>) {
+        let g = self.gathers.get_mut(&id).expect("present");
+        if failure.is_some() {
+            g.failed = failure;
+        }
+        g.remaining -= 1;
+        if g.remaining > 0 {
+            return;
+        }
+        let g = self.gathers.remove(&id).expect("present");
+        let reply = match (g.answer, g.failed) {
+            (Answer::Commit, Some(why)) => {
+                error(ErrorCode::Crash, format!("commit may be incomplete: {why}"))
+            }
+            (_, Some(why)) => error(ErrorCode::TemporarilyUnavailable, why),
+            (Answer::Poll, None) => Body::new("poll_ok").with("msgs", Value::Object(g.found)),
+            (Answer::List, None) => {
+                Body::new("list_committed_offsets_ok").with("offsets", Value::Object(g.found))
+            }
+            (Answer::Commit, None) => Body::new("commit_offsets_ok"),
+        };
+        ctx.reply(&g.request, reply);
     }
 
     /// Appends `msg` to `key`'s log: read it, then cas it one longer.
@@ -181,71 +263,14 @@ impl Kafka {
             );
             return;
         }
-        if offsets.is_empty() {
-            ctx.reply(
-                &request,
-                Body::new("poll_ok").with("msgs", Value::Object(Default::default())),
-            );
-            return;
-        }
-        let id = self.gather(request, offsets.len());
-        for (key, from) in offsets {
-            let read = Body::new("read").with("key", log_key(&key));
-            ctx.rpc(
-                SERVICE,
-                read,
-                RPC_TIMEOUT_NS,
-                move |node: &mut Kafka, ctx, result| {
-                    let Some(g) = node.gathers.get_mut(&id) else {
-                        return;
-                    };
-                    match result {
-                        Ok(body) => {
-                            let log = messages(body.get("value"));
-                            if let Some(run) = batch(&log, from) {
-                                g.found.entry(key).or_default().insert(from, Some(run));
-                            }
-                        }
-                        Err(RpcError::Error {
-                            code: ErrorCode::KeyDoesNotExist,
-                            ..
-                        }) => {}
-                        Err(e) => g.failed = Some(e.to_string()),
-                    }
-                    node.maybe_finish_poll(ctx, id);
-                },
-            );
-        }
-    }
-
-    fn maybe_finish_poll(&mut self, ctx: &mut Context<Self>, id: u64) {
-        let g = self.gathers.get_mut(&id).expect("present");
-        g.remaining -= 1;
-        if g.remaining > 0 {
-            return;
-        }
-        let g = self.gathers.remove(&id).expect("present");
-        if let Some(why) = g.failed {
-            ctx.reply(
-                &g.request,
-                error(
-                    ErrorCode::TemporarilyUnavailable,
-                    format!("poll failed: {why}"),
-                ),
-            );
-            return;
-        }
-        let msgs: serde_json::Map<String, Value> = g
-            .found
+        let reads = offsets
             .into_iter()
-            .filter_map(|(key, mut runs)| {
-                runs.pop_first().and_then(|(_, run)| run).map(|r| (key, r))
+            .map(|(key, from)| {
+                let service_key = log_key(&key);
+                (key, service_key, from)
             })
             .collect();
-        ctx.reply(
-            &g.request,
-            Body::new("poll_ok").with("msgs", Value::Object(msgs)),
-        );
+        self.read_each(ctx, request, Answer::Poll, reads);
     }
 
     /// Raises `committed/<key>` to at least `offset`.
@@ -262,10 +287,10 @@ impl Kafka {
                         code: ErrorCode::KeyDoesNotExist,
                         ..
                     }) => None,
-                    Err(e) => return node.commit_done(ctx, id, Some(e.to_string())),
+                    Err(e) => return node.gather_done(ctx, id, Some(e.to_string())),
                 };
                 if current.is_some_and(|c| c >= offset) {
-                    return node.commit_done(ctx, id, None);
+                    return node.gather_done(ctx, id, None);
                 }
                 let cas = Body::new("cas")
                     .with("key", k)
@@ -277,92 +302,27 @@ impl Kafka {
                     cas,
                     RPC_TIMEOUT_NS,
                     move |node: &mut Kafka, ctx, result| match result {
-                        Ok(_) => node.commit_done(ctx, id, None),
+                        Ok(_) => node.gather_done(ctx, id, None),
                         Err(RpcError::Error {
                             code: ErrorCode::PreconditionFailed,
                             ..
                         }) => node.commit_one(ctx, id, key, offset),
-                        Err(e) => node.commit_done(ctx, id, Some(e.to_string())),
+                        Err(e) => node.gather_done(ctx, id, Some(e.to_string())),
                     },
                 );
             },
         );
     }
 
-    fn commit_done(&mut self, ctx: &mut Context<Self>, id: u64, failure: Option<String>) {
-        let g = self.gathers.get_mut(&id).expect("present");
-        if failure.is_some() {
-            g.failed = failure;
-        }
-        g.remaining -= 1;
-        if g.remaining > 0 {
-            return;
-        }
-        let g = self.gathers.remove(&id).expect("present");
-        match g.failed {
-            Some(why) => ctx.reply(
-                &g.request,
-                error(ErrorCode::Crash, format!("commit may be incomplete: {why}")),
-            ),
-            None => ctx.reply(&g.request, Body::new("commit_offsets_ok")),
-        }
-    }
-
     fn list(&mut self, ctx: &mut Context<Self>, request: Envelope, keys: Vec<String>) {
-        if keys.is_empty() {
-            ctx.reply(
-                &request,
-                Body::new("list_committed_offsets_ok")
-                    .with("offsets", Value::Object(Default::default())),
-            );
-            return;
-        }
-        let id = self.gather(request, keys.len());
-        for key in keys {
-            let read = Body::new("read").with("key", format!("committed/{key}"));
-            ctx.rpc(
-                SERVICE,
-                read,
-                RPC_TIMEOUT_NS,
-                move |node: &mut Kafka, ctx, result| {
-                    let Some(g) = node.gathers.get_mut(&id) else {
-                        return;
-                    };
-                    match result {
-                        Ok(body) => {
-                            g.found
-                                .entry(key)
-                                .or_default()
-                                .insert(0, body.get("value").cloned());
-                        }
-                        Err(RpcError::Error {
-                            code: ErrorCode::KeyDoesNotExist,
-                            ..
-                        }) => {}
-                        Err(e) => g.failed = Some(e.to_string()),
-                    }
-                    g.remaining -= 1;
-                    if g.remaining > 0 {
-                        return;
-                    }
-                    let g = node.gathers.remove(&id).expect("present");
-                    if let Some(why) = g.failed {
-                        ctx.reply(&g.request, error(ErrorCode::TemporarilyUnavailable, why));
-                        return;
-                    }
-                    let offsets: serde_json::Map<String, Value> = g
-                        .found
-                        .into_iter()
-                        .filter_map(|(k, m)| m.into_values().next().flatten().map(|v| (k, v)))
-                        .collect();
-                    ctx.reply(
-                        &g.request,
-                        Body::new("list_committed_offsets_ok")
-                            .with("offsets", Value::Object(offsets)),
-                    );
-                },
-            );
-        }
+        let reads = keys
+            .into_iter()
+            .map(|key| {
+                let service_key = format!("committed/{key}");
+                (key, service_key, 0)
+            })
+            .collect();
+        self.read_each(ctx, request, Answer::List, reads);
     }
 }
 
@@ -422,7 +382,7 @@ impl Node for Kafka {
                     ctx.reply(&msg, Body::new("commit_offsets_ok"));
                     return Ok(());
                 }
-                let id = self.gather(msg, offsets.len());
+                let id = self.gather(msg, Answer::Commit, offsets.len());
                 for (key, offset) in offsets {
                     self.commit_one(ctx, id, key, offset);
                 }
