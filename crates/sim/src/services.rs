@@ -4,7 +4,7 @@
 //! partitioned; their messages take network latency; their randomness
 //! comes from the run's seed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use lightcone_proto::{Body, ErrorCode, Value};
@@ -42,9 +42,10 @@ struct Kv {
 
 impl Kv {
     /// Maelstrom's PersistentKV (and LWWKV, which differs only in that cas
-    /// ignores create_if_not_exists). Returns the reply and the new state
-    /// if the request changed it.
-    fn handle(&self, body: &Body, lww: bool) -> (Body, Option<Kv>) {
+    /// ignores create_if_not_exists). Returns the reply and the write to
+    /// [`Kv::apply`] if the request changes the state (the caller decides
+    /// whether in place or on a copy: seq-kv keeps its old states).
+    fn handle(&self, body: &Body, lww: bool) -> (Body, Option<(String, Value)>) {
         let Some(key) = key_of(body) else {
             return (
                 error(ErrorCode::MalformedRequest, "a kv request needs a `key`"),
@@ -62,7 +63,7 @@ impl Kv {
             },
             "write" => {
                 let value = body.get("value").cloned().unwrap_or(Value::Null);
-                (Body::new("write_ok"), Some(self.with(key, value)))
+                (Body::new("write_ok"), Some((key, value)))
             }
             "cas" => {
                 let from = body.get("from").cloned().unwrap_or(Value::Null);
@@ -70,7 +71,7 @@ impl Kv {
                 let create =
                     !lww && body.get("create_if_not_exists").and_then(Value::as_bool) == Some(true);
                 match current {
-                    Some(v) if *v == from => (Body::new("cas_ok"), Some(self.with(key, to))),
+                    Some(v) if *v == from => (Body::new("cas_ok"), Some((key, to))),
                     Some(v) => (
                         error(
                             ErrorCode::PreconditionFailed,
@@ -78,7 +79,7 @@ impl Kv {
                         ),
                         None,
                     ),
-                    None if create => (Body::new("cas_ok"), Some(self.with(key, to))),
+                    None if create => (Body::new("cas_ok"), Some((key, to))),
                     None => (
                         error(ErrorCode::KeyDoesNotExist, "key does not exist"),
                         None,
@@ -97,27 +98,37 @@ impl Kv {
         }
     }
 
-    fn with(&self, key: String, value: Value) -> Kv {
-        let mut next = self.clone();
-        next.map.insert(key, (value, self.clock));
-        next.clock += 1;
-        next
+    /// Writes `value` under `key`, stamped with the next clock tick.
+    fn apply(&mut self, key: String, value: Value) {
+        self.map.insert(key, (value, self.clock));
+        self.clock += 1;
     }
+}
 
-    /// Last-write-wins merge: per key the higher timestamp wins, ties keep
-    /// ours.
-    fn merge(&self, other: &Kv) -> Kv {
-        let mut merged = self.clone();
-        merged.clock = self.clock.max(other.clock);
-        for (k, (v, ts)) in &other.map {
-            match merged.map.get(k) {
-                Some((_, mine)) if *mine >= *ts => {}
-                _ => {
-                    merged.map.insert(k.clone(), (v.clone(), *ts));
-                }
+/// One of lww-kv's two replicas, with the keys it wrote since it last
+/// merged into the other.
+#[derive(Debug, Default)]
+struct LwwReplica {
+    kv: Kv,
+    unmerged: BTreeSet<String>,
+}
+
+/// lww-kv's random merge, `into` taking the newer entries of `from`
+/// (per key the higher timestamp wins, ties keep `into`'s). Only the keys
+/// `from` wrote since its last merge into `into` can win: every other
+/// entry of `from` is one `into` already has, or had something newer for,
+/// so the merge costs the writes since, not the whole map (Maelstrom merges
+/// the whole map before every request).
+fn merge_lww(into: &mut LwwReplica, from: &mut LwwReplica) {
+    into.kv.clock = into.kv.clock.max(from.kv.clock);
+    for key in std::mem::take(&mut from.unmerged) {
+        let (value, ts) = &from.kv.map[&key];
+        match into.kv.map.get(&key) {
+            Some((_, mine)) if *mine >= *ts => {}
+            _ => {
+                into.kv.map.insert(key, (value.clone(), *ts));
             }
         }
-        merged
     }
 }
 
@@ -153,8 +164,10 @@ impl SequentialKv {
         }
         // It changes the state: run it on the newest instead.
         let newest = self.window.last().expect("the window is never empty");
-        let (reply, next) = newest.handle(body, false);
-        if let Some(next) = next {
+        let (reply, write) = newest.handle(body, false);
+        if let Some((key, value)) = write {
+            let mut next = Kv::clone(newest);
+            next.apply(key, value);
             self.window.push(Arc::new(next));
             if self.window.len() > SEQ_KV_WINDOW {
                 self.window.remove(0);
@@ -170,7 +183,7 @@ impl SequentialKv {
 pub(crate) struct Services {
     lin_kv: Kv,
     seq_kv: SequentialKv,
-    lww_kv: [Kv; 2],
+    lww_kv: [LwwReplica; 2],
     tso: u64,
     rng: Rng,
     pub request_count: u64,
@@ -181,7 +194,7 @@ impl Services {
         Services {
             lin_kv: Kv::default(),
             seq_kv: SequentialKv::new(),
-            lww_kv: [Kv::default(), Kv::default()],
+            lww_kv: [LwwReplica::default(), LwwReplica::default()],
             tso: 0,
             rng,
             request_count: 0,
@@ -194,9 +207,9 @@ impl Services {
         self.request_count += 1;
         let mut reply = match service {
             "lin-kv" => {
-                let (reply, next) = self.lin_kv.handle(body, false);
-                if let Some(next) = next {
-                    self.lin_kv = next;
+                let (reply, write) = self.lin_kv.handle(body, false);
+                if let Some((key, value)) = write {
+                    self.lin_kv.apply(key, value);
                 }
                 reply
             }
@@ -205,11 +218,20 @@ impl Services {
                 // A random merge between the two replicas, then the request
                 // on a random replica.
                 let (source, dest) = (self.rng.below(2) as usize, self.rng.below(2) as usize);
-                self.lww_kv[dest] = self.lww_kv[dest].merge(&self.lww_kv[source]);
+                if source != dest {
+                    let [a, b] = &mut self.lww_kv;
+                    if dest == 0 {
+                        merge_lww(a, b);
+                    } else {
+                        merge_lww(b, a);
+                    }
+                }
                 let i = self.rng.below(2) as usize;
-                let (reply, next) = self.lww_kv[i].handle(body, true);
-                if let Some(next) = next {
-                    self.lww_kv[i] = next;
+                let replica = &mut self.lww_kv[i];
+                let (reply, write) = replica.kv.handle(body, true);
+                if let Some((key, value)) = write {
+                    replica.unmerged.insert(key.clone());
+                    replica.kv.apply(key, value);
                 }
                 reply
             }
@@ -248,6 +270,52 @@ mod tests {
             Value::Null
         } else {
             r.get("value").unwrap().clone()
+        }
+    }
+
+    /// Maelstrom's lww-kv merges the whole map before every request; the
+    /// service merges only the writes since the last merge. On random
+    /// requests, with the same random choices, every reply is the same.
+    #[test]
+    fn lww_merges_of_recent_writes_equal_whole_map_merges() {
+        fn whole_merge(into: &Kv, from: &Kv) -> Kv {
+            let mut merged = into.clone();
+            merged.clock = into.clock.max(from.clock);
+            for (k, (v, ts)) in &from.map {
+                match merged.map.get(k) {
+                    Some((_, mine)) if *mine >= *ts => {}
+                    _ => {
+                        merged.map.insert(k.clone(), (v.clone(), *ts));
+                    }
+                }
+            }
+            merged
+        }
+        for seed in 0..40 {
+            let mut service = Services::new(Rng::new(seed, 4));
+            let mut choices = Rng::new(seed, 4);
+            let mut whole = [Kv::default(), Kv::default()];
+            let mut requests = Rng::new(seed, 9);
+            for i in 0..400u64 {
+                let key = requests.below(6) as i64;
+                let body = match requests.below(3) {
+                    0 => req("read", key),
+                    1 => req("write", key).with("value", i),
+                    _ => req("cas", key)
+                        .with("from", requests.below(i + 1))
+                        .with("to", i),
+                };
+                let got = service.handle("lww-kv", "n0", &body);
+                let (from, into) = (choices.below(2) as usize, choices.below(2) as usize);
+                whole[into] = whole_merge(&whole[into], &whole[from]);
+                let replica = choices.below(2) as usize;
+                let (mut want, write) = whole[replica].handle(&body, true);
+                if let Some((key, value)) = write {
+                    whole[replica].apply(key, value);
+                }
+                want.in_reply_to = body.msg_id;
+                assert_eq!(got, want, "seed {seed}, request {i}: {body:?}");
+            }
         }
     }
 
