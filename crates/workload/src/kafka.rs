@@ -77,8 +77,17 @@ impl Planned {
 struct Client {
     /// Assigned key -> the offset to poll from.
     offsets: BTreeMap<String, i64>,
-    /// A poll's result and the offsets it moves to, waiting for its commit.
-    polled: Option<(Value, BTreeMap<String, i64>)>,
+    /// A poll waiting for its commit to be acknowledged.
+    polled: Option<Polled>,
+}
+
+/// A poll's result, the highest offset it returned per key, and the
+/// offsets the client moves to once the commit is acknowledged.
+#[derive(Debug)]
+struct Polled {
+    value: Value,
+    highest: BTreeMap<String, i64>,
+    next: BTreeMap<String, i64>,
 }
 
 pub struct Kafka {
@@ -356,24 +365,24 @@ impl Workload for Kafka {
                     self.polled_ok(worker, &highest);
                     return Ok(Next::Ok(value));
                 }
-                client.polled = Some((value, next));
+                client.polled = Some(Polled {
+                    value,
+                    highest,
+                    next,
+                });
                 Ok(Next::Request(
                     Body::new("commit_offsets").with("offsets", Value::Object(commit)),
                 ))
             }
             ("poll", "commit_offsets_ok") => {
                 let client = self.client(worker);
-                let (value, next) = client
+                let polled = client
                     .polled
                     .take()
                     .ok_or("commit_offsets_ok came for no poll")?;
-                client.offsets = next;
-                let highest = match &value[0][1] {
-                    Value::Object(msgs) => polled_offsets(msgs)?,
-                    _ => BTreeMap::new(),
-                };
-                self.polled_ok(worker, &highest);
-                Ok(Next::Ok(value))
+                client.offsets = polled.next;
+                self.polled_ok(worker, &polled.highest);
+                Ok(Next::Ok(polled.value))
             }
             ("assign", "list_committed_offsets_ok") => {
                 let committed =
