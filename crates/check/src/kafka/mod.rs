@@ -174,29 +174,27 @@ pub fn check(history: &History) -> CheckResult {
     let mut bad_types = Vec::new();
     for (name, cases) in errors {
         let total = cases.len();
-        let allowed = ALLOWED.contains(&name);
-        if !allowed {
-            bad_types.push(name);
-        }
-        let value = match name {
-            "unseen" | "empty-transaction-graph" => cases[0].details.clone(),
-            _ => condense(name, cases.clone()).0,
-        };
-        details.insert(name.to_string(), value);
-        if allowed {
-            continue;
-        }
-        let first = match name {
-            "unseen" | "empty-transaction-graph" => cases[0].sentence.clone(),
+        // Unseen and the empty graph are one finding each, shown whole.
+        let (value, first) = match name {
+            "unseen" | "empty-transaction-graph" => {
+                let case = cases.into_iter().next().expect("a listed type has a case");
+                (case.details, case.sentence)
+            }
             _ => {
-                let (_, chosen) = condense(name, cases);
-                chosen[0].sentence.clone()
+                let (value, chosen) = condense(name, cases);
+                let first = chosen.into_iter().next().expect("a listed type has a case");
+                (value, first.sentence)
             }
         };
-        let sentence = match name {
-            "unseen" | "empty-transaction-graph" => format!("{name}: {first}"),
-            _ if total == 1 => format!("{name}: {first}"),
-            _ => format!("{name}: {}, e.g. {first}", plural(total, "case")),
+        details.insert(name.to_string(), value);
+        if ALLOWED.contains(&name) {
+            continue;
+        }
+        bad_types.push(name);
+        let sentence = if total == 1 {
+            format!("{name}: {first}")
+        } else {
+            format!("{name}: {}, e.g. {first}", plural(total, "case"))
         };
         if name == "unsent-read" {
             beyond.push(sentence.clone());
