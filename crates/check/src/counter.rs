@@ -599,7 +599,7 @@ mod tests {
     use super::*;
     use crate::testing::{invoke, nemesis, ok, op};
 
-    use crate::splitmix::SplitMix;
+    use lightcone_rng::SplitMix64;
 
     fn values(set: &RangeSet) -> BTreeSet<i64> {
         set.ranges.iter().flat_map(|&(lo, hi)| lo..=hi).collect()
@@ -633,7 +633,7 @@ mod tests {
 
     #[test]
     fn folds_agree_with_subset_sums() {
-        let mut rng = SplitMix(11);
+        let mut rng = SplitMix64(11);
         for _ in 0..300 {
             let base = rng.below(20) as i64 - 10;
             let deltas: Vec<i64> = (0..rng.below(9))
@@ -703,7 +703,7 @@ mod tests {
         (lower, upper)
     }
 
-    fn random_history(rng: &mut SplitMix) -> History {
+    fn random_history(rng: &mut SplitMix64) -> History {
         let mut h = History::default();
         let mut pending: Vec<(u64, bool, i64)> = Vec::new();
         let mut next_process = 0;
@@ -740,7 +740,7 @@ mod tests {
 
     #[test]
     fn read_bounds_agree_with_the_definition() {
-        let mut rng = SplitMix(5);
+        let mut rng = SplitMix64(5);
         let mut invalid = 0;
         for _ in 0..500 {
             let h = random_history(&mut rng);

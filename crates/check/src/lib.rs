@@ -136,8 +136,6 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-mod splitmix;
-
 /// Builders for the histories the unit tests feed the checkers.
 #[cfg(test)]
 mod testing {

@@ -1365,12 +1365,12 @@ mod tests {
         })
     }
 
-    use crate::splitmix::SplitMix;
+    use lightcone_rng::SplitMix64;
 
     /// Concurrent processes adding and reading a few elements, with times in
     /// coarse steps so that ties happen, outcomes of every kind, and reads
     /// that sometimes miss or repeat elements.
-    fn random_history(rng: &mut SplitMix) -> History {
+    fn random_history(rng: &mut SplitMix64) -> History {
         let mut h = History::default();
         let mut pending: Vec<(u64, bool, u64)> = Vec::new(); // process, is add, element
         let mut next_process = 0;
@@ -1417,7 +1417,7 @@ mod tests {
 
     #[test]
     fn one_pass_agrees_with_the_definitions_on_random_histories() {
-        let mut rng = SplitMix(7);
+        let mut rng = SplitMix64(7);
         let mut seen = BTreeMap::new();
         for _ in 0..500 {
             let h = random_history(&mut rng);
@@ -1474,7 +1474,7 @@ mod tests {
 
     #[test]
     fn final_reads_agree_with_the_definition_on_random_histories() {
-        let mut rng = SplitMix(11);
+        let mut rng = SplitMix64(11);
         let (mut lacking_count, mut stricter_count) = (0, 0);
         for _ in 0..500 {
             let mut h = random_history(&mut rng);

@@ -246,16 +246,6 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
     })
 }
 
-/// A seed for a run that was not given one: not reproducible by itself,
-/// which is why it is printed.
-fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    (nanos ^ (u64::from(std::process::id()) << 40)) % 1_000_000_000_000
-}
-
 pub fn run(args: TestArgs) -> i32 {
     if args.sim {
         return run_sim(args);
@@ -293,7 +283,7 @@ pub fn run(args: TestArgs) -> i32 {
     for i in 0..args.test_count {
         let seed = match args.seed {
             Some(s) => s + u64::from(i),
-            None => fresh_seed(),
+            None => lightcone_rng::fresh_seed(),
         };
         let config = match config(&args, seed) {
             Ok(c) => c,
@@ -354,7 +344,7 @@ fn run_sim(args: TestArgs) -> i32 {
     if args.bin.is_some() {
         return usage("--sim runs lightcone's SDK nodes in-process; a --bin program runs only in process mode (drop --sim)".into());
     }
-    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let seed = args.seed.unwrap_or_else(lightcone_rng::fresh_seed);
     let config = match config(&args, seed) {
         Ok(c) => c,
         Err(message) => return usage(message),

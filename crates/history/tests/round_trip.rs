@@ -1,29 +1,20 @@
 //! Histories written as EDN or JSONL read back unchanged.
 //!
-//! The histories are drawn from a fixed list of seeds by a small splitmix64
-//! generator (this crate is sans-randomness; the seeds make every run the
-//! same). They avoid the two things EDN does not carry back by design:
+//! The histories are drawn from a fixed list of seeds by SplitMix64 (the
+//! seeds make every run the same). They avoid the two things EDN does not carry back by design:
 //! nemesis ops (skipped on reading) and ok reads of nil (Knossos nil reads).
 
 use lightcone_history::formats::{self, Format};
 use lightcone_history::{History, Op, OpType, Process};
+use lightcone_rng::SplitMix64;
 use serde_json::{json, Map, Value};
 
-/// splitmix64 (Steele, Lea, Flood 2014): tiny, and good enough to vary test
-/// data.
-struct Gen(u64);
+/// Test data drawn from SplitMix64.
+struct Gen(SplitMix64);
 
 impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.below(n)
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -85,7 +76,7 @@ impl Gen {
 }
 
 fn history(seed: u64) -> History {
-    let mut g = Gen(seed);
+    let mut g = Gen(SplitMix64(seed));
     let mut h = History::default();
     let mut time = g.below(1000);
     let processes = 1 + g.below(6);

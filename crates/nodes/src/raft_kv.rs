@@ -37,7 +37,6 @@ use lightcone_raft::{
 use lightcone_sdk::{
     Body, Context, Envelope, ErrorCode, Node, NodeError, RpcError, Value, NANOS_PER_MS,
 };
-use rand::Rng as _;
 
 use crate::raft_log::DurableLog;
 use serde::{Deserialize, Serialize};
@@ -670,7 +669,7 @@ impl RaftKv {
             self.forward(ctx, request, body);
             return;
         }
-        let id: u64 = id.unwrap_or_else(|| ctx.rng().gen());
+        let id: u64 = id.unwrap_or_else(|| ctx.rng().next_u64());
         if kind == "read" {
             let Some(key) = body.get("key").cloned() else {
                 let e = NodeError::malformed("a read needs a `key`");
@@ -738,7 +737,7 @@ impl RaftKv {
         let timeout = self.options.request_ms * NANOS_PER_MS;
         let is_read = body.kind == "read";
         let inner = body.to_value();
-        let id: u64 = ctx.rng().gen();
+        let id: u64 = ctx.rng().next_u64();
         ctx.rpc(
             leader,
             Body::new("forward").with("request", inner).with("id", id),
@@ -831,7 +830,7 @@ impl Node for RaftKv {
         let mut config = Config::new(id, voters);
         config.election_tick = self.options.election_ticks;
         config.heartbeat_tick = self.options.heartbeat_ticks;
-        config.seed = ctx.rng().gen();
+        config.seed = ctx.rng().next_u64();
         config.unsafe_local_reads = self.options.unsafe_local_reads;
         config.unsafe_commit_previous_term = self.options.unsafe_commit_previous_term;
         let storage = self.recover(ctx);

@@ -8,9 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use rand::Rng;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use lightcone_rng::Rng;
 
 use crate::config::Config;
 use crate::error::Result;
@@ -46,7 +44,7 @@ pub(crate) struct Raft<S: Storage> {
     randomized_election_timeout: u64,
     /// Ticks since this node started; the clock of lease reads.
     pub(crate) ticks: u64,
-    rng: ChaCha8Rng,
+    rng: Rng,
     pub(crate) config: Config,
 }
 
@@ -72,7 +70,7 @@ impl<S: Storage> Raft<S> {
             heartbeat_elapsed: 0,
             randomized_election_timeout: 0,
             ticks: 0,
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            rng: Rng::new(config.seed, 0),
             config,
         };
         // A restarted node keeps its term and vote (Figure 2, persistent
@@ -114,7 +112,7 @@ impl<S: Storage> Raft<S> {
         // Raft paper, 5.2: a timeout drawn from [T, 2T) makes it likely that
         // one node times out alone and wins before the others wake up.
         let base = self.config.election_tick;
-        self.randomized_election_timeout = self.rng.gen_range(base..2 * base);
+        self.randomized_election_timeout = self.rng.in_range(base, 2 * base);
         self.votes.clear();
         // Pending reads were confirmed (or not) for the old term only; their
         // hosts retry after a timeout.

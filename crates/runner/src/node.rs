@@ -96,7 +96,9 @@ pub struct Spawn {
     pub id: String,
     pub bin: PathBuf,
     pub args: Vec<String>,
-    pub seed: u64,
+    /// The run's seed: the node's own comes from it, its index and its
+    /// incarnation, as in the simulator (`lightcone_rng::node_seed`).
+    pub run_seed: u64,
     pub log_path: PathBuf,
     /// The node's durable storage folder (LIGHTCONE_NODE_STORAGE).
     pub storage_dir: PathBuf,
@@ -133,8 +135,7 @@ impl NodeProcess {
             .args(&spec.args)
             .env(
                 "LIGHTCONE_NODE_SEED",
-                spec.seed
-                    .wrapping_add(u64::from(incarnation) << 32)
+                lightcone_rng::node_seed(spec.run_seed, spec.index, u64::from(incarnation))
                     .to_string(),
             )
             .env("LIGHTCONE_NODE_STORAGE", &spec.storage_dir)

@@ -110,7 +110,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
             id: id.clone(),
             bin: options.bin.clone(),
             args: options.args.clone(),
-            seed: options.config.seed.wrapping_add(i as u64),
+            run_seed: options.config.seed,
             log_path: dir.join("node-logs").join(format!("{id}.log")),
             storage_dir: dir.join("node-storage").join(id),
             log_stderr: options.log_stderr,

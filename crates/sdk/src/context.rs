@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use lightcone_proto::{Body, Envelope, ErrorCode};
-use rand_chacha::ChaCha8Rng;
+use lightcone_rng::Rng;
 
 use crate::{Node, Storage};
 
@@ -43,7 +43,7 @@ pub struct Context<N> {
     pub(crate) node_id: String,
     pub(crate) node_ids: Vec<String>,
     pub(crate) now: u64,
-    pub(crate) rng: ChaCha8Rng,
+    pub(crate) rng: Rng,
     pub(crate) next_msg_id: u64,
     pub(crate) next_timer_id: u64,
     pub(crate) outbox: Vec<Envelope>,
@@ -57,7 +57,7 @@ pub struct Context<N> {
 }
 
 impl<N: Node> Context<N> {
-    pub(crate) fn new(rng: ChaCha8Rng, storage: Box<dyn Storage>) -> Context<N> {
+    pub(crate) fn new(rng: Rng, storage: Box<dyn Storage>) -> Context<N> {
         Context {
             node_id: String::new(),
             node_ids: Vec::new(),
@@ -103,7 +103,7 @@ impl<N: Node> Context<N> {
     }
 
     /// The node's random number generator, seeded by whoever runs it.
-    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+    pub fn rng(&mut self) -> &mut Rng {
         &mut self.rng
     }
 

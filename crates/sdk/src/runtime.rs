@@ -1,6 +1,5 @@
 use lightcone_proto::{Body, Envelope, ErrorCode};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use lightcone_rng::Rng;
 
 use crate::context::Context;
 use crate::{MemoryStorage, Node, RpcError, Storage, SDK_NAME};
@@ -24,7 +23,7 @@ impl<N: Node> Runtime<N> {
     pub fn with_storage(node: N, seed: u64, storage: Box<dyn Storage>) -> Runtime<N> {
         Runtime {
             node,
-            ctx: Context::new(ChaCha8Rng::seed_from_u64(seed), storage),
+            ctx: Context::new(Rng::new(seed, 0), storage),
         }
     }
 

@@ -41,13 +41,7 @@ pub fn process_seed_and_storage() -> Result<(u64, Box<dyn Storage>), StdioError>
     let seed = std::env::var("LIGHTCONE_NODE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0);
-            nanos ^ (u64::from(std::process::id()) << 32)
-        });
+        .unwrap_or_else(lightcone_rng::fresh_seed);
     Ok((seed, storage))
 }
 

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use lightcone_history::{History, Op, OpType, Process};
 use lightcone_proto::{is_client_id, Body, Envelope, ErrorCode, Map, Value};
-use lightcone_workload::{Invocation, Next, Rng, Workload, WorkloadOptions};
+use lightcone_rng::Rng;
+use lightcone_workload::{Invocation, Next, Workload, WorkloadOptions};
 use serde_json::json;
 
 use crate::events::{Event, EventKey, EventQueue};

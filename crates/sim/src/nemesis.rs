@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use lightcone_workload::Rng;
+use lightcone_rng::Rng;
 use serde_json::{json, Value};
 
 use crate::NemesisConfig;

@@ -1,7 +1,7 @@
 //! The simulated network: latency, grudges, and Maelstrom's statistics.
 
 use lightcone_proto::{is_client_id, Envelope};
-use lightcone_workload::Rng;
+use lightcone_rng::Rng;
 use serde_json::{json, Value};
 
 use crate::nemesis::Grudge;

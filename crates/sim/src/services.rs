@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use lightcone_proto::{Body, ErrorCode, Value};
-use lightcone_workload::Rng;
+use lightcone_rng::Rng;
 
 /// The names nodes send to.
 pub const SERVICE_NAMES: [&str; 4] = ["lin-kv", "seq-kv", "lww-kv", "lin-tso"];

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 use lightcone_history::Op;
 use lightcone_proto::Envelope;
+use lightcone_rng::node_seed;
 use lightcone_sdk::{MemoryStorage, NodeRuntime};
 
 use crate::nemesis::ClockSkew;
@@ -64,16 +65,6 @@ pub struct Simulation<'a> {
     factory: &'a NodeFactory<'a>,
     now: u64,
     stats: SimStats,
-}
-
-/// The seed of node `index`'s RNG in its `incarnation`-th life.
-fn node_seed(seed: u64, index: usize, incarnation: u64) -> u64 {
-    // SplitMix64 finaliser over the three: well spread, stable.
-    let mut z =
-        seed ^ (index as u64).wrapping_mul(0x9E3779B97F4A7C15) ^ incarnation.rotate_left(32);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-    z ^ (z >> 31)
 }
 
 impl<'a> Simulation<'a> {

@@ -4,7 +4,8 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{FinalOp, Invocation, Next, Rng, Worker, Workload};
+use crate::{FinalOp, Invocation, Next, Worker, Workload};
+use lightcone_rng::Rng;
 
 /// Maelstrom's broadcast: a `topology` per node first, then an even mix of
 /// `broadcast` of unique integers and `read`; checked as set-full.

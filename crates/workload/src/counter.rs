@@ -2,7 +2,8 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{FinalOp, Invocation, Next, Rng, Worker, Workload};
+use crate::{FinalOp, Invocation, Next, Worker, Workload};
+use lightcone_rng::Rng;
 
 /// Maelstrom's g-counter (deltas 0..4) and pn-counter (deltas -5..4): an
 /// even mix of `add{delta}` and `read` (-> `read_ok{value}`), final reads

@@ -2,7 +2,8 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Next, Rng, Worker, Workload};
+use crate::{Invocation, Next, Worker, Workload};
+use lightcone_rng::Rng;
 
 /// `echo{echo}` -> `echo_ok{echo}`: the reply must echo the request.
 pub struct Echo;

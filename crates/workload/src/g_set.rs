@@ -2,7 +2,8 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{FinalOp, Invocation, Next, Rng, Worker, Workload};
+use crate::{FinalOp, Invocation, Next, Worker, Workload};
+use lightcone_rng::Rng;
 
 /// Maelstrom's g-set: an even mix of `add{element}` of unique integers and
 /// `read` (-> `read_ok{value}`), final reads after healing; set-full.

@@ -43,7 +43,8 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Map, Value};
 
-use crate::{FinalOp, Invocation, Next, Rng, Worker, Workload, WorkloadOptions};
+use crate::{FinalOp, Invocation, Next, Worker, Workload, WorkloadOptions};
+use lightcone_rng::Rng;
 
 /// Elle's default for the exponential key distribution.
 const KEY_COUNT_DEFAULT: usize = 10;

@@ -4,7 +4,7 @@
 //! before the test ([`Workload::setup`]), the final reads after healing,
 //! and which checker decides.
 //!
-//! Sans-IO and deterministic: all randomness comes from the [`Rng`] passed
+//! Sans-IO and deterministic: all randomness comes from the [`Rng`](lightcone_rng::Rng) passed
 //! in.
 
 mod broadcast;
@@ -13,13 +13,13 @@ mod echo;
 mod g_set;
 mod kafka;
 mod lin_kv;
-mod rng;
 pub mod topology;
 mod unique_ids;
 
 use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, ErrorCode, Value};
+use lightcone_rng::Rng;
 
 pub use broadcast::Broadcast;
 pub use counter::Counter;
@@ -27,7 +27,6 @@ pub use echo::Echo;
 pub use g_set::GSet;
 pub use kafka::Kafka;
 pub use lin_kv::LinKv;
-pub use rng::Rng;
 pub use topology::Topology;
 pub use unique_ids::UniqueIds;
 

@@ -5,7 +5,8 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, ErrorCode, Value};
 
-use crate::{Invocation, Next, Rng, Worker, Workload};
+use crate::{Invocation, Next, Worker, Workload};
+use lightcone_rng::Rng;
 
 /// Processes that may touch one key before its group moves to the next
 /// (Jepsen's linearizable-register process limit).

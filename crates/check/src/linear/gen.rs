@@ -17,7 +17,7 @@ const VALUES: u64 = 5;
 const GAP_NS: u64 = 500;
 const DURATION_NS: u64 = 5_000;
 
-use crate::splitmix::SplitMix as Rng;
+use lightcone_rng::SplitMix64 as Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {

@@ -765,7 +765,7 @@ mod tests {
     }
 
     /// Random ops for the differential tests.
-    struct Gen(crate::splitmix::SplitMix);
+    struct Gen(lightcone_rng::SplitMix64);
 
     impl Gen {
         fn below(&mut self, n: u64) -> u64 {
@@ -858,7 +858,7 @@ mod tests {
             "independent-cas-register",
             "set",
         ];
-        let mut gen = Gen(crate::splitmix::SplitMix(7));
+        let mut gen = Gen(lightcone_rng::SplitMix64(7));
         let (mut ok, mut errors) = (0, 0);
         for round in 0..20_000 {
             let name = models[round % models.len()];

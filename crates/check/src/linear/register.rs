@@ -1016,7 +1016,7 @@ mod tests {
     }
 
     /// Random ops for the differential tests.
-    struct Gen(crate::splitmix::SplitMix);
+    struct Gen(lightcone_rng::SplitMix64);
 
     impl Gen {
         fn below(&mut self, n: u64) -> u64 {
@@ -1103,7 +1103,7 @@ mod tests {
     #[test]
     fn decides_exactly_as_the_reference_does() {
         let init_values = [Value::Null, json!(0), json!(0.0), json!("1")];
-        let mut gen = Gen(crate::splitmix::SplitMix(11));
+        let mut gen = Gen(lightcone_rng::SplitMix64(11));
         let mut seen = [0usize; 4];
         for round in 0..20_000 {
             let name = ["register", "cas-register"][round % 2];
