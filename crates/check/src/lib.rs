@@ -12,9 +12,13 @@
 //! | [`echo`] | echo | Maelstrom's echo checker |
 //! | [`unique_ids`] | unique-ids | `jepsen.checker/unique-ids` |
 //! | [`set_full`] | broadcast, g-set | `jepsen.checker/set-full` |
+//! | [`counter`] | g-counter, pn-counter | Maelstrom's counter checker |
 //! | [`stats`] | all | `jepsen.checker/stats` |
 //! | [`availability`] | all | Maelstrom's availability checker |
 //!
+//! The other families of checkers have crates of their own, built on these
+//! types: `lightcone-linear` (linearizability, lin-kv) and `lightcone-kafka`
+//! (Jepsen's kafka analysis). [`consistency`] holds Elle's model names.
 //! Verdicts of several checkers combine with [`Validity::merge`].
 //!
 //! ```
@@ -48,15 +52,12 @@ pub mod availability;
 pub mod consistency;
 pub mod counter;
 pub mod echo;
-pub mod kafka;
-pub mod linear;
 pub mod set_full;
 pub mod stats;
 pub mod unique_ids;
 mod validity;
 
 pub use availability::Availability;
-pub use linear::{LinearOptions, LinearResult};
 pub use validity::Validity;
 
 use serde_json::{Map, Value};
@@ -84,7 +85,7 @@ impl CheckResult {
     /// Builds a result whose details hold `"valid"` as the verdict, in place
     /// of any `"valid"` the checker put in `rest`. (JSON objects are written
     /// with their keys sorted: see ARCHITECTURE.md.)
-    fn new(valid: Validity, problems: Vec<String>, rest: Map<String, Value>) -> CheckResult {
+    pub fn new(valid: Validity, problems: Vec<String>, rest: Map<String, Value>) -> CheckResult {
         let mut details = rest;
         details.insert("valid".to_string(), valid.to_json());
         CheckResult {
@@ -100,7 +101,7 @@ impl CheckResult {
     /// is the verdict Maelstrom would give, and `beyond` the problems
     /// (already in `problems`) it would not report. The details gain
     /// `maelstrom-valid` and `beyond-maelstrom` when there is any.
-    fn beyond_maelstrom(mut self, maelstrom: Validity, beyond: Vec<String>) -> CheckResult {
+    pub fn beyond_maelstrom(mut self, maelstrom: Validity, beyond: Vec<String>) -> CheckResult {
         if beyond.is_empty() {
             return self;
         }
@@ -118,7 +119,11 @@ impl CheckResult {
 
 /// Joins the first `shown_max` items for a problem sentence, saying how many
 /// were left out so a long list never floods the summary.
-fn list_some<I: IntoIterator<Item = String>>(items: I, total: usize, shown_max: usize) -> String {
+pub fn list_some<I: IntoIterator<Item = String>>(
+    items: I,
+    total: usize,
+    shown_max: usize,
+) -> String {
     let shown: Vec<String> = items.into_iter().take(shown_max).collect();
     let mut text = shown.join(", ");
     if total > shown.len() {
@@ -128,7 +133,7 @@ fn list_some<I: IntoIterator<Item = String>>(items: I, total: usize, shown_max: 
 }
 
 /// "1 element" / "3 elements".
-fn plural(n: usize, noun: &str) -> String {
+pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("{n} {noun}")
     } else {
@@ -139,24 +144,7 @@ fn plural(n: usize, noun: &str) -> String {
 /// Builders for the histories the unit tests feed the checkers.
 #[cfg(test)]
 mod testing {
-    use lightcone_history::{Op, OpType, Process};
-    use serde_json::Value;
-
-    pub fn op(process: u64, kind: OpType, f: &str, value: Value, time: u64) -> Op {
-        Op::new(Process::Client(process), kind, f, value).at(time)
-    }
-
-    pub fn invoke(process: u64, f: &str, value: Value, time: u64) -> Op {
-        op(process, OpType::Invoke, f, value, time)
-    }
-
-    pub fn ok(process: u64, f: &str, value: Value, time: u64) -> Op {
-        op(process, OpType::Ok, f, value, time)
-    }
-
-    pub fn nemesis(f: &str, time: u64) -> Op {
-        Op::new(Process::Nemesis, OpType::Info, f, Value::Null).at(time)
-    }
+    pub use lightcone_history::build::{invoke, nemesis, ok, op};
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use lightcone_check::linear::{self, LinearOptions, LinearResult};
 use lightcone_check::{CheckResult, Validity};
 use lightcone_history::formats::{self, Format};
 use lightcone_history::History;
+use lightcone_linear::{self as linear, LinearOptions, LinearResult};
 use lightcone_runner::exit_code;
 use serde_json::{json, Value};
 
@@ -111,7 +111,7 @@ fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration), St
     let name = model_name(args, format)?;
     if name == "kafka" {
         let start = Instant::now();
-        let result = lightcone_check::kafka::check(&history);
+        let result = lightcone_kafka::check(&history);
         let op_count = history
             .iter()
             .filter(|op| op.is_client() && op.is_invoke())

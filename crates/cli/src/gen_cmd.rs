@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use lightcone_check::linear::gen;
 use lightcone_history::formats;
+use lightcone_linear::gen;
 use lightcone_runner::exit_code;
 
 #[derive(Args, Debug)]

@@ -19,6 +19,7 @@
 //! assert_eq!(back.pairs().len(), 1);
 //! ```
 
+pub mod build;
 pub mod formats;
 mod jsonl;
 mod op;

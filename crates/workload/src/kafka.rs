@@ -458,7 +458,7 @@ impl Workload for Kafka {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        lightcone_check::kafka::check(history)
+        lightcone_kafka::check(history)
     }
 }
 

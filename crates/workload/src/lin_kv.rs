@@ -1,8 +1,8 @@
 use std::collections::BTreeMap;
 
-use lightcone_check::linear::{self, LinearOptions};
 use lightcone_check::CheckResult;
 use lightcone_history::History;
+use lightcone_linear::{self as linear, LinearOptions};
 use lightcone_proto::{Body, ErrorCode, Value};
 
 use crate::{Invocation, Next, Worker, Workload};

@@ -365,7 +365,7 @@ fn read_assign(value: &Value, interner: &mut Interner, op: &mut KOp) -> Option<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{invoke, op};
+    use lightcone_history::build::{invoke, op};
 
     fn parsed(h: &History) -> Parsed<'_> {
         parse(h)

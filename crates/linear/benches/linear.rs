@@ -10,7 +10,7 @@
 //! check is stopped after 60 s (the stop flag, set by a timer thread, as a
 //! caller's time limit would).
 
-use lightcone_check::linear::{gen, model_by_name, LinearOptions};
+use lightcone_linear::{gen, model_by_name, LinearOptions};
 
 mod common;
 

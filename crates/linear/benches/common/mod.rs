@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use lightcone_check::linear::{self, LinearOptions, LinearResult, Model};
 use lightcone_history::History;
+use lightcone_linear::{LinearOptions, LinearResult, Model};
 
 /// Checks `h` with `options`, stopped after 60 s (the stop flag, as a
 /// caller's time limit would), and returns the result and the time in ms.
@@ -24,7 +24,7 @@ pub fn timed_check(
         }
     });
     let start = Instant::now();
-    let r = linear::check(h, model, &options);
+    let r = lightcone_linear::check(h, model, &options);
     let ms = start.elapsed().as_secs_f64() * 1e3;
     let _ = done.send(());
     timer.join().expect("the timer thread does not panic");

@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lightcone_check::linear::{model_by_name, LinearOptions, LinearResult};
 use lightcone_check::Validity;
 use lightcone_history::{formats, History};
+use lightcone_linear::{model_by_name, LinearOptions, LinearResult};
 
 mod common;
 

@@ -8,7 +8,7 @@ use lightcone_history::{History, OpType};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::testing::{invoke, nemesis, ok, op};
+use lightcone_history::build::{invoke, nemesis, ok, op};
 
 fn info(p: u64, f: &str, v: Value, t: u64) -> lightcone_history::Op {
     op(p, OpType::Info, f, v, t)

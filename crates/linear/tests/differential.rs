@@ -7,11 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lightcone_check::linear::{
-    self, model_by_name, LinearOptions, LinearResult, Method, Model, ModelOp, Part,
-};
 use lightcone_check::Validity;
 use lightcone_history::{History, Op, OpType, Process};
+use lightcone_linear::{
+    self, model_by_name, LinearOptions, LinearResult, Method, Model, ModelOp, Part,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::{json, Value};
@@ -514,7 +514,7 @@ fn agree(kind: Kind, h: &History) -> Result<(), TestCaseError> {
             LinearOptions::default(),
         ),
     ] {
-        let result = linear::check(h, m.as_ref(), &options);
+        let result = lightcone_linear::check(h, m.as_ref(), &options);
         prop_assert_eq!(result.valid, want, "{} {:?} on {:#?}", label, kind, h.ops);
         if result.valid == Validity::Valid {
             if label != "unsplit" {
@@ -637,9 +637,9 @@ proptest! {
     #[test]
     fn the_zone_test_agrees_with_the_search(acts in actions(30)) {
         let h = unique_values(build(Kind::Register, &acts, 10, None));
-        let fast = linear::check(&h, model_by_name("register", None).unwrap().as_ref(), &LinearOptions::default());
+        let fast = lightcone_linear::check(&h, model_by_name("register", None).unwrap().as_ref(), &LinearOptions::default());
         let opaque = Opaque(model_by_name("register", None).unwrap());
-        let slow = linear::check(&h, &opaque, &LinearOptions::default());
+        let slow = lightcone_linear::check(&h, &opaque, &LinearOptions::default());
         prop_assert_eq!(fast.valid, slow.valid, "{:#?}", h.ops);
         let method = fast.partitions[0].method;
         prop_assert!(
@@ -684,11 +684,11 @@ fn independent_keys_agree_with_brute_force() {
             let h: History = merged.into_iter().collect();
             let model = model_by_name("independent-cas-register", None).unwrap();
             let expected = brute(&h, model.as_ref());
-            let result = linear::check(&h, model.as_ref(), &LinearOptions::default());
+            let result = lightcone_linear::check(&h, model.as_ref(), &LinearOptions::default());
             prop_assert_eq!(result.valid == Validity::Valid, expected, "{:#?}", h.ops);
             let mut unsplit = LinearOptions::default();
             unsplit.split = false;
-            let whole = linear::check(&h, model.as_ref(), &unsplit);
+            let whole = lightcone_linear::check(&h, model.as_ref(), &unsplit);
             prop_assert_eq!(whole.valid, result.valid, "unsplit {:#?}", h.ops);
             prop_assert_eq!(whole.partitions.len(), 1);
             Ok(())

@@ -533,8 +533,8 @@ fn assign(dst: &mut Value, src: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linear::model::model_by_name;
-    use crate::testing::{invoke, ok, op};
+    use crate::model::model_by_name;
+    use lightcone_history::build::{invoke, ok, op};
     use lightcone_history::Op;
     use serde_json::json;
     use std::collections::BTreeMap;

@@ -148,8 +148,8 @@ pub(super) fn must_have_committed(op: &KOp, ok_reads: &FxHashSet<(KeyId, MsgId)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::ops::parse;
-    use crate::testing::{invoke, op};
+    use crate::ops::parse;
+    use lightcone_history::build::{invoke, op};
     use lightcone_history::History;
     use serde_json::json;
 

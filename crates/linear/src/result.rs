@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::witness::Witness;
-use crate::{list_some, plural, CheckResult, Validity};
+use lightcone_check::{list_some, plural, CheckResult, Validity};
 
 /// How many non-valid partitions the JSON details list.
 const PARTITIONS_SHOWN_MAX: usize = 32;

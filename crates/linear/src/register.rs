@@ -461,9 +461,9 @@ pub(crate) fn zones<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linear::model::model_by_name;
-    use crate::linear::prepare::prepare;
-    use crate::testing::{invoke, ok, op};
+    use crate::model::model_by_name;
+    use crate::prepare::prepare;
+    use lightcone_history::build::{invoke, ok, op};
     use lightcone_history::{History, OpType};
     use serde_json::json;
 

@@ -7,8 +7,8 @@
 //! lightcone-check --test linear_generated -- --ignored`. Timings belong in
 //! `cargo bench -p lightcone-check --bench linear`, not here.
 
-use lightcone_check::linear::{self, gen, model_by_name, LinearOptions, Method};
 use lightcone_check::Validity;
+use lightcone_linear::{gen, model_by_name, LinearOptions, Method};
 
 fn modes() -> Vec<(&'static str, LinearOptions)> {
     let default = LinearOptions::default();
@@ -32,7 +32,7 @@ fn expect(seed: u64, clients: usize, ops: usize, crash_permille: u32, corrupt: b
         Validity::Valid
     };
     for (mode, options) in modes() {
-        let r = linear::check(&h, model.as_ref(), &options);
+        let r = lightcone_linear::check(&h, model.as_ref(), &options);
         assert_eq!(
             r.valid, want,
             "seed {seed}, {clients} clients, {ops} ops, {crash_permille} per mille crashed, \
@@ -61,7 +61,7 @@ fn unique_value_histories_take_the_zone_test() {
     let model = model_by_name("independent-register", None).unwrap();
     for seed in 0..10 {
         let h = gen::unique_register_history(seed, 8, 5, 2_000);
-        let r = linear::check(&h, model.as_ref(), &LinearOptions::default());
+        let r = lightcone_linear::check(&h, model.as_ref(), &LinearOptions::default());
         assert_eq!(r.valid, Validity::Valid, "seed {seed}: {:?}", r.reason);
         assert_eq!(r.partitions.len(), 5);
         assert!(r
@@ -70,7 +70,7 @@ fn unique_value_histories_take_the_zone_test() {
             .all(|p| p.method == Method::RegisterZones));
         let mut search = LinearOptions::default();
         search.search_only = true;
-        let slow = linear::check(&h, model.as_ref(), &search);
+        let slow = lightcone_linear::check(&h, model.as_ref(), &search);
         assert_eq!(
             slow.valid,
             Validity::Valid,
@@ -87,7 +87,7 @@ fn large_generated_histories_are_decided_correctly() {
         for corrupt in [false, true] {
             let h = gen::register_history(7, clients, 100_000, crash, corrupt);
             let model = model_by_name("cas-register", None).unwrap();
-            let r = linear::check(&h, model.as_ref(), &LinearOptions::default());
+            let r = lightcone_linear::check(&h, model.as_ref(), &LinearOptions::default());
             let want = if corrupt {
                 Validity::Invalid
             } else {

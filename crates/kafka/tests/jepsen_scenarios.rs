@@ -3,8 +3,9 @@
 //! as lightcone histories, each asserting what Jepsen's test asserts; then
 //! lightcone's additions and a clean history of Maelstrom's shape.
 
-use lightcone_check::{kafka, CheckResult, Validity};
+use lightcone_check::{CheckResult, Validity};
 use lightcone_history::{History, Op, OpType, Process};
+use lightcone_kafka as kafka;
 use serde_json::{json, Value};
 
 /// A history built op by op; each push returns the op's index.

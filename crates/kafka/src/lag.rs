@@ -120,8 +120,8 @@ pub(super) fn worst_realtime_lag(parsed: &Parsed) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::ops::parse;
-    use crate::testing::{invoke, op};
+    use crate::ops::parse;
+    use lightcone_history::build::{invoke, op};
     use lightcone_history::History;
 
     /// Jepsen's own realtime-lag example (kafka_test.clj), times in seconds.

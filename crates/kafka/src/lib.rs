@@ -52,8 +52,8 @@ use std::collections::BTreeMap;
 use lightcone_history::{History, OpType};
 use serde_json::{json, Map, Value};
 
-use crate::{plural, CheckResult, Validity};
 use anomalies::Case;
+use lightcone_check::{plural, CheckResult, Validity};
 
 /// Error types Jepsen's kafka checker reports but does not count against
 /// the history (`allowed-error-types`, without subscribe or ww-deps).

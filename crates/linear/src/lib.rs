@@ -54,7 +54,7 @@
 //! clock and never runs out of memory on its own account.
 //!
 //! ```
-//! use lightcone_check::linear::{self, model_by_name, LinearOptions};
+//! use lightcone_linear::{model_by_name, LinearOptions};
 //! use lightcone_check::Validity;
 //! use lightcone_history::{History, Op, OpType, Process};
 //! use serde_json::{json, Value};
@@ -69,7 +69,7 @@
 //! .into_iter()
 //! .collect();
 //! let model = model_by_name("cas-register", None).unwrap();
-//! let result = linear::check(&h, model.as_ref(), &LinearOptions::default());
+//! let result = lightcone_linear::check(&h, model.as_ref(), &LinearOptions::default());
 //! assert_eq!(result.valid, Validity::Invalid);
 //! let witness = result.witness().unwrap();
 //! assert_eq!(witness.op.invoke_index, 2);
@@ -106,9 +106,9 @@ pub use models::{CasRegister, FifoQueue, Kv, Mutex, Register, Set, UnorderedQueu
 pub use result::{LinearResult, Method, PartitionResult};
 pub use witness::{LinearizedOp, Witness, WitnessOp};
 
-use crate::Validity;
 use frontier::FrontierOutcome;
 use intern::Interner;
+use lightcone_check::Validity;
 use prepare::{LinOp, PartitionOps};
 use search::{Budget, Controls, Outcome, Search, Verdict, BUDGET_CHUNK};
 

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::ops::{Func, KOp, KeyId, MsgId, Parsed};
 use super::orders::Indexes;
-use crate::list_some;
+use lightcone_check::list_some;
 
 /// How many messages one example lists (skipped, unseen, ...).
 pub(super) const MSGS_SHOWN_MAX: usize = 32;
