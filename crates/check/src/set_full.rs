@@ -53,6 +53,7 @@
 use std::collections::BTreeMap;
 
 use lightcone_history::{History, Op, OpType, Process};
+use lightcone_proto::NANOS_PER_MS;
 use serde_json::{json, Map, Value};
 
 use crate::{list_some, plural, CheckResult, Validity};
@@ -75,7 +76,6 @@ const QUANTILES: [(&str, f64); 5] = [
     ("0.99", 0.99),
     ("1", 1.0),
 ];
-const NANOS_PER_MS: u64 = 1_000_000;
 
 /// A point in the history: the op's time, then its position in the history.
 /// The position breaks ties, which the simulator's virtual clock makes

@@ -16,8 +16,9 @@ use std::time::Instant;
 #[path = "../src/alloc.rs"]
 mod alloc;
 
+use lightcone_core::{NemesisConfig, Test, TestConfig, Validity, NANOS_PER_SEC};
 use lightcone_sdk::{MemoryStorage, NodeRuntime};
-use lightcone_sim::{NemesisConfig, Simulation, Test, TestConfig, Validity, NANOS_PER_SEC};
+use lightcone_sim::Simulation;
 
 /// Wall seconds of one seed's phases: the simulation itself, the check of
 /// its history, and freeing the history.

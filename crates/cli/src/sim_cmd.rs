@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lightcone_runner::{exit_code, RunOptions, SeedOutcome, SharedFactory};
+use lightcone_core::{Availability, TestConfig, NANOS_PER_SEC};
+use lightcone_runner::{exit_code, RunOptions};
 use lightcone_sdk::MemoryStorage;
-use lightcone_sim::{Availability, TestConfig, NANOS_PER_SEC};
+use lightcone_sim::{SeedOutcome, SharedFactory};
 
 /// Simulations a shrink may run.
 const SHRINK_ATTEMPTS_MAX: usize = 200;
@@ -260,15 +261,11 @@ pub fn run_sweep(
         shard.count
     );
     let start = Instant::now();
-    let outcomes = match lightcone_runner::sweep(&config, &seeds, &*factory, threads) {
+    let outcomes = match lightcone_sim::sweep(&config, &seeds, &*factory, threads) {
         Ok(o) => o,
-        Err(lightcone_runner::RunnerError::Config(e)) => {
-            eprintln!("error: {e}");
-            return exit_code::USAGE;
-        }
         Err(e) => {
             eprintln!("error: {e}");
-            return exit_code::WORKBENCH;
+            return exit_code::USAGE;
         }
     };
     let wall = start.elapsed().as_secs_f64();
@@ -279,9 +276,9 @@ pub fn run_sweep(
             .count()
     };
     let (valid, invalid, unknown) = (
-        count(lightcone_sim::Validity::Valid),
-        count(lightcone_sim::Validity::Invalid),
-        count(lightcone_sim::Validity::Unknown),
+        count(lightcone_core::Validity::Valid),
+        count(lightcone_core::Validity::Invalid),
+        count(lightcone_core::Validity::Unknown),
     );
     let aborted = outcomes.iter().filter(|o| o.aborted.is_some()).count();
     let virtual_s: f64 = outcomes
@@ -307,7 +304,7 @@ pub fn run_sweep(
         if !no_shrink {
             let mut c = config.clone();
             c.seed = first.seed;
-            match lightcone_runner::shrink(&c, &*factory, SHRINK_ATTEMPTS_MAX) {
+            match lightcone_sim::shrink(&c, &*factory, SHRINK_ATTEMPTS_MAX) {
                 Ok((small, steps)) if !steps.is_empty() => {
                     println!(
                         "shrunk seed {} ({}):\n  replay: {}",

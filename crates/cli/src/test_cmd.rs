@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
+use lightcone_core::{Availability, LatencyDist, NemesisConfig, Ratio, TestConfig, NANOS_PER_SEC};
 use lightcone_runner::{exit_code, ProgramError, RunOptions, RunnerError};
-use lightcone_sim::{Availability, LatencyDist, NemesisConfig, Ratio, TestConfig, NANOS_PER_SEC};
 use lightcone_workload::Topology;
 
 use crate::sim_cmd::{self, SeedRange, Shard};

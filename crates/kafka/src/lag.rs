@@ -19,7 +19,7 @@ use super::ops::{Func, KOp, KeyId, Parsed};
 /// offset); the log's anomalies are still checked in full.
 const LAG_OFFSET_MAX: i64 = 1 << 24;
 
-const NANOS_PER_SEC: f64 = 1e9;
+const NANOS_PER_SEC: f64 = lightcone_proto::NANOS_PER_SEC as f64;
 
 /// Jepsen's `op->max-offsets` for an `ok` or `info` op: per key, the highest
 /// offset it polled (-1 for a key polled with nothing) or sent.

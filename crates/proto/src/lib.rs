@@ -20,6 +20,12 @@ mod error_code;
 pub use envelope::{is_client_id, Body, Envelope, LineError};
 pub use error_code::ErrorCode;
 
+/// Time is nanoseconds as `u64` everywhere in lightcone: on the test
+/// core's clock, in histories, in a node's `now()`. Results report
+/// milliseconds.
+pub const NANOS_PER_MS: u64 = 1_000_000;
+pub const NANOS_PER_SEC: u64 = 1_000_000_000;
+
 /// Bodies' free-form fields.
 pub type Map = serde_json::Map<String, serde_json::Value>;
 pub use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //!
 //! This is the one crate of the workbench that does process and file I/O.
 //! It spawns each node (own process group; a thread per pipe), feeds the
-//! sans-IO test core from `lightcone-sim` with what nodes print and with
+//! sans-IO test core from `lightcone-core` with what nodes print and with
 //! the time, carries out the core's effects (deliveries into bounded,
 //! measured per-node queues; history ops streamed to `history.jsonl`), and
 //! writes the results folder.
@@ -14,14 +14,12 @@ mod results;
 mod run;
 mod sim_run;
 mod store;
-mod sweep;
 
 pub use program::{resolve_program, InterpreterProblem, ProgramError};
 pub use report::{RunOutcome, RunReport};
 pub use run::{run, RunOptions, RunnerError};
 pub use sim_run::run_sim;
 pub use store::{create_run_dir, link_latest};
-pub use sweep::{run_seed, shrink, sweep, SeedOutcome, SharedFactory};
 
 /// Exit codes of `lightcone test` and `lightcone check`.
 pub mod exit_code {

@@ -83,7 +83,7 @@ impl RunReport {
             "  ops: {} completed: {} ok, {} fail, {} info\n",
             stats["count"], stats["ok-count"], stats["fail-count"], stats["info-count"]
         ));
-        out.push_str(&format!("  {}\n", lightcone_sim::net_summary(&r["net"])));
+        out.push_str(&format!("  {}\n", lightcone_core::net_summary(&r["net"])));
         if aborted && op_count == 0 {
             // Availability and the workload's verdict say nothing of a run
             // in which no client operation ran.

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use lightcone_check::Validity;
-use lightcone_sim::Test;
+use lightcone_core::Test;
 use serde_json::{json, Map, Value};
 
 use crate::report::{RunOutcome, RunReport};

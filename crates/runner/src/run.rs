@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use lightcone_core::{ConfigError, Effect, Test, TestConfig, NANOS_PER_SEC};
 use lightcone_history::HistoryWriter;
-use lightcone_sim::{ConfigError, Effect, Test, TestConfig, NANOS_PER_SEC};
 use serde_json::{json, Value};
 
 use crate::node::{Inbound, NodeProcess, Spawn, StartError};

@@ -5,8 +5,9 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
+use lightcone_core::{Test, NANOS_PER_SEC};
 use lightcone_history::HistoryWriter;
-use lightcone_sim::{NodeFactory, Simulation, Test, NANOS_PER_SEC};
+use lightcone_sim::{NodeFactory, Simulation};
 use serde_json::json;
 
 use crate::report::{RunOutcome, RunReport};

@@ -50,5 +50,4 @@ pub use storage::{FileStorage, MemoryStorage, Storage};
 /// What the SDK puts in `init_ok` as `"sdk"`.
 pub const SDK_NAME: &str = concat!("lightcone/", env!("CARGO_PKG_VERSION"));
 
-/// Nanoseconds in a millisecond, for timer arithmetic.
-pub const NANOS_PER_MS: u64 = 1_000_000;
+pub use lightcone_proto::{NANOS_PER_MS, NANOS_PER_SEC};

@@ -1,41 +1,18 @@
-//! The test core, sans-IO: a simulated network (latency, partitions as
-//! grudges, statistics), clients with one request outstanding, the
-//! generator and the nemesis, all as one deterministic state machine over a
-//! time value.
+//! The deterministic simulator: lightcone's SDK nodes run in-process, on
+//! virtual time, against the sans-IO test core (`lightcone-core`), every
+//! random choice drawn from one seed. The same seed writes the same history,
+//! byte for byte.
 //!
-//! Whoever runs it feeds it messages from nodes and the current time, and
-//! carries out its [`Effect`]s: the process runner on the real clock, the
-//! simulator on virtual time. Nothing here reads a clock, spawns, or does
-//! I/O; every random choice comes from the run's seed.
-//!
-//! ```
-//! use lightcone_sim::{Effect, Test, TestConfig};
-//! let config = TestConfig { workload: "echo".into(), node_count: 1, ..TestConfig::default() };
-//! let mut test = Test::new(config).unwrap();
-//! test.start(0);
-//! // The core asks for init to be delivered to node 0.
-//! let effects = test.take_effects();
-//! assert!(matches!(&effects[0], Effect::Deliver { node: 0, msg } if msg.body.kind == "init"));
-//! ```
+//! [`Simulation`] runs one test: it holds each node as a
+//! `lightcone_sdk::NodeRuntime` built by a factory, jumps virtual time from
+//! deadline to deadline, and carries out the core's effects (deliveries,
+//! crashes and restarts with storage kept, pauses, clock skews). A single
+//! simulation runs on one thread; [`sweep`] runs many seeds at once on
+//! every core, and [`shrink`] makes a failing configuration smaller while it
+//! still fails.
 
-mod config;
-mod core;
-mod events;
-mod nemesis;
-mod network;
-mod results;
-mod services;
 mod simulate;
+mod sweep;
 
-pub use config::{ConfigError, LatencyDist, NemesisConfig, Ratio, TestConfig};
-pub use core::{Effect, Failure, Phase, Progress, RouteError, Test};
-pub use lightcone_check::availability::Availability;
-pub use lightcone_check::Validity;
-pub use nemesis::{ClockSkew, Fault, Grudge, PartitionKind};
-pub use network::{NetStats, TrafficStats};
-pub use results::{net_summary, Checked};
-pub use services::{is_service, SERVICE_NAMES};
 pub use simulate::{NodeFactory, SimStats, Simulation};
-
-pub const NANOS_PER_MS: u64 = 1_000_000;
-pub const NANOS_PER_SEC: u64 = 1_000_000_000;
+pub use sweep::{run_seed, shrink, sweep, SeedOutcome, SharedFactory};

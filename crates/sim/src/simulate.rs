@@ -15,8 +15,7 @@ use lightcone_proto::Envelope;
 use lightcone_rng::node_seed;
 use lightcone_sdk::{MemoryStorage, NodeRuntime};
 
-use crate::nemesis::ClockSkew;
-use crate::{Effect, Test};
+use lightcone_core::{ClockSkew, Effect, Test};
 
 /// Builds node number `index` with RNG seed `seed` over `storage`.
 pub type NodeFactory<'a> = dyn Fn(usize, u64, MemoryStorage) -> Box<dyn NodeRuntime> + 'a;

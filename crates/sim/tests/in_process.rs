@@ -2,12 +2,11 @@
 //! phases, clients, generator and every fault, end to end with no
 //! processes, and determinism per workload.
 
+use lightcone_core::{NemesisConfig, Test, TestConfig, Validity, NANOS_PER_SEC};
 use lightcone_history::{OpType, Process};
 use lightcone_nodes::runtime;
 use lightcone_sdk::{Envelope, MemoryStorage, Node, NodeRuntime, Runtime};
-use lightcone_sim::{
-    NemesisConfig, SimStats, Simulation, Test, TestConfig, Validity, NANOS_PER_SEC,
-};
+use lightcone_sim::{SimStats, Simulation};
 
 fn reference(workload: &str) -> impl Fn(usize, u64, MemoryStorage) -> Box<dyn NodeRuntime> + '_ {
     move |_, seed, storage| runtime(workload, &[], seed, Box::new(storage)).unwrap()

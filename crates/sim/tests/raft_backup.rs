@@ -3,9 +3,10 @@
 //! the SDK's mock cluster), and a simulated lin-kv test then runs against a
 //! cluster restored from it, checked by the linearizability checker.
 
+use lightcone_core::{NemesisConfig, Test, TestConfig, Validity, NANOS_PER_SEC};
 use lightcone_nodes::raft_kv::{parse_backup, Options, RaftKv};
 use lightcone_sdk::{json, Body, MemoryStorage, MockCluster, NodeRuntime, Runtime, NANOS_PER_MS};
-use lightcone_sim::{NemesisConfig, Simulation, Test, TestConfig, Validity, NANOS_PER_SEC};
+use lightcone_sim::Simulation;
 
 #[test]
 fn a_cluster_restored_from_a_backup_serves_linearizable_operations() {

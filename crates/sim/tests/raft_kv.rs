@@ -6,9 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use lightcone_core::{NemesisConfig, Test, TestConfig, Validity, NANOS_PER_SEC};
 use lightcone_nodes::runtime;
 use lightcone_sdk::{MemoryStorage, NodeRuntime};
-use lightcone_sim::{NemesisConfig, Simulation, Test, TestConfig, Validity, NANOS_PER_SEC};
+use lightcone_sim::Simulation;
 
 /// What one seed showed.
 struct Outcome {

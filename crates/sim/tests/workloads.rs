@@ -2,11 +2,12 @@
 //! simulator: the reference nodes pass, the deliberately broken variants
 //! are caught with the anomaly named.
 
+use lightcone_core::{
+    Availability, Checked, NemesisConfig, Test, TestConfig, Validity, NANOS_PER_SEC,
+};
 use lightcone_nodes::runtime;
 use lightcone_sdk::{MemoryStorage, NodeRuntime};
-use lightcone_sim::{
-    Availability, Checked, NemesisConfig, Simulation, Test, TestConfig, Validity, NANOS_PER_SEC,
-};
+use lightcone_sim::Simulation;
 
 fn run(config: TestConfig, node_args: &[&str]) -> (Validity, Vec<String>, Test) {
     let args: Vec<String> = node_args.iter().map(|s| s.to_string()).collect();

@@ -1,13 +1,11 @@
 //! Seed sweeps and shrinking: many simulations, in parallel, quietly.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use lightcone_check::Validity;
+use lightcone_core::{ConfigError, Ratio, Test, TestConfig, NANOS_PER_SEC};
 use lightcone_sdk::{MemoryStorage, NodeRuntime};
-use lightcone_sim::{Simulation, Test, TestConfig, NANOS_PER_SEC};
+use rayon::prelude::*;
 
-use crate::RunnerError;
+use crate::Simulation;
 
 /// A node factory that sweep threads can share.
 pub type SharedFactory = dyn Fn(usize, u64, MemoryStorage) -> Box<dyn NodeRuntime> + Sync;
@@ -36,7 +34,7 @@ pub fn run_seed(
     config: &TestConfig,
     seed: u64,
     factory: &SharedFactory,
-) -> Result<SeedOutcome, RunnerError> {
+) -> Result<SeedOutcome, ConfigError> {
     let mut config = config.clone();
     config.seed = seed;
     let test = Test::new(config)?;
@@ -60,35 +58,32 @@ pub fn run_seed(
     })
 }
 
-/// Runs every seed on `threads` threads; outcomes come back in seed order.
+/// Runs every seed, each a whole simulation, on `threads` threads (rayon);
+/// outcomes come back in seed order. If the threads cannot be had, the
+/// seeds run one after another on this one.
 pub fn sweep(
     config: &TestConfig,
     seeds: &[u64],
     factory: &SharedFactory,
     threads: usize,
-) -> Result<Vec<SeedOutcome>, RunnerError> {
+) -> Result<Vec<SeedOutcome>, ConfigError> {
     config.validate()?;
-    let next = AtomicUsize::new(0);
-    let outcomes: Mutex<Vec<Option<Result<SeedOutcome, RunnerError>>>> =
-        Mutex::new((0..seeds.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else {
-                    return;
-                };
-                let outcome = run_seed(config, seed, factory);
-                outcomes.lock().expect("sweep results lock")[i] = Some(outcome);
-            });
-        }
-    });
-    outcomes
-        .into_inner()
-        .expect("sweep results lock")
-        .into_iter()
-        .map(|o| o.expect("every seed ran"))
-        .collect()
+    let run_all = || -> Result<Vec<SeedOutcome>, ConfigError> {
+        seeds
+            .par_iter()
+            .map(|&seed| run_seed(config, seed, factory))
+            .collect()
+    };
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+    {
+        Ok(pool) => pool.install(run_all),
+        Err(_) => seeds
+            .iter()
+            .map(|&seed| run_seed(config, seed, factory))
+            .collect(),
+    }
 }
 
 /// Smaller versions of `config` to try, simplest changes first.
@@ -125,10 +120,8 @@ fn candidates(config: &TestConfig) -> Vec<(String, TestConfig)> {
     push("no kills", &|c| c.nemesis.kill = false);
     push("no pauses", &|c| c.nemesis.pause = false);
     push("no clock faults", &|c| c.nemesis.clock = false);
-    push("no message loss", &|c| c.loss = lightcone_sim::Ratio::ZERO);
-    push("no duplication", &|c| {
-        c.duplicate = lightcone_sim::Ratio::ZERO
-    });
+    push("no message loss", &|c| c.loss = Ratio::ZERO);
+    push("no duplication", &|c| c.duplicate = Ratio::ZERO);
     push("half the rate", &|c| c.rate = (c.rate / 2.0).max(1.0));
     out
 }
@@ -140,7 +133,7 @@ pub fn shrink(
     config: &TestConfig,
     factory: &SharedFactory,
     attempts_max: usize,
-) -> Result<(TestConfig, Vec<String>), RunnerError> {
+) -> Result<(TestConfig, Vec<String>), ConfigError> {
     let mut best = config.clone();
     let mut steps = Vec::new();
     let mut attempts = 0;

@@ -1,0 +1,38 @@
+//! The test core, sans-IO: a simulated network (latency, partitions as
+//! grudges, statistics), clients with one request outstanding, the
+//! generator and the nemesis, all as one deterministic state machine over a
+//! time value.
+//!
+//! Whoever runs it feeds it messages from nodes and the current time, and
+//! carries out its [`Effect`]s: the process runner on the real clock, the
+//! simulator on virtual time. Nothing here reads a clock, spawns, or does
+//! I/O; every random choice comes from the run's seed.
+//!
+//! ```
+//! use lightcone_core::{Effect, Test, TestConfig};
+//! let config = TestConfig { workload: "echo".into(), node_count: 1, ..TestConfig::default() };
+//! let mut test = Test::new(config).unwrap();
+//! test.start(0);
+//! // The core asks for init to be delivered to node 0.
+//! let effects = test.take_effects();
+//! assert!(matches!(&effects[0], Effect::Deliver { node: 0, msg } if msg.body.kind == "init"));
+//! ```
+
+mod checking;
+mod config;
+mod events;
+mod nemesis;
+mod network;
+mod services;
+mod test;
+
+pub use checking::{net_summary, Checked};
+pub use config::{ConfigError, LatencyDist, NemesisConfig, Ratio, TestConfig};
+pub use lightcone_check::availability::Availability;
+pub use lightcone_check::Validity;
+pub use nemesis::{ClockSkew, Fault, Grudge, PartitionKind};
+pub use network::{NetStats, TrafficStats};
+pub use services::{is_service, SERVICE_NAMES};
+pub use test::{Effect, Failure, Phase, Progress, RouteError, Test};
+
+pub use lightcone_proto::{NANOS_PER_MS, NANOS_PER_SEC};
