@@ -1,7 +1,7 @@
 //! Maelstrom's availability checker: did enough operations succeed?
 
 use lightcone_history::{History, OpType};
-use serde_json::{json, Map};
+use serde::Serialize;
 
 use crate::{CheckResult, Validity};
 
@@ -14,10 +14,19 @@ pub enum Availability {
     Fraction(f64),
 }
 
+/// The availability checker's section of results.json.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Details {
+    /// Client invocations that completed `ok`, out of all of them (1 when
+    /// nothing was invoked).
+    pub ok_fraction: f64,
+}
+
 /// Computes the fraction of client invocations that completed `ok` (1.0 when
 /// nothing was invoked) and compares it with `required`; with no requirement
 /// the history is always valid and the fraction is only reported.
-pub fn check(history: &History, required: Option<Availability>) -> CheckResult {
+pub fn check(history: &History, required: Option<Availability>) -> CheckResult<Details> {
     let clients = history.iter().filter(|op| op.is_client());
     let (mut invoked, mut succeeded) = (0usize, 0usize);
     for op in clients {
@@ -52,9 +61,7 @@ pub fn check(history: &History, required: Option<Availability>) -> CheckResult {
         ),
         Some(_) => (Validity::Valid, vec![]),
     };
-    let mut details = Map::new();
-    details.insert("ok-fraction".to_string(), json!(ok_fraction));
-    CheckResult::new(valid, problems, details)
+    CheckResult::new(valid, problems, Details { ok_fraction })
 }
 
 /// Formats a fraction as a percentage with one decimal, rounding down so that
@@ -89,11 +96,17 @@ mod tests {
     fn total_requires_every_invocation_to_succeed() {
         let all = check(&history(4, 4), Some(Availability::Total));
         assert_eq!(all.valid, Validity::Valid);
-        assert_eq!(all.details["ok-fraction"], json!(1.0));
+        assert_eq!(
+            crate::testing::to_json(&all.details.ok_fraction),
+            json!(1.0)
+        );
 
         let most = check(&history(4, 3), Some(Availability::Total));
         assert_eq!(most.valid, Validity::Invalid);
-        assert_eq!(most.details["ok-fraction"], json!(0.75));
+        assert_eq!(
+            crate::testing::to_json(&most.details.ok_fraction),
+            json!(0.75)
+        );
         assert_eq!(
             most.problems,
             ["only 75.0% of operations succeeded; --availability total requires all"]
@@ -127,7 +140,7 @@ mod tests {
         let r = check(&h, None);
         assert_eq!(r.valid, Validity::Valid);
         assert!(r.problems.is_empty());
-        assert_eq!(r.details["ok-fraction"].as_f64().unwrap(), 2.0 / 3.0);
+        assert_eq!(r.details.ok_fraction, 2.0 / 3.0);
         assert_eq!(
             check(&h, Some(Availability::Total)).valid,
             Validity::Invalid
@@ -138,7 +151,7 @@ mod tests {
     fn nothing_invoked_is_fully_available() {
         let r = check(&History::default(), Some(Availability::Total));
         assert_eq!(r.valid, Validity::Valid);
-        assert_eq!(r.details["ok-fraction"], json!(1.0));
+        assert_eq!(crate::testing::to_json(&r.details.ok_fraction), json!(1.0));
     }
 
     #[test]

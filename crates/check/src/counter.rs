@@ -34,7 +34,7 @@
 use std::collections::BTreeMap;
 
 use lightcone_history::{History, Op, OpType, Process};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
 use crate::{list_some, plural, CheckResult, Validity};
 
@@ -107,7 +107,7 @@ struct Collected {
 /// Invalid if any read is out of bounds; unknown if some op is malformed
 /// (a non-integer delta makes every bound doubtful) or if adds were
 /// attempted but no read succeeded.
-pub fn check(history: &History) -> CheckResult {
+pub fn check(history: &History) -> CheckResult<Details> {
     let collected = collect(history);
     let (finals_source, finals) = final_reads(&collected);
     let acceptable = acceptable_final_values(&collected.adds, &finals);
@@ -354,7 +354,7 @@ fn report(
     acceptable: &Acceptable,
     final_errors: &[&Read],
     read_errors: &[ReadError],
-) -> CheckResult {
+) -> CheckResult<Details> {
     let mut problems = Vec::new();
     let mut valid = Validity::Valid;
     let ranges_named = list_some(
@@ -423,72 +423,91 @@ fn report(
         ));
     }
 
-    let mut details = Map::new();
-    details.insert(
-        "final-reads".to_string(),
-        finals.iter().map(|r| json!(r.value)).collect(),
-    );
-    details.insert("final-reads-source".to_string(), json!(finals_source));
-    details.insert(
-        "acceptable".to_string(),
-        acceptable
-            .set
-            .ranges
-            .iter()
-            .map(|(lo, hi)| json!([lo, hi]))
-            .collect(),
-    );
-    details.insert(
-        "ranges-approximated".to_string(),
-        json!(acceptable.set.approximated),
-    );
-    details.insert("ok-add-count".to_string(), json!(acceptable.ok_add_count));
-    details.insert(
-        "info-add-count".to_string(),
-        json!(acceptable.indeterminate_add_count),
-    );
-    details.insert(
-        "fail-add-count".to_string(),
-        json!(acceptable.fail_add_count),
-    );
-    details.insert(
-        "concurrent-ok-add-count".to_string(),
-        json!(acceptable.concurrent_ok_add_count),
-    );
-    details.insert("read-count".to_string(), json!(c.reads.len()));
-    details.insert("error-count".to_string(), json!(final_errors.len()));
-    details.insert(
-        "errors".to_string(),
-        final_errors
+    let details = Details {
+        final_reads: finals.iter().map(|r| r.value).collect(),
+        final_reads_source: finals_source.to_string(),
+        acceptable: acceptable.set.ranges.clone(),
+        ranges_approximated: acceptable.set.approximated,
+        ok_add_count: acceptable.ok_add_count,
+        info_add_count: acceptable.indeterminate_add_count,
+        fail_add_count: acceptable.fail_add_count,
+        concurrent_ok_add_count: acceptable.concurrent_ok_add_count,
+        read_count: c.reads.len(),
+        error_count: final_errors.len(),
+        errors: final_errors
             .iter()
             .take(ERRORS_SHOWN_MAX)
-            .map(|r| json!({"process": r.process, "index": r.index, "value": r.value}))
-            .collect(),
-    );
-    details.insert("read-error-count".to_string(), json!(read_errors.len()));
-    details.insert(
-        "read-errors".to_string(),
-        read_errors
-            .iter()
-            .take(ERRORS_SHOWN_MAX)
-            .map(|e| {
-                json!({
-                    "process": e.process,
-                    "index": e.index,
-                    "value": e.value,
-                    "lower": bound_json(e.lower),
-                    "upper": bound_json(e.upper),
-                })
+            .map(|r| FinalReadError {
+                process: r.process,
+                index: r.index,
+                value: r.value,
             })
             .collect(),
-    );
+        read_error_count: read_errors.len(),
+        read_errors: read_errors
+            .iter()
+            .take(ERRORS_SHOWN_MAX)
+            .map(|e| ReadOutOfBounds {
+                process: e.process,
+                index: e.index,
+                value: e.value,
+                lower: clamp(e.lower),
+                upper: clamp(e.upper),
+            })
+            .collect(),
+    };
     CheckResult::new(valid, problems, details)
 }
 
-/// A bound as a JSON integer; sums beyond i64 (only from absurd deltas)
-/// are clamped.
-fn bound_json(bound: i128) -> Value {
-    json!(i64::try_from(bound).unwrap_or(if bound < 0 { i64::MIN } else { i64::MAX }))
+/// A bound as an i64; sums beyond it (only from absurd deltas) are
+/// clamped.
+fn clamp(bound: i128) -> i64 {
+    i64::try_from(bound).unwrap_or(if bound < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// The counter checker's section of results.json.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Details {
+    /// The final reads' values.
+    pub final_reads: Vec<i64>,
+    /// Which reads counted as final: those marked final, or the last read
+    /// of each process.
+    pub final_reads_source: String,
+    /// The values a final read may hold: sorted, disjoint, inclusive
+    /// ranges.
+    pub acceptable: Vec<(i64, i64)>,
+    /// Ranges were merged at the bound, so `acceptable` holds extra values.
+    pub ranges_approximated: bool,
+    pub ok_add_count: usize,
+    pub info_add_count: usize,
+    pub fail_add_count: usize,
+    pub concurrent_ok_add_count: usize,
+    pub read_count: usize,
+    /// Final reads outside `acceptable`, all of them.
+    pub error_count: usize,
+    pub errors: Vec<FinalReadError>,
+    /// Reads during the test outside the bounds of the adds around them.
+    pub read_error_count: usize,
+    pub read_errors: Vec<ReadOutOfBounds>,
+}
+
+/// A final read outside the acceptable values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FinalReadError {
+    pub process: Process,
+    pub index: u64,
+    pub value: i64,
+}
+
+/// A read during the test outside `[lower, upper]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadOutOfBounds {
+    pub process: Process,
+    pub index: u64,
+    pub value: i64,
+    pub lower: i64,
+    pub upper: i64,
 }
 
 fn malformed_sentence(op: &Op, count: usize, f: &str, what: &str) -> String {
@@ -600,6 +619,7 @@ mod tests {
     use crate::testing::{invoke, nemesis, ok, op};
 
     use lightcone_rng::SplitMix64;
+    use serde_json::{json, Value};
 
     fn values(set: &RangeSet) -> BTreeSet<i64> {
         set.ranges.iter().flat_map(|&(lo, hi)| lo..=hi).collect()
@@ -783,11 +803,14 @@ mod tests {
         let r = check(&h);
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
         assert_eq!(
-            r.details["final-reads-source"],
+            crate::testing::to_json(&r.details.final_reads_source),
             json!("last-read-per-process")
         );
-        assert_eq!(r.details["final-reads"], json!([2]));
-        assert_eq!(r.details["acceptable"], json!([[2, 2]]));
+        assert_eq!(crate::testing::to_json(&r.details.final_reads), json!([2]));
+        assert_eq!(
+            crate::testing::to_json(&r.details.acceptable),
+            json!([[2, 2]])
+        );
     }
 
     #[test]
@@ -807,8 +830,11 @@ mod tests {
         .collect();
         let r = check(&h);
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
-        assert_eq!(r.details["read-error-count"], json!(1));
-        assert_eq!(r.details["read-errors"][0]["value"], json!(0));
+        assert_eq!(r.details.read_error_count, 1);
+        assert_eq!(
+            crate::testing::to_json(&r.details.read_errors[0])["value"],
+            json!(0)
+        );
         // A final read that never converged is what makes a run invalid.
         let h: History = [
             invoke(0, "add", json!(5), 1),
@@ -849,7 +875,10 @@ mod tests {
             .collect();
         let r = check(&h);
         assert_eq!(r.valid, Validity::Unknown);
-        assert_eq!(r.details["final-reads-source"], json!("none"));
+        assert_eq!(
+            crate::testing::to_json(&r.details.final_reads_source),
+            json!("none")
+        );
         assert_eq!(check(&History::default()).valid, Validity::Valid);
     }
 }

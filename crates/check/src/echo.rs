@@ -1,18 +1,37 @@
 //! The echo workload's checker: every acknowledged echo returns what was sent.
 
-use lightcone_history::{History, OpType};
-use serde_json::{json, Map, Value};
+use lightcone_history::{History, OpType, Process};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::{plural, CheckResult, Validity};
 
 /// How many mismatches the details list; the count covers all of them.
 const ERRORS_SHOWN_MAX: usize = 20;
 
+/// The echo checker's section of results.json.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Details {
+    /// Echoes that came back different, all of them.
+    pub error_count: usize,
+    /// The first of them.
+    pub errors: Vec<EchoError>,
+}
+
+/// An echo that came back different.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EchoError {
+    pub process: Process,
+    pub expected: Value,
+    pub received: Value,
+}
+
 /// Checks that each `echo` invocation completed `ok` carries the value that
 /// was sent. Fails and indeterminate completions say nothing about the echo,
 /// so they are skipped; with no mismatch the history is valid, even if no
 /// echo succeeded (availability is the availability checker's question).
-pub fn check(history: &History) -> CheckResult {
+pub fn check(history: &History) -> CheckResult<Details> {
     let mut errors = Vec::new();
     let mut error_count = 0usize;
     for (invoke, completion) in history.pairs() {
@@ -22,11 +41,11 @@ pub fn check(history: &History) -> CheckResult {
         }
         error_count += 1;
         if errors.len() < ERRORS_SHOWN_MAX {
-            errors.push(json!({
-                "expected": invoke.value,
-                "received": done.value,
-                "process": invoke.process,
-            }));
+            errors.push(EchoError {
+                process: invoke.process,
+                expected: invoke.value.clone(),
+                received: done.value.clone(),
+            });
         }
     }
 
@@ -38,16 +57,20 @@ pub fn check(history: &History) -> CheckResult {
         problems.push(format!(
             "{} did not return what was sent; the first: process {} sent {} and received {}",
             plural(error_count, "echo"),
-            first["process"],
-            first["expected"],
-            first["received"],
+            first.process,
+            first.expected,
+            first.received,
         ));
         Validity::Invalid
     };
-    let mut details = Map::new();
-    details.insert("errors".to_string(), Value::Array(errors));
-    details.insert("error-count".to_string(), json!(error_count));
-    CheckResult::new(valid, problems, details)
+    CheckResult::new(
+        valid,
+        problems,
+        Details {
+            error_count,
+            errors,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -70,8 +93,8 @@ mod tests {
         let r = check(&h);
         assert_eq!(r.valid, Validity::Valid);
         assert!(r.problems.is_empty());
-        assert_eq!(r.details["error-count"], json!(0));
-        assert_eq!(r.details["valid"], json!(true));
+        assert_eq!(r.details.error_count, 0);
+        assert_eq!(r.valid, Validity::Valid);
     }
 
     #[test]
@@ -86,9 +109,9 @@ mod tests {
         .collect();
         let r = check(&h);
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.details["error-count"], json!(1));
+        assert_eq!(r.details.error_count, 1);
         assert_eq!(
-            r.details["errors"],
+            crate::testing::to_json(&r.details.errors),
             json!([{"expected": "a", "received": "wrong", "process": 0}])
         );
         assert_eq!(r.problems.len(), 1);
@@ -124,7 +147,7 @@ mod tests {
             h.push(ok(i, "echo", json!(i + 1), i * 10 + 5));
         }
         let r = check(&h);
-        assert_eq!(r.details["error-count"], json!(30));
-        assert_eq!(r.details["errors"].as_array().unwrap().len(), 20);
+        assert_eq!(r.details.error_count, 30);
+        assert_eq!(r.details.errors.len(), 20);
     }
 }

@@ -34,7 +34,7 @@
 //!
 //! let echoed = echo::check(&h);
 //! assert_eq!(echoed.valid, Validity::Invalid);
-//! assert_eq!(echoed.details["error-count"], json!(1));
+//! assert_eq!(echoed.details.error_count, 1);
 //! assert!(echoed.problems[0].contains("\"oy\""));
 //!
 //! let overall = [
@@ -60,18 +60,18 @@ mod validity;
 pub use availability::Availability;
 pub use validity::Validity;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
 
-/// What one checker found.
+/// What one checker found: the verdict, sentences for people, and the
+/// checker's own details type (serialisable, with Maelstrom's kebab-case
+/// key names), which becomes its section of results.json.
 #[derive(Debug, Clone)]
-pub struct CheckResult {
+pub struct CheckResult<D> {
     pub valid: Validity,
     /// Short human sentences naming each problem found, e.g. "3 acknowledged
     /// messages were lost: 4, 17, 23". Empty when nothing is wrong.
     pub problems: Vec<String>,
-    /// Machine-readable details in Maelstrom's kebab-case key names, always
-    /// including "valid" (as [`Validity::to_json`]).
-    pub details: Map<String, Value>,
+    pub details: D,
     /// The verdict Maelstrom's own checker would give the same history.
     /// It differs from `valid` only where lightcone is deliberately stricter;
     /// those problems are listed in `beyond_maelstrom` as well.
@@ -81,13 +81,8 @@ pub struct CheckResult {
     pub beyond_maelstrom: Vec<String>,
 }
 
-impl CheckResult {
-    /// Builds a result whose details hold `"valid"` as the verdict, in place
-    /// of any `"valid"` the checker put in `rest`. (JSON objects are written
-    /// with their keys sorted: see ARCHITECTURE.md.)
-    pub fn new(valid: Validity, problems: Vec<String>, rest: Map<String, Value>) -> CheckResult {
-        let mut details = rest;
-        details.insert("valid".to_string(), valid.to_json());
+impl<D> CheckResult<D> {
+    pub fn new(valid: Validity, problems: Vec<String>, details: D) -> CheckResult<D> {
         CheckResult {
             valid,
             problems,
@@ -99,22 +94,71 @@ impl CheckResult {
 
     /// Marks the result as stricter than Maelstrom's checker: `maelstrom`
     /// is the verdict Maelstrom would give, and `beyond` the problems
-    /// (already in `problems`) it would not report. The details gain
-    /// `maelstrom-valid` and `beyond-maelstrom` when there is any.
-    pub fn beyond_maelstrom(mut self, maelstrom: Validity, beyond: Vec<String>) -> CheckResult {
+    /// (already in `problems`) it would not report.
+    pub fn beyond_maelstrom(mut self, maelstrom: Validity, beyond: Vec<String>) -> CheckResult<D> {
         if beyond.is_empty() {
             return self;
         }
-        self.details
-            .insert("maelstrom-valid".to_string(), maelstrom.to_json());
-        self.details.insert(
-            "beyond-maelstrom".to_string(),
-            Value::Array(beyond.iter().cloned().map(Value::String).collect()),
-        );
         self.maelstrom_valid = maelstrom;
         self.beyond_maelstrom = beyond;
         self
     }
+
+    /// The same result with its details turned into another type (a
+    /// workload's enum of its checkers' details).
+    pub fn map<E>(self, f: impl FnOnce(D) -> E) -> CheckResult<E> {
+        CheckResult {
+            valid: self.valid,
+            problems: self.problems,
+            details: f(self.details),
+            maelstrom_valid: self.maelstrom_valid,
+            beyond_maelstrom: self.beyond_maelstrom,
+        }
+    }
+
+    /// The checker's section of results.json, owned.
+    pub fn into_section(self) -> Section<D> {
+        let maelstrom_valid = self.stricter().then_some(self.maelstrom_valid);
+        Section {
+            details: self.details,
+            valid: self.valid,
+            maelstrom_valid,
+            beyond_maelstrom: self.beyond_maelstrom,
+        }
+    }
+
+    /// Whether lightcone's verdict is stricter than Maelstrom's here.
+    fn stricter(&self) -> bool {
+        self.maelstrom_valid != self.valid || !self.beyond_maelstrom.is_empty()
+    }
+
+    /// The checker's section of results.json.
+    pub fn section(&self) -> Section<&D> {
+        Section {
+            details: &self.details,
+            valid: self.valid,
+            maelstrom_valid: (self.maelstrom_valid != self.valid
+                || !self.beyond_maelstrom.is_empty())
+            .then_some(self.maelstrom_valid),
+            beyond_maelstrom: self.beyond_maelstrom.clone(),
+        }
+    }
+}
+
+/// A checker's section of results.json: its details, then `valid`, and
+/// where lightcone is stricter than Maelstrom, `maelstrom-valid` (the
+/// verdict Maelstrom's checker would give) and `beyond-maelstrom` (the
+/// problems it would not report).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Section<D> {
+    #[serde(flatten)]
+    pub details: D,
+    pub valid: Validity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maelstrom_valid: Option<Validity>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub beyond_maelstrom: Vec<String>,
 }
 
 /// Joins the first `shown_max` items for a problem sentence, saying how many
@@ -145,6 +189,11 @@ pub fn plural(n: usize, noun: &str) -> String {
 #[cfg(test)]
 mod testing {
     pub use lightcone_history::build::{invoke, nemesis, ok, op};
+
+    /// A typed detail as JSON, to compare with what results.json shows.
+    pub fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+        serde_json::to_value(value).expect("details serialize")
+    }
 }
 
 #[cfg(test)]
@@ -152,15 +201,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[derive(Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    struct Counted {
+        op_count: usize,
+    }
+
     #[test]
-    fn the_verdict_overrides_a_valid_key_of_the_checker() {
-        let mut rest = Map::new();
-        rest.insert("count".to_string(), json!(3));
-        rest.insert("valid".to_string(), json!(true));
-        let r = CheckResult::new(Validity::Unknown, vec![], rest);
-        assert_eq!(r.details.len(), 2);
-        assert_eq!(r.details["count"], json!(3));
-        assert_eq!(r.details["valid"], json!("unknown"));
+    fn a_section_is_the_details_then_the_verdict() {
+        let r = CheckResult::new(Validity::Unknown, vec![], Counted { op_count: 3 });
+        assert_eq!(
+            serde_json::to_string(&r.section()).unwrap(),
+            r#"{"op-count":3,"valid":"unknown"}"#
+        );
+        let stricter =
+            CheckResult::new(Validity::Invalid, vec!["x".into()], Counted { op_count: 1 })
+                .beyond_maelstrom(Validity::Valid, vec!["x".into()]);
+        assert_eq!(
+            serde_json::to_value(stricter.section()).unwrap(),
+            json!({"op-count": 1, "valid": false, "maelstrom-valid": true, "beyond-maelstrom": ["x"]})
+        );
     }
 
     #[test]

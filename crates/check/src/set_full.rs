@@ -54,7 +54,8 @@ use std::collections::BTreeMap;
 
 use lightcone_history::{History, Op, OpType, Process};
 use lightcone_proto::NANOS_PER_MS;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::{list_some, plural, CheckResult, Validity};
 
@@ -254,7 +255,7 @@ enum Outcome {
 /// see the module docs); unknown if no element could be judged stable or
 /// lost (even when none was attempted, as in Jepsen), or if some read
 /// returned something other than an array.
-pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult {
+pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult<Details> {
     let ops = &history.ops;
     let at = |pos: usize| -> Instant { (ops[pos].time, pos) };
     let mut table = ElementTable::default();
@@ -400,8 +401,61 @@ fn classify(el: &Element, reads: &[Read]) -> Outcome {
     }
 }
 
-/// Turns the outcomes into the verdict, the problem sentences and
-/// Maelstrom's detail keys.
+/// The set-full checker's section of results.json: Jepsen's keys, then
+/// lightcone's final-read keys.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Details {
+    pub attempt_count: usize,
+    pub stable_count: usize,
+    pub lost_count: usize,
+    /// The lost elements (the first 32, in element order); likewise below.
+    pub lost: Vec<Value>,
+    pub never_read_count: usize,
+    pub never_read: Vec<Value>,
+    pub stale_count: usize,
+    pub stale: Vec<Value>,
+    /// The slowest to stabilize, slowest first (the first 8).
+    pub worst_stale: Vec<WorstStale>,
+    pub duplicated_count: usize,
+    /// Element (JSON text) -> the most copies of it in one read.
+    pub duplicated: BTreeMap<String, u32>,
+    /// Quantile -> milliseconds from known to stable; `None` when nothing
+    /// was stable.
+    pub stable_latencies: Option<BTreeMap<String, u64>>,
+    pub final_read_count: usize,
+    pub final_read_missing_count: usize,
+    pub final_read_missing: Vec<FinalReadMissing>,
+}
+
+/// An element slow to stabilize, as Jepsen shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct WorstStale {
+    pub element: Value,
+    pub outcome: &'static str,
+    pub stable_latency: u64,
+    /// The op that made it known.
+    pub known: Option<Op>,
+    /// The invocation of the last read that missed it.
+    pub last_absent: Op,
+}
+
+/// A final read that lacks elements known before it began.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FinalReadMissing {
+    pub node: Option<String>,
+    pub process: Process,
+    pub index: u64,
+    pub required_count: usize,
+    pub missing_count: usize,
+    /// The first 32, in element order.
+    pub missing: Vec<Value>,
+}
+
+/// Turns the outcomes into the verdict, the problem sentences and the
+/// details.
 fn report(
     ops: &[Op],
     reads: &[Read],
@@ -409,7 +463,7 @@ fn report(
     duplicated: &[(&ElementKey, u32)],
     finals: &[FinalRead],
     malformed: &[usize],
-) -> CheckResult {
+) -> CheckResult<Details> {
     let with = |want: fn(&Outcome) -> bool| -> Vec<(&Element, Outcome)> {
         classified
             .iter()
@@ -436,30 +490,46 @@ fn report(
             _ => unreachable!("filtered to stable outcomes"),
         })
         .collect();
-
-    let values = |list: &[(&Element, Outcome)]| -> Value {
+    let values = |list: &[(&Element, Outcome)]| -> Vec<Value> {
         list.iter()
             .take(ELEMENTS_SHOWN_MAX)
             .map(|(el, _)| el.value.clone())
             .collect()
     };
-    let mut details = Map::new();
-    details.insert("attempt-count".to_string(), json!(classified.len()));
-    details.insert("stable-count".to_string(), json!(stable.len()));
-    details.insert("lost-count".to_string(), json!(lost.len()));
-    details.insert("lost".to_string(), values(&lost));
-    details.insert("never-read-count".to_string(), json!(never_read.len()));
-    details.insert("never-read".to_string(), values(&never_read));
-    details.insert("stale-count".to_string(), json!(stale.len()));
-    details.insert("stale".to_string(), values(&stale));
-    details.insert("worst-stale".to_string(), worst_stale(ops, reads, &stale));
-    details.insert("duplicated-count".to_string(), json!(duplicated.len()));
-    let duplicated_map: Map<String, Value> = duplicated
-        .iter()
-        .map(|(key, n)| (key.text(), json!(n)))
-        .collect();
-    details.insert("duplicated".to_string(), Value::Object(duplicated_map));
-    details.insert("stable-latencies".to_string(), quantiles(latencies));
+    let lacking: Vec<&FinalRead> = finals.iter().filter(|f| !f.missing.is_empty()).collect();
+    let details = Details {
+        attempt_count: classified.len(),
+        stable_count: stable.len(),
+        lost_count: lost.len(),
+        lost: values(&lost),
+        never_read_count: never_read.len(),
+        never_read: values(&never_read),
+        stale_count: stale.len(),
+        stale: values(&stale),
+        worst_stale: worst_stale(ops, reads, &stale),
+        duplicated_count: duplicated.len(),
+        duplicated: duplicated.iter().map(|(key, n)| (key.text(), *n)).collect(),
+        stable_latencies: quantiles(latencies),
+        final_read_count: finals.len(),
+        final_read_missing_count: lacking.len(),
+        final_read_missing: lacking
+            .iter()
+            .take(FINAL_READS_SHOWN_MAX)
+            .map(|f| FinalReadMissing {
+                node: f.node.map(str::to_string),
+                process: f.process,
+                index: f.index,
+                required_count: f.required_count,
+                missing_count: f.missing.len(),
+                missing: f
+                    .missing
+                    .iter()
+                    .take(ELEMENTS_SHOWN_MAX)
+                    .map(|v| (*v).clone())
+                    .collect(),
+            })
+            .collect(),
+    };
 
     let mut problems = Vec::new();
     let mut valid = Validity::Valid;
@@ -491,7 +561,7 @@ fn report(
             )
         ));
     }
-    beyond.extend(final_read_problems(finals, &mut details));
+    beyond.extend(final_read_problems(&lacking));
     if !beyond.is_empty() {
         valid = Validity::Invalid;
         problems.extend(beyond.iter().cloned());
@@ -500,18 +570,7 @@ fn report(
     // when nothing was attempted.
     if stable.is_empty() && lost.is_empty() {
         valid = valid.merge(Validity::Unknown);
-        if classified.is_empty() {
-            problems.push(
-                "no element was attempted, so nothing can be judged stable or lost".to_string(),
-            );
-        } else {
-            let were = if classified.len() == 1 { "was" } else { "were" };
-            problems.push(format!(
-                "{} {were} attempted, but no read began after any was known to be added, \
-                 so none can be judged stable or lost",
-                plural(classified.len(), "element"),
-            ));
-        }
+        problems.push(nothing_judged(classified.len()));
     }
     if let Some(&first) = malformed.first() {
         valid = valid.merge(Validity::Unknown);
@@ -541,28 +600,22 @@ fn report(
     CheckResult::new(valid, problems, details).beyond_maelstrom(maelstrom, beyond)
 }
 
-/// Adds the final reads to the details, and returns a problem sentence for
-/// each of the first few that lack elements and one for the rest.
-fn final_read_problems(finals: &[FinalRead], details: &mut Map<String, Value>) -> Vec<String> {
-    let lacking: Vec<&FinalRead> = finals.iter().filter(|f| !f.missing.is_empty()).collect();
-    let described: Vec<Value> = lacking
-        .iter()
-        .take(FINAL_READS_SHOWN_MAX)
-        .map(|f| {
-            json!({
-                "node": f.node,
-                "process": f.process,
-                "index": f.index,
-                "required-count": f.required_count,
-                "missing-count": f.missing.len(),
-                "missing": f.missing.iter().take(ELEMENTS_SHOWN_MAX).copied().collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    details.insert("final-read-count".to_string(), json!(finals.len()));
-    details.insert("final-read-missing-count".to_string(), json!(lacking.len()));
-    details.insert("final-read-missing".to_string(), Value::Array(described));
+/// Why nothing could be judged stable or lost.
+fn nothing_judged(attempted: usize) -> String {
+    if attempted == 0 {
+        return "no element was attempted, so nothing can be judged stable or lost".to_string();
+    }
+    let were = if attempted == 1 { "was" } else { "were" };
+    format!(
+        "{} {were} attempted, but no read began after any was known to be added, so none \
+         can be judged stable or lost",
+        plural(attempted, "element"),
+    )
+}
 
+/// A problem sentence for each of the first few final reads that lack
+/// elements, and one for the rest.
+fn final_read_problems(lacking: &[&FinalRead]) -> Vec<String> {
     let mut problems: Vec<String> = lacking
         .iter()
         .take(FINAL_READS_NAMED_MAX)
@@ -594,10 +647,7 @@ fn final_read_problems(finals: &[FinalRead], details: &mut Map<String, Value>) -
     problems
 }
 
-/// Jepsen's `worst-stale`: the stale elements that took longest to become
-/// stable, with the op that made each known and the invocation of the last
-/// read that missed it.
-fn worst_stale(ops: &[Op], reads: &[Read], stale: &[(&Element, Outcome)]) -> Value {
+fn worst_stale(ops: &[Op], reads: &[Read], stale: &[(&Element, Outcome)]) -> Vec<WorstStale> {
     let mut worst: Vec<(&Element, usize, u64)> = stale
         .iter()
         .filter_map(|(el, o)| match *o {
@@ -610,44 +660,43 @@ fn worst_stale(ops: &[Op], reads: &[Read], stale: &[(&Element, Outcome)]) -> Val
         .collect();
     // Stable sort: among equal latencies, element order is kept.
     worst.sort_by_key(|w| std::cmp::Reverse(w.2));
-    let op_json = |pos: usize| serde_json::to_value(&ops[pos]).expect("an op serializes");
     worst
         .iter()
         .take(WORST_STALE_MAX)
-        .map(|(el, r, latency_ms)| {
-            json!({
-                "element": el.value,
-                "outcome": "stable",
-                "stable-latency": latency_ms,
-                "known": el.known.map_or(Value::Null, |k| op_json(k.1)),
-                "last-absent": op_json(reads[*r].invoke.1),
-            })
+        .map(|(el, r, latency_ms)| WorstStale {
+            element: el.value.clone(),
+            outcome: "stable",
+            stable_latency: *latency_ms,
+            known: el.known.map(|k| ops[k.1].clone()),
+            last_absent: ops[reads[*r].invoke.1].clone(),
         })
         .collect()
 }
 
 /// Jepsen's `frequency-distribution`: the element at floor(n * q) of the
 /// sorted latencies for each quantile q; null when nothing was stable.
-fn quantiles(mut latencies_ms: Vec<u64>) -> Value {
+fn quantiles(mut latencies_ms: Vec<u64>) -> Option<BTreeMap<String, u64>> {
     if latencies_ms.is_empty() {
-        return Value::Null;
+        return None;
     }
     latencies_ms.sort_unstable();
     let n = latencies_ms.len();
-    let map: Map<String, Value> = QUANTILES
-        .iter()
-        .map(|&(key, q)| {
-            let i = ((n as f64 * q).floor() as usize).min(n - 1);
-            (key.to_string(), json!(latencies_ms[i]))
-        })
-        .collect();
-    Value::Object(map)
+    Some(
+        QUANTILES
+            .iter()
+            .map(|&(key, q)| {
+                let i = ((n as f64 * q).floor() as usize).min(n - 1);
+                (key.to_string(), latencies_ms[i])
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{invoke, nemesis, ok, op};
+    use serde_json::json;
 
     const MS: u64 = NANOS_PER_MS;
 
@@ -711,7 +760,7 @@ mod tests {
         }
     }
 
-    fn run(h: &History) -> CheckResult {
+    fn run(h: &History) -> CheckResult<Details> {
         check(h, "add", "read")
     }
 
@@ -726,10 +775,10 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.details["attempt-count"], json!(2));
-        assert_eq!(r.details["lost-count"], json!(1));
-        assert_eq!(r.details["lost"], json!([1]));
-        assert_eq!(r.details["stable-count"], json!(1));
+        assert_eq!(r.details.attempt_count, 2);
+        assert_eq!(r.details.lost_count, 1);
+        assert_eq!(crate::testing::to_json(&r.details.lost), json!([1]));
+        assert_eq!(r.details.stable_count, 1);
         assert_eq!(r.problems, ["1 acknowledged element was lost: 1"]);
     }
 
@@ -745,16 +794,16 @@ mod tests {
         let r = run(&h);
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
         assert!(r.problems.is_empty());
-        assert_eq!(r.details["stable-count"], json!(1));
-        assert_eq!(r.details["stale-count"], json!(1));
-        assert_eq!(r.details["stale"], json!([5]));
+        assert_eq!(r.details.stable_count, 1);
+        assert_eq!(r.details.stale_count, 1);
+        assert_eq!(crate::testing::to_json(&r.details.stale), json!([5]));
         // From the ack at 10 ms to the invocation at 30 ms of the last read
         // that missed it.
         assert_eq!(
-            r.details["stable-latencies"],
+            crate::testing::to_json(&r.details.stable_latencies),
             json!({"0": 20, "0.5": 20, "0.95": 20, "0.99": 20, "1": 20})
         );
-        let worst = &r.details["worst-stale"][0];
+        let worst = crate::testing::to_json(&r.details.worst_stale[0]);
         assert_eq!(worst["element"], json!(5));
         assert_eq!(worst["stable-latency"], json!(20));
         assert_eq!(worst["known"]["type"], json!("ok"));
@@ -774,10 +823,10 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.valid, Validity::Valid);
-        assert_eq!(r.details["stable-count"], json!(1));
-        assert_eq!(r.details["stale-count"], json!(0));
-        assert_eq!(r.details["worst-stale"], json!([]));
-        assert_eq!(r.details["stable-latencies"]["1"], json!(0));
+        assert_eq!(r.details.stable_count, 1);
+        assert_eq!(r.details.stale_count, 0);
+        assert_eq!(crate::testing::to_json(&r.details.worst_stale), json!([]));
+        assert_eq!(r.details.stable_latencies.as_ref().unwrap()["1"], 0);
     }
 
     #[test]
@@ -791,11 +840,14 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.valid, Validity::Valid);
-        assert_eq!(r.details["attempt-count"], json!(3));
-        assert_eq!(r.details["stable-count"], json!(1));
-        assert_eq!(r.details["never-read-count"], json!(2));
-        assert_eq!(r.details["never-read"], json!([2, 3]));
-        assert_eq!(r.details["lost-count"], json!(0));
+        assert_eq!(r.details.attempt_count, 3);
+        assert_eq!(r.details.stable_count, 1);
+        assert_eq!(r.details.never_read_count, 2);
+        assert_eq!(
+            crate::testing::to_json(&r.details.never_read),
+            json!([2, 3])
+        );
+        assert_eq!(r.details.lost_count, 0);
     }
 
     #[test]
@@ -808,9 +860,9 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.valid, Validity::Valid);
-        assert_eq!(r.details["attempt-count"], json!(1));
-        assert_eq!(r.details["stable-count"], json!(1));
-        assert_eq!(r.details["never-read-count"], json!(0));
+        assert_eq!(r.details.attempt_count, 1);
+        assert_eq!(r.details.stable_count, 1);
+        assert_eq!(r.details.never_read_count, 0);
     }
 
     #[test]
@@ -824,7 +876,7 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.details["lost"], json!([9]));
+        assert_eq!(crate::testing::to_json(&r.details.lost), json!([9]));
     }
 
     #[test]
@@ -835,7 +887,7 @@ mod tests {
             .read(4, 5, json!([]))
             .done();
         let r = run(&h);
-        assert_eq!(r.details["attempt-count"], json!(0));
+        assert_eq!(r.details.attempt_count, 0);
         assert_eq!(r.valid, Validity::Unknown, "nothing was attempted");
     }
 
@@ -849,9 +901,12 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.details["duplicated-count"], json!(2));
-        assert_eq!(r.details["duplicated"], json!({"1": 3, "2": 2}));
-        assert_eq!(r.details["lost-count"], json!(0));
+        assert_eq!(r.details.duplicated_count, 2);
+        assert_eq!(
+            crate::testing::to_json(&r.details.duplicated),
+            json!({"1": 3, "2": 2})
+        );
+        assert_eq!(r.details.lost_count, 0);
         assert_eq!(
             r.problems,
             ["2 elements appeared more than once in a single read: 1 (3 copies), 2 (2 copies)"]
@@ -859,8 +914,8 @@ mod tests {
         // Jepsen 0.3.7 never reports a duplicate: both elements are stable.
         assert_eq!(r.maelstrom_valid, Validity::Valid);
         assert_eq!(r.beyond_maelstrom, r.problems);
-        assert_eq!(r.details["maelstrom-valid"], json!(true));
-        assert_eq!(r.details["beyond-maelstrom"], json!(r.problems));
+        assert_eq!(r.maelstrom_valid, Validity::Valid);
+        assert_eq!(r.beyond_maelstrom, r.problems);
     }
 
     #[test]
@@ -872,8 +927,8 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.valid, Validity::Unknown);
-        assert_eq!(r.details["never-read-count"], json!(2));
-        assert_eq!(r.details["stable-latencies"], Value::Null);
+        assert_eq!(r.details.never_read_count, 2);
+        assert_eq!(r.details.stable_latencies, None);
         assert_eq!(r.problems.len(), 1);
         assert!(
             r.problems[0].starts_with("2 elements were attempted"),
@@ -887,9 +942,15 @@ mod tests {
         let r = run(&History::default());
         assert_eq!(r.valid, Validity::Unknown);
         assert_eq!(r.maelstrom_valid, Validity::Unknown);
-        assert_eq!(r.details["attempt-count"], json!(0));
+        assert_eq!(r.details.attempt_count, 0);
         // Maelstrom's keys, all of them always present.
-        let mut keys: Vec<&str> = r.details.keys().map(String::as_str).collect();
+        let section = crate::testing::to_json(&r.section());
+        let mut keys: Vec<&str> = section
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort_unstable();
         let mut expected = [
             "valid",
@@ -936,11 +997,20 @@ mod tests {
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
         assert_eq!(r.maelstrom_valid, Validity::Valid);
         assert!(r.problems.is_empty() && r.beyond_maelstrom.is_empty());
-        assert_eq!(r.details["final-read-count"], json!(3));
-        assert_eq!(r.details["final-read-missing-count"], json!(0));
-        assert_eq!(r.details["final-read-missing"], json!([]));
-        assert!(r.details.get("maelstrom-valid").is_none());
-        assert!(r.details.get("beyond-maelstrom").is_none());
+        assert_eq!(r.details.final_read_count, 3);
+        assert_eq!(r.details.final_read_missing_count, 0);
+        assert_eq!(
+            crate::testing::to_json(&r.details.final_read_missing),
+            json!([])
+        );
+        assert!(crate::testing::to_json(&r.section())
+            .get("maelstrom-valid")
+            .cloned()
+            .is_none());
+        assert!(crate::testing::to_json(&r.section())
+            .get("beyond-maelstrom")
+            .cloned()
+            .is_none());
     }
 
     #[test]
@@ -954,14 +1024,14 @@ mod tests {
         let r = run(&h);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.maelstrom_valid, Validity::Valid);
-        assert_eq!(r.details["stable-count"], json!(3));
-        assert_eq!(r.details["lost-count"], json!(0));
-        assert_eq!(r.details["final-read-count"], json!(2));
-        assert_eq!(r.details["final-read-missing-count"], json!(1));
+        assert_eq!(r.details.stable_count, 3);
+        assert_eq!(r.details.lost_count, 0);
+        assert_eq!(r.details.final_read_count, 2);
+        assert_eq!(r.details.final_read_missing_count, 1);
         // Processes 1 to 3 added, 4 read; n1's final read is process 5,
         // and its completion op 10 (after 3 adds, 1 read and 2 invocations).
         assert_eq!(
-            r.details["final-read-missing"],
+            crate::testing::to_json(&r.details.final_read_missing),
             json!([{
                 "node": "n1",
                 "process": 5,
@@ -976,8 +1046,8 @@ mod tests {
              before it began: 2";
         assert_eq!(r.problems, [sentence]);
         assert_eq!(r.beyond_maelstrom, [sentence]);
-        assert_eq!(r.details["maelstrom-valid"], json!(true));
-        assert_eq!(r.details["beyond-maelstrom"], json!([sentence]));
+        assert_eq!(r.maelstrom_valid, Validity::Valid);
+        assert_eq!(r.beyond_maelstrom, [sentence]);
     }
 
     #[test]
@@ -993,12 +1063,12 @@ mod tests {
         let r = run(&h);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.maelstrom_valid, Validity::Valid);
-        assert_eq!(r.details["final-read-count"], json!(4));
-        let missing = &r.details["final-read-missing"];
-        assert_eq!(missing.as_array().unwrap().len(), 1);
-        assert_eq!(missing[0]["node"], json!("n0"));
-        assert_eq!(missing[0]["process"], json!(7));
-        assert_eq!(missing[0]["missing"], json!([1, 3]));
+        assert_eq!(r.details.final_read_count, 4);
+        let missing = &r.details.final_read_missing;
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].node.as_deref(), Some("n0"));
+        assert_eq!(missing[0].process, Process::Client(7));
+        assert_eq!(missing[0].missing, [json!(1), json!(3)]);
         assert_eq!(
             r.problems,
             [
@@ -1026,7 +1096,7 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
-        assert_eq!(r.details["final-read-missing-count"], json!(0));
+        assert_eq!(r.details.final_read_missing_count, 0);
     }
 
     #[test]
@@ -1042,9 +1112,12 @@ mod tests {
         let r = run(&h);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.maelstrom_valid, Validity::Valid);
-        assert_eq!(r.details["final-read-missing"][0]["missing"], json!([9]));
         assert_eq!(
-            r.details["final-read-missing"][0]["required-count"],
+            crate::testing::to_json(&r.details.final_read_missing[0])["missing"],
+            json!([9])
+        );
+        assert_eq!(
+            crate::testing::to_json(&r.details.final_read_missing[0])["required-count"],
             json!(4)
         );
     }
@@ -1059,7 +1132,7 @@ mod tests {
         let r = run(&h);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.maelstrom_valid, Validity::Invalid);
-        assert_eq!(r.details["lost"], json!([2]));
+        assert_eq!(crate::testing::to_json(&r.details.lost), json!([2]));
         assert_eq!(r.problems.len(), 2);
         assert_eq!(r.problems[0], "1 acknowledged element was lost: 2");
         assert!(
@@ -1069,7 +1142,7 @@ mod tests {
         );
         // The per-node sentence is lightcone's own; the verdict is not.
         assert_eq!(r.beyond_maelstrom, r.problems[1..]);
-        assert_eq!(r.details["maelstrom-valid"], json!(false));
+        assert_eq!(r.maelstrom_valid, Validity::Invalid);
     }
 
     #[test]
@@ -1082,7 +1155,10 @@ mod tests {
             op.node = None;
         }
         let r = run(&h);
-        assert_eq!(r.details["final-read-missing"][0]["node"], Value::Null);
+        assert_eq!(
+            crate::testing::to_json(&r.details.final_read_missing[0])["node"],
+            Value::Null
+        );
         assert!(
             r.problems[0]
                 .starts_with("the final read of process 5 (no node recorded) lacks 2 of 3"),
@@ -1105,15 +1181,12 @@ mod tests {
         s.final_read("n40", 10, 11, json!((0..40).collect::<Vec<u64>>()));
         let r = run(&s.done());
         assert_eq!(r.maelstrom_valid, Validity::Valid);
-        assert_eq!(r.details["final-read-count"], json!(41));
-        assert_eq!(r.details["final-read-missing-count"], json!(40));
-        let listed = r.details["final-read-missing"].as_array().unwrap();
+        assert_eq!(r.details.final_read_count, 41);
+        assert_eq!(r.details.final_read_missing_count, 40);
+        let listed = &r.details.final_read_missing;
         assert_eq!(listed.len(), FINAL_READS_SHOWN_MAX);
-        assert_eq!(listed[0]["missing-count"], json!(40));
-        assert_eq!(
-            listed[0]["missing"].as_array().unwrap().len(),
-            ELEMENTS_SHOWN_MAX
-        );
+        assert_eq!(listed[0].missing_count, 40);
+        assert_eq!(listed[0].missing.len(), ELEMENTS_SHOWN_MAX);
         assert_eq!(r.problems.len(), FINAL_READS_NAMED_MAX + 1);
         assert!(
             r.problems[0].ends_with("8, 9 and 30 more"),
@@ -1137,7 +1210,7 @@ mod tests {
         h.push(invoke(2, "read", Value::Null, 5));
         h.push(ok(2, "read", json!([]), 6));
         let r = run(&h);
-        assert_eq!(r.details["lost"], json!([1]));
+        assert_eq!(crate::testing::to_json(&r.details.lost), json!([1]));
     }
 
     #[test]
@@ -1151,11 +1224,11 @@ mod tests {
         h.push(ok(50, "broadcast", json!(2), 6 * MS));
         let r = run(&h);
         assert_eq!(r.valid, Validity::Valid);
-        assert_eq!(r.details["attempt-count"], json!(1));
+        assert_eq!(r.details.attempt_count, 1);
         // The same history under other function names.
         let r = check(&h, "broadcast", "read");
-        assert_eq!(r.details["attempt-count"], json!(1));
-        assert_eq!(r.details["never-read"], json!([2]));
+        assert_eq!(r.details.attempt_count, 1);
+        assert_eq!(crate::testing::to_json(&r.details.never_read), json!([2]));
     }
 
     #[test]
@@ -1167,7 +1240,7 @@ mod tests {
             .done();
         let r = run(&h);
         assert_eq!(r.valid, Validity::Unknown);
-        assert_eq!(r.details["stable-count"], json!(1));
+        assert_eq!(r.details.stable_count, 1);
         assert!(
             r.problems[0].starts_with("1 read returned something other"),
             "{}",
@@ -1183,8 +1256,8 @@ mod tests {
         }
         s.read(2, 3, json!([]));
         let r = run(&s.done());
-        assert_eq!(r.details["lost-count"], json!(40));
-        let lost: Vec<i64> = serde_json::from_value(r.details["lost"].clone()).unwrap();
+        assert_eq!(r.details.lost_count, 40);
+        let lost: Vec<i64> = r.details.lost.iter().map(|v| v.as_i64().unwrap()).collect();
         assert_eq!(lost, (0..32).collect::<Vec<i64>>());
         assert!(
             r.problems[0].ends_with("8, 9 and 30 more"),
@@ -1213,10 +1286,10 @@ mod tests {
         s.read(2, 3, json!(elements));
         s.read(4, 5, json!([3, "3"]));
         let r = run(&s.done());
-        assert_eq!(r.details["attempt-count"], json!(7));
-        assert_eq!(r.details["stable-count"], json!(2));
+        assert_eq!(r.details.attempt_count, 7);
+        assert_eq!(r.details.stable_count, 2);
         assert_eq!(
-            r.details["lost"],
+            crate::testing::to_json(&r.details.lost),
             json!([-1, SMALL_ELEMENT_MAX, 1u64 << 40, "a", 3.5])
         );
     }
@@ -1226,9 +1299,13 @@ mod tests {
         let q = quantiles((0..100).rev().collect());
         assert_eq!(
             q,
-            json!({"0": 0, "0.5": 50, "0.95": 95, "0.99": 99, "1": 99})
+            Some(
+                [("0", 0), ("0.5", 50), ("0.95", 95), ("0.99", 99), ("1", 99)]
+                    .map(|(k, v)| (k.to_string(), v))
+                    .into()
+            )
         );
-        assert_eq!(quantiles(vec![]), Value::Null);
+        assert_eq!(quantiles(vec![]), None);
     }
 
     #[test]
@@ -1245,25 +1322,27 @@ mod tests {
         }
         s.read(200, 201, json!((0..10).collect::<Vec<u64>>()));
         let r = run(&s.done());
-        assert_eq!(r.details["stale-count"], json!(10));
-        let worst: Vec<u64> = r.details["worst-stale"]
-            .as_array()
-            .unwrap()
+        assert_eq!(r.details.stale_count, 10);
+        let worst: Vec<u64> = r
+            .details
+            .worst_stale
             .iter()
-            .map(|w| w["element"].as_u64().unwrap())
+            .map(|w| w.element.as_u64().unwrap())
             .collect();
         assert_eq!(worst, [9, 8, 7, 6, 5, 4, 3, 2]);
-        assert_eq!(r.details["worst-stale"][0]["stable-latency"], json!(99));
+        assert_eq!(
+            crate::testing::to_json(&r.details.worst_stale[0])["stable-latency"],
+            json!(99)
+        );
     }
 
     /// Jepsen 0.3.7's verdict from the outcome counts: lost, else nothing
     /// stable, else valid. lightcone's must be the same unless it names
     /// problems beyond Maelstrom, and then `maelstrom_valid` must be.
-    fn assert_jepsen_verdict(r: &CheckResult, jsonl: &str) {
-        let count = |key: &str| r.details[key].as_u64().unwrap();
-        let jepsen = if count("lost-count") > 0 {
+    fn assert_jepsen_verdict(r: &CheckResult<Details>, jsonl: &str) {
+        let jepsen = if r.details.lost_count > 0 {
             Validity::Invalid
-        } else if count("stable-count") == 0 {
+        } else if r.details.stable_count == 0 {
             Validity::Unknown
         } else {
             Validity::Valid
@@ -1271,10 +1350,16 @@ mod tests {
         if !r.beyond_maelstrom.is_empty() {
             assert_eq!(r.maelstrom_valid, jepsen, "{jsonl}");
             assert_eq!(r.valid, Validity::Invalid, "{jsonl}");
-            assert_eq!(r.details["maelstrom-valid"], jepsen.to_json(), "{jsonl}");
+            assert_eq!(r.section().maelstrom_valid, Some(jepsen), "{jsonl}");
         } else {
             assert_eq!(r.maelstrom_valid, r.valid, "{jsonl}");
-            assert!(r.details.get("maelstrom-valid").is_none(), "{jsonl}");
+            assert!(
+                crate::testing::to_json(&r.section())
+                    .get("maelstrom-valid")
+                    .cloned()
+                    .is_none(),
+                "{jsonl}"
+            );
             assert_eq!(r.valid, jepsen, "{jsonl}");
         }
         for p in &r.beyond_maelstrom {
@@ -1440,15 +1525,27 @@ mod tests {
                 }
             }
             let jsonl = h.to_jsonl();
-            assert_eq!(r.details["stable-count"], json!(stable), "{jsonl}");
-            assert_eq!(r.details["lost-count"], json!(lost), "{jsonl}");
-            assert_eq!(r.details["never-read-count"], json!(never), "{jsonl}");
-            assert_eq!(r.details["stale-count"], json!(stale), "{jsonl}");
             assert_eq!(
-                r.details["stable-latencies"],
-                quantiles(latencies),
+                crate::testing::to_json(&r.details.stable_count),
+                json!(stable),
                 "{jsonl}"
             );
+            assert_eq!(
+                crate::testing::to_json(&r.details.lost_count),
+                json!(lost),
+                "{jsonl}"
+            );
+            assert_eq!(
+                crate::testing::to_json(&r.details.never_read_count),
+                json!(never),
+                "{jsonl}"
+            );
+            assert_eq!(
+                crate::testing::to_json(&r.details.stale_count),
+                json!(stale),
+                "{jsonl}"
+            );
+            assert_eq!(r.details.stable_latencies, quantiles(latencies), "{jsonl}");
             assert_jepsen_verdict(&r, &jsonl);
             *seen.entry(r.valid.to_string()).or_insert(0) += 1;
             for (label, n) in [
@@ -1525,15 +1622,15 @@ mod tests {
                     (!missing.is_empty()).then(|| json!([h.ops[i].node, missing]))
                 })
                 .collect();
-            let found: Vec<Value> = r.details["final-read-missing"]
-                .as_array()
-                .unwrap()
+            let found: Vec<Value> = r
+                .details
+                .final_read_missing
                 .iter()
-                .map(|f| json!([f["node"], f["missing"]]))
+                .map(|f| json!([f.node, f.missing]))
                 .collect();
             assert_eq!(found, expected, "{jsonl}");
             assert_jepsen_verdict(&r, &jsonl);
-            assert_eq!(r.details["duplicated-count"], json!(0));
+            assert_eq!(r.details.duplicated_count, 0);
             lacking_count += usize::from(!expected.is_empty());
             stricter_count += usize::from(r.valid != r.maelstrom_valid);
         }
@@ -1560,11 +1657,14 @@ mod tests {
         }
         let r = run(&h);
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
-        assert_eq!(r.details["attempt-count"], json!(n));
-        assert_eq!(r.details["stable-count"], json!(n));
+        assert_eq!(crate::testing::to_json(&r.details.attempt_count), json!(n));
+        assert_eq!(crate::testing::to_json(&r.details.stable_count), json!(n));
         // Odd elements 1, 3, ..., 1997; 1999 has no read after its own.
-        assert_eq!(r.details["stale-count"], json!(n / 2 - 1));
-        assert_eq!(r.details["stable-latencies"]["1"], json!(10));
-        assert_eq!(r.details["stable-latencies"]["0.5"], json!(0));
+        assert_eq!(
+            crate::testing::to_json(&r.details.stale_count),
+            json!(n / 2 - 1)
+        );
+        assert_eq!(r.details.stable_latencies.as_ref().unwrap()["1"], 10);
+        assert_eq!(r.details.stable_latencies.as_ref().unwrap()["0.5"], 0);
     }
 }

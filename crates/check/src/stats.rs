@@ -3,40 +3,50 @@
 use std::collections::BTreeMap;
 
 use lightcone_history::{History, OpType};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
 use crate::{CheckResult, Validity};
 
-/// Completions of one kind of operation (or of all of them).
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    ok: usize,
-    fail: usize,
-    info: usize,
+/// Completions of one kind of operation (or of all of them), as Jepsen
+/// counts them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct OpCounts {
+    /// All completions: `ok` + `fail` + `info`.
+    pub count: u64,
+    pub ok_count: u64,
+    pub fail_count: u64,
+    pub info_count: u64,
 }
 
-impl Counts {
-    fn add(&mut self, kind: OpType) {
+impl OpCounts {
+    pub fn add(&mut self, kind: OpType) {
         match kind {
-            OpType::Ok => self.ok += 1,
-            OpType::Fail => self.fail += 1,
-            OpType::Info => self.info += 1,
-            OpType::Invoke => {}
+            OpType::Ok => self.ok_count += 1,
+            OpType::Fail => self.fail_count += 1,
+            OpType::Info => self.info_count += 1,
+            OpType::Invoke => return,
         }
+        self.count += 1;
     }
+}
 
-    fn count(self) -> usize {
-        self.ok + self.fail + self.info
-    }
+/// The stats checker's section of results.json.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Details {
+    #[serde(flatten)]
+    pub all: OpCounts,
+    pub by_f: BTreeMap<String, FunctionStats>,
+}
 
-    fn to_details(self) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("count".to_string(), json!(self.count()));
-        m.insert("ok-count".to_string(), json!(self.ok));
-        m.insert("fail-count".to_string(), json!(self.fail));
-        m.insert("info-count".to_string(), json!(self.info));
-        m
-    }
+/// One function's completions, and whether any succeeded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FunctionStats {
+    #[serde(flatten)]
+    pub counts: OpCounts,
+    pub valid: Validity,
 }
 
 /// Functions that never succeed by design (see [`check`]).
@@ -53,9 +63,9 @@ const NEVER_OK: [&str; 2] = ["crash", "debug-topic-partitions"];
 /// design: Maelstrom wraps its stats checker in Jepsen's
 /// `jepsen.tests.kafka/stats-checker`, which leaves them out of the verdict
 /// (kafka's clients crash on purpose).
-pub fn check(history: &History) -> CheckResult {
-    let mut all = Counts::default();
-    let mut by_f: BTreeMap<&str, Counts> = BTreeMap::new();
+pub fn check(history: &History) -> CheckResult<Details> {
+    let mut all = OpCounts::default();
+    let mut by_f: BTreeMap<&str, OpCounts> = BTreeMap::new();
     for op in history
         .iter()
         .filter(|op| op.is_client() && !op.is_invoke())
@@ -66,36 +76,36 @@ pub fn check(history: &History) -> CheckResult {
 
     let mut problems = Vec::new();
     let mut valid = Validity::Valid;
-    let mut by_f_details = Map::new();
-    for (f, counts) in &by_f {
-        let f_valid = if counts.ok > 0 {
+    let mut stats = BTreeMap::new();
+    for (f, counts) in by_f {
+        let f_valid = if counts.ok_count > 0 {
             Validity::Valid
         } else {
             Validity::Invalid
         };
-        if f_valid == Validity::Invalid && !NEVER_OK.contains(f) {
+        if f_valid == Validity::Invalid && !NEVER_OK.contains(&f) {
             problems.push(format!(
                 "no {f} operation succeeded ({} failed, {} indeterminate)",
-                counts.fail, counts.info
+                counts.fail_count, counts.info_count
             ));
             valid = valid.merge(f_valid);
         }
-        let mut entry = Map::new();
-        entry.insert("valid".to_string(), f_valid.to_json());
-        entry.extend(counts.to_details());
-        by_f_details.insert((*f).to_string(), Value::Object(entry));
+        stats.insert(
+            f.to_string(),
+            FunctionStats {
+                counts,
+                valid: f_valid,
+            },
+        );
     }
-
-    let mut details = all.to_details();
-    details.insert("by-f".to_string(), Value::Object(by_f_details));
-    CheckResult::new(valid, problems, details)
+    CheckResult::new(valid, problems, Details { all, by_f: stats })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{invoke, nemesis, ok, op};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn crash_ops_never_succeed_and_that_is_fine() {
@@ -110,7 +120,7 @@ mod tests {
         let r = check(&h);
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
         // As in Jepsen, the function's own entry still says it never succeeded.
-        assert_eq!(r.details["by-f"]["crash"]["valid"], json!(false));
+        assert_eq!(r.details.by_f["crash"].valid, Validity::Invalid);
     }
 
     #[test]
@@ -130,12 +140,12 @@ mod tests {
         .collect();
         let r = check(&h);
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.details["count"], json!(3));
-        assert_eq!(r.details["ok-count"], json!(1));
-        assert_eq!(r.details["fail-count"], json!(1));
-        assert_eq!(r.details["info-count"], json!(1));
+        assert_eq!(r.details.all.count, 3);
+        assert_eq!(r.details.all.ok_count, 1);
+        assert_eq!(r.details.all.fail_count, 1);
+        assert_eq!(r.details.all.info_count, 1);
         assert_eq!(
-            r.details["by-f"],
+            crate::testing::to_json(&r.details.by_f),
             json!({
                 "add": {"valid": false, "count": 2, "ok-count": 0, "fail-count": 1, "info-count": 1},
                 "read": {"valid": true, "count": 1, "ok-count": 1, "fail-count": 0, "info-count": 0},
@@ -160,14 +170,14 @@ mod tests {
         let r = check(&h);
         assert_eq!(r.valid, Validity::Valid);
         assert!(r.problems.is_empty());
-        assert_eq!(r.details["by-f"]["read"]["count"], json!(2));
+        assert_eq!(r.details.by_f["read"].counts.count, 2);
     }
 
     #[test]
     fn empty_history_is_valid() {
         let r = check(&History::default());
         assert_eq!(r.valid, Validity::Valid);
-        assert_eq!(r.details["count"], json!(0));
-        assert_eq!(r.details["by-f"], json!({}));
+        assert_eq!(r.details.all.count, 0);
+        assert_eq!(crate::testing::to_json(&r.details.by_f), json!({}));
     }
 }

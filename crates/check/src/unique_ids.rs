@@ -5,7 +5,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use lightcone_history::{History, OpType};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::{list_some, plural, CheckResult, Validity};
 
@@ -15,10 +16,24 @@ const DUPLICATED_SHOWN_MAX: usize = 32;
 /// How many duplicated ids the problem sentence names.
 const DUPLICATED_NAMED_MAX: usize = 8;
 
+/// The unique-ids checker's section of results.json (Jepsen's keys).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Details {
+    pub attempted_count: usize,
+    pub acknowledged_count: usize,
+    pub duplicated_count: usize,
+    /// The most often returned duplicates (their JSON text -> times
+    /// returned), the first 32.
+    pub duplicated: BTreeMap<String, usize>,
+    /// The lowest and highest acknowledged id.
+    pub range: Option<(Value, Value)>,
+}
+
 /// Checks the `generate` operations: every id acknowledged (the `ok` value,
 /// any JSON) must be distinct. Ids are compared by their JSON text, so `1`
 /// and `"1"` are different ids.
-pub fn check(history: &History) -> CheckResult {
+pub fn check(history: &History) -> CheckResult<Details> {
     let mut attempted_count = 0usize;
     let mut acknowledged_count = 0usize;
     // JSON text -> (times returned, the id).
@@ -81,20 +96,17 @@ pub fn check(history: &History) -> CheckResult {
         Validity::Invalid
     };
 
-    let mut details = Map::new();
-    details.insert("attempted-count".to_string(), json!(attempted_count));
-    details.insert("acknowledged-count".to_string(), json!(acknowledged_count));
-    details.insert("duplicated-count".to_string(), json!(duplicated.len()));
-    let shown: Map<String, Value> = duplicated
-        .iter()
-        .take(DUPLICATED_SHOWN_MAX)
-        .map(|(text, n, _)| ((*text).clone(), json!(n)))
-        .collect();
-    details.insert("duplicated".to_string(), Value::Object(shown));
-    details.insert(
-        "range".to_string(),
-        range.map_or(Value::Null, |(low, high)| json!([low, high])),
-    );
+    let details = Details {
+        attempted_count,
+        acknowledged_count,
+        duplicated_count: duplicated.len(),
+        duplicated: duplicated
+            .iter()
+            .take(DUPLICATED_SHOWN_MAX)
+            .map(|(text, n, _)| ((*text).clone(), *n))
+            .collect(),
+        range: range.map(|(low, high)| (low.clone(), high.clone())),
+    };
     CheckResult::new(valid, problems, details)
 }
 
@@ -128,6 +140,7 @@ fn compare_ids(a: &Value, b: &Value) -> Ordering {
 mod tests {
     use super::*;
     use crate::testing::{invoke, nemesis, ok, op};
+    use serde_json::json;
 
     fn generated(ids: &[Value]) -> History {
         let mut h = History::default();
@@ -149,12 +162,12 @@ mod tests {
         let r = check(&h);
         assert_eq!(r.valid, Validity::Valid);
         assert!(r.problems.is_empty());
-        assert_eq!(r.details["attempted-count"], json!(6));
-        assert_eq!(r.details["acknowledged-count"], json!(4));
-        assert_eq!(r.details["duplicated-count"], json!(0));
-        assert_eq!(r.details["duplicated"], json!({}));
+        assert_eq!(r.details.attempted_count, 6);
+        assert_eq!(r.details.acknowledged_count, 4);
+        assert_eq!(r.details.duplicated_count, 0);
+        assert_eq!(crate::testing::to_json(&r.details.duplicated), json!({}));
         // Numeric, not textual: "10" < "2" as text.
-        assert_eq!(r.details["range"], json!([-3, 10]));
+        assert_eq!(crate::testing::to_json(&r.details.range), json!([-3, 10]));
     }
 
     #[test]
@@ -170,10 +183,13 @@ mod tests {
         ]);
         let r = check(&h);
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.details["acknowledged-count"], json!(7));
-        assert_eq!(r.details["duplicated-count"], json!(2));
-        assert_eq!(r.details["duplicated"], json!({"1": 3, "\"a\"": 2}));
-        assert_eq!(r.details["range"], json!([1, "b"]));
+        assert_eq!(r.details.acknowledged_count, 7);
+        assert_eq!(r.details.duplicated_count, 2);
+        assert_eq!(
+            crate::testing::to_json(&r.details.duplicated),
+            json!({"1": 3, "\"a\"": 2})
+        );
+        assert_eq!(crate::testing::to_json(&r.details.range), json!([1, "b"]));
         assert_eq!(r.problems.len(), 1);
         assert!(r.problems[0].starts_with("2 ids were returned more than once: 1 (3 times)"));
     }
@@ -182,16 +198,16 @@ mod tests {
     fn empty_history_has_null_range() {
         let r = check(&History::default());
         assert_eq!(r.valid, Validity::Valid);
-        assert_eq!(r.details["range"], Value::Null);
-        assert_eq!(r.details["attempted-count"], json!(0));
+        assert_eq!(r.details.range, None);
+        assert_eq!(r.details.attempted_count, 0);
     }
 
     #[test]
     fn duplicated_details_are_capped() {
         let ids: Vec<Value> = (0..50).flat_map(|i| [json!(i), json!(i)]).collect();
         let r = check(&generated(&ids));
-        assert_eq!(r.details["duplicated-count"], json!(50));
-        assert_eq!(r.details["duplicated"].as_object().unwrap().len(), 32);
+        assert_eq!(r.details.duplicated_count, 50);
+        assert_eq!(r.details.duplicated.len(), 32);
         assert!(r.problems[0].ends_with("and 42 more"), "{}", r.problems[0]);
     }
 

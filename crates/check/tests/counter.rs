@@ -43,6 +43,11 @@ impl Script {
     }
 }
 
+/// A typed detail as JSON, to compare with what results.json shows.
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("details serialize")
+}
+
 #[test]
 fn an_exact_history_is_valid() {
     let mut s = Script::default();
@@ -55,15 +60,15 @@ fn an_exact_history_is_valid() {
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
     assert!(r.problems.is_empty());
-    assert_eq!(r.details["valid"], json!(true));
-    assert_eq!(r.details["final-reads"], json!([6, 6]));
-    assert_eq!(r.details["final-reads-source"], json!("final"));
-    assert_eq!(r.details["acceptable"], json!([[6, 6]]));
-    assert_eq!(r.details["ok-add-count"], json!(3));
-    assert_eq!(r.details["info-add-count"], json!(0));
-    assert_eq!(r.details["error-count"], json!(0));
-    assert_eq!(r.details["read-error-count"], json!(0));
-    assert_eq!(r.details["ranges-approximated"], json!(false));
+    assert_eq!(r.valid, Validity::Valid);
+    assert_eq!(to_json(&r.details.final_reads), json!([6, 6]));
+    assert_eq!(to_json(&r.details.final_reads_source), json!("final"));
+    assert_eq!(to_json(&r.details.acceptable), json!([[6, 6]]));
+    assert_eq!(r.details.ok_add_count, 3);
+    assert_eq!(r.details.info_add_count, 0);
+    assert_eq!(r.details.error_count, 0);
+    assert_eq!(r.details.read_error_count, 0);
+    assert!(!r.details.ranges_approximated);
 }
 
 #[test]
@@ -79,18 +84,18 @@ fn an_indeterminate_add_may_be_counted_or_not() {
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
     assert_eq!(
-        r.details["acceptable"],
+        to_json(&r.details.acceptable),
         json!([[5, 5], [8, 8], [105, 105], [108, 108]])
     );
-    assert_eq!(r.details["info-add-count"], json!(2));
+    assert_eq!(r.details.info_add_count, 2);
 
     // But not counted in part: 6 is no sum of a subset.
     s.final_read(7, 6);
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Invalid);
-    assert_eq!(r.details["error-count"], json!(1));
-    assert_eq!(r.details["errors"][0]["value"], json!(6));
-    assert_eq!(r.details["errors"][0]["process"], json!(7));
+    assert_eq!(r.details.error_count, 1);
+    assert_eq!(to_json(&r.details.errors[0])["value"], json!(6));
+    assert_eq!(to_json(&r.details.errors[0])["process"], json!(7));
 }
 
 #[test]
@@ -104,10 +109,10 @@ fn a_final_read_outside_the_range_is_invalid() {
     let bad = s.final_read(3, 17);
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Invalid);
-    assert_eq!(r.details["acceptable"], json!([[20, 24]]));
-    assert_eq!(r.details["final-reads"], json!([22, 17]));
+    assert_eq!(to_json(&r.details.acceptable), json!([[20, 24]]));
+    assert_eq!(to_json(&r.details.final_reads), json!([22, 17]));
     assert_eq!(
-        r.details["errors"],
+        to_json(&r.details.errors),
         json!([{"process": 3, "index": bad, "value": 17}])
     );
     assert_eq!(
@@ -125,8 +130,8 @@ fn failed_adds_count_for_nothing() {
     s.final_read(2, 14);
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Invalid);
-    assert_eq!(r.details["acceptable"], json!([[4, 4]]));
-    assert_eq!(r.details["fail-add-count"], json!(1));
+    assert_eq!(to_json(&r.details.acceptable), json!([[4, 4]]));
+    assert_eq!(r.details.fail_add_count, 1);
 }
 
 #[test]
@@ -142,7 +147,7 @@ fn negative_deltas_of_a_pn_counter() {
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
     assert_eq!(
-        r.details["acceptable"],
+        to_json(&r.details.acceptable),
         json!([[-5, -5], [-3, -3], [0, 0], [2, 2]])
     );
 
@@ -167,9 +172,9 @@ fn twenty_indeterminate_unit_adds_merge_into_one_range() {
     s.final_read(30, 20);
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
-    assert_eq!(r.details["acceptable"], json!([[7, 27]]));
-    assert_eq!(r.details["info-add-count"], json!(20));
-    assert_eq!(r.details["ranges-approximated"], json!(false));
+    assert_eq!(to_json(&r.details.acceptable), json!([[7, 27]]));
+    assert_eq!(r.details.info_add_count, 20);
+    assert!(!r.details.ranges_approximated);
 }
 
 #[test]
@@ -182,9 +187,9 @@ fn many_distinct_deltas_stay_bounded() {
     }
     s.final_read(30, 3 << 20);
     let r = counter::check(&s.history);
-    let ranges = r.details["acceptable"].as_array().unwrap().len();
+    let ranges = r.details.acceptable.len();
     assert!(ranges <= counter::RANGES_MAX, "{ranges} ranges");
-    assert_eq!(r.details["ranges-approximated"], json!(true));
+    assert!(r.details.ranges_approximated);
     // Merging only adds values: the true sum is still accepted.
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
 }
@@ -199,10 +204,10 @@ fn an_impossible_read_during_the_test_is_reported_but_only_final_reads_judge() {
     // Maelstrom's verdict: the final read converged. The stale read is
     // counted and listed, not held against the run.
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
-    assert_eq!(r.details["error-count"], json!(0), "the final read is fine");
-    assert_eq!(r.details["read-error-count"], json!(1));
+    assert_eq!(r.details.error_count, 0, "the final read is fine");
+    assert_eq!(r.details.read_error_count, 1);
     assert_eq!(
-        r.details["read-errors"],
+        to_json(&r.details.read_errors),
         json!([{"process": 1, "index": bad, "value": 0, "lower": 5, "upper": 5}])
     );
     assert!(r.problems.is_empty(), "{:?}", r.problems);
@@ -222,7 +227,7 @@ fn a_read_concurrent_with_adds_may_see_any_of_them() {
     s.final_read(4, 7);
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
-    assert_eq!(r.details["acceptable"], json!([[6, 7]]));
+    assert_eq!(to_json(&r.details.acceptable), json!([[6, 7]]));
 
     // 8 is beyond every add invoked before the read ended: 2 + 5.
     let mut s2 = Script::default();
@@ -240,8 +245,8 @@ fn a_read_concurrent_with_adds_may_see_any_of_them() {
         "{:?}",
         r.problems
     );
-    assert_eq!(r.details["read-errors"][0]["lower"], json!(2));
-    assert_eq!(r.details["read-errors"][0]["upper"], json!(7));
+    assert_eq!(to_json(&r.details.read_errors[0])["lower"], json!(2));
+    assert_eq!(to_json(&r.details.read_errors[0])["upper"], json!(7));
 }
 
 #[test]
@@ -255,18 +260,18 @@ fn without_final_reads_the_last_read_of_each_process_is_checked() {
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
     assert_eq!(
-        r.details["final-reads-source"],
+        to_json(&r.details.final_reads_source),
         json!("last-read-per-process")
     );
-    assert_eq!(r.details["final-reads"], json!([3, 7]));
+    assert_eq!(to_json(&r.details.final_reads), json!([3, 7]));
 
     s.read(2, 5);
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Invalid);
-    assert_eq!(r.details["final-reads"], json!([7, 5]));
-    assert_eq!(r.details["error-count"], json!(1));
+    assert_eq!(to_json(&r.details.final_reads), json!([7, 5]));
+    assert_eq!(r.details.error_count, 1);
     // Checked once, as a final read, not again as a read during the test.
-    assert_eq!(r.details["read-error-count"], json!(0));
+    assert_eq!(r.details.read_error_count, 0);
 }
 
 #[test]
@@ -279,6 +284,6 @@ fn an_add_acknowledged_after_a_final_read_began_is_optional() {
     s.push(2, OpType::Ok, "read", json!(1), true);
     let r = counter::check(&s.history);
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
-    assert_eq!(r.details["acceptable"], json!([[1, 1], [3, 3]]));
-    assert_eq!(r.details["concurrent-ok-add-count"], json!(1));
+    assert_eq!(to_json(&r.details.acceptable), json!([[1, 1], [3, 3]]));
+    assert_eq!(r.details.concurrent_ok_add_count, 1);
 }

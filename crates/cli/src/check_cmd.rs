@@ -92,7 +92,7 @@ enum Outcome {
     Workload {
         model: String,
         op_count: usize,
-        result: CheckResult,
+        result: CheckResult<lightcone_kafka::Details>,
     },
 }
 
@@ -198,7 +198,13 @@ fn print_linear(path: &Path, result: &LinearResult, timeline: &str, ms: f64) {
     }
 }
 
-fn print_workload(path: &Path, model: &str, op_count: usize, result: &CheckResult, ms: f64) {
+fn print_workload(
+    path: &Path,
+    model: &str,
+    op_count: usize,
+    result: &CheckResult<lightcone_kafka::Details>,
+    ms: f64,
+) {
     println!(
         "{}: {} ({model} model, {op_count} ops) in {ms:.2} ms",
         path.display(),
@@ -235,7 +241,8 @@ pub fn run(args: CheckArgs) -> i32 {
                         println!("{v}");
                     }
                     (Outcome::Workload { model, result, .. }, true) => {
-                        let mut v = Value::Object(result.details.clone());
+                        let mut v =
+                            serde_json::to_value(result.section()).expect("details serialize");
                         v["file"] = json!(path);
                         v["model"] = json!(model);
                         v["problems"] = json!(result.problems);

@@ -197,15 +197,17 @@ pub fn run_one(
         Ok(report) => {
             println!("{}", report.summary());
             let w = &report.workbench;
-            println!(
-                "  simulated {:.1} s in {:.3} s of wall time ({:.0}x; {:.3} s of it writing \
-                 history.jsonl), {} steps",
-                w["virtual-s"].as_f64().unwrap_or(0.0),
-                w["duration-s"].as_f64().unwrap_or(0.0),
-                w["speedup"].as_f64().unwrap_or(0.0),
-                w["history-write-s"].as_f64().unwrap_or(0.0),
-                w["step-count"]
-            );
+            if let Some(speed) = &w.simulation {
+                println!(
+                    "  simulated {:.1} s in {:.3} s of wall time ({:.0}x; {:.3} s of it writing \
+                     history.jsonl), {} steps",
+                    speed.virtual_s,
+                    w.duration_s,
+                    speed.speedup,
+                    speed.history_write_s,
+                    speed.step_count
+                );
+            }
             report.exit_code()
         }
         Err(lightcone_runner::RunnerError::Config(e)) => {

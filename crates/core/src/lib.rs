@@ -18,21 +18,23 @@
 //! assert!(matches!(&effects[0], Effect::Deliver { node: 0, msg } if msg.body.kind == "init"));
 //! ```
 
-mod checking;
 mod config;
 mod events;
 mod nemesis;
 mod network;
+mod results;
 mod services;
 mod test;
 
-pub use checking::{net_summary, Checked};
 pub use config::{ConfigError, LatencyDist, NemesisConfig, Ratio, TestConfig};
 pub use lightcone_check::availability::Availability;
 pub use lightcone_check::Validity;
 pub use nemesis::{ClockSkew, Fault, Grudge, PartitionKind};
-pub use network::{NetStats, TrafficStats};
+pub use network::{NetSection, NetStats, Traffic, TrafficStats};
+pub use results::{
+    net_summary, Checked, Ending, MalformedLines, NodeFacts, Quantiles, QueueStats, Results,
+};
 pub use services::{is_service, SERVICE_NAMES};
-pub use test::{Effect, Failure, Phase, Progress, RouteError, Test};
+pub use test::{Effect, Failure, Phase, Progress, Refused, RouteError, Test};
 
 pub use lightcone_proto::{NANOS_PER_MS, NANOS_PER_SEC};

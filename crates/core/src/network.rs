@@ -2,7 +2,7 @@
 
 use lightcone_proto::{is_client_id, Envelope};
 use lightcone_rng::Rng;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::nemesis::Grudge;
 use crate::{LatencyDist, Ratio, NANOS_PER_MS};
@@ -37,24 +37,61 @@ pub struct NetStats {
 impl NetStats {
     /// The `net` section of results.json; msgs-per-op only when there were
     /// client operations, as in Maelstrom.
-    pub fn to_json(&self, op_count: u64) -> Value {
-        let section = |t: &TrafficStats| json!({"send-count": t.send_count, "recv-count": t.recv_count, "msg-count": t.msg_count});
-        let mut all = section(&self.all);
-        let mut servers = section(&self.servers);
-        if op_count > 0 {
-            all["msgs-per-op"] = json!(self.all.msg_count as f64 / op_count as f64);
-            servers["msgs-per-op"] = json!(self.servers.msg_count as f64 / op_count as f64);
+    pub fn section(&self, op_count: u64) -> NetSection {
+        let per_op =
+            |t: &TrafficStats| (op_count > 0).then(|| t.msg_count as f64 / op_count as f64);
+        NetSection {
+            all: Traffic::of(&self.all, per_op(&self.all)),
+            clients: Traffic::of(&self.clients, None),
+            servers: Traffic::of(&self.servers, per_op(&self.servers)),
+            dropped_count: self.dropped_count,
+            lost_count: self.lost_count,
+            duplicated_count: self.duplicated_count,
+            forwarded_count: self.forwarded_count,
+            valid: true,
         }
-        json!({
-            "all": all,
-            "clients": section(&self.clients),
-            "servers": servers,
-            "dropped-count": self.dropped_count,
-            "lost-count": self.lost_count,
-            "duplicated-count": self.duplicated_count,
-            "forwarded-count": self.forwarded_count,
-            "valid": true,
-        })
+    }
+}
+
+/// Maelstrom's `net` section of results.json, and lightcone's fault counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct NetSection {
+    pub all: Traffic,
+    pub clients: Traffic,
+    pub servers: Traffic,
+    /// Messages dropped at delivery by a partition.
+    pub dropped_count: u64,
+    /// Messages lost in transit (`--loss`).
+    pub lost_count: u64,
+    /// Extra copies delivered (`--duplicate`).
+    pub duplicated_count: u64,
+    /// Messages nodes sent under another id (forwarded client requests).
+    pub forwarded_count: u64,
+    /// Maelstrom's net checker never fails a run.
+    pub valid: bool,
+}
+
+/// One class of traffic in the `net` section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Traffic {
+    pub send_count: u64,
+    pub recv_count: u64,
+    pub msg_count: u64,
+    /// Distinct messages per client operation (all and servers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msgs_per_op: Option<f64>,
+}
+
+impl Traffic {
+    fn of(t: &TrafficStats, msgs_per_op: Option<f64>) -> Traffic {
+        Traffic {
+            send_count: t.send_count,
+            recv_count: t.recv_count,
+            msg_count: t.msg_count,
+            msgs_per_op,
+        }
     }
 }
 

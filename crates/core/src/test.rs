@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use lightcone_check::stats::OpCounts;
 use lightcone_history::{History, Op, OpType, Process};
 use lightcone_proto::{is_client_id, Body, Envelope, ErrorCode, Map, Value};
 use lightcone_rng::Rng;
@@ -94,6 +95,14 @@ pub enum Failure {
     },
 }
 
+/// A message the network refused, with why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{why}")]
+pub struct Refused {
+    pub why: RouteError,
+    pub msg: Envelope,
+}
+
 /// Why a message from a node could not be routed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RouteError {
@@ -108,9 +117,8 @@ pub enum RouteError {
 pub struct Progress {
     pub phase: Phase,
     pub main_elapsed_ns: u64,
-    pub ok_count: u64,
-    pub fail_count: u64,
-    pub info_count: u64,
+    /// Client completions so far.
+    pub ops: OpCounts,
     pub msg_count: u64,
 }
 
@@ -185,7 +193,8 @@ pub struct Test {
     /// No final operation begins after this (kafka's 10 s).
     final_deadline: Option<u64>,
     failure: Option<Failure>,
-    counts: [u64; 3],
+    /// Client completions so far.
+    counts: OpCounts,
     malformed_reply_count: u64,
 }
 
@@ -249,7 +258,7 @@ impl Test {
             client_timeout_ns,
             final_deadline: None,
             failure: None,
-            counts: [0; 3],
+            counts: OpCounts::default(),
             malformed_reply_count: 0,
         })
     }
@@ -307,9 +316,7 @@ impl Test {
             } else {
                 0
             },
-            ok_count: self.counts[0],
-            fail_count: self.counts[1],
-            info_count: self.counts[2],
+            ops: self.counts,
             msg_count: self.network.stats.all.send_count,
         }
     }
@@ -379,17 +386,23 @@ impl Test {
     /// the client, and the reply goes straight to that client. Such a
     /// message is routed by its ids, as Maelstrom routes it (a client at
     /// either end: no latency, no partition, no loss), and counted.
-    pub fn receive(&mut self, now: u64, from: usize, mut msg: Envelope) -> Result<(), RouteError> {
+    pub fn receive(
+        &mut self,
+        now: u64,
+        from: usize,
+        mut msg: Envelope,
+    ) -> Result<(), Box<Refused>> {
         self.advance(now);
         if msg.src != self.nodes[from] {
             let known = self.node_index.contains_key(&msg.src)
                 || is_service(&msg.src)
                 || (is_client_id(&msg.src) && self.is_client_ever(&msg.src));
             if !known {
-                return Err(RouteError::UnknownSrc {
-                    src: msg.src,
+                let why = RouteError::UnknownSrc {
+                    src: msg.src.clone(),
                     node: self.nodes[from].clone(),
-                });
+                };
+                return Err(Box::new(Refused { why, msg }));
             }
             self.network.stats.forwarded_count += 1;
             if self.forwarders.insert(from) {
@@ -412,10 +425,11 @@ impl Test {
             return Ok(());
         }
         if !to_node && !to_client {
-            return Err(RouteError::UnknownDest {
-                dest: msg.dest,
+            let why = RouteError::UnknownDest {
+                dest: msg.dest.clone(),
                 nodes: self.nodes.join(", "),
-            });
+            };
+            return Err(Box::new(Refused { why, msg }));
         }
         if to_node && !is_client_id(&msg.src) {
             let delays = self.network.send_between_servers(&mut msg);
@@ -742,11 +756,8 @@ impl Test {
     fn record(&mut self, mut op: Op) {
         op.time = self.now;
         op.index = self.history.len() as u64;
-        match op.kind {
-            OpType::Ok => self.counts[0] += 1,
-            OpType::Fail => self.counts[1] += 1,
-            OpType::Info if op.is_client() => self.counts[2] += 1,
-            _ => {}
+        if op.is_client() {
+            self.counts.add(op.kind);
         }
         self.effects.push(Effect::Record(self.history.ops.len()));
         self.history.ops.push(op);

@@ -50,7 +50,8 @@ mod orders;
 use std::collections::BTreeMap;
 
 use lightcone_history::{History, OpType};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use anomalies::Case;
 use lightcone_check::{plural, CheckResult, Validity};
@@ -111,8 +112,39 @@ fn condense(error_type: &str, mut cases: Vec<Case>) -> (Value, Vec<Case>) {
     (json!({"count": count, "errs": errs}), chosen)
 }
 
+/// The kafka checker's section of results.json: Jepsen's condensed output
+/// (each error type under its name), then lightcone's counts.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Details {
+    /// Error type -> `{"count", "errs"}` (`unseen`: its final tally;
+    /// `empty-transaction-graph`: `true`), as Jepsen's `condense-error`.
+    #[serde(flatten)]
+    pub errors: BTreeMap<&'static str, Value>,
+    pub error_types: Vec<&'static str>,
+    /// The error types that invalidate the history.
+    pub bad_error_types: Vec<&'static str>,
+    pub info_txn_causes: Value,
+    pub worst_realtime_lag: Value,
+    /// Findings that never invalidate a history.
+    pub information: Information,
+    pub committed_offsets_regress_count: usize,
+    pub send_count: usize,
+    pub poll_count: usize,
+    pub key_count: usize,
+    pub malformed_count: usize,
+}
+
+/// What lightcone reports for information only.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Information {
+    /// Committed offsets listed lower than acknowledged ones.
+    pub committed_offsets_regress: Value,
+}
+
 /// Checks a kafka history; see the module docs.
-pub fn check(history: &History) -> CheckResult {
+pub fn check(history: &History) -> CheckResult<Details> {
     let parsed = ops::parse(history);
     let ix = orders::Indexes::build(&parsed);
     let processes = anomalies::by_process(&parsed);
@@ -167,10 +199,10 @@ pub fn check(history: &History) -> CheckResult {
         );
     }
 
-    let mut details = Map::new();
+    let mut shown = BTreeMap::new();
     let mut problems = Vec::new();
     let mut beyond = Vec::new();
-    let error_types: Vec<&str> = errors.keys().copied().collect();
+    let error_types: Vec<&'static str> = errors.keys().copied().collect();
     let mut bad_types = Vec::new();
     for (name, cases) in errors {
         let total = cases.len();
@@ -186,7 +218,7 @@ pub fn check(history: &History) -> CheckResult {
                 (value, first.sentence)
             }
         };
-        details.insert(name.to_string(), value);
+        shown.insert(name, value);
         if ALLOWED.contains(&name) {
             continue;
         }
@@ -201,26 +233,10 @@ pub fn check(history: &History) -> CheckResult {
         }
         problems.push(sentence);
     }
-    details.insert("error-types".to_string(), json!(error_types));
-    details.insert("bad-error-types".to_string(), json!(bad_types));
-    details.insert("info-txn-causes".to_string(), info_txn_causes(&parsed.ops));
-    details.insert(
-        "worst-realtime-lag".to_string(),
-        lag::worst_realtime_lag(&parsed),
-    );
-
     // lightcone's own counts and information.
     let regress = anomalies::committed_offsets_regress(&parsed, &processes);
     let regress_count = regress.len();
     let (regress_json, _) = condense("committed-offsets-regress", regress);
-    details.insert(
-        "information".to_string(),
-        json!({"committed-offsets-regress": regress_json}),
-    );
-    details.insert(
-        "committed-offsets-regress-count".to_string(),
-        json!(regress_count),
-    );
     let count = |func: ops::Func| {
         parsed
             .ops
@@ -228,10 +244,21 @@ pub fn check(history: &History) -> CheckResult {
             .filter(|op| op.func == func && op.kind == OpType::Ok)
             .count()
     };
-    details.insert("send-count".to_string(), json!(count(ops::Func::Send)));
-    details.insert("poll-count".to_string(), json!(count(ops::Func::Poll)));
-    details.insert("key-count".to_string(), json!(parsed.keys.len()));
-    details.insert("malformed-count".to_string(), json!(parsed.malformed.len()));
+    let details = Details {
+        errors: shown,
+        error_types,
+        bad_error_types: bad_types.clone(),
+        info_txn_causes: info_txn_causes(&parsed.ops),
+        worst_realtime_lag: lag::worst_realtime_lag(&parsed),
+        information: Information {
+            committed_offsets_regress: regress_json,
+        },
+        committed_offsets_regress_count: regress_count,
+        send_count: count(ops::Func::Send),
+        poll_count: count(ops::Func::Poll),
+        key_count: parsed.keys.len(),
+        malformed_count: parsed.malformed.len(),
+    };
 
     let mut valid = if bad_types.is_empty() {
         Validity::Valid

@@ -53,13 +53,14 @@ impl H {
         self.op(process, kind, f, value)
     }
 
-    fn check(&self) -> CheckResult {
+    fn check(&self) -> CheckResult<kafka::Details> {
         kafka::check(&self.history)
     }
 }
 
-fn errs(r: &CheckResult, error_type: &str) -> Vec<Value> {
+fn errs(r: &CheckResult<kafka::Details>, error_type: &str) -> Vec<Value> {
     r.details
+        .errors
         .get(error_type)
         .map(|e| e["errs"].as_array().unwrap().clone())
         .unwrap_or_default()
@@ -301,7 +302,7 @@ fn aborted_polls_must_rewind() {
     h.call(1, "info", "txn", json!([["poll", {"x": [[1, 1], [2, 2]]}]]));
     h.call(1, "ok", "txn", json!([["poll", {"x": [[1, 1], [2, 2]]}]]));
     let r = h.check();
-    assert_eq!(r.details["bad-error-types"], json!([]), "{:?}", r.problems);
+    assert!(r.details.bad_error_types.is_empty(), "{:?}", r.problems);
     assert_eq!(r.valid, Validity::Valid);
 
     // One that went on from the aborted poll's end skipped.
@@ -475,14 +476,8 @@ fn skips_within_one_send_are_reported_but_allowed() {
     assert_eq!(skips[0]["values"], json!(["a", "c"]));
     assert_eq!(skips[0]["skipped"], json!(["b"]));
     assert_eq!(skips[0]["op"]["index"], json!(send));
-    assert!(!r.details["bad-error-types"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("int-send-skip")));
-    assert!(r.details["error-types"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("int-send-skip")));
+    assert!(!r.details.bad_error_types.contains(&"int-send-skip"));
+    assert!(r.details.error_types.contains(&"int-send-skip"));
 }
 
 #[test]
@@ -633,10 +628,7 @@ fn a_history_with_nothing_related_is_invalid_as_in_jepsen() {
     h.call(0, "ok", "assign", json!(["x"]));
     let r = h.check();
     assert_eq!(r.valid, Validity::Invalid);
-    assert_eq!(
-        r.details["bad-error-types"],
-        json!(["empty-transaction-graph"])
-    );
+    assert_eq!(r.details.bad_error_types, ["empty-transaction-graph"]);
 }
 
 #[test]
@@ -652,7 +644,7 @@ fn acknowledged_messages_never_polled_are_unseen() {
     h.call(0, "ok", "poll", json!([["poll", {"x": [[0, "a"]]}]]));
     let r = h.check();
     assert_eq!(
-        r.details["unseen"],
+        r.details.errors["unseen"],
         json!({"time": 5, "unseen": {"x": 1}, "messages": {"x": ["b"]}})
     );
     assert_eq!(r.valid, Validity::Invalid);
@@ -666,7 +658,7 @@ fn acknowledged_messages_never_polled_are_unseen() {
     // Polling b as well clears it.
     h.call(0, "ok", "poll", json!([["poll", {"x": [[1, "b"]]}]]));
     let r = h.check();
-    assert!(r.details.get("unseen").is_none());
+    assert!(!r.details.errors.contains_key("unseen"));
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
 }
 
@@ -738,7 +730,7 @@ fn a_poll_returning_a_message_sent_after_it_completed_is_g1c_realtime() {
     h.call(0, "ok", "poll", json!([["poll", {"x": [[0, 1]]}]]));
     let r = h.check();
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
-    assert_eq!(r.details["error-types"], json!([]));
+    assert!(r.details.error_types.is_empty());
 }
 
 #[test]
@@ -749,14 +741,14 @@ fn a_message_no_one_sent_is_invalid_beyond_maelstrom() {
     let r = h.check();
     assert_eq!(r.valid, Validity::Invalid);
     assert_eq!(r.maelstrom_valid, Validity::Unknown);
-    assert_eq!(r.details["bad-error-types"], json!(["unsent-read"]));
+    assert_eq!(r.details.bad_error_types, ["unsent-read"]);
     assert_eq!(r.beyond_maelstrom.len(), 1);
     assert!(
         r.beyond_maelstrom[0].contains("99"),
         "{:?}",
         r.beyond_maelstrom
     );
-    assert_eq!(r.details["maelstrom-valid"], json!("unknown"));
+    assert_eq!(r.section().maelstrom_valid, Some(Validity::Unknown));
 }
 
 #[test]
@@ -777,9 +769,9 @@ fn committed_offsets_going_back_are_information_only() {
     h.call(1, "ok", "poll", json!([["poll", {"x": [[0, 1], [1, 2]]}]]));
     let r = h.check();
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
-    assert_eq!(r.details["committed-offsets-regress-count"], json!(1));
+    assert_eq!(r.details.committed_offsets_regress_count, 1);
     assert_eq!(
-        r.details["information"]["committed-offsets-regress"]["errs"][0]["kind"],
+        r.details.information.committed_offsets_regress["errs"][0]["kind"],
         json!("listed-below-acknowledged-commit")
     );
 }
@@ -809,10 +801,10 @@ fn a_maelstrom_shaped_run_is_valid() {
     let r = h.check();
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.problems);
     assert_eq!(r.maelstrom_valid, Validity::Valid);
-    assert_eq!(r.details["send-count"], json!(3));
-    assert_eq!(r.details["key-count"], json!(2));
-    assert_eq!(r.details["error-types"], json!([]));
-    assert!(r.details.get("beyond-maelstrom").is_none());
+    assert_eq!(r.details.send_count, 3);
+    assert_eq!(r.details.key_count, 2);
+    assert!(r.details.error_types.is_empty());
+    assert!(r.section().beyond_maelstrom.is_empty());
 }
 
 #[test]
@@ -824,7 +816,7 @@ fn unreadable_completions_make_a_clean_history_unknown() {
     h.op(1, "ok", "send", json!({"offset": 1}));
     let r = h.check();
     assert_eq!(r.valid, Validity::Unknown);
-    assert_eq!(r.details["malformed-count"], json!(1));
+    assert_eq!(r.details.malformed_count, 1);
     assert!(
         r.problems[0].starts_with("1 operation completed"),
         "{:?}",
@@ -843,7 +835,7 @@ fn examples_are_capped_but_counts_are_not() {
     }
     h.call(1, "ok", "poll", json!([["poll", {"k": [[39, 39]]}]]));
     let r = h.check();
-    assert_eq!(r.details["lost-write"]["count"], json!(39));
+    assert_eq!(r.details.errors["lost-write"]["count"], json!(39));
     assert_eq!(errs(&r, "lost-write").len(), 32);
     assert!(
         r.problems

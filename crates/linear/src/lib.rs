@@ -103,7 +103,7 @@ pub use model::{
     model_by_name, model_names, Independent, Model, ModelOp, Part, RegisterOp, MODEL_NAMES,
 };
 pub use models::{CasRegister, FifoQueue, Kv, Mutex, Register, Set, UnorderedQueue};
-pub use result::{LinearResult, Method, PartitionResult};
+pub use result::{Details, LinearResult, Method, PartitionResult};
 pub use witness::{LinearizedOp, Witness, WitnessOp};
 
 use frontier::FrontierOutcome;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::witness::Witness;
@@ -120,6 +121,31 @@ impl PartitionResult {
     }
 }
 
+/// A linearizability check's section of results.json (and of `lightcone
+/// check --json`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Details {
+    pub model: String,
+    pub op_count: usize,
+    pub partition_count: usize,
+    /// The keys of the invalid partitions (null for the unkeyed one).
+    pub invalid_partitions: Vec<Value>,
+    pub unknown_partitions: Vec<Value>,
+    /// How many partitions each method decided.
+    pub methods: BTreeMap<&'static str, usize>,
+    pub configs: usize,
+    pub steps: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The first invalid partition's witness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Value>,
+    /// The partitions not found valid (the first few), each as
+    /// [`PartitionResult::to_json`] shows it.
+    pub partitions: Vec<Value>,
+}
+
 /// The verdict of [`check`](super::check).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -199,54 +225,42 @@ impl LinearResult {
         self.invalid_partitions().find_map(|p| p.witness.as_ref())
     }
 
-    /// The result as JSON with kebab-case keys, for `--json`.
+    /// The result as JSON with kebab-case keys, for `--json`: the
+    /// details, then `valid`.
     pub fn to_json(&self) -> Value {
-        Value::Object(self.details())
+        serde_json::to_value(self.to_check_result().section()).expect("details serialize")
     }
 
-    fn details(&self) -> Map<String, Value> {
+    fn details(&self) -> Details {
         let key = |p: &PartitionResult| p.key.clone().unwrap_or(Value::Null);
-        let mut m = Map::new();
-        m.insert("valid".into(), self.valid.to_json());
-        m.insert("model".into(), json!(self.model));
-        m.insert("op-count".into(), json!(self.op_count));
-        m.insert("partition-count".into(), json!(self.partitions.len()));
-        m.insert(
-            "invalid-partitions".into(),
-            Value::Array(self.invalid_partitions().map(key).collect()),
-        );
-        m.insert(
-            "unknown-partitions".into(),
-            Value::Array(
-                self.partitions
-                    .iter()
-                    .filter(|p| p.valid == Validity::Unknown)
-                    .map(key)
-                    .collect(),
-            ),
-        );
-        let mut methods: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut methods: BTreeMap<&'static str, usize> = BTreeMap::new();
         for p in &self.partitions {
             *methods.entry(p.method.as_str()).or_default() += 1;
         }
-        m.insert("methods".into(), json!(methods));
-        m.insert("configs".into(), json!(self.configs));
-        m.insert("steps".into(), json!(self.steps));
-        if let Some(reason) = &self.reason {
-            m.insert("reason".into(), json!(reason));
+        Details {
+            model: self.model.clone(),
+            op_count: self.op_count,
+            partition_count: self.partitions.len(),
+            invalid_partitions: self.invalid_partitions().map(key).collect(),
+            unknown_partitions: self
+                .partitions
+                .iter()
+                .filter(|p| p.valid == Validity::Unknown)
+                .map(key)
+                .collect(),
+            methods,
+            configs: self.configs,
+            steps: self.steps,
+            reason: self.reason.clone(),
+            witness: self.witness().map(Witness::to_json),
+            partitions: self
+                .partitions
+                .iter()
+                .filter(|p| p.valid != Validity::Valid && p.method != Method::NotChecked)
+                .take(PARTITIONS_SHOWN_MAX)
+                .map(PartitionResult::to_json)
+                .collect(),
         }
-        if let Some(w) = self.witness() {
-            m.insert("witness".into(), w.to_json());
-        }
-        let shown: Vec<Value> = self
-            .partitions
-            .iter()
-            .filter(|p| p.valid != Validity::Valid && p.method != Method::NotChecked)
-            .take(PARTITIONS_SHOWN_MAX)
-            .map(PartitionResult::to_json)
-            .collect();
-        m.insert("partitions".into(), Value::Array(shown));
-        m
     }
 
     /// Problem sentences: one per invalid partition (the first few), and
@@ -282,8 +296,8 @@ impl LinearResult {
         problems
     }
 
-    /// As the crate's [`CheckResult`], details as in [`LinearResult::to_json`].
-    pub fn to_check_result(&self) -> CheckResult {
+    /// As a [`CheckResult`] with the lin-kv section's [`Details`].
+    pub fn to_check_result(&self) -> CheckResult<Details> {
         CheckResult::new(self.valid, self.problems(), self.details())
     }
 }

@@ -436,7 +436,7 @@ fn a_pathological_history_is_unknown_within_the_budget() {
     assert!(reason.contains("configs_max (20000)"), "{reason}");
     assert!(r.configs <= 20_000 + 4096, "{}", r.configs);
     let result = r.to_check_result();
-    assert_eq!(result.details["valid"], json!("unknown"));
+    assert_eq!(result.valid, Validity::Unknown);
     assert!(result.problems[0].contains("unknown"));
 }
 
@@ -599,10 +599,13 @@ fn witnesses_read_well_and_convert_to_check_results() {
 
     let result = r.to_check_result();
     assert_eq!(result.valid, Validity::Invalid);
-    assert_eq!(result.details["valid"], json!(false));
-    assert_eq!(result.details["partition-count"], json!(1));
-    assert_eq!(result.details["invalid-partitions"], json!([null]));
-    assert_eq!(result.details["witness"]["op"]["index"], json!(10));
+    assert_eq!(result.valid, Validity::Invalid);
+    assert_eq!(result.details.partition_count, 1);
+    assert_eq!(result.details.invalid_partitions, [Value::Null]);
+    assert_eq!(
+        result.details.witness.as_ref().unwrap()["op"]["index"],
+        json!(10)
+    );
     assert!(result.problems[0].starts_with("the history is not linearizable: op 10"));
 }
 

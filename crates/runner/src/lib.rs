@@ -7,19 +7,18 @@
 //! measured per-node queues; history ops streamed to `history.jsonl`), and
 //! writes the results folder.
 
+mod folder;
 mod node;
 mod program;
 mod report;
-mod results;
 mod run;
 mod sim_run;
-mod store;
 
+pub use folder::RunFolder;
 pub use program::{resolve_program, InterpreterProblem, ProgramError};
-pub use report::{RunOutcome, RunReport};
+pub use report::{RunReport, SimulationSpeed, Workbench};
 pub use run::{run, RunOptions, RunnerError};
 pub use sim_run::run_sim;
-pub use store::{create_run_dir, link_latest};
 
 /// Exit codes of `lightcone test` and `lightcone check`.
 pub mod exit_code {

@@ -1,109 +1,118 @@
-//! What a run reports: the outcome, the exit code, the summary screen.
+//! What a run reports: workbench.json, the exit code, the summary screen,
+//! and the inbound queue totals of a node across its processes.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lightcone_check::Validity;
-use serde_json::{json, Value};
-
 use hdrhistogram::Histogram;
+use lightcone_check::Validity;
+use lightcone_core::{Ending, Quantiles, QueueStats, Results};
+use serde::Serialize;
 
 use crate::exit_code;
 use crate::node::{InboundQueue, QueueDrain};
 
-/// How the run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunOutcome {
-    Completed,
-    /// Stopped early because of a node; the message says why.
-    Aborted(String),
-    /// Stopped by Ctrl-C; what was recorded was checked.
-    Interrupted,
+/// workbench.json: what depends on the wall clock and the machine, kept
+/// out of results.json so that simulations of one seed compare byte for
+/// byte.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Workbench {
+    /// `process` or `simulation`.
+    pub mode: &'static str,
+    /// Wall time of the run.
+    pub duration_s: f64,
+    /// The workbench's own CPU time and peak memory (not its nodes').
+    pub cpu_s: f64,
+    pub peak_rss_mb: f64,
+    /// Most events the test core held at once.
+    pub event_queue_depth_max: usize,
+    /// The node program (process mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bin: Option<PathBuf>,
+    /// How fast a simulation ran (its keys sit beside the others).
+    #[serde(flatten)]
+    pub simulation: Option<SimulationSpeed>,
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct Malformed {
-    pub count: u64,
-    pub samples: Vec<String>,
+/// How fast a simulation ran.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SimulationSpeed {
+    pub virtual_s: f64,
+    /// Simulated seconds per wall second.
+    pub speedup: f64,
+    /// Wall time spent writing history.jsonl.
+    pub history_write_s: f64,
+    pub step_count: u64,
+    pub steps_per_s: f64,
 }
 
 /// The result of one run.
 #[derive(Debug)]
 pub struct RunReport {
     pub dir: PathBuf,
-    pub valid: Validity,
-    pub outcome: RunOutcome,
+    pub ending: Ending,
+    /// What results.json holds.
+    pub results: Results,
+    /// What workbench.json holds.
+    pub workbench: Workbench,
+    /// One sentence per problem, prefixed by the section that found it.
     pub problems: Vec<String>,
-    /// The verdict Maelstrom's checkers would give; differs from `valid`
-    /// only where lightcone is deliberately stricter.
-    pub maelstrom_valid: Validity,
     /// The problems (also in `problems`) Maelstrom's checkers do not report.
     pub beyond_maelstrom: Vec<String>,
-    /// What results.json holds.
-    pub results: Value,
-    /// What workbench.json holds (wall-clock facts).
-    pub workbench: Value,
     pub command_line: String,
 }
 
 impl RunReport {
+    pub fn valid(&self) -> Validity {
+        self.results.valid
+    }
+
     pub fn exit_code(&self) -> i32 {
-        match self.outcome {
-            RunOutcome::Aborted(_) => exit_code::ABORTED,
-            RunOutcome::Interrupted => exit_code::INTERRUPTED,
-            RunOutcome::Completed => self.valid.exit_code(),
+        match self.ending {
+            Ending::Aborted(_) => exit_code::ABORTED,
+            Ending::Interrupted => exit_code::INTERRUPTED,
+            Ending::Completed => self.results.valid.exit_code(),
         }
     }
 
     /// The one-screen summary printed at the end of a run.
     pub fn summary(&self) -> String {
         let r = &self.results;
-        let workload = &self.command_line;
-        let verdict = match &self.outcome {
-            RunOutcome::Aborted(_) => "ABORTED".to_string(),
-            RunOutcome::Interrupted => format!("INTERRUPTED (what was recorded is {})", self.valid),
-            RunOutcome::Completed => self.valid.to_string().to_uppercase(),
+        let verdict = match &self.ending {
+            Ending::Aborted(_) => "ABORTED".to_string(),
+            Ending::Interrupted => format!("INTERRUPTED (what was recorded is {})", r.valid),
+            Ending::Completed => r.valid.to_string().to_uppercase(),
         };
-        let mut out = String::new();
-        out.push_str(&format!("\n{verdict}: {workload}\n"));
-        let aborted = matches!(self.outcome, RunOutcome::Aborted(_));
-        if let RunOutcome::Aborted(why) = &self.outcome {
+        let mut out = format!("\n{verdict}: {}\n", self.command_line);
+        let aborted = matches!(self.ending, Ending::Aborted(_));
+        if let Ending::Aborted(why) = &self.ending {
             out.push_str(&format!("  {why}\n"));
         }
-        if self.valid != self.maelstrom_valid {
+        if let Some(maelstrom) = r.maelstrom_valid {
             out.push_str(&format!(
-                "  Maelstrom's checkers would say {}: lightcone is deliberately stricter here \
-                 (the problems marked \"beyond Maelstrom\")\n",
-                self.maelstrom_valid
+                "  Maelstrom's checkers would say {maelstrom}: lightcone is deliberately stricter \
+                 here (the problems marked \"beyond Maelstrom\")\n"
             ));
         }
-        let stats = &r["stats"];
-        let op_count = stats["count"].as_u64().unwrap_or(0);
+        let ops = &r.stats.details.all;
         out.push_str(&format!(
             "  ops: {} completed: {} ok, {} fail, {} info\n",
-            stats["count"], stats["ok-count"], stats["fail-count"], stats["info-count"]
+            ops.count, ops.ok_count, ops.fail_count, ops.info_count
         ));
-        out.push_str(&format!("  {}\n", lightcone_core::net_summary(&r["net"])));
-        if aborted && op_count == 0 {
+        out.push_str(&format!("  {}\n", lightcone_core::net_summary(&r.net)));
+        if aborted && ops.count == 0 {
             // Availability and the workload's verdict say nothing of a run
             // in which no client operation ran.
             out.push_str("  no client operation ran, so nothing was checked\n");
         } else {
             out.push_str(&self.checked_lines(aborted));
         }
-        if let Some(l) = r["workload"]
-            .get("stable-latencies")
-            .filter(|v| v.is_object())
-        {
+        if r.malformed_lines.count > 0 {
             out.push_str(&format!(
-                "  stable latencies (ms, quantile: value): {}\n",
-                scalars(l)
-            ));
-        }
-        let malformed = r["malformed-lines"]["count"].as_u64().unwrap_or(0);
-        if malformed > 0 {
-            out.push_str(&format!(
-                "  malformed lines from nodes: {malformed} (see results.json)\n"
+                "  malformed lines from nodes: {} (see results.json)\n",
+                r.malformed_lines.count
             ));
         }
         for p in &self.problems {
@@ -116,45 +125,46 @@ impl RunReport {
         out.push_str(&format!(
             "  results: {}/ (results.json, history.jsonl, node-logs/); seed {}\n",
             self.dir.display(),
-            r["seed"]
+            r.seed
         ));
         out
     }
-}
 
-impl RunReport {
     /// The availability, workload and stable-latency lines. An aborted
     /// run's workload verdict is of what was recorded before the abort, and
     /// says so.
     fn checked_lines(&self, aborted: bool) -> String {
         let r = &self.results;
-        let mut out = String::new();
-        if let Some(f) = r["availability"]["ok-fraction"].as_f64() {
-            out.push_str(&format!(
-                "  availability: {:.2}% of requests ok\n",
-                f * 100.0
-            ));
-        }
+        let mut out = format!(
+            "  availability: {:.2}% of requests ok\n",
+            r.availability.details.ok_fraction * 100.0
+        );
+        let workload = serde_json::to_value(&r.workload.details).expect("details serialize");
         if aborted {
-            let mut workload = r["workload"].clone();
-            let recorded = workload
-                .as_object_mut()
-                .and_then(|w| w.remove("valid"))
-                .unwrap_or(Value::Null);
             out.push_str(&format!(
                 "  workload (of what was recorded before the abort, which checks as {}): {}\n",
-                Validity::from_json(&recorded).map_or("unknown".to_string(), |v| v.to_string()),
+                r.workload.valid,
                 scalars(&workload)
             ));
         } else {
-            out.push_str(&format!("  workload: {}\n", scalars(&r["workload"])));
+            out.push_str(&format!(
+                "  workload: {}, valid {}\n",
+                scalars(&workload),
+                r.workload.valid.to_json()
+            ));
+        }
+        if let Some(latencies) = workload.get("stable-latencies").filter(|v| v.is_object()) {
+            out.push_str(&format!(
+                "  stable latencies (ms, quantile: value): {}\n",
+                scalars(latencies)
+            ));
         }
         out
     }
 }
 
 /// `key value, key value` for the numbers and short values of a section.
-fn scalars(section: &Value) -> String {
+fn scalars(section: &serde_json::Value) -> String {
     let Some(map) = section.as_object() else {
         return String::new();
     };
@@ -194,23 +204,25 @@ impl QueueTotals {
         }
     }
 
-    pub fn to_json(&self, run: Duration) -> Value {
+    pub fn stats(&self, run: Duration) -> QueueStats {
         let secs = run.as_secs_f64().max(1e-9);
-        let mut v = json!({
-            "capacity": self.capacity,
-            "depth-max": self.depth_max,
-            "enqueued-count": self.enqueued_count,
-            "dropped-count": self.dropped_count,
-            "enqueue-rate": self.enqueued_count as f64 / secs,
-            "dequeued-count": self.dequeued_count,
-            "dequeue-rate": self.dequeued_count as f64 / secs,
-        });
-        if let Some(h) = &self.wait_us {
-            let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
-            v["time-in-queue-ms"] = json!({
-                "0.5": q(0.5), "0.95": q(0.95), "0.99": q(0.99), "1": h.max() as f64 / 1000.0,
-            });
+        QueueStats {
+            capacity: self.capacity,
+            depth_max: self.depth_max,
+            enqueued_count: self.enqueued_count,
+            dropped_count: self.dropped_count,
+            enqueue_rate: self.enqueued_count as f64 / secs,
+            dequeued_count: self.dequeued_count,
+            dequeue_rate: self.dequeued_count as f64 / secs,
+            time_in_queue_ms: self.wait_us.as_ref().map(|h| {
+                let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+                Quantiles {
+                    median: q(0.5),
+                    p95: q(0.95),
+                    p99: q(0.99),
+                    max: h.max() as f64 / 1000.0,
+                }
+            }),
         }
-        v
     }
 }

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,21 +7,41 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use lightcone_core::{ConfigError, Effect, Test, TestConfig, NANOS_PER_SEC};
-use lightcone_history::HistoryWriter;
-use serde_json::{json, Value};
+use lightcone_core::{
+    ConfigError, Effect, Ending, MalformedLines, NodeFacts, Results, Test, TestConfig,
+    NANOS_PER_SEC,
+};
 
+use crate::folder::RunFolder;
 use crate::node::{Inbound, NodeProcess, Spawn, StartError};
 use crate::program::{resolve_program, ProgramError};
-use crate::report::{Malformed, QueueTotals, RunOutcome, RunReport};
-use crate::results;
-use crate::store;
+use crate::report::{QueueTotals, RunReport, Workbench};
 
 /// Lines read from all nodes waiting for the main loop; past this the
 /// reader threads block and the nodes' stdout pipes push back.
 const INBOUND_LEN_MAX: usize = 4096;
 /// Malformed lines reported on the console; the rest are only counted.
 const MALFORMED_PRINTED_MAX: u64 = 10;
+/// Malformed lines kept per node, and in results.json over all nodes.
+const MALFORMED_SAMPLES_PER_NODE_MAX: usize = 5;
+const MALFORMED_SAMPLES_MAX: usize = 20;
+/// How much of a malformed line its report shows.
+const MALFORMED_SHOWN_CHARS_MAX: usize = 200;
+/// The longest the loop waits without ticking the core.
+const TICK_WAIT_MAX_NS: u64 = 250_000_000;
+/// Lines taken from the inbound channel at once before ticking again.
+const INBOUND_BATCH_MAX: usize = 4096;
+/// How long a node whose stdout closed gets to report its exit.
+const EXIT_WAIT: Duration = Duration::from_millis(500);
+/// How often the live progress line is redrawn.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// One node's malformed lines: all counted, the first few kept.
+#[derive(Debug, Default)]
+struct Malformed {
+    count: u64,
+    samples: Vec<String>,
+}
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -78,8 +98,7 @@ struct Loop {
     dead: Vec<bool>,
     /// Queue measurements of processes already killed.
     totals: Vec<QueueTotals>,
-    history: HistoryWriter<BufWriter<File>>,
-    history_path: PathBuf,
+    folder: RunFolder,
     log: BufWriter<File>,
     malformed: BTreeMap<String, Malformed>,
     malformed_count: u64,
@@ -91,15 +110,13 @@ struct Loop {
 pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport, RunnerError> {
     let test = Test::new(options.config.clone())?;
     let program = resolve_program(&options.bin)?;
-    let root = &options.store_root;
-    let dir = store::create_run_dir(root, &options.config.workload).map_err(write_err(root))?;
-    let history_path = dir.join("history.jsonl");
-    let history_file = File::create(&history_path).map_err(write_err(&history_path))?;
-    let log_path = dir.join("lightcone.log");
+    let folder = RunFolder::create(
+        &options.store_root,
+        &options.config.workload,
+        &options.command_line,
+    )?;
+    let log_path = folder.path("lightcone.log");
     let log = File::create(&log_path).map_err(write_err(&log_path))?;
-    let command_path = dir.join("command");
-    fs::write(&command_path, format!("{}\n", options.command_line))
-        .map_err(write_err(&command_path))?;
 
     let (tx, rx) = bounded::<Inbound>(INBOUND_LEN_MAX);
     let mut nodes = Vec::new();
@@ -111,8 +128,8 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
             bin: options.bin.clone(),
             args: options.args.clone(),
             run_seed: options.config.seed,
-            log_path: dir.join("node-logs").join(format!("{id}.log")),
-            storage_dir: dir.join("node-storage").join(id),
+            log_path: folder.node_log_path(id),
+            storage_dir: folder.path("node-storage").join(id),
             log_stderr: options.log_stderr,
             queue_capacity: options.node_queue_max,
         };
@@ -127,7 +144,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
                         match ProgramError::from_exec(&options.bin, &program, source) {
                             Ok(e) => {
                                 // Nothing ran: leave no empty results behind.
-                                let _ = fs::remove_dir_all(&dir);
+                                folder.discard();
                                 return Err(e.into());
                             }
                             Err(source) => source,
@@ -146,9 +163,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
     }
     // Linked once the nodes run, so that `latest` is never a run that
     // did not start.
-    if let Err(e) = store::link_latest(root, &options.config.workload, &dir) {
-        eprintln!("warning: could not update the `latest` links under {root:?}: {e}");
-    }
+    folder.link_latest();
 
     let count = nodes.len();
     let mut state = Loop {
@@ -158,16 +173,15 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
         tx,
         dead: vec![false; count],
         totals: (0..count).map(|_| QueueTotals::default()).collect(),
-        history: HistoryWriter::new(BufWriter::new(history_file)),
-        history_path,
+        folder,
         log: BufWriter::new(log),
         malformed: BTreeMap::new(),
         malformed_count: 0,
         start: Instant::now(),
         progress_line: options.progress && io::stderr().is_terminal(),
     };
-    let outcome = state.drive(&rx, &interrupt)?;
-    state.finish(options, dir, outcome)
+    let ending = state.drive(&rx, &interrupt)?;
+    state.finish(options, ending)
 }
 
 impl Loop {
@@ -179,7 +193,7 @@ impl Loop {
         &mut self,
         rx: &Receiver<Inbound>,
         interrupt: &AtomicBool,
-    ) -> Result<RunOutcome, RunnerError> {
+    ) -> Result<Ending, RunnerError> {
         self.test.start(0);
         self.apply_effects()?;
         let mut last_progress = Instant::now();
@@ -187,19 +201,19 @@ impl Loop {
         loop {
             if interrupt.load(Ordering::SeqCst) {
                 self.clear_progress();
-                return Ok(RunOutcome::Interrupted);
+                return Ok(Ending::Interrupted);
             }
             let now = self.now();
             self.test.tick(now);
             self.apply_effects()?;
             if let Some(failure) = self.test.failure() {
-                return Ok(RunOutcome::Aborted(failure.to_string()));
+                return Ok(Ending::Aborted(failure.to_string()));
             }
             if self.test.is_done() {
                 self.clear_progress();
-                return Ok(RunOutcome::Completed);
+                return Ok(Ending::Completed);
             }
-            if self.progress_line && last_progress.elapsed() >= Duration::from_secs(1) {
+            if self.progress_line && last_progress.elapsed() >= PROGRESS_EVERY {
                 let p = self.test.progress();
                 let rate =
                     (p.msg_count - last_msg_count) as f64 / last_progress.elapsed().as_secs_f64();
@@ -210,9 +224,9 @@ impl Loop {
                     "\r[{:6.1} / {limit} s] {:?}: ok {} fail {} info {} | {:.0} msgs/s   ",
                     p.main_elapsed_ns as f64 / NANOS_PER_SEC as f64,
                     p.phase,
-                    p.ok_count,
-                    p.fail_count,
-                    p.info_count,
+                    p.ops.ok_count,
+                    p.ops.fail_count,
+                    p.ops.info_count,
                     rate
                 );
             }
@@ -221,7 +235,7 @@ impl Loop {
                 .next_deadline()
                 .map(|d| d.saturating_sub(self.now()))
                 .unwrap_or(u64::MAX)
-                .min(250_000_000);
+                .min(TICK_WAIT_MAX_NS);
             let first = match rx.recv_timeout(Duration::from_nanos(wait)) {
                 Ok(inbound) => inbound,
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -230,7 +244,7 @@ impl Loop {
                 }
             };
             // Take what else is waiting, within reason, before ticking again.
-            for inbound in std::iter::once(first).chain(rx.try_iter().take(4096)) {
+            for inbound in std::iter::once(first).chain(rx.try_iter().take(INBOUND_BATCH_MAX)) {
                 if let Some(outcome) = self.handle_inbound(inbound)? {
                     self.clear_progress();
                     return Ok(outcome);
@@ -245,7 +259,7 @@ impl Loop {
         }
     }
 
-    fn handle_inbound(&mut self, inbound: Inbound) -> Result<Option<RunOutcome>, RunnerError> {
+    fn handle_inbound(&mut self, inbound: Inbound) -> Result<Option<Ending>, RunnerError> {
         match inbound {
             Inbound::Line {
                 node, incarnation, ..
@@ -264,13 +278,12 @@ impl Loop {
             } => {
                 let now = self.now();
                 let problem = match message {
-                    Ok(msg) => {
-                        let line = msg.to_line();
-                        match self.test.receive(now, node, msg) {
-                            Ok(()) => None,
-                            Err(e) => Some((e.to_string(), line)),
-                        }
-                    }
+                    // Serialised again only when the network refuses it.
+                    Ok(msg) => self
+                        .test
+                        .receive(now, node, msg)
+                        .err()
+                        .map(|refused| (refused.why.to_string(), refused.msg.to_line())),
                     Err((e, line)) => Some((e.to_string(), line)),
                 };
                 if let Some((why, line)) = problem {
@@ -282,7 +295,7 @@ impl Loop {
             Inbound::Eof { node, .. } => {
                 let p = &mut self.nodes[node];
                 let status = p
-                    .wait_exit(Duration::from_millis(500))
+                    .wait_exit(EXIT_WAIT)
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "still running, but its stdout is closed".into());
                 let tail = p.stderr_tail();
@@ -296,7 +309,7 @@ impl Loop {
                         message.push_str(&line);
                     }
                 }
-                Ok(Some(RunOutcome::Aborted(message)))
+                Ok(Some(Ending::Aborted(message)))
             }
         }
     }
@@ -309,7 +322,7 @@ impl Loop {
         line: &str,
     ) -> Result<(), RunnerError> {
         let id = self.nodes[node].id.clone();
-        let shown: String = line.chars().take(200).collect();
+        let shown: String = line.chars().take(MALFORMED_SHOWN_CHARS_MAX).collect();
         let cut = if shown.len() < line.len() { "..." } else { "" };
         let text = format!(
             "node {id} printed a line that is not a valid message (line {line_number} of its stdout): {why}: `{shown}{cut}`; nodes must print one JSON message per line, {{\"src\": ..., \"dest\": ..., \"body\": {{\"type\": ...}}}}"
@@ -317,7 +330,7 @@ impl Loop {
         self.malformed_count += 1;
         let entry = self.malformed.entry(id).or_default();
         entry.count += 1;
-        if entry.samples.len() < 5 {
+        if entry.samples.len() < MALFORMED_SAMPLES_PER_NODE_MAX {
             entry.samples.push(text.clone());
         }
         if self.malformed_count <= MALFORMED_PRINTED_MAX {
@@ -343,9 +356,7 @@ impl Loop {
                     }
                 }
                 Effect::Record(index) => {
-                    self.history
-                        .write(&self.test.history().ops[index])
-                        .map_err(write_err(&self.history_path))?;
+                    self.folder.record(&self.test.history().ops[index])?;
                     recorded = true;
                 }
                 Effect::Log(line) => {
@@ -384,19 +395,12 @@ impl Loop {
         }
         if recorded {
             // Flushed as the run goes, so a crash leaves a checkable prefix.
-            self.history
-                .flush()
-                .map_err(write_err(&self.history_path))?;
+            self.folder.flush_history()?;
         }
         Ok(())
     }
 
-    fn finish(
-        mut self,
-        options: &RunOptions,
-        dir: PathBuf,
-        outcome: RunOutcome,
-    ) -> Result<RunReport, RunnerError> {
+    fn finish(mut self, options: &RunOptions, ending: Ending) -> Result<RunReport, RunnerError> {
         let duration = self.start.elapsed();
         for (node, p) in self.nodes.iter_mut().enumerate() {
             if !self.dead[node] {
@@ -404,46 +408,55 @@ impl Loop {
                 self.totals[node].add(&p.queue, drain);
             }
         }
-        self.history
-            .flush()
-            .map_err(write_err(&self.history_path))?;
         let _ = self.log.flush();
         let usage = own_usage();
-        let mut nodes = serde_json::Map::new();
-        for (p, totals) in self.nodes.iter().zip(&self.totals) {
-            let mut info = serde_json::Map::new();
-            info.insert("queue".into(), totals.to_json(duration));
-            info.insert("start-count".into(), json!(p.incarnation + 1));
-            info.insert(
-                "malformed-line-count".into(),
-                json!(self.malformed.get(&p.id).map_or(0, |m| m.count)),
-            );
-            if let Some(status) = p.exit_status {
-                info.insert("exit-status".into(), json!(status.to_string()));
-            }
-            nodes.insert(p.id.clone(), Value::Object(info));
-        }
-        let malformed = json!({
-            "count": self.malformed_count,
-            "samples": self.malformed.values().flat_map(|m| m.samples.clone()).take(20).collect::<Vec<_>>(),
-        });
-        let workbench = json!({
-            "mode": "process",
-            "duration-s": duration.as_secs_f64(),
-            "cpu-s": usage.cpu_s,
-            "peak-rss-mb": usage.peak_rss_mb,
-            "event-queue-depth-max": self.test.event_queue_depth_max(),
-            "bin": options.bin,
-        });
-        results::write(
-            &self.test,
-            &dir,
-            nodes,
-            malformed,
+        let nodes = self
+            .nodes
+            .iter()
+            .zip(&self.totals)
+            .map(|(p, totals)| {
+                let facts = NodeFacts {
+                    queue: Some(totals.stats(duration)),
+                    start_count: u64::from(p.incarnation) + 1,
+                    malformed_line_count: Some(self.malformed.get(&p.id).map_or(0, |m| m.count)),
+                    exit_status: p.exit_status.map(|s| s.to_string()),
+                    ..NodeFacts::default()
+                };
+                (p.id.clone(), facts)
+            })
+            .collect();
+        let malformed = MalformedLines {
+            count: self.malformed_count,
+            samples: self
+                .malformed
+                .values()
+                .flat_map(|m| m.samples.clone())
+                .take(MALFORMED_SAMPLES_MAX)
+                .collect(),
+        };
+        let workbench = Workbench {
+            mode: "process",
+            duration_s: duration.as_secs_f64(),
+            cpu_s: usage.cpu_s,
+            peak_rss_mb: usage.peak_rss_mb,
+            event_queue_depth_max: self.test.event_queue_depth_max(),
+            bin: Some(options.bin.clone()),
+            simulation: None,
+        };
+        let checked = self.test.check();
+        let (problems, beyond_maelstrom) =
+            (checked.problems.clone(), checked.beyond_maelstrom.clone());
+        let results = Results::new(&self.test, checked, nodes, malformed, &ending);
+        self.folder.finish(&results, &workbench)?;
+        Ok(RunReport {
+            dir: self.folder.dir.clone(),
+            ending,
+            results,
             workbench,
-            outcome,
-            &options.command_line,
-        )
+            problems,
+            beyond_maelstrom,
+            command_line: options.command_line.clone(),
+        })
     }
 }
 

@@ -65,6 +65,6 @@ fn a_cluster_restored_from_a_backup_serves_linearizable_operations() {
     let (test, _, _) = Simulation::new(test, &factory).run(&mut |_| {});
     let checked = test.check();
     assert_eq!(checked.valid, Validity::Valid, "{:?}", checked.problems);
-    let ok = checked.sections["stats"]["ok-count"].as_u64().unwrap();
+    let ok = checked.stats.details.all.ok_count;
     assert!(ok > 100, "the restored cluster served {ok} operations");
 }

@@ -8,6 +8,7 @@ use lightcone_core::{
 use lightcone_nodes::runtime;
 use lightcone_sdk::{MemoryStorage, NodeRuntime};
 use lightcone_sim::Simulation;
+use lightcone_workload::WorkloadDetails;
 
 fn run(config: TestConfig, node_args: &[&str]) -> (Validity, Vec<String>, Test) {
     let args: Vec<String> = node_args.iter().map(|s| s.to_string()).collect();
@@ -109,16 +110,15 @@ fn crdt_counter_sweeps_converge_under_partitions_loss_and_duplication() {
     for workload in ["g-counter", "pn-counter"] {
         let mut stale_reads = 0;
         crdt_sweep(workload, &["--crdt"], |seed, checked| {
-            let w = &checked.sections["workload"];
+            let WorkloadDetails::Counter(w) = &checked.workload.details else {
+                panic!("a counter workload has the counter checker's details")
+            };
             let context = format!("{workload} seed {seed}: {:?}", checked.problems);
             assert_eq!(checked.valid, Validity::Valid, "{context}");
-            assert_eq!(w["error-count"], 0, "final reads: {context}");
-            assert_eq!(w["final-reads"].as_array().unwrap().len(), 3, "{context}");
-            assert_eq!(
-                checked.sections["availability"]["ok-fraction"], 1.0,
-                "{context}"
-            );
-            stale_reads += w["read-error-count"].as_u64().unwrap();
+            assert_eq!(w.error_count, 0, "final reads: {context}");
+            assert_eq!(w.final_reads.len(), 3, "{context}");
+            assert_eq!(checked.availability.details.ok_fraction, 1.0, "{context}");
+            stale_reads += w.read_error_count;
         });
         println!("{workload}: {stale_reads} stale reads during the tests of 100 seeds");
     }
@@ -226,8 +226,13 @@ fn kafka_survives_kills_between_numbering_and_storing() {
         };
         let (valid, problems, test) = run(c, &[]);
         assert_eq!(valid, Validity::Valid, "seed {seed}: {problems:?}");
-        let unseen = &test.check().sections["workload"]["unseen"];
-        assert!(unseen.is_null(), "seed {seed}: {unseen}");
+        let WorkloadDetails::Kafka(details) = test.check().workload.details else {
+            panic!("kafka has the kafka checker's details")
+        };
+        assert!(
+            !details.errors.contains_key("unseen"),
+            "seed {seed}: {details:?}"
+        );
     }
 }
 

@@ -4,7 +4,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{FinalOp, Invocation, Next, Worker, Workload};
+use crate::{FinalOp, Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
 /// Maelstrom's broadcast: a `topology` per node first, then an even mix of
@@ -81,7 +81,7 @@ impl Workload for Broadcast {
         true
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        lightcone_check::set_full::check(history, "broadcast", "read")
+    fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
+        lightcone_check::set_full::check(history, "broadcast", "read").map(WorkloadDetails::SetFull)
     }
 }

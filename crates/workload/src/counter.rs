@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{FinalOp, Invocation, Next, Worker, Workload};
+use crate::{FinalOp, Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
 /// Maelstrom's g-counter (deltas 0..4) and pn-counter (deltas -5..4): an
@@ -80,7 +80,7 @@ impl Workload for Counter {
         true
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        lightcone_check::counter::check(history)
+    fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
+        lightcone_check::counter::check(history).map(WorkloadDetails::Counter)
     }
 }

@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Next, Worker, Workload};
+use crate::{Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
 /// `echo{echo}` -> `echo_ok{echo}`: the reply must echo the request.
@@ -38,7 +38,7 @@ impl Workload for Echo {
         false
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        lightcone_check::echo::check(history)
+    fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
+        lightcone_check::echo::check(history).map(WorkloadDetails::Echo)
     }
 }

@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{FinalOp, Invocation, Next, Worker, Workload};
+use crate::{FinalOp, Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
 /// Maelstrom's g-set: an even mix of `add{element}` of unique integers and
@@ -63,7 +63,7 @@ impl Workload for GSet {
         true
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        lightcone_check::set_full::check(history, "add", "read")
+    fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
+        lightcone_check::set_full::check(history, "add", "read").map(WorkloadDetails::SetFull)
     }
 }

@@ -43,7 +43,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Map, Value};
 
-use crate::{FinalOp, Invocation, Next, Worker, Workload, WorkloadOptions};
+use crate::{FinalOp, Invocation, Next, Worker, Workload, WorkloadDetails, WorkloadOptions};
 use lightcone_rng::Rng;
 
 /// Elle's default for the exponential key distribution.
@@ -457,8 +457,8 @@ impl Workload for Kafka {
         })
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        lightcone_kafka::check(history)
+    fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
+        lightcone_kafka::check(history).map(WorkloadDetails::Kafka)
     }
 }
 

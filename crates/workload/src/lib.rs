@@ -20,6 +20,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, ErrorCode, Value};
 use lightcone_rng::Rng;
+use serde::Serialize;
 
 pub use broadcast::Broadcast;
 pub use counter::Counter;
@@ -155,7 +156,22 @@ pub trait Workload: Send {
     }
 
     /// The workload's own checker.
-    fn check(&self, history: &History) -> CheckResult;
+    fn check(&self, history: &History) -> CheckResult<WorkloadDetails>;
+}
+
+/// The details of a workload's checker: its section of results.json.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum WorkloadDetails {
+    Echo(lightcone_check::echo::Details),
+    UniqueIds(lightcone_check::unique_ids::Details),
+    /// broadcast, g-set.
+    SetFull(lightcone_check::set_full::Details),
+    /// g-counter, pn-counter.
+    Counter(lightcone_check::counter::Details),
+    /// lin-kv.
+    Linear(lightcone_linear::Details),
+    Kafka(lightcone_kafka::Details),
 }
 
 /// The one read each worker performs after recovery (broadcast, g-set, the

@@ -5,7 +5,7 @@ use lightcone_history::History;
 use lightcone_linear::{self as linear, LinearOptions};
 use lightcone_proto::{Body, ErrorCode, Value};
 
-use crate::{Invocation, Next, Worker, Workload};
+use crate::{Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
 /// Processes that may touch one key before its group moves to the next
@@ -142,9 +142,11 @@ impl Workload for LinKv {
         f == "read"
     }
 
-    fn check(&self, history: &History) -> CheckResult {
+    fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
         let model =
             linear::model_by_name("independent-cas-register", None).expect("the model is built in");
-        linear::check(history, model.as_ref(), &LinearOptions::default()).to_check_result()
+        linear::check(history, model.as_ref(), &LinearOptions::default())
+            .to_check_result()
+            .map(WorkloadDetails::Linear)
     }
 }

@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Next, Worker, Workload};
+use crate::{Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
 /// `generate` -> `generate_ok{id}`: no id may be handed out twice.
@@ -35,7 +35,7 @@ impl Workload for UniqueIds {
         false
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        lightcone_check::unique_ids::check(history)
+    fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
+        lightcone_check::unique_ids::check(history).map(WorkloadDetails::UniqueIds)
     }
 }

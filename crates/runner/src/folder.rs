@@ -1,0 +1,140 @@
+//! The results folder, `store/<workload>/<timestamp>/`, the same in
+//! process mode and in simulation: the `command` file, history.jsonl
+//! streamed as ops are recorded, `node-logs/`, lightcone.log, and at the
+//! end results.json and workbench.json; `store/latest` and
+//! `store/<workload>/latest` point at the newest run that started.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use lightcone_core::Results;
+use lightcone_history::{HistoryWriter, Op};
+use serde::Serialize;
+
+use crate::report::Workbench;
+use crate::run::{write_err, RunnerError};
+
+/// One run's folder, open for writing.
+pub struct RunFolder {
+    pub dir: PathBuf,
+    root: PathBuf,
+    workload: String,
+    history: HistoryWriter<BufWriter<File>>,
+    history_path: PathBuf,
+}
+
+impl RunFolder {
+    /// Makes a fresh folder for `workload` under `root` (named by the UTC
+    /// start time), with `node-logs/`, the `command` file and an empty
+    /// history.jsonl.
+    pub fn create(
+        root: &Path,
+        workload: &str,
+        command_line: &str,
+    ) -> Result<RunFolder, RunnerError> {
+        let dir = fresh_dir(root, workload).map_err(write_err(root))?;
+        let command_path = dir.join("command");
+        fs::write(&command_path, format!("{command_line}\n")).map_err(write_err(&command_path))?;
+        let history_path = dir.join("history.jsonl");
+        let file = File::create(&history_path).map_err(write_err(&history_path))?;
+        Ok(RunFolder {
+            dir,
+            root: root.to_path_buf(),
+            workload: workload.to_string(),
+            history: HistoryWriter::new(BufWriter::new(file)),
+            history_path,
+        })
+    }
+
+    /// A file or folder of the run.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn node_log_path(&self, id: &str) -> PathBuf {
+        self.dir.join("node-logs").join(format!("{id}.log"))
+    }
+
+    /// Points the `latest` links at this run; a failure only warns.
+    pub fn link_latest(&self) {
+        if let Err(e) = link_latest(&self.root, &self.workload, &self.dir) {
+            eprintln!(
+                "warning: could not update the `latest` links under {:?}: {e}",
+                self.root
+            );
+        }
+    }
+
+    /// Appends an op to history.jsonl (buffered: the caller flushes as
+    /// often as its mode needs, so a crash leaves a checkable prefix).
+    pub fn record(&mut self, op: &Op) -> Result<(), RunnerError> {
+        self.history
+            .write(op)
+            .map_err(write_err(&self.history_path))
+    }
+
+    pub fn flush_history(&mut self) -> Result<(), RunnerError> {
+        self.history.flush().map_err(write_err(&self.history_path))
+    }
+
+    /// Writes a text file of the run.
+    pub fn write_text(&self, name: &str, text: &str) -> Result<(), RunnerError> {
+        let path = self.path(name);
+        fs::write(&path, text).map_err(write_err(&path))
+    }
+
+    /// Flushes the history and writes results.json and workbench.json.
+    pub fn finish(&mut self, results: &Results, workbench: &Workbench) -> Result<(), RunnerError> {
+        self.flush_history()?;
+        write_json(&self.path("results.json"), results)?;
+        write_json(&self.path("workbench.json"), workbench)
+    }
+
+    /// Removes the folder of a run that never started.
+    pub fn discard(self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RunnerError> {
+    let text = serde_json::to_string_pretty(value).expect("results serialize");
+    let mut file = File::create(path).map_err(write_err(path))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .map_err(write_err(path))
+}
+
+/// A fresh folder for `workload` under `root`, with `node-logs/` inside.
+fn fresh_dir(root: &Path, workload: &str) -> io::Result<PathBuf> {
+    let stamp = humantime::format_rfc3339_millis(SystemTime::now())
+        .to_string()
+        .replace(['-', ':'], "");
+    let base = root.join(workload);
+    fs::create_dir_all(&base)?;
+    // Two runs in the same millisecond get a suffix rather than a clash.
+    let mut dir = base.join(&stamp);
+    let mut n = 1;
+    while dir.exists() {
+        dir = base.join(format!("{stamp}-{n}"));
+        n += 1;
+    }
+    fs::create_dir_all(dir.join("node-logs"))?;
+    Ok(dir)
+}
+
+/// Points `store/latest` and `store/<workload>/latest` at `dir`.
+fn link_latest(root: &Path, workload: &str, dir: &Path) -> io::Result<()> {
+    let name = dir.file_name().expect("a run folder has a name");
+    replace_link(&Path::new(workload).join(name), &root.join("latest"))?;
+    replace_link(Path::new(name), &root.join(workload).join("latest"))
+}
+
+fn replace_link(target: &Path, link: &Path) -> io::Result<()> {
+    let tmp = link.with_extension("tmp-link");
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    // rename(2) replaces the old link atomically.
+    fs::rename(&tmp, link)
+}
