@@ -39,6 +39,19 @@ fn run_with_history(args: &[&str]) -> (i32, Value, String, String) {
 }
 
 #[test]
+#[ignore = "acceptance run (70 s); .ci/run runs it"]
+fn lightcone_test_with_no_flags_is_a_valid_test() {
+    // lin-kv on Maelstrom's default nodes, n1..n5, with the Raft node.
+    let (code, results, summary) = run(&[]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(results["valid"], true);
+    assert!(
+        results["stats"]["ok-count"].as_u64().unwrap() > 100,
+        "{summary}"
+    );
+}
+
+#[test]
 #[ignore = "acceptance run (10 s); .ci/run runs it"]
 fn echo_one_node_ten_seconds() {
     let (code, results, _) = run(&["-w", "echo", "--node-count", "1", "--time-limit", "10"]);

@@ -539,7 +539,9 @@ fn bad_arguments_exit_4_with_a_message() {
     let r = run(&["-w", "nosuch", "--time-limit", "1"]);
     assert_eq!(r.code(), 4);
     assert!(
-        r.stderr().contains("unknown workload \"nosuch\""),
+        r.stderr().contains("invalid value 'nosuch'")
+            && r.stderr().contains("lin-kv")
+            && r.stderr().contains("kafka"),
         "{}",
         r.stderr()
     );

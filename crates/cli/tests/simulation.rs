@@ -190,3 +190,60 @@ fn clock_faults_need_sim_and_bin_is_refused_with_sim() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--seeds"));
 }
+
+/// The replay command a single simulation prints on stderr.
+fn printed_replay(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let start = text
+        .find("(replay: ")
+        .expect("a simulation prints its replay command")
+        + 9;
+    let end = start + text[start..].find(')').expect("the replay command ends");
+    text[start..end].to_string()
+}
+
+/// A run's printed replay command is the run: the replayed history is the
+/// same bytes, with `--node-count` and without it (Maelstrom's default
+/// nodes are n1..n5, which the command must name).
+#[test]
+fn a_printed_replay_command_replays_the_same_history() {
+    for with_node_count in [true, false] {
+        let mut args = vec![
+            "test",
+            "--sim",
+            "-w",
+            "g-set",
+            "--time-limit",
+            "4",
+            "--rate",
+            "30",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            "77",
+        ];
+        if with_node_count {
+            args.extend(["--node-count", "3"]);
+        }
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = lightcone(&args, a.path());
+        let command = printed_replay(&first.stderr);
+        assert_eq!(
+            command.contains("--nodes n1,n2,n3,n4,n5"),
+            !with_node_count,
+            "{command}"
+        );
+        replay(&command, b.path());
+        assert_eq!(
+            read(a.path(), "history.jsonl"),
+            read(b.path(), "history.jsonl"),
+            "{command}"
+        );
+        assert_eq!(
+            read(a.path(), "results.json"),
+            read(b.path(), "results.json")
+        );
+    }
+}

@@ -94,6 +94,10 @@ impl FromStr for Ratio {
         if denominator == 0 || numerator > denominator {
             return Err(bad());
         }
+        if numerator == 0 {
+            // Never draws, whatever the denominator: one way to write it.
+            return Ok(Ratio::ZERO);
+        }
         Ok(Ratio {
             numerator,
             denominator,

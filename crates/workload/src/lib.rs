@@ -222,6 +222,16 @@ pub const NAMES: &[&str] = &[
     "kafka",
 ];
 
+/// Clients when `--concurrency` is not given: Maelstrom's 1n (one per
+/// node), except lin-kv, which needs a multiple of 2n (two kinds of client
+/// per key and node), so that `lightcone test` with no flags is a valid test.
+pub fn default_concurrency(workload: &str, node_count: usize) -> usize {
+    match workload {
+        "lin-kv" => 2 * node_count,
+        _ => node_count,
+    }
+}
+
 /// Options some workloads take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkloadOptions {
