@@ -1,6 +1,6 @@
 //! The one error type of the clock crate.
 
-use crate::hlc::HlcTimestamp;
+use crate::hlc_timestamp::HlcTimestamp;
 
 /// What can go wrong when a clock takes in a timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,35 +13,10 @@
 //! of local physical time, so `l - pt <= max_offset_ns` holds for every timestamp this clock
 //! hands out while local physical time does not go backwards.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::ClockError;
-
-/// A hybrid-logical timestamp. The derived order (wall first, then logical) is the HLC order.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-pub struct HlcTimestamp {
-    /// `l`: the largest physical time heard of, in nanoseconds.
-    pub wall_ns: u64,
-    /// `c`: orders events with the same `l`.
-    pub logical: u32,
-}
-
-impl HlcTimestamp {
-    /// The timestamp `(wall_ns, logical)`.
-    pub fn new(wall_ns: u64, logical: u32) -> Self {
-        Self { wall_ns, logical }
-    }
-}
-
-impl fmt::Display for HlcTimestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.wall_ns, self.logical)
-    }
-}
+use crate::hlc_timestamp::HlcTimestamp;
 
 /// A hybrid logical clock with a maximum-offset guard. Physical time is always an argument
 /// (the SDK's `ctx.now()`), never read here, so the simulator can skew it.

@@ -59,6 +59,8 @@ pub(crate) struct EventQueue {
     live: usize,
     next_seq: u64,
     pub depth_max: usize,
+    /// The time of the last event popped: they come out in time order.
+    popped_at: u64,
 }
 
 impl EventQueue {
@@ -121,6 +123,8 @@ impl EventQueue {
             return None;
         }
         self.heap.pop();
+        debug_assert!(t >= self.popped_at, "events come out in time order");
+        self.popped_at = t;
         let event = self.slots[slot as usize]
             .event
             .take()

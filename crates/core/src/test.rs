@@ -351,16 +351,31 @@ impl Test {
         assert_eq!(self.phase, Phase::Init, "Test::start is called once");
         self.now = now;
         for i in 0..self.nodes.len() {
-            let client = self.new_client(Role::Init(i));
-            let mut body = Body::new("init")
-                .with("node_id", self.nodes[i].as_str())
-                .with("node_ids", self.nodes.clone());
-            body.msg_id = Some(1);
             self.awaiting.insert(i);
-            self.client_send(client, i, body);
+            self.send_init(i);
         }
         self.events
             .push(now + self.config.init_timeout_ns, Event::StartupTimeout);
+    }
+
+    /// Moves to the next phase; phases only go forward.
+    fn enter(&mut self, phase: Phase) {
+        debug_assert!(
+            phase > self.phase,
+            "phase {:?} after {:?}",
+            phase,
+            self.phase
+        );
+        self.phase = phase;
+    }
+
+    /// Sends node `node` its `init` from a fresh client (at the start, and
+    /// after each restart).
+    fn send_init(&mut self, node: usize) {
+        let client = self.new_client(Role::Init(node));
+        let mut body = Body::init(&self.nodes[node], &self.nodes);
+        body.msg_id = Some(1);
+        self.client_send(client, node, body);
     }
 
     /// Routes a message a client sends to node `node` (zero latency).
@@ -519,7 +534,7 @@ impl Test {
             Event::StartupTimeout => self.startup_timeout(),
             Event::MainEnd => {
                 if self.phase == Phase::Main {
-                    self.phase = Phase::Draining;
+                    self.enter(Phase::Draining);
                     self.log("Time limit reached; waiting for outstanding requests");
                     self.maybe_finish_draining();
                 }
@@ -624,7 +639,7 @@ impl Test {
     }
 
     fn start_setup(&mut self) {
-        self.phase = Phase::Setup;
+        self.enter(Phase::Setup);
         for i in 0..self.nodes.len() {
             if let Some(mut body) = self.workload.setup(&self.nodes[i]) {
                 body.msg_id = Some(1);
@@ -644,7 +659,7 @@ impl Test {
     }
 
     fn start_main(&mut self) {
-        self.phase = Phase::Main;
+        self.enter(Phase::Main);
         self.main_start = self.now;
         self.main_end = self.now + self.config.time_limit_ns;
         self.log(format!(
@@ -875,17 +890,17 @@ impl Test {
         }
         self.heal();
         if self.workload.has_final_phase() {
-            self.phase = Phase::Recovery;
+            self.enter(Phase::Recovery);
             self.log("Waiting for recovery...");
             self.events
                 .push(self.now + self.config.recovery_ns, Event::RecoveryEnd);
         } else {
-            self.phase = Phase::Done;
+            self.enter(Phase::Done);
         }
     }
 
     fn start_final(&mut self) {
-        self.phase = Phase::Final;
+        self.enter(Phase::Final);
         self.final_deadline = self
             .workload
             .final_time_limit_ns()
@@ -932,7 +947,7 @@ impl Test {
                 .iter()
                 .all(|w| w.finals.done && w.busy.is_none())
         {
-            self.phase = Phase::Done;
+            self.enter(Phase::Done);
             self.log("Final reads done");
         }
     }
@@ -972,12 +987,7 @@ impl Test {
             Fault::Restart(nodes) => {
                 for node in nodes {
                     self.effects.push(Effect::Restart { node });
-                    let client = self.new_client(Role::Init(node));
-                    let mut body = Body::new("init")
-                        .with("node_id", self.nodes[node].as_str())
-                        .with("node_ids", self.nodes.clone());
-                    body.msg_id = Some(1);
-                    self.client_send(client, node, body);
+                    self.send_init(node);
                 }
             }
             Fault::Pause(nodes) => {

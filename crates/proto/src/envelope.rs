@@ -128,6 +128,16 @@ impl Body {
         }
     }
 
+    /// Maelstrom's `init`: `{"type": "init", "node_id", "node_ids"}`, the
+    /// first message every node receives (without `msg_id`; the sender
+    /// numbers it).
+    pub fn init<S: AsRef<str>>(node_id: &str, node_ids: &[S]) -> Body {
+        let ids: Vec<&str> = node_ids.iter().map(AsRef::as_ref).collect();
+        Body::new("init")
+            .with("node_id", node_id)
+            .with("node_ids", ids)
+    }
+
     /// Builds a body from a JSON object, checking the reserved keys.
     pub fn from_map(mut map: Map) -> Result<Body, LineError> {
         let kind = match map.remove("type") {

@@ -110,6 +110,7 @@ mod progress;
 mod raft;
 mod raw_node;
 mod read_index;
+mod read_queue;
 mod replication;
 mod storage;
 

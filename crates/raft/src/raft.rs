@@ -17,7 +17,7 @@ use crate::message::{
     Entry, HardState, Message, MessageBody, NodeId, ReadState, Role, SoftState, NO_NODE,
 };
 use crate::progress::{majority, Progress};
-use crate::read_index::ReadQueue;
+use crate::read_queue::ReadQueue;
 use crate::storage::Storage;
 
 /// One Raft node. The host drives it through [`crate::RawNode`].

@@ -7,44 +7,14 @@
 //! read index. Its commit index is only trustworthy once an entry of its own
 //! term is committed (its no-op, section 8), so reads wait for that first.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 use crate::message::{MessageBody, NodeId, ReadState, Role, NO_NODE};
 use crate::progress::quorum_value;
 use crate::raft::Raft;
+use crate::read_queue::PendingRead;
 use crate::storage::Storage;
-
-/// A read waiting for a majority to confirm the leader.
-#[derive(Debug)]
-struct PendingRead {
-    /// The node whose host asked (this node or a follower).
-    from: NodeId,
-    ctx: Vec<u8>,
-    /// The leader's commit index when the read arrived.
-    index: u64,
-    /// Who answered the heartbeat carrying `ctx`, the leader included.
-    acks: BTreeSet<NodeId>,
-}
-
-/// The leader's reads in flight, oldest first, and those waiting for the
-/// first commit of the term. Bounded by `Config::max_pending_reads`.
-#[derive(Debug, Default)]
-pub(crate) struct ReadQueue {
-    pending: VecDeque<PendingRead>,
-    waiting_for_commit: Vec<(NodeId, Vec<u8>)>,
-}
-
-impl ReadQueue {
-    fn len(&self) -> usize {
-        self.pending.len() + self.waiting_for_commit.len()
-    }
-
-    /// The context of the newest read waiting for a majority, if any.
-    pub(crate) fn newest_pending_ctx(&self) -> Option<Vec<u8>> {
-        self.pending.back().map(|read| read.ctx.clone())
-    }
-}
 
 impl<S: Storage> Raft<S> {
     /// A read request from this node's host.

@@ -13,8 +13,8 @@ use lightcone_core::Results;
 use lightcone_history::{HistoryWriter, Op};
 use serde::Serialize;
 
+use crate::error::{write_err, RunnerError};
 use crate::report::Workbench;
-use crate::run::{write_err, RunnerError};
 
 /// One run's folder, open for writing.
 pub struct RunFolder {

@@ -7,6 +7,7 @@
 //! measured per-node queues; history ops streamed to `history.jsonl`), and
 //! writes the results folder.
 
+mod error;
 mod folder;
 mod node;
 mod program;
@@ -14,10 +15,11 @@ mod report;
 mod run;
 mod sim_run;
 
+pub use error::RunnerError;
 pub use folder::RunFolder;
 pub use program::{resolve_program, InterpreterProblem, ProgramError};
 pub use report::{RunReport, SimulationSpeed, Workbench};
-pub use run::{run, RunOptions, RunnerError};
+pub use run::{run, RunOptions};
 pub use sim_run::run_sim;
 
 /// Exit codes of `lightcone test` and `lightcone check`.

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use lightcone_core::{
-    ConfigError, Effect, Ending, MalformedLines, NodeFacts, Results, Test, TestConfig,
-    NANOS_PER_SEC,
+    Effect, Ending, MalformedLines, NodeFacts, Results, Test, TestConfig, NANOS_PER_SEC,
 };
 
+use crate::error::{write_err, RunnerError};
 use crate::folder::RunFolder;
 use crate::node::{Inbound, NodeProcess, Spawn, StartError};
 use crate::program::{resolve_program, ProgramError};
@@ -59,32 +59,6 @@ pub struct RunOptions {
     pub command_line: String,
     /// Show a live progress line (when stderr is a terminal).
     pub progress: bool,
-}
-
-/// The workbench could not do its job.
-#[derive(Debug, thiserror::Error)]
-pub enum RunnerError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The node program cannot be run: a bad argument, found before the
-    /// run or when its first processes would not start. Nothing was run.
-    #[error(transparent)]
-    Program(#[from] ProgramError),
-    #[error("could not start node {node} as {bin:?}: {source}; check that --bin names an executable file")]
-    Spawn {
-        node: String,
-        bin: PathBuf,
-        source: io::Error,
-    },
-    #[error("could not write {path:?}: {source}")]
-    Write { path: PathBuf, source: io::Error },
-}
-
-pub(crate) fn write_err(path: &Path) -> impl FnOnce(io::Error) -> RunnerError + '_ {
-    move |source| RunnerError::Write {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 struct Loop {

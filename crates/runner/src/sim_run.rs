@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use lightcone_core::{Ending, MalformedLines, NodeFacts, Results, Test, NANOS_PER_SEC};
 use lightcone_sim::{NodeFactory, Simulation};
 
+use crate::error::RunnerError;
 use crate::folder::RunFolder;
 use crate::report::{RunReport, SimulationSpeed, Workbench};
-use crate::run::{own_usage, RunOptions, RunnerError};
+use crate::run::{own_usage, RunOptions};
 
 /// Ops written between flushes of history.jsonl.
 const FLUSH_EVERY_OPS: u64 = 1024;

@@ -44,9 +44,7 @@ impl<N: Node> Harness<N> {
             next_msg_id: 1,
             sent: Vec::new(),
         };
-        let init = Body::new("init")
-            .with("node_id", node_id)
-            .with("node_ids", node_ids.to_vec());
+        let init = Body::init(node_id, node_ids);
         let replies = h.request("c0", init);
         assert!(
             replies.iter().any(|m| m.body.kind == "init_ok"),
@@ -136,9 +134,7 @@ impl<N: Node> MockCluster<N> {
         };
         for (i, id) in ids.iter().enumerate() {
             cluster.nodes.push(Runtime::new(make(id), i as u64));
-            let init = Body::new("init")
-                .with("node_id", id.as_str())
-                .with("node_ids", ids.clone());
+            let init = Body::init(id, &ids);
             cluster.client_send("c0", id, init);
         }
         cluster.run();

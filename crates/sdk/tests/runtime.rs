@@ -71,12 +71,7 @@ fn answer(q: &Envelope, body: Body) -> Envelope {
 fn init_ok_names_the_sdk() {
     // Harness::new asserts init_ok; check the field it carries.
     let mut h = Harness::new(Asker::default(), "n0", &["n0", "n1"]);
-    let r = h.request(
-        "c0",
-        Body::new("init")
-            .with("node_id", "n0")
-            .with("node_ids", vec!["n0"]),
-    );
+    let r = h.request("c0", Body::init("n0", &["n0"]));
     assert_eq!(r[0].body.get_str("sdk"), Some(lightcone_sdk::SDK_NAME));
 }
 
