@@ -19,12 +19,11 @@
 
 use std::collections::BTreeMap;
 
-use lightcone_sdk::{
-    Body, Context, Envelope, ErrorCode, Node, NodeError, RpcError, Value, NANOS_PER_MS,
-};
+use lightcone_sdk::{Body, Context, Envelope, ErrorCode, Node, NodeError, RpcError, Value};
+
+use crate::RPC_TIMEOUT_NS;
 
 const SERVICE: &str = "seq-kv";
-const RPC_TIMEOUT_NS: u64 = 1000 * NANOS_PER_MS;
 
 /// A read in progress: how many key reads are still out, and the sum.
 struct Read {

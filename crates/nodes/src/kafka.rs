@@ -23,12 +23,11 @@
 
 use std::collections::BTreeMap;
 
-use lightcone_sdk::{
-    Body, Context, Envelope, ErrorCode, Node, NodeError, RpcError, Value, NANOS_PER_MS,
-};
+use lightcone_sdk::{Body, Context, Envelope, ErrorCode, Node, NodeError, RpcError, Value};
+
+use crate::RPC_TIMEOUT_NS;
 
 const SERVICE: &str = "lin-kv";
-const RPC_TIMEOUT_NS: u64 = 1000 * NANOS_PER_MS;
 /// Messages one poll returns per key, at most.
 pub const POLL_BATCH_LEN: usize = 64;
 

@@ -14,7 +14,15 @@ pub mod raft_kv;
 mod raft_log;
 pub mod unique_ids;
 
-use lightcone_sdk::{NodeRuntime, Runtime, Storage};
+use lightcone_sdk::{NodeRuntime, Runtime, Storage, NANOS_PER_MS};
+
+/// How long a reference node waits for a service's answer to an RPC
+/// (lin-kv, seq-kv) before it gives up on it. The RPC may still have taken
+/// effect, so a node that gives up on a write answers with an indefinite
+/// error. One value for every node that calls a service (`counter`,
+/// `kafka`, `lin-kv --proxy`); the Raft store waits `--request-ms` and the
+/// gossip nodes retry on their own schedules instead.
+pub const RPC_TIMEOUT_NS: u64 = 1000 * NANOS_PER_MS;
 
 /// The reference nodes by workload name.
 pub const NAMES: &[&str] = &[

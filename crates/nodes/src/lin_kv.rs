@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 
 use lightcone_sdk::{
-    Body, Context, Envelope, ErrorCode, Node, NodeError, RpcError, Value, NANOS_PER_MS,
+    Body, Context, Envelope, ErrorCode, Node, NodeError, RpcError, Value, NANOS_PER_SEC,
 };
 
+use crate::RPC_TIMEOUT_NS;
+
 const SERVICE: &str = "lin-kv";
-const RPC_TIMEOUT_NS: u64 = 1000 * NANOS_PER_MS;
 
 pub struct LinKvProxy {
     cached_reads: bool,
@@ -85,7 +86,8 @@ impl Node for LinKvProxy {
                 }
                 Err(RpcError::Timeout) => {
                     let text = format!(
-                        "{SERVICE} did not answer within 1 s; the request may have happened"
+                        "{SERVICE} did not answer within {} s; the request may have happened",
+                        RPC_TIMEOUT_NS / NANOS_PER_SEC
                     );
                     ctx.reply(
                         &msg,
