@@ -11,7 +11,6 @@ pub mod echo;
 pub mod kafka;
 pub mod lin_kv;
 pub mod raft_kv;
-mod raft_log;
 pub mod unique_ids;
 
 use lightcone_sdk::{NodeRuntime, Runtime, Storage, NANOS_PER_MS};

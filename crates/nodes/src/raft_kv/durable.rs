@@ -1,0 +1,150 @@
+//! Raft's durable state mirrored into the SDK's storage: written after
+//! each `Ready` and before its messages go out, read back on a restart,
+//! compacted into snapshots. The log itself is `raft_log.rs`.
+
+use lightcone_raft::{
+    Entry, HardState, MemoryStorage, Ready, Snapshot, SnapshotMetadata, Storage as _,
+};
+use lightcone_sdk::Context;
+
+use super::state::{KvState, SnapshotData};
+use super::RaftKv;
+
+const KEY_HARD_STATE: &str = "raft/hard-state";
+const KEY_SNAPSHOT: &str = "raft/snapshot";
+
+impl RaftKv {
+    /// Rebuilds the Raft storage from the durable copy (empty on a first
+    /// start, or the backup to restore from).
+    pub(super) fn recover(&mut self, ctx: &mut Context<Self>) -> MemoryStorage {
+        let mut storage = MemoryStorage::new();
+        let durable = ctx.storage();
+        let mut snapshot: Option<Snapshot> = read_json(durable.get(KEY_SNAPSHOT));
+        let mut hard_state: Option<HardState> = read_json(durable.get(KEY_HARD_STATE));
+        let segments = self.durable_log.recover(durable);
+        if snapshot.is_none() && hard_state.is_none() && segments.is_empty() {
+            if let Some(backup) = &self.options.restore {
+                // A restored cluster starts every node from the same
+                // snapshot, as if the log up to the backup's index had been
+                // compacted away on each of them.
+                let data = SnapshotData {
+                    state: backup.state.clone(),
+                    applied_ids: Vec::new(),
+                };
+                let data = serde_json::to_vec(&data).expect("JSON values serialize");
+                snapshot = Some(Snapshot {
+                    metadata: SnapshotMetadata {
+                        index: backup.index,
+                        term: backup.term,
+                    },
+                    data,
+                });
+                hard_state = Some(HardState {
+                    term: backup.term,
+                    vote: 0,
+                    commit: backup.index,
+                });
+                // Durable at once: a node killed before its first snapshot
+                // must come back from the backup, not from an empty log.
+                let durable = ctx.storage();
+                if let Some(snapshot) = &snapshot {
+                    let bytes = serde_json::to_vec(snapshot).expect("snapshots serialize");
+                    durable.put(KEY_SNAPSHOT, &bytes);
+                }
+                if let Some(hard_state) = &hard_state {
+                    let bytes = serde_json::to_vec(hard_state).expect("hard states serialize");
+                    durable.put(KEY_HARD_STATE, &bytes);
+                }
+            }
+        }
+        if let Some(snapshot) = snapshot.filter(|s| !s.is_empty()) {
+            self.restore_snapshot(ctx, &snapshot);
+            storage
+                .apply_snapshot(snapshot)
+                .expect("a fresh storage takes any snapshot");
+        }
+        // In write order: a later segment replaces the suffix it overlaps.
+        for segment in segments {
+            let entries: Vec<Entry> = segment
+                .into_iter()
+                .filter(|e| e.index > self.snapshot_index)
+                .collect();
+            if let Err(e) = storage.append(&entries) {
+                ctx.log(format!("the stored log has a gap, kept up to it: {e}"));
+                break;
+            }
+        }
+        if let Some(mut hard_state) = hard_state {
+            // The stored commit index may lag (it is written only with a
+            // new term or vote), but never behind the snapshot, which holds
+            // only committed entries.
+            hard_state.commit = hard_state.commit.max(self.snapshot_index);
+            self.stored_term_vote = Some((hard_state.term, hard_state.vote));
+            storage
+                .set_hard_state(hard_state)
+                .expect("memory storage takes a hard state");
+        }
+        storage
+    }
+
+    pub(super) fn restore_snapshot(&mut self, ctx: &mut Context<Self>, snapshot: &Snapshot) {
+        match serde_json::from_slice::<SnapshotData>(&snapshot.data) {
+            Ok(data) => self.state = KvState::from_snapshot(data),
+            Err(e) => ctx.log(format!(
+                "snapshot at {} is corrupt: {e}",
+                snapshot.metadata.index
+            )),
+        }
+        self.applied = snapshot.metadata.index;
+        self.snapshot_index = snapshot.metadata.index;
+    }
+
+    /// Writes what a `Ready` makes durable into the SDK storage, in the
+    /// order recovery needs: snapshot, entries, then the hard state.
+    pub(super) fn store(&mut self, ctx: &mut Context<Self>, ready: &Ready) {
+        if let Some(snapshot) = &ready.snapshot {
+            let bytes = serde_json::to_vec(snapshot).expect("snapshots serialize");
+            ctx.storage().put(KEY_SNAPSHOT, &bytes);
+            self.durable_log.clear(ctx.storage());
+        }
+        self.durable_log.append(ctx.storage(), &ready.entries);
+        // Term and vote must be durable before the messages go out (Raft
+        // paper, Figure 2); the commit index need not be (a restarted node
+        // relearns it from the leader), and skipping the write when only it
+        // moved saves two fsyncs per commit in process mode.
+        if let Some(hard_state) = ready.hard_state {
+            let durable = (hard_state.term, hard_state.vote);
+            if self.stored_term_vote != Some(durable) {
+                let bytes = serde_json::to_vec(&hard_state).expect("hard states serialize");
+                ctx.storage().put(KEY_HARD_STATE, &bytes);
+                self.stored_term_vote = Some(durable);
+            }
+        }
+    }
+
+    /// Compacts the log into a snapshot of the state machine once
+    /// `--snapshot-every` entries were applied since the last one.
+    pub(super) fn maybe_compact(&mut self, ctx: &mut Context<Self>) {
+        if self.applied < self.snapshot_index + self.options.snapshot_every {
+            return;
+        }
+        let Some(raft) = self.raft.as_mut() else {
+            return;
+        };
+        let data = serde_json::to_vec(&self.state.to_snapshot()).expect("JSON values serialize");
+        let index = self.applied;
+        if raft.compact(index, data).is_err() {
+            return;
+        }
+        let snapshot = raft.storage().snapshot();
+        let bytes = serde_json::to_vec(&snapshot).expect("snapshots serialize");
+        ctx.storage().put(KEY_SNAPSHOT, &bytes);
+        self.durable_log.compact(ctx.storage(), index);
+        self.snapshot_index = index;
+    }
+}
+
+/// Parses a durable record (absent or unreadable: none).
+fn read_json<T: serde::de::DeserializeOwned>(bytes: Option<Vec<u8>>) -> Option<T> {
+    bytes.and_then(|b| serde_json::from_slice(&b).ok())
+}

@@ -1,0 +1,122 @@
+//! How a Raft key-value node runs, and the backups it restores from.
+
+use lightcone_sdk::{Body, Value};
+use serde::{Deserialize, Serialize};
+
+/// How the node runs; parsed from its command-line options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Milliseconds between Raft ticks (`--tick-ms`).
+    pub tick_ms: u64,
+    /// Election timeout in ticks (`--election-ticks`), randomised in
+    /// `[n, 2n)` by the library.
+    pub election_ticks: u64,
+    /// Heartbeat interval in ticks.
+    pub heartbeat_ticks: u64,
+    /// How long a request may wait for its entry or read (`--request-ms`).
+    pub request_ms: u64,
+    /// Entries applied between snapshots (`--snapshot-every`).
+    pub snapshot_every: u64,
+    /// Log every applied entry (`--log-applied`), for invariant checks.
+    pub log_applied: bool,
+    /// Start from this backup when the node has no state of its own.
+    pub restore: Option<Backup>,
+    /// Test only: reads served from local state by any node.
+    pub unsafe_local_reads: bool,
+    /// Test only: commit earlier terms' entries by counting replicas.
+    pub unsafe_commit_previous_term: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            tick_ms: 100,
+            election_ticks: 10,
+            heartbeat_ticks: 2,
+            request_ms: 2000,
+            snapshot_every: 1000,
+            log_applied: false,
+            restore: None,
+            unsafe_local_reads: false,
+            unsafe_commit_previous_term: false,
+        }
+    }
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Options, String> {
+        let mut options = Options::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut number = |name: &str| -> Result<u64, String> {
+                let text = args
+                    .next()
+                    .ok_or_else(|| format!("{name} needs a number after it"))?;
+                text.parse()
+                    .map_err(|_| format!("{name} takes a whole number, not {text:?}"))
+            };
+            match arg.as_str() {
+                "--tick-ms" => options.tick_ms = number("--tick-ms")?.max(1),
+                "--election-ticks" => options.election_ticks = number("--election-ticks")?,
+                "--request-ms" => options.request_ms = number("--request-ms")?.max(1),
+                "--snapshot-every" => options.snapshot_every = number("--snapshot-every")?.max(1),
+                "--log-applied" => options.log_applied = true,
+                "--restore" => {
+                    let path = args
+                        .next()
+                        .ok_or("--restore needs the path of a backup file after it")?;
+                    options.restore = Some(read_backup(path)?);
+                }
+                "--unsafe-local-reads" => options.unsafe_local_reads = true,
+                "--unsafe-commit-previous-term" => options.unsafe_commit_previous_term = true,
+                other => {
+                    return Err(format!(
+                        "unknown option {other:?}; the options are --tick-ms N, \
+                         --election-ticks N, --request-ms N, --snapshot-every N, \
+                         --log-applied, --restore FILE, --unsafe-local-reads, \
+                         --unsafe-commit-previous-term \
+                         (and --proxy for the forwarding node)"
+                    ))
+                }
+            }
+        }
+        if options.election_ticks <= options.heartbeat_ticks {
+            return Err(format!(
+                "--election-ticks must be more than the heartbeat's {} tick(s)",
+                options.heartbeat_ticks
+            ));
+        }
+        Ok(options)
+    }
+}
+
+/// The store's state as of one log index: what `backup` returns and
+/// [`Options::restore`] starts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backup {
+    pub index: u64,
+    pub term: u64,
+    /// `[key, value]` pairs in the order of the keys' JSON text.
+    pub state: Vec<(Value, Value)>,
+}
+
+/// Reads a backup file: the `backup` field of a `backup_ok` reply, or the
+/// whole reply body, as JSON. (Read once, when the options are parsed.)
+fn read_backup(path: &str) -> Result<Backup, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("could not read the backup file {path}: {e}"))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("the backup file {path} is not JSON: {e}"))?;
+    let backup = value.get("backup").cloned().unwrap_or(value);
+    serde_json::from_value(backup).map_err(|e| {
+        format!(
+            "the backup file {path} is not a backup ({e}); save the `backup` field of a \
+             `backup_ok` reply: {{\"index\": N, \"term\": T, \"state\": [[key, value], ...]}}"
+        )
+    })
+}
+
+/// The state a backup reply carries, parsed (for tests and tools).
+pub fn parse_backup(reply: &Body) -> Option<Backup> {
+    serde_json::from_value(reply.get("backup")?.clone()).ok()
+}

@@ -1,0 +1,175 @@
+//! The replicated state machine: the commands the log carries and the
+//! key-value map they build, the same on every replica.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lightcone_sdk::{Body, ErrorCode, NodeError, Value};
+use serde::{Deserialize, Serialize};
+
+/// A client command as a log entry: who proposed it, to answer it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Command {
+    pub(super) origin: String,
+    pub(super) id: u64,
+    pub(super) op: Op,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "f", rename_all = "kebab-case")]
+pub(super) enum Op {
+    Write {
+        key: Value,
+        value: Value,
+    },
+    Cas {
+        key: Value,
+        from: Value,
+        to: Value,
+        #[serde(default)]
+        create: bool,
+    },
+    Backup,
+}
+
+/// How many recent command ids the state machine remembers to apply each
+/// command once: a duplicated `forward` is proposed twice, and applying a
+/// write again later would undo the writes between.
+const APPLIED_IDS_MAX: usize = 1 << 16;
+
+/// The replicated state machine: key (as JSON text) to key and value, and
+/// the ids of the commands applied lately (by log index), which every
+/// replica holds alike because they follow the log.
+#[derive(Default)]
+pub(super) struct KvState {
+    map: BTreeMap<String, (Value, Value)>,
+    applied_ids: BTreeMap<u64, u64>,
+    ids: BTreeSet<u64>,
+}
+
+/// What a snapshot holds.
+#[derive(Serialize, Deserialize)]
+pub(super) struct SnapshotData {
+    pub(super) state: Vec<(Value, Value)>,
+    /// `[index, command id]` of recently applied commands.
+    pub(super) applied_ids: Vec<(u64, u64)>,
+}
+
+impl KvState {
+    fn from_pairs(pairs: Vec<(Value, Value)>) -> KvState {
+        let map = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), (k, v)))
+            .collect();
+        KvState {
+            map,
+            ..KvState::default()
+        }
+    }
+
+    pub(super) fn from_snapshot(data: SnapshotData) -> KvState {
+        let mut state = KvState::from_pairs(data.state);
+        for (index, id) in data.applied_ids {
+            state.remember(index, id);
+        }
+        state
+    }
+
+    pub(super) fn to_snapshot(&self) -> SnapshotData {
+        SnapshotData {
+            state: self.pairs(),
+            applied_ids: self.applied_ids.iter().map(|(i, id)| (*i, *id)).collect(),
+        }
+    }
+
+    /// Records that command `id` was applied at `index`; false if it had
+    /// been applied before.
+    pub(super) fn remember(&mut self, index: u64, id: u64) -> bool {
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.applied_ids.insert(index, id);
+        while self.applied_ids.len() > APPLIED_IDS_MAX {
+            if let Some((_, old)) = self.applied_ids.pop_first() {
+                self.ids.remove(&old);
+            }
+        }
+        true
+    }
+
+    pub(super) fn pairs(&self) -> Vec<(Value, Value)> {
+        self.map.values().cloned().collect()
+    }
+
+    pub(super) fn read(&self, key: &Value) -> Result<Body, NodeError> {
+        match self.map.get(&key.to_string()) {
+            Some((_, value)) => Ok(Body::new("read_ok").with("value", value.clone())),
+            None => Err(NodeError::new(
+                ErrorCode::KeyDoesNotExist,
+                format!("key {key} does not exist"),
+            )),
+        }
+    }
+
+    /// Applies a write or cas; every replica computes the same answer.
+    pub(super) fn apply(&mut self, op: &Op) -> Result<Body, NodeError> {
+        match op {
+            Op::Write { key, value } => {
+                self.map
+                    .insert(key.to_string(), (key.clone(), value.clone()));
+                Ok(Body::new("write_ok"))
+            }
+            Op::Cas {
+                key,
+                from,
+                to,
+                create,
+            } => {
+                let text = key.to_string();
+                match self.map.get_mut(&text) {
+                    Some((_, current)) if current == from => {
+                        *current = to.clone();
+                        Ok(Body::new("cas_ok"))
+                    }
+                    Some((_, current)) => Err(NodeError::new(
+                        ErrorCode::PreconditionFailed,
+                        format!("key {key} holds {current}, not {from}"),
+                    )),
+                    None if *create => {
+                        self.map.insert(text, (key.clone(), to.clone()));
+                        Ok(Body::new("cas_ok"))
+                    }
+                    None => Err(NodeError::new(
+                        ErrorCode::KeyDoesNotExist,
+                        format!("key {key} does not exist"),
+                    )),
+                }
+            }
+            Op::Backup => Ok(Body::new("backup_ok")),
+        }
+    }
+}
+
+pub(super) fn parse_op(body: &Body) -> Result<Op, NodeError> {
+    let field = |name: &str| {
+        body.get(name)
+            .cloned()
+            .ok_or_else(|| NodeError::malformed(format!("a {} needs a `{name}`", body.kind)))
+    };
+    match body.kind.as_str() {
+        "write" => Ok(Op::Write {
+            key: field("key")?,
+            value: field("value")?,
+        }),
+        "cas" => Ok(Op::Cas {
+            key: field("key")?,
+            from: field("from")?,
+            to: field("to")?,
+            create: body
+                .get("create_if_not_exists")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }),
+        "backup" => Ok(Op::Backup),
+        other => Err(NodeError::not_supported(other)),
+    }
+}

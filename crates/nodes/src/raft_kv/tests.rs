@@ -1,0 +1,211 @@
+use super::*;
+use lightcone_sdk::{json, MockCluster};
+
+const MS: u64 = NANOS_PER_MS;
+
+fn cluster(options: Options) -> MockCluster<RaftKv> {
+    let mut cluster = MockCluster::new(3, |_| RaftKv::new(options.clone()));
+    cluster.advance(3000 * MS, 10 * MS);
+    cluster
+}
+
+fn leader(cluster: &MockCluster<RaftKv>) -> Option<&'static str> {
+    ["n0", "n1", "n2"]
+        .into_iter()
+        .find(|id| cluster.node(id).raft.as_ref().map(|r| r.role()) == Some(Role::Leader))
+}
+
+fn call(cluster: &mut MockCluster<RaftKv>, node: &str, body: Body) -> Body {
+    cluster
+        .request("c1", node, body)
+        .expect("every request gets an answer")
+        .body
+}
+
+fn write(key: i64, value: i64) -> Body {
+    Body::new("write").with("key", key).with("value", value)
+}
+
+fn read(key: i64) -> Body {
+    Body::new("read").with("key", key)
+}
+
+#[test]
+fn a_leader_serves_writes_reads_and_cas_through_any_node() {
+    let mut cluster = cluster(Options::default());
+    let leader = leader(&cluster).expect("an election within 3 s (Raft paper, 5.2)");
+    let follower = ["n0", "n1", "n2"]
+        .into_iter()
+        .find(|n| *n != leader)
+        .unwrap();
+    assert_eq!(call(&mut cluster, follower, write(1, 10)).kind, "write_ok");
+    let got = call(&mut cluster, leader, read(1));
+    assert_eq!(
+        (got.kind.as_str(), got.get("value")),
+        ("read_ok", Some(&json!(10)))
+    );
+    let got = call(&mut cluster, follower, read(1));
+    assert_eq!(
+        got.get("value"),
+        Some(&json!(10)),
+        "forwarded read: {got:?}"
+    );
+    let cas = |from: i64, to: i64| {
+        Body::new("cas")
+            .with("key", 1)
+            .with("from", from)
+            .with("to", to)
+    };
+    assert_eq!(call(&mut cluster, follower, cas(10, 11)).kind, "cas_ok");
+    let refused = call(&mut cluster, leader, cas(10, 12));
+    assert_eq!(refused.error_code(), Some(22), "{refused:?}");
+    let missing = call(&mut cluster, follower, read(2));
+    assert_eq!(missing.error_code(), Some(20), "{missing:?}");
+    // Every replica applied the same entries.
+    let states: Vec<Vec<(Value, Value)>> = ["n0", "n1", "n2"]
+        .iter()
+        .map(|n| cluster.node(n).state.pairs())
+        .collect();
+    assert!(states.iter().all(|s| *s == states[0]) || states.iter().any(|s| s.is_empty()));
+}
+
+#[test]
+fn without_a_leader_requests_fail_definitely() {
+    let mut cluster = MockCluster::new(3, |_| RaftKv::new(Options::default()));
+    let got = call(&mut cluster, "n0", write(1, 1));
+    assert_eq!(got.error_code(), Some(11), "{got:?}");
+}
+
+#[test]
+fn a_minority_leader_cannot_serve_reads_or_writes() {
+    let mut cluster = cluster(Options::default());
+    let old = leader(&cluster).unwrap();
+    assert_eq!(call(&mut cluster, old, write(1, 1)).kind, "write_ok");
+    for other in ["n0", "n1", "n2"] {
+        if other != old {
+            cluster.cut(old, other);
+        }
+    }
+    // The cut-off leader cannot confirm a read (ReadIndex, section 8)
+    // or commit a write; within the request timeout they fail.
+    cluster.client_send("c1", old, read(1));
+    cluster.client_send("c1", old, write(1, 2));
+    cluster.advance(3000 * MS, 10 * MS);
+    let replies = cluster
+        .request("c1", old, read(1))
+        .map(|m| m.body.error_code());
+    assert!(matches!(replies, Some(Some(11))), "{replies:?}");
+}
+
+#[test]
+fn a_backup_holds_exactly_the_state_at_its_index_and_restores_a_cluster() {
+    let mut cluster = cluster(Options::default());
+    let first = leader(&cluster).unwrap();
+    for k in 0..5 {
+        assert_eq!(call(&mut cluster, first, write(k, k * 10)).kind, "write_ok");
+    }
+    let reply = call(&mut cluster, "n0", Body::new("backup"));
+    let backup = parse_backup(&reply).expect("backup_ok carries a backup");
+    assert_eq!(call(&mut cluster, first, write(0, 99)).kind, "write_ok");
+    let expected: Vec<(Value, Value)> = (0..5).map(|k| (json!(k), json!(k * 10))).collect();
+    assert_eq!(
+        backup.state, expected,
+        "the write after the backup is not in it"
+    );
+    // The backup's index is the marker entry's: the 5 writes, the
+    // leader's no-op and the marker.
+    assert!(backup.index >= 7, "{backup:?}");
+
+    let restored = Options {
+        restore: Some(backup.clone()),
+        ..Options::default()
+    };
+    let mut cluster = cluster_from(restored);
+    let second = leader(&cluster).expect("the restored cluster elects a leader");
+    let got = call(&mut cluster, second, read(0));
+    assert_eq!(got.get("value"), Some(&json!(0)), "{got:?}");
+    let cas = Body::new("cas")
+        .with("key", 4)
+        .with("from", 40)
+        .with("to", 41);
+    assert_eq!(call(&mut cluster, "n1", cas).kind, "cas_ok");
+    assert_eq!(
+        call(&mut cluster, "n2", read(4)).get("value"),
+        Some(&json!(41))
+    );
+    let status = cluster.node(second).raft.as_ref().unwrap().status();
+    assert!(
+        status.last_index > backup.index,
+        "the log continues after the backup"
+    );
+}
+
+fn cluster_from(options: Options) -> MockCluster<RaftKv> {
+    cluster(options)
+}
+
+#[test]
+fn compaction_and_install_snapshot_bring_a_lagging_follower_up_to_date() {
+    let options = Options {
+        snapshot_every: 4,
+        ..Options::default()
+    };
+    let mut cluster = cluster(options);
+    let leader = leader(&cluster).unwrap();
+    let lagging = ["n0", "n1", "n2"]
+        .into_iter()
+        .find(|n| *n != leader)
+        .unwrap();
+    for other in ["n0", "n1", "n2"] {
+        if other != lagging {
+            cluster.cut(lagging, other);
+        }
+    }
+    for k in 0..20 {
+        assert_eq!(call(&mut cluster, leader, write(k, k)).kind, "write_ok");
+    }
+    assert!(
+        cluster.node(leader).snapshot_index >= 16,
+        "the leader compacted its log"
+    );
+    cluster.heal();
+    cluster.advance(2000 * MS, 10 * MS);
+    let caught_up = cluster.node(lagging).state.pairs();
+    assert_eq!(
+        caught_up.len(),
+        20,
+        "InstallSnapshot (Raft paper, 7) and the entries after it"
+    );
+    assert!(cluster.node(lagging).snapshot_index >= 16);
+}
+
+#[test]
+fn restore_reads_a_saved_backup_reply_and_names_a_bad_file() {
+    let dir = std::env::temp_dir().join(format!("raft-kv-restore-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("backup.json");
+    let reply = json!({"type": "backup_ok", "backup": {"index": 7, "term": 2, "state": [[1, 10]]}});
+    std::fs::write(&good, reply.to_string()).unwrap();
+    let args = vec!["--restore".to_string(), good.display().to_string()];
+    let backup = Options::parse(&args).unwrap().restore.unwrap();
+    assert_eq!((backup.index, backup.term), (7, 2));
+    assert_eq!(backup.state, vec![(json!(1), json!(10))]);
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "[1, 2]").unwrap();
+    let error = Options::parse(&["--restore".to_string(), bad.display().to_string()]);
+    assert!(error.unwrap_err().contains("backup_ok"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn options_parse_and_bad_ones_name_the_fix() {
+    let args: Vec<String> = ["--tick-ms", "20", "--log-applied"]
+        .map(String::from)
+        .to_vec();
+    let options = Options::parse(&args).unwrap();
+    assert_eq!((options.tick_ms, options.log_applied), (20, true));
+    let error = Options::parse(&["--tick-ms".to_string()]).unwrap_err();
+    assert!(error.contains("needs a number"), "{error}");
+    let error = Options::parse(&["--fast".to_string()]).unwrap_err();
+    assert!(error.contains("--unsafe-local-reads"), "{error}");
+}
