@@ -102,9 +102,9 @@ fn main() {
             },
             ..TestConfig::default()
         };
-        let factory = move |_: usize, seed: u64, storage: MemoryStorage| {
-            lightcone_nodes::runtime(workload, &[], seed, Box::new(storage)).unwrap()
-        };
+        let spec = lightcone_nodes::NodeSpec::parse(workload, &[]).unwrap();
+        let factory =
+            move |_: usize, seed: u64, storage: MemoryStorage| spec.build(seed, Box::new(storage));
         let mut best: Option<Phases> = None;
         for seed in 1..=5 {
             let phases = run_phases(&config, seed, &factory);

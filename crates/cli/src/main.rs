@@ -3,6 +3,7 @@
 mod alloc;
 mod check_cmd;
 mod gen_cmd;
+mod node_cmd;
 mod sim_cmd;
 mod test_cmd;
 
@@ -31,13 +32,7 @@ enum Command {
     /// Generate histories for benchmarks (JSONL or EDN on stdout).
     Gen(gen_cmd::GenArgs),
     /// Run one of the built-in reference nodes on stdin/stdout.
-    Node {
-        /// echo, unique-ids or broadcast.
-        name: String,
-        /// The node's own options (e.g. --gossip-ms 50).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    Node(node_cmd::NodeArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,17 +58,7 @@ fn main() -> ExitCode {
             quiet_on_closed_pipe();
             gen_cmd::run(args)
         }
-        Command::Node { name, args } => match lightcone_nodes::run(&name, &args) {
-            Ok(()) => 0,
-            Err(e @ lightcone_nodes::RunError::Stdio(_)) => {
-                eprintln!("error: {e}");
-                exit_code::WORKBENCH
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit_code::USAGE
-            }
-        },
+        Command::Node(args) => node_cmd::run(args),
     };
     ExitCode::from(code as u8)
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use lightcone_core::{Availability, TestConfig, NANOS_PER_SEC};
+use lightcone_nodes::{NodeSpec, SpecError};
 use lightcone_runner::{exit_code, RunOptions};
-use lightcone_sdk::MemoryStorage;
 use lightcone_sim::{SeedOutcome, SharedFactory};
 
 /// Simulations a shrink may run.
@@ -67,15 +67,18 @@ impl std::str::FromStr for Shard {
     }
 }
 
-/// The reference node of `workload` as a simulator factory; checks the
-/// node's arguments once, up front.
+/// The reference node of `workload` as a simulator factory: the node's
+/// arguments are parsed once, here, and every start and restart of every
+/// node (in every seed of a sweep) builds from the same spec.
 pub fn factory(workload: &str, node_args: &[String]) -> Result<Box<SharedFactory>, String> {
-    lightcone_nodes::runtime(workload, node_args, 0, Box::new(MemoryStorage::new()))
-        .map_err(|e| format!("{e} (--sim runs lightcone's own SDK nodes in-process)"))?;
-    let (workload, node_args) = (workload.to_string(), node_args.to_vec());
+    let spec = NodeSpec::parse(workload, node_args).map_err(|e| match e {
+        SpecError::UnknownNode { .. } => {
+            format!("{e} (--sim runs lightcone's own SDK nodes in-process)")
+        }
+        e => e.to_string(),
+    })?;
     Ok(Box::new(move |_index, seed, storage| {
-        lightcone_nodes::runtime(&workload, &node_args, seed, Box::new(storage))
-            .expect("the node's arguments were checked before the run")
+        spec.build(seed, Box::new(storage))
     }))
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use lightcone_core::{Availability, LatencyDist, NemesisConfig, Ratio, TestConfig, NANOS_PER_SEC};
+use lightcone_nodes::NodeSpec;
 use lightcone_runner::{exit_code, ProgramError, RunOptions, RunnerError};
 use lightcone_workload::Topology;
 
@@ -277,6 +278,15 @@ pub fn run(args: TestArgs) -> i32 {
     if args.bin.is_some() {
         if let Err(e) = lightcone_runner::resolve_program(&bin) {
             return bad_program(&e);
+        }
+    }
+    // The reference node's flags, checked once before any seed is printed
+    // (each node process parses them again as it starts); an unknown
+    // workload is left to the configuration's message.
+    let known = lightcone_workload::NAMES.contains(&args.workload.as_str());
+    if args.bin.is_none() && known {
+        if let Err(e) = NodeSpec::parse(&args.workload, &args.args) {
+            return usage(e.to_string());
         }
     }
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");

@@ -50,14 +50,6 @@ impl Counter {
         }
     }
 
-    pub fn parse(args: &[String]) -> Result<Counter, String> {
-        match args {
-            [] => Ok(Counter::new(false)),
-            [flag] if flag == "--own-only" => Ok(Counter::new(true)),
-            _ => Err(format!("the only option is --own-only, not {args:?}")),
-        }
-    }
-
     fn key(node: &str) -> String {
         format!("counter/{node}")
     }

@@ -127,12 +127,9 @@ pub type CrdtGCounter = CrdtNode<CounterApi<GCounter<String>>>;
 /// The CRDT pn-counter node.
 pub type CrdtPNCounter = CrdtNode<CounterApi<PNCounter<String>>>;
 
-/// Builds a CRDT counter node from its gossip options.
-pub fn parse<C: Counter>(args: &[String]) -> Result<CrdtNode<CounterApi<C>>, String> {
-    Ok(CrdtNode::new(
-        CounterApi(std::marker::PhantomData),
-        GossipOptions::parse(args)?,
-    ))
+/// A CRDT counter node gossiping with `options`.
+pub fn counter_node<C: Counter>(options: GossipOptions) -> CrdtNode<CounterApi<C>> {
+    CrdtNode::new(CounterApi(std::marker::PhantomData), options)
 }
 
 #[cfg(test)]
@@ -154,7 +151,9 @@ mod tests {
 
     #[test]
     fn pn_counter_converges_after_a_partition_heals() {
-        let mut c = MockCluster::new(3, |_| parse::<PNCounter<String>>(&[]).unwrap());
+        let mut c = MockCluster::new(3, |_| {
+            counter_node::<PNCounter<String>>(GossipOptions::default())
+        });
         c.cut("n0", "n1");
         c.cut("n0", "n2");
         let mut sum = 0;
@@ -174,7 +173,11 @@ mod tests {
 
     #[test]
     fn g_counter_refuses_negative_adds() {
-        let mut h = Harness::new(parse::<GCounter<String>>(&[]).unwrap(), "n0", &NODES);
+        let mut h = Harness::new(
+            counter_node::<GCounter<String>>(GossipOptions::default()),
+            "n0",
+            &NODES,
+        );
         let r = h.request("c1", Body::new("add").with("delta", -1));
         assert_eq!(r[0].body.kind, "error");
         let r = h.request("c1", Body::new("add").with("delta", 4));
@@ -185,7 +188,9 @@ mod tests {
 
     #[test]
     fn deltas_carry_only_the_changed_entry() {
-        let mut c = MockCluster::new(3, |_| parse::<GCounter<String>>(&[]).unwrap());
+        let mut c = MockCluster::new(3, |_| {
+            counter_node::<GCounter<String>>(GossipOptions::default())
+        });
         for i in 0..30 {
             add(&mut c, NODES[i % 3], 1);
             c.advance(100 * NANOS_PER_MS, 100 * NANOS_PER_MS);
@@ -206,7 +211,7 @@ mod tests {
         let storage = MemoryStorage::new();
         let mut lives = Vec::new();
         for _ in 0..2 {
-            let node = parse::<GCounter<String>>(&[]).unwrap();
+            let node = counter_node::<GCounter<String>>(GossipOptions::default());
             let mut h = Harness::with_storage(node, "n0", &["n0"], Box::new(storage.clone()));
             h.request("c1", Body::new("add").with("delta", 3));
             lives.push(h.node().gossip().state().value());

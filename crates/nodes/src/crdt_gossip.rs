@@ -89,9 +89,10 @@ pub trait Api: 'static {
     ) -> Result<(Body, Option<Self::State>), NodeError>;
 }
 
+/// How a CRDT node gossips (`lightcone node g-set --help` lists the flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GossipOptions {
-    /// Time between gossip rounds.
+    /// Time between gossip rounds (`--gossip-ms`).
     pub gossip_ms: u64,
     /// Gossip the whole state every round instead of deltas (the baseline).
     pub full_state: bool,
@@ -114,42 +115,6 @@ impl Default for GossipOptions {
             log_len_max: 1024,
             direct: false,
         }
-    }
-}
-
-impl GossipOptions {
-    /// Parses `--gossip-ms N`, `--full-state`, `--direct` and
-    /// `--log-len-max N`.
-    pub fn parse(args: &[String]) -> Result<GossipOptions, String> {
-        let mut options = GossipOptions::default();
-        let mut args = args.iter();
-        while let Some(flag) = args.next() {
-            if flag == "--full-state" {
-                options.full_state = true;
-                continue;
-            }
-            if flag == "--direct" {
-                options.direct = true;
-                continue;
-            }
-            let known = ["--gossip-ms", "--log-len-max"];
-            if !known.contains(&flag.as_str()) {
-                return Err(format!(
-                    "unknown option {flag}; the options are --gossip-ms N, --log-len-max N, --full-state, --direct"
-                ));
-            }
-            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-            let number = value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("{flag} takes a positive integer, not {value:?}"))?;
-            match flag.as_str() {
-                "--gossip-ms" => options.gossip_ms = number,
-                _ => options.log_len_max = number as usize,
-            }
-        }
-        Ok(options)
     }
 }
 

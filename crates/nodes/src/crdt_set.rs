@@ -66,9 +66,9 @@ impl Api for GSetApi {
 pub type CrdtSet = CrdtNode<GSetApi>;
 
 impl CrdtSet {
-    /// Parses the gossip options (see [`GossipOptions::parse`]).
-    pub fn parse(args: &[String]) -> Result<CrdtSet, String> {
-        Ok(CrdtNode::new(GSetApi, GossipOptions::parse(args)?))
+    /// The g-set node gossiping with `options`.
+    pub fn with_options(options: GossipOptions) -> CrdtSet {
+        CrdtNode::new(GSetApi, options)
     }
 }
 
@@ -158,7 +158,11 @@ mod tests {
 
     #[test]
     fn duplicated_and_reordered_gossip_is_harmless() {
-        let mut h = Harness::new(CrdtSet::parse(&[]).unwrap(), "n1", &NODES);
+        let mut h = Harness::new(
+            CrdtSet::with_options(GossipOptions::default()),
+            "n1",
+            &NODES,
+        );
         let delta = |seq: u64, elements: &[i64]| {
             let mut body = Body::new("delta")
                 .with("incarnation", 0)
@@ -185,7 +189,7 @@ mod tests {
         // n1 restarts from its storage; n0 sees the new incarnation.
         let storage = MemoryStorage::new();
         let start = |storage: &MemoryStorage| {
-            let node = CrdtSet::parse(&[]).unwrap();
+            let node = CrdtSet::with_options(GossipOptions::default());
             Harness::with_storage(node, "n1", &["n0", "n1"], Box::new(storage.clone()))
         };
         let mut n1 = start(&storage);
@@ -195,7 +199,11 @@ mod tests {
         assert!(n1.node().gossip().state().contains(&7));
         assert_eq!(n1.node().gossip().incarnation(), 1);
 
-        let mut n0 = Harness::new(CrdtSet::parse(&[]).unwrap(), "n0", &["n0", "n1"]);
+        let mut n0 = Harness::new(
+            CrdtSet::with_options(GossipOptions::default()),
+            "n0",
+            &["n0", "n1"],
+        );
         n0.request("c1", Body::new("add").with("element", 1));
         let sent = n0.advance(100 * NANOS_PER_MS);
         let ack = |incarnation: u64, seq: u64, full: bool| {
@@ -226,7 +234,10 @@ mod tests {
 
     #[test]
     fn direct_mode_does_not_relay_and_converges_after_healing() {
-        let options = GossipOptions::parse(&["--direct".into()]).unwrap();
+        let options = GossipOptions {
+            direct: true,
+            ..GossipOptions::default()
+        };
         let mut c = cluster(options);
         // n0 and n2 cannot talk; n1 hears both but relays nothing.
         c.cut("n0", "n2");
@@ -245,7 +256,10 @@ mod tests {
 
     #[test]
     fn full_state_mode_sends_everything_every_round() {
-        let options = GossipOptions::parse(&["--full-state".into()]).unwrap();
+        let options = GossipOptions {
+            full_state: true,
+            ..GossipOptions::default()
+        };
         let mut c = cluster(options);
         add(&mut c, "n0", 1);
         c.advance(1000 * NANOS_PER_MS, 100 * NANOS_PER_MS);
@@ -253,14 +267,5 @@ mod tests {
         let stats = c.node("n0").gossip().stats();
         assert_eq!(stats.full_msg_count, 2 * 10);
         assert_eq!(stats.ack_msg_count, 0);
-    }
-
-    #[test]
-    fn options_reject_nonsense() {
-        assert!(GossipOptions::parse(&["--gossip-ms".into(), "0".into()]).is_err());
-        assert!(GossipOptions::parse(&["--bogus".into()]).is_err());
-        assert!(GossipOptions::parse(&["--log-len-max".into()]).is_err());
-        let o = GossipOptions::parse(&["--gossip-ms".into(), "150".into()]).unwrap();
-        assert_eq!(o.gossip_ms, 150);
     }
 }

@@ -1,6 +1,10 @@
 //! Reference nodes, one per workload, built on the SDK. They are what
 //! `lightcone test` runs when no `--bin` is given (as `lightcone node NAME`),
 //! and they are the worked examples for people writing their own.
+//!
+//! A host parses a node's name and flags once into a [`NodeSpec`] and
+//! builds a node from it at every start and restart
+//! ([`NodeSpec::build`]); `lightcone node NAME --help` lists the flags.
 
 pub mod broadcast;
 pub mod counter;
@@ -8,12 +12,16 @@ pub mod crdt_counter;
 pub mod crdt_gossip;
 pub mod crdt_set;
 pub mod echo;
+mod flags;
 pub mod kafka;
 pub mod lin_kv;
 pub mod raft_kv;
+mod spec;
 pub mod unique_ids;
 
-use lightcone_sdk::{NodeRuntime, Runtime, Storage, NANOS_PER_MS};
+use lightcone_sdk::{NodeRuntime, StdioError, Storage, NANOS_PER_MS};
+
+pub use spec::{NodeSpec, SpecError};
 
 /// How long a reference node waits for a service's answer to an RPC
 /// (lin-kv, seq-kv) before it gives up on it. The RPC may still have taken
@@ -23,7 +31,8 @@ use lightcone_sdk::{NodeRuntime, Runtime, Storage, NANOS_PER_MS};
 /// gossip nodes retry on their own schedules instead.
 pub const RPC_TIMEOUT_NS: u64 = 1000 * NANOS_PER_MS;
 
-/// The reference nodes by workload name.
+/// The reference nodes by workload name: the one list of them, which the
+/// command line's help and errors show.
 pub const NAMES: &[&str] = &[
     "echo",
     "unique-ids",
@@ -35,117 +44,16 @@ pub const NAMES: &[&str] = &[
     "kafka",
 ];
 
-/// Why a reference node could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("there is no reference node {name:?}; the reference nodes are {}", NAMES.join(", "))]
-    UnknownNode { name: String },
-    #[error("bad argument for node {name}: {message}")]
-    BadArgument { name: String, message: String },
-    #[error(transparent)]
-    Stdio(#[from] lightcone_sdk::StdioError),
-}
-
-/// Builds the reference node `name` with its options `args` (for example
-/// `--gossip-ms 50`), ready to run in a process or in the simulator.
+/// Parses and builds in one go: the reference node `name` with its flags
+/// `args`. A host that starts the node more than once (the simulator
+/// restarts nodes) should parse a [`NodeSpec`] once and build from it.
 pub fn runtime(
     name: &str,
     args: &[String],
     seed: u64,
     storage: Box<dyn Storage>,
-) -> Result<Box<dyn NodeRuntime>, RunError> {
-    let bad = |message: String| RunError::BadArgument {
-        name: name.to_string(),
-        message,
-    };
-    let no_options = || match args.first() {
-        Some(arg) => Err(RunError::BadArgument {
-            name: name.to_string(),
-            message: format!("it takes no options, but was given {arg:?}"),
-        }),
-        None => Ok(()),
-    };
-    Ok(match name {
-        "echo" => {
-            no_options()?;
-            Box::new(Runtime::with_storage(echo::Echo, seed, storage))
-        }
-        "unique-ids" => {
-            let node =
-                unique_ids::UniqueIds::parse(args).map_err(|message| RunError::BadArgument {
-                    name: name.to_string(),
-                    message,
-                })?;
-            Box::new(Runtime::with_storage(node, seed, storage))
-        }
-        "broadcast" => {
-            let options =
-                broadcast::Options::parse(args).map_err(|message| RunError::BadArgument {
-                    name: name.to_string(),
-                    message,
-                })?;
-            Box::new(Runtime::with_storage(
-                broadcast::Broadcast::new(options),
-                seed,
-                storage,
-            ))
-        }
-        // The delta-CRDT node; `--broadcast` for the broadcast gossip.
-        "g-set" => match args.split_first() {
-            Some((first, rest)) if first == "--broadcast" => {
-                let options = broadcast::Options::parse(rest).map_err(bad)?;
-                let node = broadcast::Broadcast::with_api(options, broadcast::Api::GSet);
-                Box::new(Runtime::with_storage(node, seed, storage))
-            }
-            _ => {
-                let node = crdt_set::CrdtSet::parse(args).map_err(bad)?;
-                Box::new(Runtime::with_storage(node, seed, storage))
-            }
-        },
-        // The seq-kv node (`--seq-kv`, `--own-only`) or the delta-CRDT node
-        // (`--crdt`, then gossip options); see `counter_default_is_crdt`.
-        "g-counter" | "pn-counter" => {
-            let (crdt, rest) = match args.split_first() {
-                Some((first, rest)) if first == "--crdt" => (true, rest),
-                Some((first, rest)) if first == "--seq-kv" => (false, rest),
-                _ => (counter_default_is_crdt(name), args),
-            };
-            match (crdt, name) {
-                (false, _) => {
-                    let node = counter::Counter::parse(rest).map_err(bad)?;
-                    Box::new(Runtime::with_storage(node, seed, storage))
-                }
-                (true, "g-counter") => {
-                    let node = crdt_counter::parse::<crdt_counter::GCounter>(rest).map_err(bad)?;
-                    Box::new(Runtime::with_storage(node, seed, storage))
-                }
-                (true, _) => {
-                    let node = crdt_counter::parse::<crdt_counter::PNCounter>(rest).map_err(bad)?;
-                    Box::new(Runtime::with_storage(node, seed, storage))
-                }
-            }
-        }
-        // The Raft store by default; `--proxy` for the node that forwards
-        // to the lin-kv service.
-        "lin-kv" if args.first().is_some_and(|a| a == "--proxy") => {
-            let node = lin_kv::LinKvProxy::parse(&args[1..]).map_err(bad)?;
-            Box::new(Runtime::with_storage(node, seed, storage))
-        }
-        "lin-kv" => {
-            let options = raft_kv::Options::parse(args).map_err(bad)?;
-            let node = raft_kv::RaftKv::new(options);
-            Box::new(Runtime::with_storage(node, seed, storage))
-        }
-        "kafka" => {
-            let node = kafka::Kafka::parse(args).map_err(bad)?;
-            Box::new(Runtime::with_storage(node, seed, storage))
-        }
-        _ => {
-            return Err(RunError::UnknownNode {
-                name: name.to_string(),
-            })
-        }
-    })
+) -> Result<Box<dyn NodeRuntime>, SpecError> {
+    Ok(NodeSpec::parse(name, args)?.build(seed, storage))
 }
 
 /// Whether `g-counter` / `pn-counter` without `--crdt` or `--seq-kv` run the
@@ -155,9 +63,10 @@ pub fn counter_default_is_crdt(name: &str) -> bool {
     name == "pn-counter"
 }
 
-/// Runs the reference node `name` on stdin/stdout until stdin closes.
-pub fn run(name: &str, args: &[String]) -> Result<(), RunError> {
+/// Runs the node `spec` describes on stdin/stdout until stdin closes, with
+/// the seed and storage the workbench gives the process.
+pub fn run(spec: &NodeSpec) -> Result<(), StdioError> {
     let (seed, storage) = lightcone_sdk::process_seed_and_storage()?;
-    let mut node = runtime(name, args, seed, storage)?;
-    Ok(lightcone_sdk::run_stdio_runtime(node.as_mut())?)
+    let mut node = spec.build(seed, storage);
+    lightcone_sdk::run_stdio_runtime(node.as_mut())
 }

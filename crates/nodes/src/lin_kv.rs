@@ -23,16 +23,12 @@ pub struct LinKvProxy {
 }
 
 impl LinKvProxy {
-    pub fn parse(args: &[String]) -> Result<LinKvProxy, String> {
-        let cached_reads = match args {
-            [] => false,
-            [flag] if flag == "--cached-reads" => true,
-            _ => return Err(format!("the only option is --cached-reads, not {args:?}")),
-        };
-        Ok(LinKvProxy {
+    /// The proxy; `cached_reads` for the broken `--cached-reads` variant.
+    pub fn new(cached_reads: bool) -> LinKvProxy {
+        LinKvProxy {
             cached_reads,
             cache: BTreeMap::new(),
-        })
+        }
     }
 }
 

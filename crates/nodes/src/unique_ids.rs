@@ -77,18 +77,6 @@ impl UniqueIds {
         }
     }
 
-    /// Parses the node's options: `--epoch`, `--volatile` or nothing (HLC).
-    pub fn parse(args: &[String]) -> Result<UniqueIds, String> {
-        match args {
-            [] => Ok(UniqueIds::with_scheme(Scheme::Hlc)),
-            [flag] if flag == "--epoch" => Ok(UniqueIds::with_scheme(Scheme::Epoch)),
-            [flag] if flag == "--volatile" => Ok(UniqueIds::with_scheme(Scheme::Volatile)),
-            _ => Err(format!(
-                "the options are --epoch or --volatile (default: HLC ids), not {args:?}"
-            )),
-        }
-    }
-
     fn stored_u64(ctx: &mut Context<Self>, key: &str) -> Option<u64> {
         ctx.storage()
             .get(key)
@@ -248,13 +236,5 @@ mod tests {
         assert_eq!(ids.len(), 3000);
         assert!(ids.contains(&format!("n0-{}-0", 2999 * NANOS_PER_MS)));
         assert_eq!(ceilings.len(), 3, "the ceiling moved once a second");
-    }
-
-    #[test]
-    fn options() {
-        assert_eq!(UniqueIds::parse(&[]).unwrap().scheme, Scheme::Hlc);
-        let epoch = UniqueIds::parse(&["--epoch".into()]).unwrap();
-        assert_eq!(epoch.scheme, Scheme::Epoch);
-        assert!(UniqueIds::parse(&["--bogus".into()]).is_err());
     }
 }

@@ -45,10 +45,12 @@ mod state;
 mod tests;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use lightcone_raft::{persist_ready, Config, MemoryStorage, Message, NodeId, RawNode, Role};
 use lightcone_sdk::{Body, Context, Envelope, ErrorCode, Node, NodeError, Value, NANOS_PER_MS};
 
+pub(crate) use options::read_backup;
 pub use options::{parse_backup, Backup, Options};
 use raft_log::DurableLog;
 use requests::Pending;
@@ -70,7 +72,9 @@ fn unavailable(text: impl Into<String>) -> NodeError {
 
 /// The Raft key-value node.
 pub struct RaftKv {
-    options: Options,
+    /// Shared by every start of the node (a restart builds a new
+    /// `RaftKv`), so a `--restore` backup is read and held once.
+    options: Arc<Options>,
     raft: Option<RawNode<MemoryStorage>>,
     state: KvState,
     applied: u64,
@@ -95,6 +99,11 @@ pub struct RaftKv {
 
 impl RaftKv {
     pub fn new(options: Options) -> RaftKv {
+        RaftKv::with_shared(Arc::new(options))
+    }
+
+    /// The node with options shared with its other starts.
+    pub fn with_shared(options: Arc<Options>) -> RaftKv {
         RaftKv {
             options,
             raft: None,

@@ -3,7 +3,8 @@
 use lightcone_sdk::{Body, Value};
 use serde::{Deserialize, Serialize};
 
-/// How the node runs; parsed from its command-line options.
+/// How the node runs: its command-line options, parsed once by
+/// [`crate::NodeSpec`] (`lightcone node lin-kv --help` lists them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// Milliseconds between Raft ticks (`--tick-ms`).
@@ -43,53 +44,6 @@ impl Default for Options {
     }
 }
 
-impl Options {
-    pub fn parse(args: &[String]) -> Result<Options, String> {
-        let mut options = Options::default();
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let mut number = |name: &str| -> Result<u64, String> {
-                let text = args
-                    .next()
-                    .ok_or_else(|| format!("{name} needs a number after it"))?;
-                text.parse()
-                    .map_err(|_| format!("{name} takes a whole number, not {text:?}"))
-            };
-            match arg.as_str() {
-                "--tick-ms" => options.tick_ms = number("--tick-ms")?.max(1),
-                "--election-ticks" => options.election_ticks = number("--election-ticks")?,
-                "--request-ms" => options.request_ms = number("--request-ms")?.max(1),
-                "--snapshot-every" => options.snapshot_every = number("--snapshot-every")?.max(1),
-                "--log-applied" => options.log_applied = true,
-                "--restore" => {
-                    let path = args
-                        .next()
-                        .ok_or("--restore needs the path of a backup file after it")?;
-                    options.restore = Some(read_backup(path)?);
-                }
-                "--unsafe-local-reads" => options.unsafe_local_reads = true,
-                "--unsafe-commit-previous-term" => options.unsafe_commit_previous_term = true,
-                other => {
-                    return Err(format!(
-                        "unknown option {other:?}; the options are --tick-ms N, \
-                         --election-ticks N, --request-ms N, --snapshot-every N, \
-                         --log-applied, --restore FILE, --unsafe-local-reads, \
-                         --unsafe-commit-previous-term \
-                         (and --proxy for the forwarding node)"
-                    ))
-                }
-            }
-        }
-        if options.election_ticks <= options.heartbeat_ticks {
-            return Err(format!(
-                "--election-ticks must be more than the heartbeat's {} tick(s)",
-                options.heartbeat_ticks
-            ));
-        }
-        Ok(options)
-    }
-}
-
 /// The store's state as of one log index: what `backup` returns and
 /// [`Options::restore`] starts from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,7 +56,7 @@ pub struct Backup {
 
 /// Reads a backup file: the `backup` field of a `backup_ok` reply, or the
 /// whole reply body, as JSON. (Read once, when the options are parsed.)
-fn read_backup(path: &str) -> Result<Backup, String> {
+pub(crate) fn read_backup(path: &str) -> Result<Backup, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("could not read the backup file {path}: {e}"))?;
     let value: Value = serde_json::from_str(&text)

@@ -1,3 +1,4 @@
+use super::options::read_backup;
 use super::*;
 use lightcone_sdk::{json, MockCluster};
 
@@ -186,26 +187,15 @@ fn restore_reads_a_saved_backup_reply_and_names_a_bad_file() {
     let good = dir.join("backup.json");
     let reply = json!({"type": "backup_ok", "backup": {"index": 7, "term": 2, "state": [[1, 10]]}});
     std::fs::write(&good, reply.to_string()).unwrap();
-    let args = vec!["--restore".to_string(), good.display().to_string()];
-    let backup = Options::parse(&args).unwrap().restore.unwrap();
+    let backup = read_backup(&good.display().to_string()).unwrap();
     assert_eq!((backup.index, backup.term), (7, 2));
     assert_eq!(backup.state, vec![(json!(1), json!(10))]);
     let bad = dir.join("bad.json");
     std::fs::write(&bad, "[1, 2]").unwrap();
-    let error = Options::parse(&["--restore".to_string(), bad.display().to_string()]);
-    assert!(error.unwrap_err().contains("backup_ok"));
+    let error = read_backup(&bad.display().to_string()).unwrap_err();
+    assert!(error.contains("backup_ok"), "{error}");
+    let missing = dir.join("missing.json");
+    let error = read_backup(&missing.display().to_string()).unwrap_err();
+    assert!(error.contains("could not read the backup file"), "{error}");
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn options_parse_and_bad_ones_name_the_fix() {
-    let args: Vec<String> = ["--tick-ms", "20", "--log-applied"]
-        .map(String::from)
-        .to_vec();
-    let options = Options::parse(&args).unwrap();
-    assert_eq!((options.tick_ms, options.log_applied), (20, true));
-    let error = Options::parse(&["--tick-ms".to_string()]).unwrap_err();
-    assert!(error.contains("needs a number"), "{error}");
-    let error = Options::parse(&["--fast".to_string()]).unwrap_err();
-    assert!(error.contains("--unsafe-local-reads"), "{error}");
 }
