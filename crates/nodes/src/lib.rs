@@ -31,18 +31,10 @@ pub use spec::{NodeSpec, SpecError};
 /// gossip nodes retry on their own schedules instead.
 pub const RPC_TIMEOUT_NS: u64 = 1000 * NANOS_PER_MS;
 
-/// The reference nodes by workload name: the one list of them, which the
-/// command line's help and errors show.
-pub const NAMES: &[&str] = &[
-    "echo",
-    "unique-ids",
-    "broadcast",
-    "g-set",
-    "g-counter",
-    "pn-counter",
-    "lin-kv",
-    "kafka",
-];
+/// The reference nodes, by the name of the workload each serves (the one
+/// list, `lightcone_proto::WORKLOAD_NAMES`), which the command line's help
+/// and errors show.
+pub const NAMES: &[&str] = lightcone_sdk::WORKLOAD_NAMES;
 
 /// Parses and builds in one go: the reference node `name` with its flags
 /// `args`. A host that starts the node more than once (the simulator

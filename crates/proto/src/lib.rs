@@ -26,6 +26,20 @@ pub use error_code::ErrorCode;
 pub const NANOS_PER_MS: u64 = 1_000_000;
 pub const NANOS_PER_SEC: u64 = 1_000_000_000;
 
+/// Maelstrom's workloads that lightcone runs, by their `-w` names: the one
+/// list, which the workloads and the reference nodes (one per workload)
+/// both take.
+pub const WORKLOAD_NAMES: &[&str] = &[
+    "echo",
+    "unique-ids",
+    "broadcast",
+    "g-set",
+    "g-counter",
+    "pn-counter",
+    "lin-kv",
+    "kafka",
+];
+
 /// Bodies' free-form fields.
 pub type Map = serde_json::Map<String, serde_json::Value>;
 pub use serde_json::{json, Value};

@@ -50,4 +50,4 @@ pub use storage::{FileStorage, MemoryStorage, Storage};
 /// What the SDK puts in `init_ok` as `"sdk"`.
 pub const SDK_NAME: &str = concat!("lightcone/", env!("CARGO_PKG_VERSION"));
 
-pub use lightcone_proto::{NANOS_PER_MS, NANOS_PER_SEC};
+pub use lightcone_proto::{NANOS_PER_MS, NANOS_PER_SEC, WORKLOAD_NAMES};

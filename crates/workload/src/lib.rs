@@ -210,17 +210,8 @@ pub enum WorkloadError {
     Invalid { message: String },
 }
 
-/// The workloads lightcone runs.
-pub const NAMES: &[&str] = &[
-    "echo",
-    "unique-ids",
-    "broadcast",
-    "g-set",
-    "g-counter",
-    "pn-counter",
-    "lin-kv",
-    "kafka",
-];
+/// The workloads lightcone runs (the one list, in `lightcone-proto`).
+pub const NAMES: &[&str] = lightcone_proto::WORKLOAD_NAMES;
 
 /// Clients when `--concurrency` is not given: Maelstrom's 1n (one per
 /// node), except lin-kv, which needs a multiple of 2n (two kinds of client
