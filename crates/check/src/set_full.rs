@@ -454,6 +454,41 @@ pub struct FinalReadMissing {
     pub missing: Vec<Value>,
 }
 
+/// The elements of each outcome, in element order.
+struct ByOutcome<'a, 'h> {
+    stable: Vec<(&'a Element<'h>, Outcome)>,
+    lost: Vec<(&'a Element<'h>, Outcome)>,
+    never_read: Vec<(&'a Element<'h>, Outcome)>,
+    /// Stable, after some read that began after the known time missed it.
+    stale: Vec<(&'a Element<'h>, Outcome)>,
+}
+
+impl<'a, 'h> ByOutcome<'a, 'h> {
+    fn of(classified: &[(&'a Element<'h>, Outcome)]) -> ByOutcome<'a, 'h> {
+        let with = |want: fn(&Outcome) -> bool| -> Vec<(&'a Element<'h>, Outcome)> {
+            classified
+                .iter()
+                .copied()
+                .filter(|(_, o)| want(o))
+                .collect()
+        };
+        ByOutcome {
+            stable: with(|o| matches!(o, Outcome::Stable { .. })),
+            lost: with(|o| *o == Outcome::Lost),
+            never_read: with(|o| *o == Outcome::NeverRead),
+            stale: with(|o| {
+                matches!(
+                    o,
+                    Outcome::Stable {
+                        last_absent: Some(_),
+                        ..
+                    }
+                )
+            }),
+        }
+    }
+}
+
 /// Turns the outcomes into the verdict, the problem sentences and the
 /// details.
 fn report(
@@ -464,25 +499,33 @@ fn report(
     finals: &[FinalRead],
     malformed: &[usize],
 ) -> CheckResult<Details> {
-    let with = |want: fn(&Outcome) -> bool| -> Vec<(&Element, Outcome)> {
-        classified
-            .iter()
-            .copied()
-            .filter(|(_, o)| want(o))
-            .collect()
-    };
-    let stable = with(|o| matches!(o, Outcome::Stable { .. }));
-    let lost = with(|o| *o == Outcome::Lost);
-    let never_read = with(|o| *o == Outcome::NeverRead);
-    let stale = with(|o| {
-        matches!(
-            o,
-            Outcome::Stable {
-                last_absent: Some(_),
-                ..
-            }
-        )
-    });
+    let by = ByOutcome::of(classified);
+    let lacking: Vec<&FinalRead> = finals.iter().filter(|f| !f.missing.is_empty()).collect();
+    let details = details(
+        ops,
+        reads,
+        classified.len(),
+        &by,
+        duplicated,
+        finals,
+        &lacking,
+    );
+    let (valid, problems, maelstrom, beyond) =
+        verdict(ops, classified.len(), &by, duplicated, &lacking, malformed);
+    CheckResult::new(valid, problems, details).beyond_maelstrom(maelstrom, beyond)
+}
+
+/// Maelstrom's keys, then lightcone's final-read keys.
+fn details(
+    ops: &[Op],
+    reads: &[Read],
+    attempt_count: usize,
+    by: &ByOutcome,
+    duplicated: &[(&ElementKey, u32)],
+    finals: &[FinalRead],
+    lacking: &[&FinalRead],
+) -> Details {
+    let (stable, lost, never_read, stale) = (&by.stable, &by.lost, &by.never_read, &by.stale);
     let latencies: Vec<u64> = stable
         .iter()
         .map(|(_, o)| match o {
@@ -496,17 +539,16 @@ fn report(
             .map(|(el, _)| el.value.clone())
             .collect()
     };
-    let lacking: Vec<&FinalRead> = finals.iter().filter(|f| !f.missing.is_empty()).collect();
-    let details = Details {
-        attempt_count: classified.len(),
+    Details {
+        attempt_count,
         stable_count: stable.len(),
         lost_count: lost.len(),
-        lost: values(&lost),
+        lost: values(lost),
         never_read_count: never_read.len(),
-        never_read: values(&never_read),
+        never_read: values(never_read),
         stale_count: stale.len(),
-        stale: values(&stale),
-        worst_stale: worst_stale(ops, reads, &stale),
+        stale: values(stale),
+        worst_stale: worst_stale(ops, reads, stale),
         duplicated_count: duplicated.len(),
         duplicated: duplicated.iter().map(|(key, n)| (key.text(), *n)).collect(),
         stable_latencies: quantiles(latencies),
@@ -529,8 +571,20 @@ fn report(
                     .collect(),
             })
             .collect(),
-    };
+    }
+}
 
+/// The verdict, Maelstrom's, the problem sentences, and those beyond
+/// Maelstrom.
+fn verdict(
+    ops: &[Op],
+    attempt_count: usize,
+    by: &ByOutcome,
+    duplicated: &[(&ElementKey, u32)],
+    lacking: &[&FinalRead],
+    malformed: &[usize],
+) -> (Validity, Vec<String>, Validity, Vec<String>) {
+    let (stable, lost) = (&by.stable, &by.lost);
     let mut problems = Vec::new();
     let mut valid = Validity::Valid;
     if !lost.is_empty() {
@@ -561,7 +615,7 @@ fn report(
             )
         ));
     }
-    beyond.extend(final_read_problems(&lacking));
+    beyond.extend(final_read_problems(lacking));
     if !beyond.is_empty() {
         valid = Validity::Invalid;
         problems.extend(beyond.iter().cloned());
@@ -570,7 +624,7 @@ fn report(
     // when nothing was attempted.
     if stable.is_empty() && lost.is_empty() {
         valid = valid.merge(Validity::Unknown);
-        problems.push(nothing_judged(classified.len()));
+        problems.push(nothing_judged(attempt_count));
     }
     if let Some(&first) = malformed.first() {
         valid = valid.merge(Validity::Unknown);
@@ -597,7 +651,7 @@ fn report(
     if !malformed.is_empty() {
         maelstrom = maelstrom.merge(Validity::Unknown);
     }
-    CheckResult::new(valid, problems, details).beyond_maelstrom(maelstrom, beyond)
+    (valid, problems, maelstrom, beyond)
 }
 
 /// Why nothing could be judged stable or lost.
