@@ -355,53 +355,15 @@ fn report(
     final_errors: &[&Read],
     read_errors: &[ReadError],
 ) -> CheckResult<Details> {
-    let mut problems = Vec::new();
-    let mut valid = Validity::Valid;
-    let ranges_named = list_some(
-        acceptable
-            .set
-            .ranges
-            .iter()
-            .map(|(lo, hi)| format!("[{lo}, {hi}]")),
-        acceptable.set.ranges.len(),
-        RANGES_NAMED_MAX,
-    );
-    for r in final_errors.iter().take(ERRORS_NAMED_MAX) {
-        problems.push(format!(
-            "final read {} by process {} (op {}) is not an acceptable value; acceptable: {ranges_named}",
-            r.value, r.process, r.index
-        ));
-    }
-    if final_errors.len() > ERRORS_NAMED_MAX {
-        problems.push(format!(
-            "{} more final reads were not acceptable values",
-            final_errors.len() - ERRORS_NAMED_MAX
-        ));
-    }
-    if !final_errors.is_empty() {
-        valid = Validity::Invalid;
-    }
-    let attempted = c.adds.len() - acceptable.fail_add_count;
-    if c.reads.is_empty() && attempted > 0 {
+    let mut problems = final_read_problems(acceptable, final_errors);
+    let mut valid = if final_errors.is_empty() {
+        Validity::Valid
+    } else {
+        Validity::Invalid
+    };
+    if let Some(unjudged) = unjudged_adds(c, finals, acceptable, read_errors) {
         valid = valid.merge(Validity::Unknown);
-        let were = if attempted == 1 { "was" } else { "were" };
-        problems.push(format!(
-            "{} {were} attempted, but no read succeeded, so nothing can be said of them",
-            plural(attempted, "add"),
-        ));
-    } else if finals.is_empty() && attempted > 0 {
-        // Only final reads are judged; with none, convergence is unknown.
-        valid = valid.merge(Validity::Unknown);
-        problems.push(format!(
-            "no read began after the last acknowledged add, so whether the counter converged \
-             is unknown ({} during the test{})",
-            plural(c.reads.len(), "read"),
-            if read_errors.is_empty() {
-                String::new()
-            } else {
-                format!(", {} of them impossible", read_errors.len())
-            }
-        ));
+        problems.push(unjudged);
     }
     if let Some(&first) = c.malformed_adds.first() {
         // Without every delta no bound can be trusted, not even a violation.
@@ -422,8 +384,94 @@ fn report(
             "a value that is not an integer",
         ));
     }
+    let details = details(
+        c,
+        finals_source,
+        finals,
+        acceptable,
+        final_errors,
+        read_errors,
+    );
+    CheckResult::new(valid, problems, details)
+}
 
-    let details = Details {
+/// One sentence per unacceptable final read (the first few), naming the
+/// acceptable ranges, and a count of the rest.
+fn final_read_problems(acceptable: &Acceptable, final_errors: &[&Read]) -> Vec<String> {
+    let ranges_named = list_some(
+        acceptable
+            .set
+            .ranges
+            .iter()
+            .map(|(lo, hi)| format!("[{lo}, {hi}]")),
+        acceptable.set.ranges.len(),
+        RANGES_NAMED_MAX,
+    );
+    let mut problems: Vec<String> = final_errors
+        .iter()
+        .take(ERRORS_NAMED_MAX)
+        .map(|r| {
+            format!(
+                "final read {} by process {} (op {}) is not an acceptable value; acceptable: {ranges_named}",
+                r.value, r.process, r.index
+            )
+        })
+        .collect();
+    if final_errors.len() > ERRORS_NAMED_MAX {
+        problems.push(format!(
+            "{} more final reads were not acceptable values",
+            final_errors.len() - ERRORS_NAMED_MAX
+        ));
+    }
+    problems
+}
+
+/// Why attempted adds cannot be judged, if they cannot: no read succeeded
+/// at all, or none began after the last acknowledged add (only final reads
+/// are judged; with none, convergence is unknown).
+fn unjudged_adds(
+    c: &Collected,
+    finals: &[&Read],
+    acceptable: &Acceptable,
+    read_errors: &[ReadError],
+) -> Option<String> {
+    let attempted = c.adds.len() - acceptable.fail_add_count;
+    if attempted == 0 {
+        return None;
+    }
+    if c.reads.is_empty() {
+        let were = if attempted == 1 { "was" } else { "were" };
+        return Some(format!(
+            "{} {were} attempted, but no read succeeded, so nothing can be said of them",
+            plural(attempted, "add"),
+        ));
+    }
+    if !finals.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "no read began after the last acknowledged add, so whether the counter converged \
+         is unknown ({} during the test{})",
+        plural(c.reads.len(), "read"),
+        if read_errors.is_empty() {
+            String::new()
+        } else {
+            format!(", {} of them impossible", read_errors.len())
+        }
+    ))
+}
+
+/// The checker's details: the final reads and acceptable ranges, the adds
+/// by outcome, and the first few errors of each kind with their counts.
+fn details(
+    c: &Collected,
+    finals_source: &str,
+    finals: &[&Read],
+    acceptable: &Acceptable,
+    final_errors: &[&Read],
+    read_errors: &[ReadError],
+) -> Details {
+    Details {
         final_reads: finals.iter().map(|r| r.value).collect(),
         final_reads_source: finals_source.to_string(),
         acceptable: acceptable.set.ranges.clone(),
@@ -455,8 +503,7 @@ fn report(
                 upper: clamp(e.upper),
             })
             .collect(),
-    };
-    CheckResult::new(valid, problems, details)
+    }
 }
 
 /// A bound as an i64; sums beyond it (only from absurd deltas) are

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lightcone_core::{Availability, TestConfig, NANOS_PER_SEC};
+use lightcone_core::{Availability, TestConfig, Validity, NANOS_PER_SEC};
 use lightcone_nodes::{NodeSpec, SpecError};
 use lightcone_runner::{exit_code, RunOptions};
 use lightcone_sim::{SeedOutcome, SharedFactory};
@@ -67,6 +67,17 @@ impl std::str::FromStr for Shard {
     }
 }
 
+impl Shard {
+    /// The seeds of `range` this shard runs.
+    pub fn seeds(&self, range: &SeedRange) -> Vec<u64> {
+        (range.start..range.end)
+            .enumerate()
+            .filter(|(i, _)| *i as u64 % self.count == self.index)
+            .map(|(_, s)| s)
+            .collect()
+    }
+}
+
 /// The reference node of `workload` as a simulator factory: the node's
 /// arguments are parsed once, here, and every start and restart of every
 /// node (in every seed of a sweep) builds from the same spec.
@@ -84,10 +95,6 @@ pub fn factory(workload: &str, node_args: &[String]) -> Result<Box<SharedFactory
 
 /// The command that replays `config` exactly (flags in canonical form).
 pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
-    let secs = |ns: u64| {
-        let s = ns as f64 / NANOS_PER_SEC as f64;
-        format!("{s}")
-    };
     // Nodes named n0.. by count, any others by name (Maelstrom's default
     // without --node-count is n1..n5).
     let ids = config.node_ids();
@@ -105,6 +112,27 @@ pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
         config.latency_ms,
         config.latency_dist,
     );
+    cmd += &fault_flags(config);
+    cmd += &workload_flags(config);
+    cmd += &format!(
+        " --recovery-time {} --seed {}",
+        secs(config.recovery_ns),
+        config.seed
+    );
+    if !node_args.is_empty() {
+        cmd += &format!(" -- {}", node_args.join(" "));
+    }
+    cmd
+}
+
+/// Nanoseconds as a flag's seconds (the shortest decimal that parses back).
+fn secs(ns: u64) -> String {
+    format!("{}", ns as f64 / NANOS_PER_SEC as f64)
+}
+
+/// The flags of the faults `config` injects (nemesis, loss, duplication).
+fn fault_flags(config: &TestConfig) -> String {
+    let mut cmd = String::new();
     let n = &config.nemesis;
     let faults: Vec<&str> = [
         (n.partition, "partition"),
@@ -132,6 +160,12 @@ pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
     if !config.duplicate.is_zero() {
         cmd += &format!(" --duplicate {}", config.duplicate);
     }
+    cmd
+}
+
+/// The flags of `config`'s workload options that differ from the defaults.
+fn workload_flags(config: &TestConfig) -> String {
+    let mut cmd = String::new();
     if config.workload == "broadcast" {
         cmd += &format!(" --topology {}", config.topology);
     }
@@ -155,14 +189,6 @@ pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
         Some(Availability::Total) => cmd += " --availability total",
         Some(Availability::Fraction(f)) => cmd += &format!(" --availability {f}"),
         None => {}
-    }
-    cmd += &format!(
-        " --recovery-time {} --seed {}",
-        secs(config.recovery_ns),
-        config.seed
-    );
-    if !node_args.is_empty() {
-        cmd += &format!(" -- {}", node_args.join(" "));
     }
     cmd
 }
@@ -251,11 +277,7 @@ pub fn run_sweep(
         }
     };
     let shard = shard.unwrap_or(Shard { index: 0, count: 1 });
-    let seeds: Vec<u64> = (range.start..range.end)
-        .enumerate()
-        .filter(|(i, _)| *i as u64 % shard.count == shard.index)
-        .map(|(_, s)| s)
-        .collect();
+    let seeds = shard.seeds(&range);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     eprintln!(
         "sweeping {} seeds ({}..{}, shard {}/{}) on {threads} threads",
@@ -273,23 +295,7 @@ pub fn run_sweep(
             return exit_code::USAGE;
         }
     };
-    let wall = start.elapsed().as_secs_f64();
-    let count = |v| {
-        outcomes
-            .iter()
-            .filter(|o| o.valid == v && o.aborted.is_none())
-            .count()
-    };
-    let (valid, invalid, unknown) = (
-        count(lightcone_core::Validity::Valid),
-        count(lightcone_core::Validity::Invalid),
-        count(lightcone_core::Validity::Unknown),
-    );
-    let aborted = outcomes.iter().filter(|o| o.aborted.is_some()).count();
-    let virtual_s: f64 = outcomes
-        .iter()
-        .map(|o| o.virtual_ns as f64 / NANOS_PER_SEC as f64)
-        .sum();
+    let wall_s = start.elapsed().as_secs_f64();
     for o in outcomes.iter().filter(|o| o.is_failure()) {
         let mut c = config.clone();
         c.seed = o.seed;
@@ -300,36 +306,89 @@ pub fn run_sweep(
             replay_command(&c, node_args)
         );
     }
-    println!(
-        "\n{} seeds: {valid} valid, {invalid} invalid, {unknown} unknown, {aborted} aborted; {virtual_s:.0} s simulated in {wall:.2} s ({:.0} seeds/min)",
-        outcomes.len(),
-        outcomes.len() as f64 / wall.max(1e-9) * 60.0
-    );
+    let tally = Tally::of(&outcomes);
+    println!("\n{}", tally.sentence(wall_s));
     if let Some(first) = outcomes.iter().find(|o| o.is_failure()) {
         if !no_shrink {
             let mut c = config.clone();
             c.seed = first.seed;
-            match lightcone_sim::shrink(&c, &*factory, SHRINK_ATTEMPTS_MAX) {
-                Ok((small, steps)) if !steps.is_empty() => {
-                    println!(
-                        "shrunk seed {} ({}):\n  replay: {}",
-                        first.seed,
-                        steps.join(", "),
-                        replay_command(&small, node_args)
-                    );
-                }
-                Ok(_) => println!("seed {} does not shrink further", first.seed),
-                Err(e) => eprintln!("error while shrinking: {e}"),
-            }
+            print_shrunk(&c, &*factory, node_args);
         }
     }
-    if invalid > 0 {
-        exit_code::INVALID
-    } else if aborted > 0 {
-        exit_code::ABORTED
-    } else if unknown > 0 {
-        exit_code::UNKNOWN
-    } else {
-        exit_code::VALID
+    tally.exit_code()
+}
+
+/// Shrinks the failing run `config` and prints the smaller run's replay
+/// command (or that it does not shrink).
+fn print_shrunk(config: &TestConfig, factory: &SharedFactory, node_args: &[String]) {
+    match lightcone_sim::shrink(config, factory, SHRINK_ATTEMPTS_MAX) {
+        Ok((small, steps)) if !steps.is_empty() => {
+            println!(
+                "shrunk seed {} ({}):\n  replay: {}",
+                config.seed,
+                steps.join(", "),
+                replay_command(&small, node_args)
+            );
+        }
+        Ok(_) => println!("seed {} does not shrink further", config.seed),
+        Err(e) => eprintln!("error while shrinking: {e}"),
+    }
+}
+
+/// A sweep's outcomes counted by verdict (aborted runs apart).
+struct Tally {
+    seed_count: usize,
+    valid: usize,
+    invalid: usize,
+    unknown: usize,
+    aborted: usize,
+    virtual_s: f64,
+}
+
+impl Tally {
+    fn of(outcomes: &[SeedOutcome]) -> Tally {
+        let count = |v| {
+            outcomes
+                .iter()
+                .filter(|o| o.valid == v && o.aborted.is_none())
+                .count()
+        };
+        Tally {
+            seed_count: outcomes.len(),
+            valid: count(Validity::Valid),
+            invalid: count(Validity::Invalid),
+            unknown: count(Validity::Unknown),
+            aborted: outcomes.iter().filter(|o| o.aborted.is_some()).count(),
+            virtual_s: outcomes
+                .iter()
+                .map(|o| o.virtual_ns as f64 / NANOS_PER_SEC as f64)
+                .sum(),
+        }
+    }
+
+    fn sentence(&self, wall_s: f64) -> String {
+        format!(
+            "{} seeds: {} valid, {} invalid, {} unknown, {} aborted; {:.0} s simulated in {wall_s:.2} s ({:.0} seeds/min)",
+            self.seed_count,
+            self.valid,
+            self.invalid,
+            self.unknown,
+            self.aborted,
+            self.virtual_s,
+            self.seed_count as f64 / wall_s.max(1e-9) * 60.0
+        )
+    }
+
+    /// Invalid beats aborted beats unknown.
+    fn exit_code(&self) -> i32 {
+        if self.invalid > 0 {
+            exit_code::INVALID
+        } else if self.aborted > 0 {
+            exit_code::ABORTED
+        } else if self.unknown > 0 {
+            exit_code::UNKNOWN
+        } else {
+            exit_code::VALID
+        }
     }
 }

@@ -49,7 +49,7 @@ mod orders;
 
 use std::collections::BTreeMap;
 
-use lightcone_history::{History, OpType};
+use lightcone_history::{History, OpType, Process};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -148,117 +148,15 @@ pub fn check(history: &History) -> CheckResult<Details> {
     let parsed = ops::parse(history);
     let ix = orders::Indexes::build(&parsed);
     let processes = anomalies::by_process(&parsed);
-
-    let mut errors: BTreeMap<&'static str, Vec<Case>> = BTreeMap::new();
-    let mut add = |name: &'static str, cases: Vec<Case>| {
-        if !cases.is_empty() {
-            errors.insert(name, cases);
-        }
-    };
-    add("duplicate", anomalies::duplicates(&parsed, &ix));
-    let internal_polls = anomalies::internal_steps(&parsed, &ix, false);
-    add("int-poll-skip", internal_polls.skip);
-    add("int-nonmonotonic-poll", internal_polls.nonmonotonic);
-    let internal_sends = anomalies::internal_steps(&parsed, &ix, true);
-    add("int-send-skip", internal_sends.skip);
-    add("int-nonmonotonic-send", internal_sends.nonmonotonic);
-    add(
-        "inconsistent-offsets",
-        anomalies::inconsistent_offsets(&parsed, &ix),
-    );
-    add("precommitted-read", anomalies::precommitted_reads(&parsed));
-    add("G1a", anomalies::aborted_reads(&parsed, &ix));
-    add("lost-write", anomalies::lost_writes(&parsed, &ix));
-    let external = anomalies::external_polls(&parsed, &ix, &processes);
-    add("nonmonotonic-poll", external.nonmonotonic);
-    add(
-        "nonmonotonic-send",
-        anomalies::nonmonotonic_sends(&parsed, &ix, &processes),
-    );
-    add("poll-skip", external.skip);
-    add(
-        "unseen",
-        anomalies::unseen(&parsed, &ix).into_iter().collect(),
-    );
-    let unsent = anomalies::unsent_reads(&parsed, &ix);
-    let cycles = cycles::cycles(&parsed, &ix);
-    add("G1c", cycles.g1c);
-    add("G1c-realtime", cycles.g1c_realtime);
-    add("unsent-read", unsent);
-    if cycles.empty_graph {
-        add(
-            "empty-transaction-graph",
-            vec![Case {
-                sort: 0,
-                details: Value::Bool(true),
-                sentence: "no send or poll was related to any other (Elle's \
-                           empty-transaction-graph): nothing could be checked, which Jepsen's \
-                           kafka checker counts as an error"
-                    .to_string(),
-            }],
-        );
-    }
-
-    let mut shown = BTreeMap::new();
-    let mut problems = Vec::new();
-    let mut beyond = Vec::new();
+    let errors = find_errors(&parsed, &ix, &processes);
     let error_types: Vec<&'static str> = errors.keys().copied().collect();
-    let mut bad_types = Vec::new();
-    for (name, cases) in errors {
-        let total = cases.len();
-        // Unseen and the empty graph are one finding each, shown whole.
-        let (value, first) = match name {
-            "unseen" | "empty-transaction-graph" => {
-                let case = cases.into_iter().next().expect("a listed type has a case");
-                (case.details, case.sentence)
-            }
-            _ => {
-                let (value, chosen) = condense(name, cases);
-                let first = chosen.into_iter().next().expect("a listed type has a case");
-                (value, first.sentence)
-            }
-        };
-        shown.insert(name, value);
-        if ALLOWED.contains(&name) {
-            continue;
-        }
-        bad_types.push(name);
-        let sentence = if total == 1 {
-            format!("{name}: {first}")
-        } else {
-            format!("{name}: {}, e.g. {first}", plural(total, "case"))
-        };
-        if name == "unsent-read" {
-            beyond.push(sentence.clone());
-        }
-        problems.push(sentence);
-    }
-    // lightcone's own counts and information.
-    let regress = anomalies::committed_offsets_regress(&parsed, &processes);
-    let regress_count = regress.len();
-    let (regress_json, _) = condense("committed-offsets-regress", regress);
-    let count = |func: ops::Func| {
-        parsed
-            .ops
-            .iter()
-            .filter(|op| op.func == func && op.kind == OpType::Ok)
-            .count()
-    };
-    let details = Details {
-        errors: shown,
-        error_types,
-        bad_error_types: bad_types.clone(),
-        info_txn_causes: info_txn_causes(&parsed.ops),
-        worst_realtime_lag: lag::worst_realtime_lag(&parsed),
-        information: Information {
-            committed_offsets_regress: regress_json,
-        },
-        committed_offsets_regress_count: regress_count,
-        send_count: count(ops::Func::Send),
-        poll_count: count(ops::Func::Poll),
-        key_count: parsed.keys.len(),
-        malformed_count: parsed.malformed.len(),
-    };
+    let Reported {
+        shown,
+        mut problems,
+        beyond,
+        bad_types,
+    } = report(errors);
+    let details = details(&parsed, &processes, shown, error_types, bad_types.clone());
 
     let mut valid = if bad_types.is_empty() {
         Validity::Valid
@@ -285,6 +183,153 @@ pub fn check(history: &History) -> CheckResult<Details> {
         ));
     }
     CheckResult::new(valid, problems, details).beyond_maelstrom(maelstrom_valid, beyond)
+}
+
+/// Every error type found, with its cases, by name (the types Jepsen's
+/// kafka checker reports; those without cases are left out).
+fn find_errors(
+    parsed: &ops::Parsed<'_>,
+    ix: &orders::Indexes,
+    processes: &BTreeMap<Process, Vec<usize>>,
+) -> BTreeMap<&'static str, Vec<Case>> {
+    let mut errors: BTreeMap<&'static str, Vec<Case>> = BTreeMap::new();
+    let mut add = |name: &'static str, cases: Vec<Case>| {
+        if !cases.is_empty() {
+            errors.insert(name, cases);
+        }
+    };
+    add("duplicate", anomalies::duplicates(parsed, ix));
+    let internal_polls = anomalies::internal_steps(parsed, ix, false);
+    add("int-poll-skip", internal_polls.skip);
+    add("int-nonmonotonic-poll", internal_polls.nonmonotonic);
+    let internal_sends = anomalies::internal_steps(parsed, ix, true);
+    add("int-send-skip", internal_sends.skip);
+    add("int-nonmonotonic-send", internal_sends.nonmonotonic);
+    add(
+        "inconsistent-offsets",
+        anomalies::inconsistent_offsets(parsed, ix),
+    );
+    add("precommitted-read", anomalies::precommitted_reads(parsed));
+    add("G1a", anomalies::aborted_reads(parsed, ix));
+    add("lost-write", anomalies::lost_writes(parsed, ix));
+    let external = anomalies::external_polls(parsed, ix, processes);
+    add("nonmonotonic-poll", external.nonmonotonic);
+    add(
+        "nonmonotonic-send",
+        anomalies::nonmonotonic_sends(parsed, ix, processes),
+    );
+    add("poll-skip", external.skip);
+    add(
+        "unseen",
+        anomalies::unseen(parsed, ix).into_iter().collect(),
+    );
+    let unsent = anomalies::unsent_reads(parsed, ix);
+    let cycles = cycles::cycles(parsed, ix);
+    add("G1c", cycles.g1c);
+    add("G1c-realtime", cycles.g1c_realtime);
+    add("unsent-read", unsent);
+    if cycles.empty_graph {
+        add(
+            "empty-transaction-graph",
+            vec![Case {
+                sort: 0,
+                details: Value::Bool(true),
+                sentence: "no send or poll was related to any other (Elle's \
+                           empty-transaction-graph): nothing could be checked, which Jepsen's \
+                           kafka checker counts as an error"
+                    .to_string(),
+            }],
+        );
+    }
+    errors
+}
+
+/// The error types as results.json shows them, and the problem sentences.
+struct Reported {
+    /// Error type -> its condensed cases.
+    shown: BTreeMap<&'static str, Value>,
+    problems: Vec<String>,
+    /// The problems Maelstrom would not report.
+    beyond: Vec<String>,
+    /// The error types that invalidate the history.
+    bad_types: Vec<&'static str>,
+}
+
+/// Condenses each error type's cases as Jepsen does, and writes one
+/// sentence (its count and first case) per type that invalidates.
+fn report(errors: BTreeMap<&'static str, Vec<Case>>) -> Reported {
+    let mut reported = Reported {
+        shown: BTreeMap::new(),
+        problems: Vec::new(),
+        beyond: Vec::new(),
+        bad_types: Vec::new(),
+    };
+    for (name, cases) in errors {
+        let total = cases.len();
+        // Unseen and the empty graph are one finding each, shown whole.
+        let (value, first) = match name {
+            "unseen" | "empty-transaction-graph" => {
+                let case = cases.into_iter().next().expect("a listed type has a case");
+                (case.details, case.sentence)
+            }
+            _ => {
+                let (value, chosen) = condense(name, cases);
+                let first = chosen.into_iter().next().expect("a listed type has a case");
+                (value, first.sentence)
+            }
+        };
+        reported.shown.insert(name, value);
+        if ALLOWED.contains(&name) {
+            continue;
+        }
+        reported.bad_types.push(name);
+        let sentence = if total == 1 {
+            format!("{name}: {first}")
+        } else {
+            format!("{name}: {}, e.g. {first}", plural(total, "case"))
+        };
+        if name == "unsent-read" {
+            reported.beyond.push(sentence.clone());
+        }
+        reported.problems.push(sentence);
+    }
+    reported
+}
+
+/// The checker's details: the condensed errors, then lightcone's own
+/// counts and information.
+fn details(
+    parsed: &ops::Parsed<'_>,
+    processes: &BTreeMap<Process, Vec<usize>>,
+    shown: BTreeMap<&'static str, Value>,
+    error_types: Vec<&'static str>,
+    bad_types: Vec<&'static str>,
+) -> Details {
+    let regress = anomalies::committed_offsets_regress(parsed, processes);
+    let regress_count = regress.len();
+    let (regress_json, _) = condense("committed-offsets-regress", regress);
+    let count = |func: ops::Func| {
+        parsed
+            .ops
+            .iter()
+            .filter(|op| op.func == func && op.kind == OpType::Ok)
+            .count()
+    };
+    Details {
+        errors: shown,
+        error_types,
+        bad_error_types: bad_types,
+        info_txn_causes: info_txn_causes(&parsed.ops),
+        worst_realtime_lag: lag::worst_realtime_lag(parsed),
+        information: Information {
+            committed_offsets_regress: regress_json,
+        },
+        committed_offsets_regress_count: regress_count,
+        send_count: count(ops::Func::Send),
+        poll_count: count(ops::Func::Poll),
+        key_count: parsed.keys.len(),
+        malformed_count: parsed.malformed.len(),
+    }
 }
 
 /// Jepsen's `info-txn-causes`: the distinct errors of indeterminate sends,

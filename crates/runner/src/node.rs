@@ -6,13 +6,13 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 use lightcone_proto::{Envelope, LineError};
 
@@ -124,127 +124,36 @@ impl NodeProcess {
         // Opened before the process starts, so that a failure here leaves
         // no process behind. Appended: a restarted node's log continues its
         // predecessor's.
-        let mut log = BufWriter::new(
+        let log = BufWriter::new(
             File::options()
                 .create(true)
                 .append(true)
                 .open(&spec.log_path)
                 .map_err(StartError::Io)?,
         );
-        let mut child = Command::new(&spec.bin)
-            .args(&spec.args)
-            .env(
-                "LIGHTCONE_NODE_SEED",
-                lightcone_rng::node_seed(spec.run_seed, spec.index, u64::from(incarnation))
-                    .to_string(),
-            )
-            .env("LIGHTCONE_NODE_STORAGE", &spec.storage_dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group: killed as a group, and a Ctrl-C at the
-            // terminal reaches the workbench only.
-            .process_group(0)
-            .spawn()
-            .map_err(StartError::Exec)?;
+        let mut child = start_process(spec, incarnation)?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let node = spec.index;
 
         let (tx, rx) = unbounded::<(Instant, String)>();
         let dequeued = Arc::new(AtomicU64::new(0));
         let dequeued_by_writer = Arc::clone(&dequeued);
-        let writer = std::thread::Builder::new()
-            .name(format!("{}-stdin", spec.id))
-            .spawn(move || {
-                let mut out = BufWriter::new(stdin);
-                let mut drain = QueueDrain {
-                    dequeued_count: 0,
-                    wait_us: Histogram::new(3).expect("3 significant figures is valid"),
-                };
-                while let Ok((queued_at, line)) = rx.recv() {
-                    drain.dequeued_count += 1;
-                    dequeued_by_writer.fetch_add(1, Ordering::Relaxed);
-                    let waited = queued_at.elapsed().as_micros() as u64;
-                    drain.wait_us.saturating_record(waited);
-                    if writeln!(out, "{line}").is_err() {
-                        break;
-                    }
-                    if rx.is_empty() && out.flush().is_err() {
-                        break;
-                    }
-                }
-                drain
-            })
-            .map_err(StartError::Io)?;
+        let writer = pipe_thread(&spec.id, "stdin", move || {
+            write_stdin(stdin, &rx, &dequeued_by_writer)
+        })?;
 
-        let tx_lines = inbound.clone();
-        let stdout_reader = std::thread::Builder::new()
-            .name(format!("{}-stdout", spec.id))
-            .spawn(move || {
-                let mut reader = BufReader::new(stdout);
-                let mut buf = Vec::new();
-                let mut line_number = 0;
-                loop {
-                    buf.clear();
-                    match reader.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    }
-                    line_number += 1;
-                    let text = String::from_utf8_lossy(&buf);
-                    let text = text.trim_end_matches(['\n', '\r']);
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    let message = Envelope::parse_line(text).map_err(|e| (e, text.to_string()));
-                    let sent = tx_lines.send(Inbound::Line {
-                        node,
-                        incarnation,
-                        line_number,
-                        message,
-                    });
-                    if sent.is_err() {
-                        return;
-                    }
-                }
-                let _ = tx_lines.send(Inbound::Eof { node, incarnation });
-            })
-            .map_err(StartError::Io)?;
+        let node = spec.index;
+        let stdout_reader = pipe_thread(&spec.id, "stdout", move || {
+            read_stdout(stdout, node, incarnation, &inbound)
+        })?;
 
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let tail = Arc::clone(&stderr_tail);
-        let (id, log_stderr) = (spec.id.to_string(), spec.log_stderr);
-        let stderr_reader = std::thread::Builder::new()
-            .name(format!("{}-stderr", spec.id))
-            .spawn(move || {
-                let mut reader = BufReader::new(stderr);
-                let mut buf = Vec::new();
-                loop {
-                    buf.clear();
-                    match reader.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    }
-                    let _ = log.write_all(&buf);
-                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                    if log_stderr {
-                        eprintln!("{id}: {line}");
-                    }
-                    let mut tail = tail.lock().expect("stderr tail lock");
-                    if tail.len() == STDERR_TAIL_LEN {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
-                    drop(tail);
-                    if reader.buffer().is_empty() {
-                        let _ = log.flush();
-                    }
-                }
-                let _ = log.flush();
-            })
-            .map_err(StartError::Io)?;
+        let echo_as = spec.log_stderr.then(|| spec.id.clone());
+        let stderr_reader = pipe_thread(&spec.id, "stderr", move || {
+            read_stderr(stderr, log, &tail, echo_as.as_deref())
+        })?;
 
         Ok(NodeProcess {
             id: spec.id.to_string(),
@@ -335,4 +244,127 @@ impl NodeProcess {
         }
         drain
     }
+}
+
+/// Starts the node's program with its three pipes, its seed and its storage
+/// folder, in a process group of its own.
+fn start_process(spec: &Spawn, incarnation: u32) -> Result<Child, StartError> {
+    let seed = lightcone_rng::node_seed(spec.run_seed, spec.index, u64::from(incarnation));
+    Command::new(&spec.bin)
+        .args(&spec.args)
+        .env("LIGHTCONE_NODE_SEED", seed.to_string())
+        .env("LIGHTCONE_NODE_STORAGE", &spec.storage_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: killed as a group, and a Ctrl-C at the
+        // terminal reaches the workbench only.
+        .process_group(0)
+        .spawn()
+        .map_err(StartError::Exec)
+}
+
+/// Starts one of a node's pipe threads, named after the node and the pipe.
+fn pipe_thread<T: Send + 'static>(
+    node_id: &str,
+    pipe: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, StartError> {
+    std::thread::Builder::new()
+        .name(format!("{node_id}-{pipe}"))
+        .spawn(body)
+        .map_err(StartError::Io)
+}
+
+/// The stdin writer: takes queued lines in order, measures how long each
+/// waited, and flushes whenever the queue runs dry.
+fn write_stdin(
+    stdin: ChildStdin,
+    queue: &Receiver<(Instant, String)>,
+    dequeued: &AtomicU64,
+) -> QueueDrain {
+    let mut out = BufWriter::new(stdin);
+    let mut drain = QueueDrain {
+        dequeued_count: 0,
+        wait_us: Histogram::new(3).expect("3 significant figures is valid"),
+    };
+    while let Ok((queued_at, line)) = queue.recv() {
+        drain.dequeued_count += 1;
+        dequeued.fetch_add(1, Ordering::Relaxed);
+        let waited = queued_at.elapsed().as_micros() as u64;
+        drain.wait_us.saturating_record(waited);
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+        if queue.is_empty() && out.flush().is_err() {
+            break;
+        }
+    }
+    drain
+}
+
+/// The stdout reader: every non-blank line, parsed, to the main loop, then
+/// `Eof` when the node closes its stdout.
+fn read_stdout(stdout: ChildStdout, node: usize, incarnation: u32, inbound: &Sender<Inbound>) {
+    let mut reader = BufReader::new(stdout);
+    let mut buf = Vec::new();
+    let mut line_number = 0;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        line_number += 1;
+        let text = String::from_utf8_lossy(&buf);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let message = Envelope::parse_line(text).map_err(|e| (e, text.to_string()));
+        let sent = inbound.send(Inbound::Line {
+            node,
+            incarnation,
+            line_number,
+            message,
+        });
+        if sent.is_err() {
+            return;
+        }
+    }
+    let _ = inbound.send(Inbound::Eof { node, incarnation });
+}
+
+/// The stderr reader: every line to the node's log file and its kept tail,
+/// and echoed to the workbench's stderr as `id: line` when asked.
+fn read_stderr(
+    stderr: ChildStderr,
+    mut log: BufWriter<File>,
+    tail: &Mutex<VecDeque<String>>,
+    echo_as: Option<&str>,
+) {
+    let mut reader = BufReader::new(stderr);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let _ = log.write_all(&buf);
+        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+        if let Some(id) = echo_as {
+            eprintln!("{id}: {line}");
+        }
+        let mut tail = tail.lock().expect("stderr tail lock");
+        if tail.len() == STDERR_TAIL_LEN {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+        drop(tail);
+        if reader.buffer().is_empty() {
+            let _ = log.flush();
+        }
+    }
+    let _ = log.flush();
 }

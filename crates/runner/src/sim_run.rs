@@ -1,10 +1,11 @@
 //! Simulation mode: the same results folder as process mode, from SDK
 //! nodes run in-process on virtual time.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use lightcone_core::{Ending, MalformedLines, NodeFacts, Results, Test, NANOS_PER_SEC};
-use lightcone_sim::{NodeFactory, Simulation};
+use lightcone_sim::{NodeFactory, SimStats, Simulation};
 
 use crate::error::RunnerError;
 use crate::folder::RunFolder;
@@ -25,13 +26,66 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
         &options.command_line,
     )?;
     folder.link_latest();
+    let start = Instant::now();
+    let Simulated {
+        test,
+        stats,
+        logs,
+        writing,
+    } = simulate_recording(test, factory, &mut folder)?;
+    let wall = start.elapsed();
+
+    let nodes = write_logs(&mut folder, &test, &stats, &logs)?;
+    let malformed = MalformedLines {
+        count: stats.malformed.len() as u64,
+        samples: stats
+            .malformed
+            .iter()
+            .take(MALFORMED_SAMPLES_MAX)
+            .cloned()
+            .collect(),
+    };
+    let ending = match (test.failure(), &stats.livelock) {
+        (Some(failure), _) => Ending::Aborted(failure.to_string()),
+        (None, Some(why)) => Ending::Aborted(why.clone()),
+        (None, None) => Ending::Completed,
+    };
+    let workbench = workbench(&test, &stats, wall, writing);
+    let checked = test.check();
+    let (problems, beyond_maelstrom) = (checked.problems.clone(), checked.beyond_maelstrom.clone());
+    let results = Results::new(&test, checked, nodes, malformed, &ending);
+    folder.finish(&results, &workbench)?;
+    Ok(RunReport {
+        dir: folder.dir.clone(),
+        ending,
+        results,
+        workbench,
+        problems,
+        beyond_maelstrom,
+        command_line: options.command_line.clone(),
+    })
+}
+
+/// A finished simulation: the test, its statistics, each node's log lines
+/// and the wall time spent writing the history.
+struct Simulated {
+    test: Test,
+    stats: SimStats,
+    logs: Vec<Vec<String>>,
+    writing: Duration,
+}
+
+/// Runs the simulation, streaming each op to history.jsonl as it is
+/// recorded; says how much wall time the writing took, part of the run's
+/// (for broadcast, whose reads return every message so far, most of it).
+fn simulate_recording(
+    test: Test,
+    factory: &NodeFactory,
+    folder: &mut RunFolder,
+) -> Result<Simulated, RunnerError> {
     let mut write_error = None;
     let mut recorded = 0u64;
-    // Wall time spent streaming the history, part of the run's: for
-    // broadcast, whose reads return every message so far, most of it.
     let mut writing = Duration::ZERO;
-
-    let start = Instant::now();
     let (test, stats, logs) = Simulation::new(test, factory).run(&mut |op| {
         if write_error.is_some() {
             return;
@@ -50,11 +104,24 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
         }
         writing += began.elapsed();
     });
-    let wall = start.elapsed();
-    if let Some(e) = write_error {
-        return Err(e);
+    match write_error {
+        Some(e) => Err(e),
+        None => Ok(Simulated {
+            test,
+            stats,
+            logs,
+            writing,
+        }),
     }
+}
 
+/// Writes lightcone.log and each node's log; returns the nodes' facts.
+fn write_logs(
+    folder: &mut RunFolder,
+    test: &Test,
+    stats: &SimStats,
+    logs: &[Vec<String>],
+) -> Result<BTreeMap<String, NodeFacts>, RunnerError> {
     let mut log = stats.log.join("\n");
     if stats.log_dropped > 0 {
         log.push_str(&format!(
@@ -64,7 +131,7 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
     }
     log.push('\n');
     folder.write_text("lightcone.log", &log)?;
-    let mut nodes = std::collections::BTreeMap::new();
+    let mut nodes = BTreeMap::new();
     for (i, id) in test.nodes().iter().enumerate() {
         let mut text = logs[i].join("\n");
         if !text.is_empty() {
@@ -77,24 +144,15 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
         };
         nodes.insert(id.clone(), facts);
     }
-    let malformed = MalformedLines {
-        count: stats.malformed.len() as u64,
-        samples: stats
-            .malformed
-            .iter()
-            .take(MALFORMED_SAMPLES_MAX)
-            .cloned()
-            .collect(),
-    };
-    let ending = match (test.failure(), &stats.livelock) {
-        (Some(failure), _) => Ending::Aborted(failure.to_string()),
-        (None, Some(why)) => Ending::Aborted(why.clone()),
-        (None, None) => Ending::Completed,
-    };
+    Ok(nodes)
+}
+
+/// The wall-clock facts of a simulation, its speed among them.
+fn workbench(test: &Test, stats: &SimStats, wall: Duration, writing: Duration) -> Workbench {
     let usage = own_usage();
     let virtual_s = stats.virtual_ns as f64 / NANOS_PER_SEC as f64;
     let wall_s = wall.as_secs_f64().max(1e-9);
-    let workbench = Workbench {
+    Workbench {
         mode: "simulation",
         duration_s: wall_s,
         cpu_s: usage.cpu_s,
@@ -108,18 +166,5 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
             step_count: stats.step_count,
             steps_per_s: stats.step_count as f64 / wall_s,
         }),
-    };
-    let checked = test.check();
-    let (problems, beyond_maelstrom) = (checked.problems.clone(), checked.beyond_maelstrom.clone());
-    let results = Results::new(&test, checked, nodes, malformed, &ending);
-    folder.finish(&results, &workbench)?;
-    Ok(RunReport {
-        dir: folder.dir.clone(),
-        ending,
-        results,
-        workbench,
-        problems,
-        beyond_maelstrom,
-        command_line: options.command_line.clone(),
-    })
+    }
 }
