@@ -318,63 +318,10 @@ impl Workload for Kafka {
         }
     }
 
-    fn complete(
-        &mut self,
-        worker: Worker,
-        op: &Invocation,
-        mut reply: Body,
-    ) -> Result<Next, String> {
+    fn complete(&mut self, worker: Worker, op: &Invocation, reply: Body) -> Result<Next, String> {
         match (op.f.as_str(), reply.kind.as_str()) {
-            ("send", "send_ok") => {
-                let offset = reply
-                    .get("offset")
-                    .and_then(Value::as_i64)
-                    .ok_or("send_ok needs an integer `offset`")?;
-                let key = op.value[0][1].as_str().unwrap_or_default().to_string();
-                let msg = op.value[0][2].clone();
-                self.saw(Some((&key, offset)), &BTreeMap::new());
-                Ok(Next::Ok(Value::from(vec![Value::from(vec![
-                    Value::from("send"),
-                    Value::from(key),
-                    Value::from(vec![Value::from(offset), msg]),
-                ])])))
-            }
-            ("poll", "poll_ok") => {
-                let Some(Value::Object(msgs)) = reply.fields.remove("msgs") else {
-                    return Err(
-                        "poll_ok needs a `msgs` object of key -> [[offset, msg], ...]".into(),
-                    );
-                };
-                let highest = polled_offsets(&msgs)?;
-                let client = self.client(worker);
-                let mut next = client.offsets.clone();
-                for (key, max) in &highest {
-                    raise(&mut next, key, max + 1);
-                }
-                // Commit the highest offset polled of each key that had any.
-                let commit: Map = highest
-                    .iter()
-                    .filter(|(_, max)| **max >= 0)
-                    .map(|(k, max)| (k.clone(), Value::from(*max)))
-                    .collect();
-                let value = Value::from(vec![Value::from(vec![
-                    Value::from("poll"),
-                    Value::Object(msgs),
-                ])]);
-                if commit.is_empty() {
-                    client.offsets = next;
-                    self.polled_ok(worker, &highest);
-                    return Ok(Next::Ok(value));
-                }
-                client.polled = Some(Polled {
-                    value,
-                    highest,
-                    next,
-                });
-                Ok(Next::Request(
-                    Body::new("commit_offsets").with("offsets", Value::Object(commit)),
-                ))
-            }
+            ("send", "send_ok") => self.sent(op, &reply),
+            ("poll", "poll_ok") => self.polled(worker, reply),
             ("poll", "commit_offsets_ok") => {
                 let client = self.client(worker);
                 let polled = client
@@ -385,35 +332,7 @@ impl Workload for Kafka {
                 self.polled_ok(worker, &polled.highest);
                 Ok(Next::Ok(polled.value))
             }
-            ("assign", "list_committed_offsets_ok") => {
-                let committed =
-                    match reply.fields.remove("offsets") {
-                        Some(Value::Object(offsets)) => offsets,
-                        _ => return Err(
-                            "list_committed_offsets_ok needs an `offsets` object of key -> offset"
-                                .into(),
-                        ),
-                    };
-                let keys = keys_of(&op.value);
-                let client = self.client(worker);
-                let assigned: BTreeMap<String, i64> = keys
-                    .iter()
-                    .map(|k| {
-                        let from = client
-                            .offsets
-                            .get(k)
-                            .copied()
-                            .or_else(|| committed.get(k).and_then(Value::as_i64));
-                        (k.clone(), from.unwrap_or(0))
-                    })
-                    .collect();
-                client.offsets = assigned;
-                let committed: Map = committed.into_iter().filter(|(_, o)| o.is_i64()).collect();
-                let mut value = Map::new();
-                value.insert("keys".into(), Value::from(keys));
-                value.insert("committed".into(), Value::Object(committed));
-                Ok(Next::Ok(Value::Object(value)))
-            }
+            ("assign", "list_committed_offsets_ok") => self.assigned(worker, op, reply),
             (f, kind) => Err(format!("a {f} got a reply of type {kind:?}")),
         }
     }
@@ -474,6 +393,96 @@ impl Kafka {
             }
             None => self.saw(None, highest),
         }
+    }
+
+    /// A send's ack: the message and the offset it got.
+    fn sent(&mut self, op: &Invocation, reply: &Body) -> Result<Next, String> {
+        let offset = reply
+            .get("offset")
+            .and_then(Value::as_i64)
+            .ok_or("send_ok needs an integer `offset`")?;
+        let key = op.value[0][1].as_str().unwrap_or_default().to_string();
+        let msg = op.value[0][2].clone();
+        self.saw(Some((&key, offset)), &BTreeMap::new());
+        Ok(Next::Ok(Value::from(vec![Value::from(vec![
+            Value::from("send"),
+            Value::from(key),
+            Value::from(vec![Value::from(offset), msg]),
+        ])])))
+    }
+
+    /// A poll's reply: moves the worker's offsets past what it saw, then
+    /// commits the highest offset polled of each key that had any (the poll
+    /// completes when the commit does).
+    fn polled(&mut self, worker: Worker, mut reply: Body) -> Result<Next, String> {
+        let Some(Value::Object(msgs)) = reply.fields.remove("msgs") else {
+            return Err("poll_ok needs a `msgs` object of key -> [[offset, msg], ...]".into());
+        };
+        let highest = polled_offsets(&msgs)?;
+        let client = self.client(worker);
+        let mut next = client.offsets.clone();
+        for (key, max) in &highest {
+            raise(&mut next, key, max + 1);
+        }
+        let commit: Map = highest
+            .iter()
+            .filter(|(_, max)| **max >= 0)
+            .map(|(k, max)| (k.clone(), Value::from(*max)))
+            .collect();
+        let value = Value::from(vec![Value::from(vec![
+            Value::from("poll"),
+            Value::Object(msgs),
+        ])]);
+        if commit.is_empty() {
+            client.offsets = next;
+            self.polled_ok(worker, &highest);
+            return Ok(Next::Ok(value));
+        }
+        client.polled = Some(Polled {
+            value,
+            highest,
+            next,
+        });
+        Ok(Next::Request(
+            Body::new("commit_offsets").with("offsets", Value::Object(commit)),
+        ))
+    }
+
+    /// An assign's committed offsets: each assigned key resumes where this
+    /// worker left it, or else at its committed offset, or else at 0.
+    fn assigned(
+        &mut self,
+        worker: Worker,
+        op: &Invocation,
+        mut reply: Body,
+    ) -> Result<Next, String> {
+        let committed = match reply.fields.remove("offsets") {
+            Some(Value::Object(offsets)) => offsets,
+            _ => {
+                return Err(
+                    "list_committed_offsets_ok needs an `offsets` object of key -> offset".into(),
+                )
+            }
+        };
+        let keys = keys_of(&op.value);
+        let client = self.client(worker);
+        let assigned: BTreeMap<String, i64> = keys
+            .iter()
+            .map(|k| {
+                let from = client
+                    .offsets
+                    .get(k)
+                    .copied()
+                    .or_else(|| committed.get(k).and_then(Value::as_i64));
+                (k.clone(), from.unwrap_or(0))
+            })
+            .collect();
+        client.offsets = assigned;
+        let committed: Map = committed.into_iter().filter(|(_, o)| o.is_i64()).collect();
+        let mut value = Map::new();
+        value.insert("keys".into(), Value::from(keys));
+        value.insert("committed".into(), Value::Object(committed));
+        Ok(Next::Ok(Value::Object(value)))
     }
 }
 
