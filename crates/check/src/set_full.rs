@@ -574,6 +574,27 @@ fn details(
     }
 }
 
+/// Problems Jepsen 0.3.7's set-full does not report (module docs): an
+/// element twice in one read, and final reads lacking elements.
+fn beyond_jepsen(duplicated: &[(&ElementKey, u32)], lacking: &[&FinalRead]) -> Vec<String> {
+    let mut beyond = Vec::new();
+    if !duplicated.is_empty() {
+        beyond.push(format!(
+            "{} appeared more than once in a single read: {}",
+            plural(duplicated.len(), "element"),
+            list_some(
+                duplicated
+                    .iter()
+                    .map(|(k, n)| format!("{} ({n} copies)", k.text())),
+                duplicated.len(),
+                ELEMENTS_NAMED_MAX
+            )
+        ));
+    }
+    beyond.extend(final_read_problems(lacking));
+    beyond
+}
+
 /// The verdict, Maelstrom's, the problem sentences, and those beyond
 /// Maelstrom.
 fn verdict(
@@ -600,22 +621,7 @@ fn verdict(
             )
         ));
     }
-    // Problems Jepsen 0.3.7's set-full does not report (module docs).
-    let mut beyond = Vec::new();
-    if !duplicated.is_empty() {
-        beyond.push(format!(
-            "{} appeared more than once in a single read: {}",
-            plural(duplicated.len(), "element"),
-            list_some(
-                duplicated
-                    .iter()
-                    .map(|(k, n)| format!("{} ({n} copies)", k.text())),
-                duplicated.len(),
-                ELEMENTS_NAMED_MAX
-            )
-        ));
-    }
-    beyond.extend(final_read_problems(lacking));
+    let beyond = beyond_jepsen(duplicated, lacking);
     if !beyond.is_empty() {
         valid = Validity::Invalid;
         problems.extend(beyond.iter().cloned());

@@ -259,36 +259,10 @@ pub fn run(args: TestArgs) -> i32 {
             eprintln!("warning: Ctrl-C will not stop the test cleanly: {e}");
         }
     }
-    let (bin, node_args) = match &args.bin {
-        Some(bin) => (bin.clone(), args.args.clone()),
-        None => match std::env::current_exe() {
-            Ok(exe) => {
-                let mut node_args = vec!["node".to_string(), args.workload.clone()];
-                node_args.extend(args.args.iter().cloned());
-                (exe, node_args)
-            }
-            Err(e) => {
-                eprintln!("error: cannot find the lightcone executable to run its reference node: {e}; pass --bin");
-                return exit_code::WORKBENCH;
-            }
-        },
+    let (bin, node_args) = match node_program(&args) {
+        Ok(program) => program,
+        Err(code) => return code,
     };
-    // Checked once, before any seed is printed; the runner checks again
-    // and maps a failure to start the first processes to the same error.
-    if args.bin.is_some() {
-        if let Err(e) = lightcone_runner::resolve_program(&bin) {
-            return bad_program(&e);
-        }
-    }
-    // The reference node's flags, checked once before any seed is printed
-    // (each node process parses them again as it starts); an unknown
-    // workload is left to the configuration's message.
-    let known = lightcone_workload::NAMES.contains(&args.workload.as_str());
-    if args.bin.is_none() && known {
-        if let Err(e) = NodeSpec::parse(&args.workload, &args.args) {
-            return usage(e.to_string());
-        }
-    }
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let mut worst = 0;
     for i in 0..args.test_count {
@@ -333,6 +307,33 @@ pub fn run(args: TestArgs) -> i32 {
         }
     }
     worst
+}
+
+/// The node program and its arguments: `--bin`'s, checked, or lightcone's
+/// own reference node for the workload (`lightcone node WORKLOAD ...`), its
+/// flags checked. Checked once, before any seed is printed; the runner
+/// checks the program again and maps a failure to start the first
+/// processes to the same error. On a bad program or flags, the exit code.
+fn node_program(args: &TestArgs) -> Result<(PathBuf, Vec<String>), i32> {
+    let Some(bin) = &args.bin else {
+        let exe = std::env::current_exe().map_err(|e| {
+            eprintln!(
+                "error: cannot find the lightcone executable to run its reference node: {e}; pass --bin"
+            );
+            exit_code::WORKBENCH
+        })?;
+        // An unknown workload is left to the configuration's message.
+        if lightcone_workload::NAMES.contains(&args.workload.as_str()) {
+            if let Err(e) = NodeSpec::parse(&args.workload, &args.args) {
+                return Err(usage(e.to_string()));
+            }
+        }
+        let mut node_args = vec!["node".to_string(), args.workload.clone()];
+        node_args.extend(args.args.iter().cloned());
+        return Ok((exe, node_args));
+    };
+    lightcone_runner::resolve_program(bin).map_err(|e| bad_program(&e))?;
+    Ok((bin.clone(), args.args.clone()))
 }
 
 /// The worse of two exit codes: errors and interrupts, then invalid, then

@@ -397,59 +397,8 @@ pub(super) fn external_polls(
                 continue;
             }
             for (key, polled) in &op.reads {
-                let Some(last) = last_reads.get(key) else {
-                    continue;
-                };
-                let (v, v2) = (last_msg(last.reads_of(*key)), first_msg(polled));
-                let log = ix.log(*key);
-                let delta = log.delta(v, v2);
-                let name = parsed.key_name(*key);
-                if delta > 1 {
-                    let skipped = match (v, v2) {
-                        (Some(a), Some(b)) => log.between(a, b),
-                        _ => &[],
-                    };
-                    steps.skip.push(Case {
-                        sort: delta,
-                        details: json!({
-                            "key": name,
-                            "delta": delta,
-                            "skipped": capped(parsed, skipped),
-                            "ops": [last.to_json(), op.to_json()],
-                        }),
-                        sentence: format!(
-                            "process {} polled key {} up to message {} ({last}), then from message \
-                             {} ({op}), skipping {}",
-                            op.process,
-                            quoted(name),
-                            msg_text(parsed, v),
-                            msg_text(parsed, v2),
-                            some_msgs(parsed, skipped)
-                        ),
-                    });
-                } else if delta < 1 {
-                    steps.nonmonotonic.push(Case {
-                        sort: delta,
-                        details: json!({
-                            "key": name,
-                            "values": [msg_or_null(parsed, v), msg_or_null(parsed, v2)],
-                            "delta": delta,
-                            "ops": [last.to_json(), op.to_json()],
-                        }),
-                        sentence: format!(
-                            "process {} polled key {} up to message {} ({last}), then from message \
-                             {} ({op}), {} in the log",
-                            op.process,
-                            quoted(name),
-                            msg_text(parsed, v),
-                            msg_text(parsed, v2),
-                            if delta == 0 {
-                                "the same place".to_string()
-                            } else {
-                                format!("{} back", -delta)
-                            }
-                        ),
-                    });
+                if let Some(last) = last_reads.get(key) {
+                    poll_step(parsed, ix, *key, last, op, polled, &mut steps);
                 }
             }
             if op.kind == OpType::Ok {
@@ -460,6 +409,71 @@ pub(super) fn external_polls(
         }
     }
     steps
+}
+
+/// One step of [`external_polls`]: `op` polled `key` from `polled`'s first
+/// message after `last` had polled it up to its last; a skip or a step back
+/// (or in place) is a case.
+fn poll_step(
+    parsed: &Parsed,
+    ix: &Indexes,
+    key: KeyId,
+    last: &KOp,
+    op: &KOp,
+    polled: &[(Option<i64>, MsgId)],
+    steps: &mut Steps,
+) {
+    let (v, v2) = (last_msg(last.reads_of(key)), first_msg(polled));
+    let log = ix.log(key);
+    let delta = log.delta(v, v2);
+    let name = parsed.key_name(key);
+    if delta > 1 {
+        let skipped = match (v, v2) {
+            (Some(a), Some(b)) => log.between(a, b),
+            _ => &[],
+        };
+        steps.skip.push(Case {
+            sort: delta,
+            details: json!({
+                "key": name,
+                "delta": delta,
+                "skipped": capped(parsed, skipped),
+                "ops": [last.to_json(), op.to_json()],
+            }),
+            sentence: format!(
+                "process {} polled key {} up to message {} ({last}), then from message \
+                 {} ({op}), skipping {}",
+                op.process,
+                quoted(name),
+                msg_text(parsed, v),
+                msg_text(parsed, v2),
+                some_msgs(parsed, skipped)
+            ),
+        });
+    } else if delta < 1 {
+        steps.nonmonotonic.push(Case {
+            sort: delta,
+            details: json!({
+                "key": name,
+                "values": [msg_or_null(parsed, v), msg_or_null(parsed, v2)],
+                "delta": delta,
+                "ops": [last.to_json(), op.to_json()],
+            }),
+            sentence: format!(
+                "process {} polled key {} up to message {} ({last}), then from message \
+                 {} ({op}), {} in the log",
+                op.process,
+                quoted(name),
+                msg_text(parsed, v),
+                msg_text(parsed, v2),
+                if delta == 0 {
+                    "the same place".to_string()
+                } else {
+                    format!("{} back", -delta)
+                }
+            ),
+        });
+    }
 }
 
 /// Jepsen's `nonmonotonic-send-cases`: a process's successive sends to a
@@ -628,19 +642,7 @@ pub(super) fn committed_offsets_regress(
     parsed: &Parsed,
     processes: &BTreeMap<Process, Vec<usize>>,
 ) -> Vec<Case> {
-    // Acknowledged commits: (completion position, key, offset, op).
-    let mut commits: Vec<(usize, KeyId, i64, usize)> = Vec::new();
-    for (i, op) in parsed.ops.iter().enumerate() {
-        if op.kind != OpType::Ok || op.func != Func::Poll || !op.completed {
-            continue;
-        }
-        for (key, polled) in &op.reads {
-            if let Some(max) = polled.iter().filter_map(|&(o, _)| o).max() {
-                commits.push((op.pos, *key, max, i));
-            }
-        }
-    }
-    commits.sort_unstable();
+    let commits = acknowledged_commits(parsed);
     let mut lists: Vec<usize> = processes
         .values()
         .flatten()
@@ -667,44 +669,84 @@ pub(super) fn committed_offsets_regress(
             next_commit += 1;
         }
         for &(key, listed) in &list.committed {
-            let name = parsed.key_name(key);
             let before = last_listed.insert((list.process, key), (listed, l));
+            let listing = Listing { key, listed, list };
             if let Some((earlier, e)) = before.filter(|b| listed < b.0) {
-                let earlier_op = &parsed.ops[e];
-                cases.push(Case {
-                    sort: 0,
-                    details: json!({
-                        "kind": "process-listed-lower",
-                        "key": name,
-                        "offsets": [earlier, listed],
-                        "ops": [earlier_op.to_json(), list.to_json()],
-                    }),
-                    sentence: format!(
-                        "process {} listed key {}'s committed offset as {listed} ({list}) after \
-                         listing it as {earlier} ({earlier_op})",
-                        list.process,
-                        quoted(name)
-                    ),
-                });
+                cases.push(listing.lower_than(parsed, earlier, &parsed.ops[e]));
             } else if let Some(&(done, c)) = committed.get(&key).filter(|c| listed < c.0) {
-                let commit_op = &parsed.ops[c];
-                cases.push(Case {
-                    sort: 0,
-                    details: json!({
-                        "kind": "listed-below-acknowledged-commit",
-                        "key": name,
-                        "committed": done,
-                        "listed": listed,
-                        "ops": [commit_op.to_json(), list.to_json()],
-                    }),
-                    sentence: format!(
-                        "{list} listed key {}'s committed offset as {listed}, though {commit_op} \
-                         had committed offset {done} before it began",
-                        quoted(name)
-                    ),
-                });
+                cases.push(listing.below_commit(parsed, done, &parsed.ops[c]));
             }
         }
     }
     cases
+}
+
+/// Acknowledged commits, in order of completion: (completion position, key,
+/// offset, op). Each `ok` poll commits the highest offset it polled of each
+/// key.
+fn acknowledged_commits(parsed: &Parsed) -> Vec<(usize, KeyId, i64, usize)> {
+    let mut commits = Vec::new();
+    for (i, op) in parsed.ops.iter().enumerate() {
+        if op.kind != OpType::Ok || op.func != Func::Poll || !op.completed {
+            continue;
+        }
+        for (key, polled) in &op.reads {
+            if let Some(max) = polled.iter().filter_map(|&(o, _)| o).max() {
+                commits.push((op.pos, *key, max, i));
+            }
+        }
+    }
+    commits.sort_unstable();
+    commits
+}
+
+/// An assign's listing of one key's committed offset.
+struct Listing<'a> {
+    key: KeyId,
+    listed: i64,
+    list: &'a KOp<'a>,
+}
+
+impl Listing<'_> {
+    /// The process listed the key lower than it did before, as `was` in
+    /// `earlier_op`.
+    fn lower_than(&self, parsed: &Parsed, was: i64, earlier_op: &KOp) -> Case {
+        let (name, listed, list) = (parsed.key_name(self.key), self.listed, self.list);
+        Case {
+            sort: 0,
+            details: json!({
+                "kind": "process-listed-lower",
+                "key": name,
+                "offsets": [was, listed],
+                "ops": [earlier_op.to_json(), list.to_json()],
+            }),
+            sentence: format!(
+                "process {} listed key {}'s committed offset as {listed} ({list}) after \
+                 listing it as {was} ({earlier_op})",
+                list.process,
+                quoted(name)
+            ),
+        }
+    }
+
+    /// The key was listed lower than offset `done`, whose commit by
+    /// `commit_op` was acknowledged before the assign began.
+    fn below_commit(&self, parsed: &Parsed, done: i64, commit_op: &KOp) -> Case {
+        let (name, listed, list) = (parsed.key_name(self.key), self.listed, self.list);
+        Case {
+            sort: 0,
+            details: json!({
+                "kind": "listed-below-acknowledged-commit",
+                "key": name,
+                "committed": done,
+                "listed": listed,
+                "ops": [commit_op.to_json(), list.to_json()],
+            }),
+            sentence: format!(
+                "{list} listed key {}'s committed offset as {listed}, though {commit_op} \
+                 had committed offset {done} before it began",
+                quoted(name)
+            ),
+        }
+    }
 }

@@ -75,9 +75,11 @@ pub enum InterpreterProblem {
     NotInPath,
 }
 
+/// The end of most of these errors: what to give instead.
+const GIVE: &str = "give the path of an executable node program";
+
 impl fmt::Display for ProgramError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const GIVE: &str = "give the path of an executable node program";
         match self {
             ProgramError::Empty => write!(f, "--bin is empty; {GIVE}"),
             ProgramError::Missing { bin, absolute } => write!(
@@ -147,24 +149,7 @@ impl fmt::Display for ProgramError {
                 problem,
             } => {
                 write!(f, "--bin {}: ", bin.display())?;
-                match problem {
-                    InterpreterProblem::NotInPath => write!(
-                        f,
-                        "its #! line runs {interpreter} through env, and no folder of PATH has \
-                         an executable {interpreter}"
-                    )?,
-                    _ => {
-                        let what = match problem {
-                            InterpreterProblem::Missing => "does not exist",
-                            InterpreterProblem::Folder => "is a folder",
-                            _ => "is not executable",
-                        };
-                        write!(
-                            f,
-                            "its #! line names the interpreter {interpreter}, which {what}"
-                        )?
-                    }
-                }
+                fmt_interpreter(f, interpreter, *problem)?;
                 write!(
                     f,
                     "; install it, or correct the #! line of {}",
@@ -175,30 +160,62 @@ impl fmt::Display for ProgramError {
                 bin,
                 absolute,
                 source,
-            } => {
-                let (bin, absolute) = (bin.display(), absolute.display());
-                match source.raw_os_error() {
-                    Some(libc::ENOEXEC) => write!(
-                        f,
-                        "--bin {bin}: {absolute} is not a program this machine can run (exec \
-                         format error); a script needs a first line naming its interpreter \
-                         (#!/bin/sh, #!/usr/bin/env python3), or run it through one: \
-                         --bin python3 -- {bin}"
-                    ),
-                    Some(libc::ENOENT) => write!(
-                        f,
-                        "--bin {bin}: {absolute} exists but could not be started (no such file \
-                         or directory): the interpreter in its #! line, or the dynamic loader it \
-                         was linked for, is missing; install it, or {GIVE}"
-                    ),
-                    _ => write!(
-                        f,
-                        "--bin {bin}: could not start {absolute} ({source}); {GIVE} (chmod +x \
-                         it, or run it through its interpreter: --bin python3 -- {bin})"
-                    ),
-                }
-            }
+            } => fmt_exec(f, bin, absolute, source),
         }
+    }
+}
+
+/// What is wrong with the interpreter a script's `#!` line names.
+fn fmt_interpreter(
+    f: &mut fmt::Formatter<'_>,
+    interpreter: &str,
+    problem: InterpreterProblem,
+) -> fmt::Result {
+    let what = match problem {
+        InterpreterProblem::NotInPath => {
+            return write!(
+                f,
+                "its #! line runs {interpreter} through env, and no folder of PATH has \
+                 an executable {interpreter}"
+            )
+        }
+        InterpreterProblem::Missing => "does not exist",
+        InterpreterProblem::Folder => "is a folder",
+        InterpreterProblem::NotExecutable => "is not executable",
+    };
+    write!(
+        f,
+        "its #! line names the interpreter {interpreter}, which {what}"
+    )
+}
+
+/// Why the system refused to start the program, by `execve(2)`'s error.
+fn fmt_exec(
+    f: &mut fmt::Formatter<'_>,
+    bin: &Path,
+    absolute: &Path,
+    source: &io::Error,
+) -> fmt::Result {
+    let (bin, absolute) = (bin.display(), absolute.display());
+    match source.raw_os_error() {
+        Some(libc::ENOEXEC) => write!(
+            f,
+            "--bin {bin}: {absolute} is not a program this machine can run (exec \
+             format error); a script needs a first line naming its interpreter \
+             (#!/bin/sh, #!/usr/bin/env python3), or run it through one: \
+             --bin python3 -- {bin}"
+        ),
+        Some(libc::ENOENT) => write!(
+            f,
+            "--bin {bin}: {absolute} exists but could not be started (no such file \
+             or directory): the interpreter in its #! line, or the dynamic loader it \
+             was linked for, is missing; install it, or {GIVE}"
+        ),
+        _ => write!(
+            f,
+            "--bin {bin}: could not start {absolute} ({source}); {GIVE} (chmod +x \
+             it, or run it through its interpreter: --bin python3 -- {bin})"
+        ),
     }
 }
 
