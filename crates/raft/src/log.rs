@@ -151,6 +151,16 @@ impl<S: Storage> RaftLog<S> {
             first.index,
             self.committed
         );
+        debug_assert!(
+            entries.windows(2).all(|w| w[1].index == w[0].index + 1),
+            "Raft invariant broken: appended entries' indexes are not consecutive"
+        );
+        debug_assert!(
+            first.index <= self.last_index() + 1,
+            "Raft invariant broken: appending at {} leaves a gap after the last index {}",
+            first.index,
+            self.last_index()
+        );
         let unstable = &mut self.unstable;
         let after = first.index;
         if after == unstable.offset + unstable.entries.len() as u64 {
@@ -281,6 +291,12 @@ impl<S: Storage> RaftLog<S> {
     /// Replaces the whole log by `snapshot` (InstallSnapshot, Raft paper 7).
     pub(crate) fn restore(&mut self, snapshot: Snapshot) {
         let index = snapshot.metadata.index;
+        debug_assert!(
+            index > self.committed,
+            "Raft invariant broken: restoring a snapshot at {index} would move the commit index \
+             back from {}",
+            self.committed
+        );
         self.committed = index;
         self.unstable = Unstable {
             snapshot: Some(snapshot),
