@@ -117,15 +117,28 @@ pub fn check(history: &History) -> CheckResult<Details> {
         .filter(|r| !acceptable.set.contains(r.value))
         .collect();
     let read_errors = check_reads_during_test(&collected, &finals);
-    report(
-        &history.ops,
-        &collected,
+    let found = Found {
+        c: &collected,
         finals_source,
-        &finals,
-        &acceptable,
-        &final_errors,
-        &read_errors,
-    )
+        finals: &finals,
+        acceptable: &acceptable,
+        final_errors: &final_errors,
+        read_errors: &read_errors,
+    };
+    report(&history.ops, &found)
+}
+
+/// What the check found, for the report.
+struct Found<'a> {
+    c: &'a Collected,
+    /// Which reads were taken as final (see [`check`]).
+    finals_source: &'a str,
+    finals: &'a [&'a Read],
+    acceptable: &'a Acceptable,
+    /// The final reads that are not acceptable values.
+    final_errors: &'a [&'a Read],
+    /// The reads during the test outside their bounds.
+    read_errors: &'a [ReadError],
 }
 
 fn collect(history: &History) -> Collected {
@@ -346,15 +359,15 @@ fn check_reads_during_test(c: &Collected, finals: &[&Read]) -> Vec<ReadError> {
 }
 
 /// Turns what was found into the verdict, problem sentences and details.
-fn report(
-    ops: &[Op],
-    c: &Collected,
-    finals_source: &str,
-    finals: &[&Read],
-    acceptable: &Acceptable,
-    final_errors: &[&Read],
-    read_errors: &[ReadError],
-) -> CheckResult<Details> {
+fn report(ops: &[Op], found: &Found) -> CheckResult<Details> {
+    let Found {
+        c,
+        finals,
+        acceptable,
+        final_errors,
+        read_errors,
+        ..
+    } = *found;
     let mut problems = final_read_problems(acceptable, final_errors);
     let mut valid = if final_errors.is_empty() {
         Validity::Valid
@@ -384,15 +397,7 @@ fn report(
             "a value that is not an integer",
         ));
     }
-    let details = details(
-        c,
-        finals_source,
-        finals,
-        acceptable,
-        final_errors,
-        read_errors,
-    );
-    CheckResult::new(valid, problems, details)
+    CheckResult::new(valid, problems, details(found))
 }
 
 /// One sentence per unacceptable final read (the first few), naming the
@@ -463,14 +468,15 @@ fn unjudged_adds(
 
 /// The checker's details: the final reads and acceptable ranges, the adds
 /// by outcome, and the first few errors of each kind with their counts.
-fn details(
-    c: &Collected,
-    finals_source: &str,
-    finals: &[&Read],
-    acceptable: &Acceptable,
-    final_errors: &[&Read],
-    read_errors: &[ReadError],
-) -> Details {
+fn details(found: &Found) -> Details {
+    let Found {
+        c,
+        finals_source,
+        finals,
+        acceptable,
+        final_errors,
+        read_errors,
+    } = *found;
     Details {
         final_reads: finals.iter().map(|r| r.value).collect(),
         final_reads_source: finals_source.to_string(),

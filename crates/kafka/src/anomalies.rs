@@ -377,6 +377,16 @@ fn reassigned(op: &KOp) -> bool {
         && matches!(op.kind, OpType::Ok | OpType::Info)
 }
 
+/// If `op` reassigned its process's keys, forgets the keys it dropped from
+/// a process's last ops by key, and says so.
+fn forget_unassigned(last: &mut BTreeMap<KeyId, &KOp>, op: &KOp) -> bool {
+    let reassigned = reassigned(op);
+    if reassigned {
+        last.retain(|k, _| op.keys.binary_search(k).is_ok());
+    }
+    reassigned
+}
+
 /// Jepsen's `poll-skip+nonmonotonic-cases`: a process's successive polls
 /// of a key should continue where the last `ok` one left off (its last
 /// message, then the next one in the log).
@@ -389,8 +399,7 @@ pub(super) fn external_polls(
     for ops in processes.values() {
         let mut last_reads: BTreeMap<KeyId, &KOp> = BTreeMap::new();
         for op in ops.iter().map(|&i| &parsed.ops[i]) {
-            if reassigned(op) {
-                last_reads.retain(|k, _| op.keys.binary_search(k).is_ok());
+            if forget_unassigned(&mut last_reads, op) {
                 continue;
             }
             if !matches!(op.func, Func::Poll | Func::Txn) {
@@ -490,8 +499,7 @@ pub(super) fn nonmonotonic_sends(
             if !matches!(op.kind, OpType::Ok | OpType::Info) {
                 continue;
             }
-            if reassigned(op) {
-                last_sends.retain(|k, _| op.keys.binary_search(k).is_ok());
+            if forget_unassigned(&mut last_sends, op) {
                 continue;
             }
             if !matches!(op.func, Func::Send | Func::Txn) {

@@ -4,17 +4,30 @@
 //! end results.json and workbench.json; `store/latest` and
 //! `store/<workload>/latest` point at the newest run that started.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use lightcone_core::Results;
+use lightcone_core::{Ending, MalformedLines, NodeFacts, Results, Test};
 use lightcone_history::{HistoryWriter, Op};
 use serde::Serialize;
 
 use crate::error::{write_err, RunnerError};
-use crate::report::Workbench;
+use crate::report::{RunReport, Workbench};
+
+/// Refused messages kept in results.json.
+pub const MALFORMED_SAMPLES_MAX: usize = 20;
+
+/// What a run that ended knows beyond its test: its nodes, the lines they
+/// wrote that were refused, how it ended, and the wall-clock facts.
+pub struct RunFacts {
+    pub nodes: BTreeMap<String, NodeFacts>,
+    pub malformed: MalformedLines,
+    pub ending: Ending,
+    pub workbench: Workbench,
+}
 
 /// One run's folder, open for writing.
 pub struct RunFolder {
@@ -85,11 +98,31 @@ impl RunFolder {
         fs::write(&path, text).map_err(write_err(&path))
     }
 
-    /// Flushes the history and writes results.json and workbench.json.
-    pub fn finish(&mut self, results: &Results, workbench: &Workbench) -> Result<(), RunnerError> {
+    /// The end of a run in either mode: runs the checkers on `test`, then
+    /// flushes the history, writes results.json and workbench.json, and
+    /// reports what was found.
+    pub fn finish(
+        &mut self,
+        test: &Test,
+        run: RunFacts,
+        command_line: &str,
+    ) -> Result<RunReport, RunnerError> {
+        let checked = test.check();
+        let (problems, beyond_maelstrom) =
+            (checked.problems.clone(), checked.beyond_maelstrom.clone());
+        let results = Results::new(test, checked, run.nodes, run.malformed, &run.ending);
         self.flush_history()?;
-        write_json(&self.path("results.json"), results)?;
-        write_json(&self.path("workbench.json"), workbench)
+        write_json(&self.path("results.json"), &results)?;
+        write_json(&self.path("workbench.json"), &run.workbench)?;
+        Ok(RunReport {
+            dir: self.dir.clone(),
+            ending: run.ending,
+            results,
+            workbench: run.workbench,
+            problems,
+            beyond_maelstrom,
+            command_line: command_line.to_string(),
+        })
     }
 
     /// Removes the folder of a run that never started.

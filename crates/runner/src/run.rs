@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use lightcone_core::{
-    Effect, Ending, MalformedLines, NodeFacts, Results, Test, TestConfig, NANOS_PER_SEC,
-};
+use lightcone_core::{Effect, Ending, MalformedLines, NodeFacts, Test, TestConfig, NANOS_PER_SEC};
 
 use crate::error::{write_err, RunnerError};
-use crate::folder::RunFolder;
+use crate::folder::{RunFacts, RunFolder, MALFORMED_SAMPLES_MAX};
 use crate::node::{Inbound, NodeProcess, Spawn, StartError};
 use crate::program::{resolve_program, ProgramError};
 use crate::report::{QueueTotals, RunReport, Workbench};
@@ -22,9 +20,9 @@ use crate::report::{QueueTotals, RunReport, Workbench};
 const INBOUND_LEN_MAX: usize = 4096;
 /// Malformed lines reported on the console; the rest are only counted.
 const MALFORMED_PRINTED_MAX: u64 = 10;
-/// Malformed lines kept per node, and in results.json over all nodes.
+/// Malformed lines kept per node (and in results.json over all nodes,
+/// `MALFORMED_SAMPLES_MAX`).
 const MALFORMED_SAMPLES_PER_NODE_MAX: usize = 5;
-const MALFORMED_SAMPLES_MAX: usize = 20;
 /// How much of a malformed line its report shows.
 const MALFORMED_SHOWN_CHARS_MAX: usize = 200;
 /// The longest the loop waits without ticking the core.
@@ -417,20 +415,13 @@ impl Loop {
             bin: Some(options.bin.clone()),
             simulation: None,
         };
-        let checked = self.test.check();
-        let (problems, beyond_maelstrom) =
-            (checked.problems.clone(), checked.beyond_maelstrom.clone());
-        let results = Results::new(&self.test, checked, nodes, malformed, &ending);
-        self.folder.finish(&results, &workbench)?;
-        Ok(RunReport {
-            dir: self.folder.dir.clone(),
+        let run = RunFacts {
+            nodes,
+            malformed,
             ending,
-            results,
             workbench,
-            problems,
-            beyond_maelstrom,
-            command_line: options.command_line.clone(),
-        })
+        };
+        self.folder.finish(&self.test, run, &options.command_line)
     }
 }
 

@@ -4,18 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use lightcone_core::{Ending, MalformedLines, NodeFacts, Results, Test, NANOS_PER_SEC};
+use lightcone_core::{Ending, MalformedLines, NodeFacts, Test, NANOS_PER_SEC};
 use lightcone_sim::{NodeFactory, SimStats, Simulation};
 
 use crate::error::RunnerError;
-use crate::folder::RunFolder;
+use crate::folder::{RunFacts, RunFolder, MALFORMED_SAMPLES_MAX};
 use crate::report::{RunReport, SimulationSpeed, Workbench};
 use crate::run::{own_usage, RunOptions};
 
 /// Ops written between flushes of history.jsonl.
 const FLUSH_EVERY_OPS: u64 = 1024;
-/// Refused messages kept in results.json.
-const MALFORMED_SAMPLES_MAX: usize = 20;
 
 /// Runs one seeded simulation and writes its results folder.
 pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport, RunnerError> {
@@ -51,19 +49,13 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
         (None, None) => Ending::Completed,
     };
     let workbench = workbench(&test, &stats, wall, writing);
-    let checked = test.check();
-    let (problems, beyond_maelstrom) = (checked.problems.clone(), checked.beyond_maelstrom.clone());
-    let results = Results::new(&test, checked, nodes, malformed, &ending);
-    folder.finish(&results, &workbench)?;
-    Ok(RunReport {
-        dir: folder.dir.clone(),
+    let run = RunFacts {
+        nodes,
+        malformed,
         ending,
-        results,
         workbench,
-        problems,
-        beyond_maelstrom,
-        command_line: options.command_line.clone(),
-    })
+    };
+    folder.finish(&test, run, &options.command_line)
 }
 
 /// A finished simulation: the test, its statistics, each node's log lines
