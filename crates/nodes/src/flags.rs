@@ -17,8 +17,8 @@ use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser};
 
 use crate::broadcast::{self, Overlay};
 use crate::crdt_gossip::GossipOptions;
+use crate::kind::Kind;
 use crate::raft_kv::{self, Backup};
-use crate::spec::Kind;
 use crate::unique_ids::Scheme;
 
 /// The longest time a flag takes, in milliseconds: a day. Times become

@@ -14,6 +14,7 @@ pub mod crdt_set;
 pub mod echo;
 mod flags;
 pub mod kafka;
+mod kind;
 pub mod lin_kv;
 pub mod raft_kv;
 mod spec;

@@ -8,40 +8,17 @@ use std::sync::Arc;
 use clap::{ArgMatches, Command};
 use lightcone_sdk::{Node, NodeRuntime, Runtime, Storage};
 
-use crate::broadcast::{self, Broadcast};
+use crate::broadcast::Broadcast;
 use crate::counter::Counter;
 use crate::crdt_counter::{counter_node, GCounter, PNCounter};
-use crate::crdt_gossip::GossipOptions;
 use crate::crdt_set::CrdtSet;
 use crate::echo::Echo;
 use crate::kafka::Kafka;
+use crate::kind::Kind;
 use crate::lin_kv::LinKvProxy;
-use crate::raft_kv::{self, RaftKv};
-use crate::unique_ids::{Scheme, UniqueIds};
+use crate::raft_kv::RaftKv;
+use crate::unique_ids::UniqueIds;
 use crate::{flags, NAMES};
-
-/// Which node runs, with its options.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Kind {
-    Echo,
-    UniqueIds(Scheme),
-    /// broadcast, or g-set with `--broadcast`.
-    Broadcast(broadcast::Options, broadcast::Api),
-    CrdtSet(GossipOptions),
-    SeqKvCounter {
-        own_only: bool,
-    },
-    CrdtGCounter(GossipOptions),
-    CrdtPNCounter(GossipOptions),
-    LinKvProxy {
-        cached_reads: bool,
-    },
-    /// Shared by every node built, with any `--restore` backup in it.
-    RaftKv(Arc<raft_kv::Options>),
-    Kafka {
-        local_offsets: bool,
-    },
-}
 
 /// A reference node and its parsed options, ready to build any number of
 /// nodes for a process or the simulator.
