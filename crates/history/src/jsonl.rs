@@ -1,7 +1,8 @@
 use std::io::{self, Write};
-use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+use serde_json::Value;
 
 use crate::{History, Op, OpType, Process};
 
@@ -50,9 +51,8 @@ const THREADS_MAX: usize = 8;
 
 /// Reads `text` split into `pieces` pieces of whole lines, all but the
 /// first on threads of their own. Each piece writes its ops straight into
-/// the history's vector, into the slots of its lines (the vector's memory
-/// is the largest part of reading: it is neither copied nor touched
-/// twice).
+/// the history's vector, over the placeholders in the slots of its lines
+/// (the vector is not copied; BENCHMARKS.md has the figures).
 fn read_pieces(text: &str, pieces: usize) -> Result<History, ReadError> {
     let pieces = split_lines(text, pieces);
     // A slot for an op on each line.
@@ -62,9 +62,10 @@ fn read_pieces(text: &str, pieces: usize) -> Result<History, ReadError> {
         .scan(0, |at, &n| Some(std::mem::replace(at, *at + n)))
         .collect();
     let total = lines.iter().sum();
-    let mut ops: Vec<Op> = Vec::with_capacity(total);
-    let mut slots: Vec<Mutex<Option<&mut [MaybeUninit<Op>]>>> = Vec::with_capacity(pieces.len());
-    let mut spare = &mut ops.spare_capacity_mut()[..total];
+    let placeholder = Op::new(Process::Nemesis, OpType::Invoke, String::new(), Value::Null);
+    let mut ops: Vec<Op> = vec![placeholder; total];
+    let mut slots: Vec<Mutex<Option<&mut [Op]>>> = Vec::with_capacity(pieces.len());
+    let mut spare = &mut ops[..];
     for &n in &lines {
         let (piece, rest) = std::mem::take(&mut spare).split_at_mut(n);
         slots.push(Mutex::new(Some(piece)));
@@ -111,7 +112,6 @@ fn read_pieces(text: &str, pieces: usize) -> Result<History, ReadError> {
 
     // Close the gaps that blank lines left, so that the ops written are
     // the first ones of the vector.
-    let spare = ops.spare_capacity_mut();
     let mut len = 0;
     let mut gaps = false;
     for (result, &start) in results.iter().zip(&starts) {
@@ -121,16 +121,12 @@ fn read_pieces(text: &str, pieces: usize) -> Result<History, ReadError> {
         if start != len {
             gaps = true;
             for i in 0..written {
-                spare.swap(start + i, len + i);
+                ops.swap(start + i, len + i);
             }
         }
         len += written;
     }
-    // SAFETY: each piece wrote ops into the first `written` of its slots
-    // (`read_lines` writes slot after slot, and says how many), and the
-    // swaps above moved them, in order, into the first `len` slots of the
-    // vector, whose capacity is `total` >= `len`.
-    unsafe { ops.set_len(len) };
+    ops.truncate(len);
     // The first bad line (with its number in the whole text).
     for (result, &start) in results.into_iter().zip(&starts) {
         if let Err((_, mut e)) = result {
@@ -152,7 +148,7 @@ fn read_pieces(text: &str, pieces: usize) -> Result<History, ReadError> {
 /// wrote, also with the error.
 fn read_lines(
     text: &str,
-    slots: &mut [MaybeUninit<Op>],
+    slots: &mut [Op],
     first: u64,
     stop: impl Fn() -> bool,
 ) -> Result<usize, (usize, ReadError)> {
@@ -173,7 +169,7 @@ fn read_lines(
             (written, e)
         })?;
         op.index = first + written as u64;
-        slots[written].write(op);
+        slots[written] = op;
         written += 1;
     }
     Ok(written)

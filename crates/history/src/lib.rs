@@ -19,6 +19,8 @@
 //! assert_eq!(back.pairs().len(), 1);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod build;
 pub mod formats;
 mod jsonl;
