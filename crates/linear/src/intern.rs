@@ -278,7 +278,7 @@ impl<'m> Interner<'m> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::model_by_name;
+    use crate::models::model_by_name;
     use serde_json::json;
 
     #[test]

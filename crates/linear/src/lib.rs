@@ -78,6 +78,7 @@
 
 mod frontier;
 pub mod gen;
+mod independent;
 mod infosets;
 mod intern;
 mod model;
@@ -99,10 +100,12 @@ use lightcone_history::History;
 use rayon::prelude::*;
 use serde_json::Value;
 
-pub use model::{
-    model_by_name, model_names, Independent, Model, ModelOp, Part, RegisterOp, MODEL_NAMES,
+pub use independent::Independent;
+pub use model::{Model, ModelOp, Part, RegisterOp};
+pub use models::{
+    model_by_name, model_names, CasRegister, FifoQueue, Kv, Mutex, Register, Set, UnorderedQueue,
+    MODEL_NAMES,
 };
-pub use models::{CasRegister, FifoQueue, Kv, Mutex, Register, Set, UnorderedQueue};
 pub use result::{Details, LinearResult, Method, PartitionResult};
 pub use witness::{LinearizedOp, Witness, WitnessOp};
 

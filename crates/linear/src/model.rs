@@ -1,6 +1,6 @@
 //! The [`Model`] trait: a sequential specification the linearizability
-//! checker replays candidate orders against, plus the registry of built-in
-//! models ([`model_by_name`]).
+//! checker replays candidate orders against, and the ops it is given. The
+//! built-in models and their registry by name are in `models.rs`.
 //!
 //! States and ops are plain JSON values so that a model is easy to write;
 //! the checker interns every distinct state and op to a small integer and
@@ -10,8 +10,6 @@
 use std::borrow::Cow;
 
 use serde_json::Value;
-
-use super::models;
 
 /// One operation as the model sees it: its function, the input value from
 /// the invocation and the output value from an `ok` completion (`None` when
@@ -59,6 +57,14 @@ const KNOWN_FS: &[&str] = &[
 pub struct Part {
     pub key: Value,
     pub op: ModelOp,
+}
+
+/// A Jepsen independent tuple `[key, v]` as (key, v).
+pub(crate) fn split_tuple(value: &Value) -> Option<(&Value, &Value)> {
+    match value.as_array().map(Vec::as_slice) {
+        Some([key, v]) => Some((key, v)),
+        _ => None,
+    }
 }
 
 /// A register op, for models that are registers (see
@@ -166,194 +172,5 @@ pub trait Model: Send + Sync {
     /// Human text for a state, for witnesses.
     fn describe_state(&self, state: &Value) -> String {
         state.to_string()
-    }
-}
-
-/// The built-in models `model_by_name` knows. Any of them may also be named
-/// with the prefix `independent-` (see [`Independent`]).
-pub const MODEL_NAMES: &[&str] = &[
-    "register",
-    "cas-register",
-    "kv",
-    "set",
-    "fifo-queue",
-    "unordered-queue",
-    "mutex",
-    "independent-register",
-    "independent-cas-register",
-];
-
-/// The names of the built-in models, as [`model_by_name`] accepts them.
-pub fn model_names() -> &'static [&'static str] {
-    MODEL_NAMES
-}
-
-/// A built-in model by name, with an optional initial state (the register's
-/// initial value; the kv model's per-key initial string; a set's, queue's
-/// initial elements; a mutex's initial `true` = locked). `None` if the name
-/// is unknown. `independent-NAME` checks model NAME once per key, for ops
-/// whose values are Jepsen independent tuples `[key, v]`.
-pub fn model_by_name(name: &str, initial: Option<Value>) -> Option<Box<dyn Model>> {
-    if let Some(inner) = name.strip_prefix("independent-") {
-        return model_by_name(inner, initial).map(|m| Box::new(Independent::new(m)) as _);
-    }
-    let model: Box<dyn Model> = match name {
-        "register" => Box::new(models::Register::new(initial.unwrap_or(Value::Null))),
-        "cas-register" => Box::new(models::CasRegister::new(initial.unwrap_or(Value::Null))),
-        "kv" => Box::new(models::Kv::new(initial.unwrap_or_else(|| Value::from("")))),
-        "set" => Box::new(models::Set::new(initial)),
-        "fifo-queue" => Box::new(models::FifoQueue::new(initial)),
-        "unordered-queue" => Box::new(models::UnorderedQueue::new(initial)),
-        "mutex" => Box::new(models::Mutex::new(
-            initial.and_then(|v| v.as_bool()).unwrap_or(false),
-        )),
-        _ => return None,
-    };
-    Some(model)
-}
-
-/// Checks an inner model once per key, for ops whose values are Jepsen
-/// independent tuples `[key, v]` (Jepsen's `independent` checker). The key
-/// is the first element of the invocation's value; the inner model sees the
-/// op with input `v` from the invocation and output `v` from the
-/// completion. An op whose value is not a two-element array is malformed.
-pub struct Independent {
-    inner: Box<dyn Model>,
-    name: String,
-}
-
-impl Independent {
-    pub fn new(inner: Box<dyn Model>) -> Independent {
-        let name = format!("independent-{}", inner.name());
-        Independent { inner, name }
-    }
-}
-
-/// `[key, v]` -> (key, v).
-pub(crate) fn split_tuple(value: &Value) -> Option<(&Value, &Value)> {
-    match value.as_array().map(Vec::as_slice) {
-        Some([key, v]) => Some((key, v)),
-        _ => None,
-    }
-}
-
-impl Model for Independent {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn init(&self) -> Value {
-        self.inner.init()
-    }
-
-    fn step(&self, state: &Value, op: &ModelOp) -> Option<Value> {
-        self.inner.step(state, op)
-    }
-
-    fn steps(&self, state: &Value, op: &ModelOp) -> Vec<Value> {
-        self.inner.steps(state, op)
-    }
-
-    fn partition(&self, op: &ModelOp) -> Result<Option<Part>, String> {
-        let (key, input) = split_tuple(&op.input).ok_or_else(|| {
-            format!(
-                "the invocation's value {} is not a [key, value] tuple",
-                op.input
-            )
-        })?;
-        let output = match &op.output {
-            None => None,
-            Some(out) => {
-                let (out_key, v) = split_tuple(out).ok_or_else(|| {
-                    format!("the completion's value {out} is not a [key, value] tuple")
-                })?;
-                if out_key != key {
-                    return Err(format!(
-                        "the completion's key {out_key} differs from the invocation's {key}"
-                    ));
-                }
-                Some(v.clone())
-            }
-        };
-        Ok(Some(Part {
-            key: key.clone(),
-            op: ModelOp::new(op.f.clone(), input.clone(), output),
-        }))
-    }
-
-    fn validate(&self, op: &ModelOp) -> Result<(), String> {
-        self.inner.validate(op)
-    }
-
-    fn is_read_only(&self, op: &ModelOp) -> bool {
-        self.inner.is_read_only(op)
-    }
-
-    fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
-        self.inner.may_become_legal(state, op)
-    }
-
-    fn is_monotone(&self, op: &ModelOp) -> bool {
-        self.inner.is_monotone(op)
-    }
-
-    fn may_revive(&self, op: &ModelOp, read: &ModelOp) -> bool {
-        self.inner.may_revive(op, read)
-    }
-
-    fn register_op<'o>(&self, op: &'o ModelOp) -> Option<RegisterOp<'o>> {
-        self.inner.register_op(op)
-    }
-
-    fn describe_op(&self, op: &ModelOp) -> String {
-        self.inner.describe_op(op)
-    }
-
-    fn describe_state(&self, state: &Value) -> String {
-        self.inner.describe_state(state)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn every_listed_name_builds_and_reports_its_name() {
-        for name in model_names() {
-            let model = model_by_name(name, None).expect(name);
-            assert_eq!(model.name(), *name);
-        }
-        assert!(model_by_name("no-such-model", None).is_none());
-    }
-
-    #[test]
-    fn independent_splits_tuples_and_checks_the_inner_model() {
-        let model = model_by_name("independent-cas-register", None).unwrap();
-        let op = ModelOp::new("cas", json!(["k", [1, 2]]), Some(json!(["k", [1, 2]])));
-        let part = model.partition(&op).unwrap().unwrap();
-        assert_eq!(part.key, json!("k"));
-        assert_eq!(part.op.input, json!([1, 2]));
-        assert_eq!(model.step(&json!(1), &part.op), Some(json!(2)));
-        assert_eq!(model.step(&json!(3), &part.op), None);
-
-        let read = ModelOp::new("read", json!(["k", null]), Some(json!(["k", 5])));
-        let part = model.partition(&read).unwrap().unwrap();
-        assert_eq!(part.op.output, Some(json!(5)));
-        assert!(model.is_read_only(&part.op));
-
-        let bad = ModelOp::new("read", json!(["k", null]), Some(json!(5)));
-        assert!(model
-            .partition(&bad)
-            .unwrap_err()
-            .contains("completion's value 5"));
-        let bad = ModelOp::new("read", json!(["k", null]), Some(json!(["j", 5])));
-        assert!(model.partition(&bad).unwrap_err().contains("differs"));
-        let bad = ModelOp::new("read", json!(5), None);
-        assert!(model
-            .partition(&bad)
-            .unwrap_err()
-            .contains("invocation's value 5"));
     }
 }

@@ -1,11 +1,56 @@
 //! The built-in sequential specifications, as Knossos (`knossos.model`) and
-//! Porcupine's kv test define them.
+//! Porcupine's kv test define them, and the registry that names them
+//! ([`model_by_name`]).
 
 use std::cmp::Ordering;
 
 use serde_json::Value;
 
+use super::independent::Independent;
 use super::model::{split_tuple, Model, ModelOp, Part, RegisterOp};
+
+/// The built-in models `model_by_name` knows. Any of them may also be named
+/// with the prefix `independent-` (see [`Independent`]).
+pub const MODEL_NAMES: &[&str] = &[
+    "register",
+    "cas-register",
+    "kv",
+    "set",
+    "fifo-queue",
+    "unordered-queue",
+    "mutex",
+    "independent-register",
+    "independent-cas-register",
+];
+
+/// The names of the built-in models, as [`model_by_name`] accepts them.
+pub fn model_names() -> &'static [&'static str] {
+    MODEL_NAMES
+}
+
+/// A built-in model by name, with an optional initial state (the register's
+/// initial value; the kv model's per-key initial string; a set's, queue's
+/// initial elements; a mutex's initial `true` = locked). `None` if the name
+/// is unknown. `independent-NAME` checks model NAME once per key, for ops
+/// whose values are Jepsen independent tuples `[key, v]`.
+pub fn model_by_name(name: &str, initial: Option<Value>) -> Option<Box<dyn Model>> {
+    if let Some(inner) = name.strip_prefix("independent-") {
+        return model_by_name(inner, initial).map(|m| Box::new(Independent::new(m)) as _);
+    }
+    let model: Box<dyn Model> = match name {
+        "register" => Box::new(Register::new(initial.unwrap_or(Value::Null))),
+        "cas-register" => Box::new(CasRegister::new(initial.unwrap_or(Value::Null))),
+        "kv" => Box::new(Kv::new(initial.unwrap_or_else(|| Value::from("")))),
+        "set" => Box::new(Set::new(initial)),
+        "fifo-queue" => Box::new(FifoQueue::new(initial)),
+        "unordered-queue" => Box::new(UnorderedQueue::new(initial)),
+        "mutex" => Box::new(Mutex::new(
+            initial.and_then(|v| v.as_bool()).unwrap_or(false),
+        )),
+        _ => return None,
+    };
+    Some(model)
+}
 
 fn unknown_f(op: &ModelOp, known: &[&str]) -> String {
     format!(
@@ -567,6 +612,15 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_name_builds_and_reports_its_name() {
+        for name in model_names() {
+            let model = model_by_name(name, None).expect(name);
+            assert_eq!(model.name(), *name);
+        }
+        assert!(model_by_name("no-such-model", None).is_none());
+    }
+
+    #[test]
     fn register_reads_what_was_written() {
         let m = Register::new(Value::Null);
         assert_eq!(m.init(), Value::Null);
@@ -709,5 +763,34 @@ mod tests {
         assert_eq!(m.step(&held, &release), Some(json!(false)));
         assert_eq!(m.step(&m.init(), &release), None);
         assert_eq!(m.describe_state(&held), "held");
+    }
+
+    #[test]
+    fn independent_splits_tuples_and_checks_the_inner_model() {
+        let model = model_by_name("independent-cas-register", None).unwrap();
+        let op = ModelOp::new("cas", json!(["k", [1, 2]]), Some(json!(["k", [1, 2]])));
+        let part = model.partition(&op).unwrap().unwrap();
+        assert_eq!(part.key, json!("k"));
+        assert_eq!(part.op.input, json!([1, 2]));
+        assert_eq!(model.step(&json!(1), &part.op), Some(json!(2)));
+        assert_eq!(model.step(&json!(3), &part.op), None);
+
+        let read = ModelOp::new("read", json!(["k", null]), Some(json!(["k", 5])));
+        let part = model.partition(&read).unwrap().unwrap();
+        assert_eq!(part.op.output, Some(json!(5)));
+        assert!(model.is_read_only(&part.op));
+
+        let bad = ModelOp::new("read", json!(["k", null]), Some(json!(5)));
+        assert!(model
+            .partition(&bad)
+            .unwrap_err()
+            .contains("completion's value 5"));
+        let bad = ModelOp::new("read", json!(["k", null]), Some(json!(["j", 5])));
+        assert!(model.partition(&bad).unwrap_err().contains("differs"));
+        let bad = ModelOp::new("read", json!(5), None);
+        assert!(model
+            .partition(&bad)
+            .unwrap_err()
+            .contains("invocation's value 5"));
     }
 }

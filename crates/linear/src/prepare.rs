@@ -533,7 +533,7 @@ fn assign(dst: &mut Value, src: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::model_by_name;
+    use crate::models::model_by_name;
     use lightcone_history::build::{invoke, ok, op};
     use lightcone_history::Op;
     use serde_json::json;

@@ -461,7 +461,7 @@ pub(crate) fn zones<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::model_by_name;
+    use crate::models::model_by_name;
     use crate::prepare::prepare;
     use lightcone_history::build::{invoke, ok, op};
     use lightcone_history::{History, OpType};

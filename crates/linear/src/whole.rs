@@ -156,7 +156,7 @@ impl Model for Whole<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::model_by_name;
+    use crate::models::model_by_name;
     use serde_json::json;
 
     fn ok(f: &str, input: Value, output: Value) -> ModelOp {
