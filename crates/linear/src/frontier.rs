@@ -31,9 +31,10 @@ use std::sync::atomic::Ordering;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::infosets::{Classes, InfoSets};
+use super::indexed::IndexedOps;
+use super::infosets::InfoSets;
 use super::intern::{Interner, Transition};
-use super::monotone::{Watcher, READS_AHEAD};
+use super::monotone::{Pruning, Watcher, READS_AHEAD};
 use super::prepare::LinOp;
 use super::search::{Controls, Verdict};
 
@@ -121,12 +122,7 @@ struct Frontier<'a, 'm> {
     controls: &'a Controls<'a>,
     max: usize,
     registers: bool,
-    ok_src: Vec<usize>,
-    ok_op: Vec<u32>,
-    ok_read_only: Vec<bool>,
-    info_src: Vec<usize>,
-    info_op: Vec<u32>,
-    class_members: Vec<Vec<u32>>,
+    ops: IndexedOps,
     /// First member of each class, as an info index.
     class_first: Vec<u32>,
     info_sets: InfoSets,
@@ -142,20 +138,7 @@ struct Frontier<'a, 'm> {
     next: Vec<Config>,
 
     // Monotone pruning (see `monotone.rs`).
-    prune: bool,
-    ok_monotone: Vec<bool>,
-    ok_call_rank: Vec<u32>,
-    ok_ret_rank: Vec<u32>,
-    /// (call rank, ok op) of the read-only ok ops, by call.
-    ok_reads: Vec<(u32, u32)>,
-    /// (call rank, ok op) of the non-monotone ok ops, by call.
-    ok_resets: Vec<(u32, u32)>,
-    /// The non-monotone indeterminate ops, in call order.
-    info_resets: Vec<u32>,
-    info_call_rank: Vec<u32>,
-    /// Each indeterminate op's class, and place among its members.
-    info_class: Vec<u32>,
-    info_pos: Vec<u32>,
+    pruning: Pruning,
     /// The rank of the return being closed.
     now: u32,
     watcher: Watcher,
@@ -174,94 +157,46 @@ pub(crate) fn run(
     controls: &Controls,
     max: usize,
 ) -> FrontierOutcome {
-    let mut ok_src = Vec::new();
-    let mut info_src = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        if op.is_indeterminate() {
-            info_src.push(i);
-        } else {
-            ok_src.push(i);
-        }
-    }
-    let mut events: Vec<(u32, Event)> = Vec::with_capacity(2 * ok_src.len() + info_src.len());
-    for (x, &i) in ok_src.iter().enumerate() {
-        events.push((ops[i].call_rank, Event::Call(x as u32)));
-        events.push((ops[i].ret_rank, Event::Return(x as u32)));
-    }
-    for &i in &info_src {
-        events.push((ops[i].call_rank, Event::InfoCall));
-    }
-    events.sort_unstable_by_key(|(rank, _)| *rank);
-
-    let ok_op: Vec<u32> = ok_src.iter().map(|&i| intern.op_id(&ops[i].op)).collect();
-    let ok_read_only: Vec<bool> = ok_op.iter().map(|&o| intern.is_read_only(o)).collect();
-    let info_op: Vec<u32> = info_src.iter().map(|&i| intern.op_id(&ops[i].op)).collect();
-    let classes = Classes::new(&info_op);
-    let class_members = classes.members;
-    let class_first = class_members.iter().map(|m| m[0]).collect();
-    let k = ok_src.len();
-    let ok_read_only: Vec<bool> = ok_read_only;
-    let ok_monotone: Vec<bool> = ok_op.iter().map(|&o| intern.is_monotone(o)).collect();
-    let ok_call_rank: Vec<u32> = ok_src.iter().map(|&i| ops[i].call_rank).collect();
-    let ok_ret_rank: Vec<u32> = ok_src.iter().map(|&i| ops[i].ret_rank).collect();
-    let ok_reads = (0..k)
-        .filter(|&x| ok_read_only[x])
-        .map(|x| (ok_call_rank[x], x as u32))
-        .collect();
-    let ok_resets = (0..k)
-        .filter(|&x| !ok_monotone[x])
-        .map(|x| (ok_call_rank[x], x as u32))
-        .collect();
-    let info_resets = (0..info_op.len() as u32)
-        .filter(|&j| !intern.is_monotone(info_op[j as usize]))
-        .collect();
-    let info_call_rank = info_src.iter().map(|&i| ops[i].call_rank).collect();
-    let mut info_pos = vec![0u32; info_op.len()];
-    for members in &class_members {
-        for (pos, &j) in members.iter().enumerate() {
-            info_pos[j as usize] = pos as u32;
-        }
-    }
-    let prune = ok_op
-        .iter()
-        .chain(&info_op)
-        .any(|&o| intern.is_monotone(o) && !intern.is_read_only(o))
-        && ok_read_only.iter().any(|&r| r);
+    let ops = IndexedOps::new(ops, intern);
+    let pruning = Pruning::new(&ops, intern);
+    let events = events(&ops);
     let mut f = Frontier {
         intern,
         controls,
         max,
         registers,
-        ok_src,
-        ok_op,
-        ok_read_only,
-        info_src,
-        info_op,
-        class_members,
-        class_first,
+        class_first: ops.classes.members.iter().map(|m| m[0]).collect(),
         info_sets: InfoSets::new(),
         info_called: 0,
-        slot_of: vec![NIL; k],
+        slot_of: vec![NIL; ops.ok_src.len()],
         slot_op: vec![NIL; SLOTS as usize],
         occupied: 0,
         steps: 0,
         configs: 0,
         configs_peak: 0,
         next: Vec::new(),
-        prune,
-        ok_monotone,
-        ok_call_rank,
-        ok_ret_rank,
-        ok_reads,
-        ok_resets,
-        info_resets,
-        info_call_rank,
-        info_class: classes.of,
-        info_pos,
+        pruning,
         now: 0,
         watcher: Watcher::default(),
+        ops,
     };
     f.run(&events, init)
+}
+
+/// The calls and returns of the ok ops and the calls of the indeterminate
+/// ones, in rank order.
+fn events(ops: &IndexedOps) -> Vec<(u32, Event)> {
+    let k = ops.ok_src.len();
+    let mut events: Vec<(u32, Event)> = Vec::with_capacity(2 * k + ops.info_src.len());
+    for x in 0..k {
+        events.push((ops.ok_call_rank[x], Event::Call(x as u32)));
+        events.push((ops.ok_ret_rank[x], Event::Return(x as u32)));
+    }
+    for &rank in &ops.info_call_rank {
+        events.push((rank, Event::InfoCall));
+    }
+    events.sort_unstable_by_key(|(rank, _)| *rank);
+    events
 }
 
 impl Frontier<'_, '_> {
@@ -412,8 +347,8 @@ impl Frontier<'_, '_> {
             let slot = candidates.trailing_zeros();
             candidates &= candidates - 1;
             let y = self.slot_op[slot as usize];
-            if self.ok_read_only[y as usize]
-                && self.intern.step(node.state, self.ok_op[y as usize]) != Transition::Illegal
+            if self.ops.ok_read_only[y as usize]
+                && self.intern.step(node.state, self.ops.ok_op[y as usize]) != Transition::Illegal
             {
                 next.push(Config {
                     lin: node.lin | (1 << slot),
@@ -422,17 +357,17 @@ impl Frontier<'_, '_> {
                 return;
             }
         }
-        if self.prune {
+        if self.pruning.enabled {
             self.compute_watch(node);
         }
         while unlinearized != 0 {
             let slot = unlinearized.trailing_zeros();
             unlinearized &= unlinearized - 1;
             let y = self.slot_op[slot as usize];
-            if self.ok_read_only[y as usize] {
+            if self.ops.ok_read_only[y as usize] {
                 continue;
             }
-            let t = self.intern.step(node.state, self.ok_op[y as usize]);
+            let t = self.intern.step(node.state, self.ops.ok_op[y as usize]);
             let mut succ = 0;
             while let Some(s2) = self.intern.successor(t, succ) {
                 succ += 1;
@@ -446,18 +381,18 @@ impl Frontier<'_, '_> {
                 });
             }
         }
-        for class in 0..self.class_members.len() {
+        for class in 0..self.ops.classes.members.len() {
             if self.class_first[class] >= self.info_called {
                 break;
             }
             let used = self.info_sets.count(node.info, class as u32);
-            let Some(&j) = self.class_members[class].get(used as usize) else {
+            let Some(&j) = self.ops.classes.members[class].get(used as usize) else {
                 continue;
             };
             if j >= self.info_called {
                 continue;
             }
-            let t = self.intern.step(node.state, self.info_op[j as usize]);
+            let t = self.intern.step(node.state, self.ops.info_op[j as usize]);
             let mut succ = 0;
             while let Some(s2) = self.intern.successor(t, succ) {
                 succ += 1;
@@ -489,13 +424,20 @@ impl Frontier<'_, '_> {
             let slot = slots.trailing_zeros();
             slots &= slots - 1;
             let y = self.slot_op[slot as usize] as usize;
-            if self.ok_read_only[y] {
-                w.read(self.ok_op[y], y as u32, self.ok_ret_rank[y]);
+            if self.ops.ok_read_only[y] {
+                w.read(self.ops.ok_op[y], y as u32, self.ops.ok_ret_rank[y]);
             }
         }
-        let after = self.ok_reads.partition_point(|&(rank, _)| rank < self.now);
-        for &(_, y) in self.ok_reads[after..].iter().take(READS_AHEAD) {
-            w.read(self.ok_op[y as usize], y, self.ok_ret_rank[y as usize]);
+        let after = self
+            .pruning
+            .ok_reads
+            .partition_point(|&(rank, _)| rank < self.now);
+        for &(_, y) in self.pruning.ok_reads[after..].iter().take(READS_AHEAD) {
+            w.read(
+                self.ops.ok_op[y as usize],
+                y,
+                self.ops.ok_ret_rank[y as usize],
+            );
         }
         if !w.is_empty() {
             let horizon = w.horizon();
@@ -504,24 +446,31 @@ impl Frontier<'_, '_> {
                 let slot = slots.trailing_zeros();
                 slots &= slots - 1;
                 let y = self.slot_op[slot as usize];
-                if !self.ok_monotone[y as usize] {
-                    w.reviver(self.ok_call_rank[y as usize], y, self.ok_op[y as usize]);
+                if !self.ops.ok_monotone[y as usize] {
+                    w.reviver(
+                        self.ops.ok_call_rank[y as usize],
+                        y,
+                        self.ops.ok_op[y as usize],
+                    );
                 }
             }
-            let after = self.ok_resets.partition_point(|&(rank, _)| rank < self.now);
-            for &(rank, x) in &self.ok_resets[after..] {
-                if rank >= horizon || !w.reviver(rank, x, self.ok_op[x as usize]) {
+            let after = self
+                .pruning
+                .ok_resets
+                .partition_point(|&(rank, _)| rank < self.now);
+            for &(rank, x) in &self.pruning.ok_resets[after..] {
+                if rank >= horizon || !w.reviver(rank, x, self.ops.ok_op[x as usize]) {
                     break;
                 }
             }
-            for &j in &self.info_resets {
-                let rank = self.info_call_rank[j as usize];
+            for &j in &self.pruning.info_resets {
+                let rank = self.ops.info_call_rank[j as usize];
                 if rank >= horizon {
                     break;
                 }
-                let class = self.info_class[j as usize];
-                if self.info_pos[j as usize] >= self.info_sets.count(node.info, class)
-                    && !w.reviver(rank, INFO | j, self.info_op[j as usize])
+                let class = self.ops.classes.of[j as usize];
+                if self.ops.info_pos[j as usize] >= self.info_sets.count(node.info, class)
+                    && !w.reviver(rank, INFO | j, self.ops.info_op[j as usize])
                 {
                     break;
                 }
@@ -540,17 +489,17 @@ impl Frontier<'_, '_> {
             let slot = unlinearized.trailing_zeros();
             unlinearized &= unlinearized - 1;
             let y = self.slot_op[slot as usize];
-            if enables(self.intern, self.ok_op[y as usize]) {
+            if enables(self.intern, self.ops.ok_op[y as usize]) {
                 return true;
             }
         }
-        for class in 0..self.class_members.len() {
+        for class in 0..self.ops.classes.members.len() {
             if self.class_first[class] >= self.info_called {
                 break;
             }
             let used = self.info_sets.count(node.info, class as u32);
-            if let Some(&j) = self.class_members[class].get(used as usize) {
-                if j < self.info_called && enables(self.intern, self.info_op[j as usize]) {
+            if let Some(&j) = self.ops.classes.members[class].get(used as usize) {
+                if j < self.info_called && enables(self.intern, self.ops.info_op[j as usize]) {
                     return true;
                 }
             }
@@ -610,12 +559,16 @@ impl Frontier<'_, '_> {
             .filter(|&slot| self.occupied & (1 << slot) != 0)
             .map(|slot| self.slot_op[slot as usize])
             .filter(|&y| y != x)
-            .map(|y| self.ok_src[y as usize])
+            .map(|y| self.ops.ok_src[y as usize])
             .collect();
-        concurrent.extend(self.info_src[..self.info_called as usize].iter().copied());
+        concurrent.extend(
+            self.ops.info_src[..self.info_called as usize]
+                .iter()
+                .copied(),
+        );
         concurrent.sort_unstable();
         Stuck {
-            op: self.ok_src[x as usize],
+            op: self.ops.ok_src[x as usize],
             states,
             concurrent,
         }

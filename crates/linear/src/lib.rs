@@ -79,6 +79,7 @@
 mod frontier;
 pub mod gen;
 mod independent;
+mod indexed;
 mod infosets;
 mod intern;
 mod model;

@@ -21,6 +21,7 @@
 //! [`Model::may_become_legal`]: super::Model::may_become_legal
 //! [`Model::may_revive`]: super::Model::may_revive
 
+use super::indexed::IndexedOps;
 use super::intern::Interner;
 
 /// How many reads called after the present a search watches, besides
@@ -30,6 +31,45 @@ pub(crate) const READS_AHEAD: usize = 8;
 /// step is not pruned.
 const REVIVERS_MAX: usize = 64;
 const NONE: u32 = u32::MAX;
+
+/// What the pruning looks up at every step of a search over one
+/// partition's ops.
+pub(crate) struct Pruning {
+    /// Some state-changing op is monotone and some ok op is a read: the
+    /// pruning may apply.
+    pub enabled: bool,
+    /// (call rank, ok op) of the read-only ok ops, by call.
+    pub ok_reads: Vec<(u32, u32)>,
+    /// (call rank, ok op) of the non-monotone ok ops, by call.
+    pub ok_resets: Vec<(u32, u32)>,
+    /// The non-monotone indeterminate ops, in call order.
+    pub info_resets: Vec<u32>,
+}
+
+impl Pruning {
+    pub fn new(ops: &IndexedOps, intern: &Interner) -> Pruning {
+        let by_call = |keep: &dyn Fn(usize) -> bool| -> Vec<(u32, u32)> {
+            (0..ops.ok_op.len())
+                .filter(|&x| keep(x))
+                .map(|x| (ops.ok_call_rank[x], x as u32))
+                .collect()
+        };
+        let enabled = ops
+            .ok_op
+            .iter()
+            .chain(&ops.info_op)
+            .any(|&o| intern.is_monotone(o) && !intern.is_read_only(o))
+            && ops.ok_read_only.iter().any(|&r| r);
+        Pruning {
+            enabled,
+            ok_reads: by_call(&|x| ops.ok_read_only[x]),
+            ok_resets: by_call(&|x| !ops.ok_monotone[x]),
+            info_resets: (0..ops.info_op.len() as u32)
+                .filter(|&j| !intern.is_monotone(ops.info_op[j as usize]))
+                .collect(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Watch {

@@ -49,9 +49,10 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::infosets::{Classes, InfoSets};
+use super::indexed::IndexedOps;
+use super::infosets::InfoSets;
 use super::intern::{Interner, Transition};
-use super::monotone::{Watcher, READS_AHEAD};
+use super::monotone::{Pruning, Watcher, READS_AHEAD};
 use super::prepare::LinOp;
 use super::table::ConfigTable;
 
@@ -173,12 +174,13 @@ struct EntryList {
 }
 
 impl EntryList {
-    fn new(ops: &[LinOp], ok_src: &[usize]) -> EntryList {
-        let k = ok_src.len();
+    /// The list of the ok ops that call and return at these ranks.
+    fn new(call_rank: &[u32], ret_rank: &[u32]) -> EntryList {
+        let k = call_rank.len();
         let mut order: Vec<(u32, u32)> = Vec::with_capacity(2 * k);
-        for (x, &i) in ok_src.iter().enumerate() {
-            order.push((ops[i].call_rank, (x as u32) << 1));
-            order.push((ops[i].ret_rank, ((x as u32) << 1) | 1));
+        for (x, (&call, &ret)) in call_rank.iter().zip(ret_rank).enumerate() {
+            order.push((call, (x as u32) << 1));
+            order.push((ret, ((x as u32) << 1) | 1));
         }
         order.sort_unstable();
         let entry_of: Vec<u32> = order.iter().map(|&(_, e)| e).collect();
@@ -212,6 +214,14 @@ impl EntryList {
             head,
             tail,
         }
+    }
+
+    /// The first return entry's op, or NIL when there is none.
+    fn first_return(&self) -> u32 {
+        self.entry_of
+            .iter()
+            .find(|&&c| c & 1 == 1)
+            .map_or(NIL, |&c| c >> 1)
     }
 }
 
@@ -255,31 +265,15 @@ fn pending_lists(entry_of: &[u32], k: usize) -> (Vec<u32>, Vec<u32>, usize) {
 pub(crate) struct Search<'a, 'm> {
     intern: Interner<'m>,
     controls: Controls<'a>,
-
-    // Determinate (ok) ops, in call order.
-    ok_src: Vec<usize>,
-    ok_op: Vec<u32>,
-    ok_read_only: Vec<bool>,
-    ok_ret_rank: Vec<u32>,
-    call_entry: Vec<u32>,
-    ret_entry: Vec<u32>,
-    /// Entry -> ok op << 1 | is_return.
-    entry_of: Vec<u32>,
-    next: Vec<u32>,
-    prev: Vec<u32>,
-    head: u32,
-    tail: u32,
+    ops: IndexedOps,
+    list: EntryList,
     /// CSR: the other ok ops pending at each ok op's return.
     pending_start: Vec<u32>,
     pending: Vec<u32>,
 
-    // Indeterminate ops, in call order, grouped in classes of equal ops.
-    info_src: Vec<usize>,
-    info_op: Vec<u32>,
-    info_call_rank: Vec<u32>,
-    class_members: Vec<Vec<u32>>,
+    // Indeterminate ops, grouped in classes of equal ops.
     class_first_rank: Vec<u32>,
-    class_of: Vec<u32>,
+    /// Each class's members linearized on the current path.
     class_count: Vec<u32>,
     info_sets: InfoSets,
     info_chain: Vec<u32>,
@@ -289,18 +283,7 @@ pub(crate) struct Search<'a, 'm> {
     handoff_at: usize,
 
     // Monotone pruning (`Model::may_become_legal`).
-    /// Some state-changing op is monotone: the pruning may apply.
-    prune: bool,
-    ok_monotone: Vec<bool>,
-    ok_call_rank: Vec<u32>,
-    /// (call rank, ok op) of the non-monotone ok ops, by call.
-    ok_resets: Vec<(u32, u32)>,
-    /// The non-monotone indeterminate ops, in call order.
-    info_resets: Vec<u32>,
-    /// (call rank, ok op) of the read-only ok ops, by call.
-    ok_reads: Vec<(u32, u32)>,
-    /// Each indeterminate op's place among its class's members.
-    info_pos: Vec<u32>,
+    pruning: Pruning,
     /// The reads watched at the current step.
     watcher: Watcher,
 
@@ -321,14 +304,37 @@ pub(crate) struct Search<'a, 'm> {
     steps: u64,
     reserved: usize,
 
-    // The deepest configuration seen, for the witness.
-    best_rank: u32,
-    best_r: u32,
-    best_stack: Vec<(u32, u32)>,
-    best_common: usize,
-    best_states: Vec<u32>,
+    /// The deepest configuration seen, for the witness.
+    best: Best,
+}
+
+/// The deepest configuration the search has seen, for the witness.
+struct Best {
+    /// The rank of its first return...
+    rank: u32,
+    /// ...which is this ok op's (NIL before the search starts).
+    r: u32,
+    /// The path that got there: (choice, state after it).
+    stack: Vec<(u32, u32)>,
+    /// How much of `stack` is still the current path's.
+    common: usize,
+    /// The states reached there.
+    states: Vec<u32>,
     /// A read the monotone pruning found impossible there (ok op), or NIL.
-    best_blocker: u32,
+    blocker: u32,
+}
+
+impl Best {
+    fn new() -> Best {
+        Best {
+            rank: 0,
+            r: NIL,
+            stack: Vec::new(),
+            common: 0,
+            states: Vec::new(),
+            blocker: NIL,
+        }
+    }
 }
 
 impl<'a, 'm> Search<'a, 'm> {
@@ -343,102 +349,33 @@ impl<'a, 'm> Search<'a, 'm> {
         handoff_at: usize,
         controls: Controls<'a>,
     ) -> Search<'a, 'm> {
-        let mut ok_src = Vec::new();
-        let mut info_src = Vec::new();
-        for (i, op) in ops.iter().enumerate() {
-            if op.is_indeterminate() {
-                info_src.push(i);
-            } else {
-                ok_src.push(i);
-            }
-        }
-        let k = ok_src.len();
-        let ok_op: Vec<u32> = ok_src.iter().map(|&i| intern.op_id(&ops[i].op)).collect();
-        let ok_read_only: Vec<bool> = ok_op.iter().map(|&o| intern.is_read_only(o)).collect();
-        let ok_ret_rank: Vec<u32> = ok_src.iter().map(|&i| ops[i].ret_rank).collect();
-
-        let list = EntryList::new(ops, &ok_src);
+        let ops = IndexedOps::new(ops, &mut intern);
+        let pruning = Pruning::new(&ops, &intern);
+        let k = ops.ok_src.len();
+        let list = EntryList::new(&ops.ok_call_rank, &ops.ok_ret_rank);
         let (pending_start, pending, mask_bits) = pending_lists(&list.entry_of, k);
-        let mask_words = mask_bits.div_ceil(64);
-        let info_op: Vec<u32> = info_src.iter().map(|&i| intern.op_id(&ops[i].op)).collect();
-        let info_call_rank: Vec<u32> = info_src.iter().map(|&i| ops[i].call_rank).collect();
-        let classes = Classes::new(&info_op);
-        let class_first_rank = classes
-            .members
-            .iter()
-            .map(|m| info_call_rank[m[0] as usize])
+        let width = 3 + 2 * mask_bits.div_ceil(64);
+        let class_first_rank = (ops.classes.members.iter())
+            .map(|m| ops.info_call_rank[m[0] as usize])
             .collect();
-        let class_count = vec![0; classes.members.len()];
-        let ok_monotone: Vec<bool> = ok_op.iter().map(|&o| intern.is_monotone(o)).collect();
-        let ok_call_rank: Vec<u32> = ok_src.iter().map(|&i| ops[i].call_rank).collect();
-        let ok_resets: Vec<(u32, u32)> = (0..k)
-            .filter(|&x| !ok_monotone[x])
-            .map(|x| (ok_call_rank[x], x as u32))
-            .collect();
-        let ok_reads: Vec<(u32, u32)> = (0..k)
-            .filter(|&x| ok_read_only[x])
-            .map(|x| (ok_call_rank[x], x as u32))
-            .collect();
-        let info_resets: Vec<u32> = (0..info_op.len() as u32)
-            .filter(|&j| !intern.is_monotone(info_op[j as usize]))
-            .collect();
-        let mut info_pos = vec![0u32; info_op.len()];
-        for members in &classes.members {
-            for (pos, &j) in members.iter().enumerate() {
-                info_pos[j as usize] = pos as u32;
-            }
-        }
-        let prune = ok_op
-            .iter()
-            .chain(&info_op)
-            .any(|&o| intern.is_monotone(o) && !intern.is_read_only(o))
-            && ok_read_only.iter().any(|&r| r);
-
-        let width = 3 + 2 * mask_words;
-        let r = list
-            .entry_of
-            .iter()
-            .find(|&&c| c & 1 == 1)
-            .map_or(NIL, |&c| c >> 1);
         Search {
             intern,
             controls,
-            ok_src,
-            ok_op,
-            ok_read_only,
-            ok_ret_rank,
-            call_entry: list.call_entry,
-            ret_entry: list.ret_entry,
-            entry_of: list.entry_of,
-            next: list.next,
-            prev: list.prev,
-            head: list.head,
-            tail: list.tail,
+            r: list.first_return(),
+            list,
             pending_start,
             pending,
-            info_src,
-            info_op,
-            info_call_rank,
-            class_members: classes.members,
             class_first_rank,
-            class_of: classes.of,
-            class_count,
+            class_count: vec![0; ops.classes.members.len()],
             info_sets: InfoSets::new(),
             info_chain: vec![0],
             infos_need_observer,
             handoff_at,
-            prune,
-            ok_monotone,
-            ok_call_rank,
-            ok_resets,
-            info_resets,
-            ok_reads,
-            info_pos,
+            pruning,
             watcher: Watcher::default(),
             lin: vec![0; k.div_ceil(64)],
             state: init,
             info_set: 0,
-            r,
             stack: Vec::new(),
             cursor: Cursor::Start,
             started: false,
@@ -447,12 +384,8 @@ impl<'a, 'm> Search<'a, 'm> {
             base: vec![0; width - 3],
             steps: 0,
             reserved: 0,
-            best_rank: 0,
-            best_r: NIL,
-            best_stack: Vec::new(),
-            best_common: 0,
-            best_states: Vec::new(),
-            best_blocker: NIL,
+            best: Best::new(),
+            ops,
         }
     }
 
@@ -479,7 +412,7 @@ impl<'a, 'm> Search<'a, 'm> {
         } else {
             Vec::new()
         };
-        let deepest = (verdict != Verdict::Valid && self.best_r != NIL).then(|| self.deepest());
+        let deepest = (verdict != Verdict::Valid && self.best.r != NIL).then(|| self.deepest());
         let outcome = Outcome {
             verdict,
             linearization,
@@ -574,30 +507,36 @@ impl<'a, 'm> Search<'a, 'm> {
     // ---- The list of entries (dancing links: lift and unlift are LIFO). ----
 
     fn lift(&mut self, x: u32) {
-        for e in [self.call_entry[x as usize], self.ret_entry[x as usize]] {
-            let (p, n) = (self.prev[e as usize], self.next[e as usize]);
-            self.next[p as usize] = n;
-            self.prev[n as usize] = p;
+        for e in [
+            self.list.call_entry[x as usize],
+            self.list.ret_entry[x as usize],
+        ] {
+            let (p, n) = (self.list.prev[e as usize], self.list.next[e as usize]);
+            self.list.next[p as usize] = n;
+            self.list.prev[n as usize] = p;
         }
     }
 
     fn unlift(&mut self, x: u32) {
-        for e in [self.ret_entry[x as usize], self.call_entry[x as usize]] {
-            let (p, n) = (self.prev[e as usize], self.next[e as usize]);
-            self.next[p as usize] = e;
-            self.prev[n as usize] = e;
+        for e in [
+            self.list.ret_entry[x as usize],
+            self.list.call_entry[x as usize],
+        ] {
+            let (p, n) = (self.list.prev[e as usize], self.list.next[e as usize]);
+            self.list.next[p as usize] = e;
+            self.list.prev[n as usize] = e;
         }
     }
 
     /// The first return entry after the return of `x`, as its op.
     fn next_return_after(&self, x: u32) -> u32 {
-        let mut e = self.next[self.ret_entry[x as usize] as usize];
-        while e != self.tail {
-            let code = self.entry_of[e as usize];
+        let mut e = self.list.next[self.list.ret_entry[x as usize] as usize];
+        while e != self.list.tail {
+            let code = self.list.entry_of[e as usize];
             if code & 1 == 1 {
                 return code >> 1;
             }
-            e = self.next[e as usize];
+            e = self.list.next[e as usize];
         }
         NIL
     }
@@ -685,7 +624,7 @@ impl<'a, 'm> Search<'a, 'm> {
 
     fn advance(&mut self, cursor: Cursor) -> Advance {
         self.compute_base();
-        if self.prune {
+        if self.pruning.enabled {
             self.compute_watch();
         }
         let (mut entry, mut succ, mut class) = match cursor {
@@ -693,17 +632,17 @@ impl<'a, 'm> Search<'a, 'm> {
                 if let Some(a) = self.commit_read() {
                     return a;
                 }
-                (self.next[self.head as usize], 0, 0)
+                (self.list.next[self.list.head as usize], 0, 0)
             }
             Cursor::Ok { entry, succ } => (entry, succ, 0),
             Cursor::Info { class, succ } => (NIL, succ, class),
         };
-        let stop = self.ret_entry[self.r as usize];
+        let stop = self.list.ret_entry[self.r as usize];
         if entry != NIL {
             while entry != stop {
-                let y = self.entry_of[entry as usize] >> 1;
-                if !self.ok_read_only[y as usize] {
-                    let t = self.intern.step(self.state, self.ok_op[y as usize]);
+                let y = self.list.entry_of[entry as usize] >> 1;
+                if !self.ops.ok_read_only[y as usize] {
+                    let t = self.intern.step(self.state, self.ops.ok_op[y as usize]);
                     while let Some(s2) = self.intern.successor(t, succ) {
                         if self.viable(y, s2) && self.try_ok(y, succ, s2, false) {
                             return Advance::Pushed;
@@ -712,18 +651,18 @@ impl<'a, 'm> Search<'a, 'm> {
                     }
                 }
                 succ = 0;
-                entry = self.next[entry as usize];
+                entry = self.list.next[entry as usize];
             }
         }
-        let r_rank = self.ok_ret_rank[self.r as usize];
-        while (class as usize) < self.class_members.len() {
+        let r_rank = self.ops.ok_ret_rank[self.r as usize];
+        while (class as usize) < self.ops.classes.members.len() {
             if self.class_first_rank[class as usize] > r_rank {
                 break;
             }
-            let members = &self.class_members[class as usize];
+            let members = &self.ops.classes.members[class as usize];
             if let Some(&j) = members.get(self.class_count[class as usize] as usize) {
-                if self.info_call_rank[j as usize] < r_rank {
-                    let t = self.intern.step(self.state, self.info_op[j as usize]);
+                if self.ops.info_call_rank[j as usize] < r_rank {
+                    let t = self.intern.step(self.state, self.ops.info_op[j as usize]);
                     while let Some(s2) = self.intern.successor(t, succ) {
                         if s2 != self.state
                             && (!self.infos_need_observer || self.observed(s2))
@@ -749,19 +688,30 @@ impl<'a, 'm> Search<'a, 'm> {
         let mut w = std::mem::take(&mut self.watcher);
         w.clear();
         let r = self.r;
-        let stop = self.ret_entry[r as usize];
-        let mut entry = self.next[self.head as usize];
+        let stop = self.list.ret_entry[r as usize];
+        let mut entry = self.list.next[self.list.head as usize];
         while entry != stop {
-            let y = self.entry_of[entry as usize] >> 1;
-            if self.ok_read_only[y as usize] {
-                w.read(self.ok_op[y as usize], y, self.ok_ret_rank[y as usize]);
+            let y = self.list.entry_of[entry as usize] >> 1;
+            if self.ops.ok_read_only[y as usize] {
+                w.read(
+                    self.ops.ok_op[y as usize],
+                    y,
+                    self.ops.ok_ret_rank[y as usize],
+                );
             }
-            entry = self.next[entry as usize];
+            entry = self.list.next[entry as usize];
         }
-        let r_rank = self.ok_ret_rank[r as usize];
-        let after = self.ok_reads.partition_point(|&(rank, _)| rank < r_rank);
-        for &(_, y) in self.ok_reads[after..].iter().take(READS_AHEAD) {
-            w.read(self.ok_op[y as usize], y, self.ok_ret_rank[y as usize]);
+        let r_rank = self.ops.ok_ret_rank[r as usize];
+        let after = self
+            .pruning
+            .ok_reads
+            .partition_point(|&(rank, _)| rank < r_rank);
+        for &(_, y) in self.pruning.ok_reads[after..].iter().take(READS_AHEAD) {
+            w.read(
+                self.ops.ok_op[y as usize],
+                y,
+                self.ops.ok_ret_rank[y as usize],
+            );
         }
         if w.is_empty() {
             self.watcher = w;
@@ -771,24 +721,31 @@ impl<'a, 'm> Search<'a, 'm> {
         // pending at it; every op called after it is unlinearized.
         let horizon = w.horizon();
         for &y in std::iter::once(&r).chain(self.pending_at(r)) {
-            if !self.ok_monotone[y as usize] && !self.is_lin(y) {
-                w.reviver(self.ok_call_rank[y as usize], y, self.ok_op[y as usize]);
+            if !self.ops.ok_monotone[y as usize] && !self.is_lin(y) {
+                w.reviver(
+                    self.ops.ok_call_rank[y as usize],
+                    y,
+                    self.ops.ok_op[y as usize],
+                );
             }
         }
-        let after = self.ok_resets.partition_point(|&(rank, _)| rank < r_rank);
-        for &(rank, x) in &self.ok_resets[after..] {
-            if rank >= horizon || !w.reviver(rank, x, self.ok_op[x as usize]) {
+        let after = self
+            .pruning
+            .ok_resets
+            .partition_point(|&(rank, _)| rank < r_rank);
+        for &(rank, x) in &self.pruning.ok_resets[after..] {
+            if rank >= horizon || !w.reviver(rank, x, self.ops.ok_op[x as usize]) {
                 break;
             }
         }
-        for &j in &self.info_resets {
-            let rank = self.info_call_rank[j as usize];
+        for &j in &self.pruning.info_resets {
+            let rank = self.ops.info_call_rank[j as usize];
             if rank >= horizon {
                 break;
             }
-            let class = self.class_of[j as usize];
-            if self.info_pos[j as usize] >= self.class_count[class as usize]
-                && !w.reviver(rank, INFO | j, self.info_op[j as usize])
+            let class = self.ops.classes.of[j as usize];
+            if self.ops.info_pos[j as usize] >= self.class_count[class as usize]
+                && !w.reviver(rank, INFO | j, self.ops.info_op[j as usize])
             {
                 break;
             }
@@ -805,8 +762,8 @@ impl<'a, 'm> Search<'a, 'm> {
         match self.watcher.blocker(&mut self.intern, c, s2) {
             None => true,
             Some(read) => {
-                if self.ok_ret_rank[self.r as usize] >= self.best_rank {
-                    self.best_blocker = read;
+                if self.ops.ok_ret_rank[self.r as usize] >= self.best.rank {
+                    self.best.blocker = read;
                 }
                 false
             }
@@ -819,23 +776,23 @@ impl<'a, 'm> Search<'a, 'm> {
     fn observed(&mut self, s2: u32) -> bool {
         // Register reads and cas are legal in exactly one state.
         let enables = |intern: &mut Interner, op: u32| intern.required_state(op) == Some(s2);
-        let stop = self.ret_entry[self.r as usize];
-        let mut entry = self.next[self.head as usize];
+        let stop = self.list.ret_entry[self.r as usize];
+        let mut entry = self.list.next[self.list.head as usize];
         while entry != stop {
-            let y = self.entry_of[entry as usize] >> 1;
-            if enables(&mut self.intern, self.ok_op[y as usize]) {
+            let y = self.list.entry_of[entry as usize] >> 1;
+            if enables(&mut self.intern, self.ops.ok_op[y as usize]) {
                 return true;
             }
-            entry = self.next[entry as usize];
+            entry = self.list.next[entry as usize];
         }
-        let r_rank = self.ok_ret_rank[self.r as usize];
-        for (class, members) in self.class_members.iter().enumerate() {
+        let r_rank = self.ops.ok_ret_rank[self.r as usize];
+        for (class, members) in self.ops.classes.members.iter().enumerate() {
             if self.class_first_rank[class] > r_rank {
                 break;
             }
             if let Some(&j) = members.get(self.class_count[class] as usize) {
-                if self.info_call_rank[j as usize] < r_rank
-                    && enables(&mut self.intern, self.info_op[j as usize])
+                if self.ops.info_call_rank[j as usize] < r_rank
+                    && enables(&mut self.intern, self.ops.info_op[j as usize])
                 {
                     return true;
                 }
@@ -848,12 +805,12 @@ impl<'a, 'm> Search<'a, 'm> {
     /// no alternatives. `Some(Exhausted)` when that read's configuration
     /// failed before, which means this one fails too.
     fn commit_read(&mut self) -> Option<Advance> {
-        let stop = self.ret_entry[self.r as usize];
-        let mut entry = self.next[self.head as usize];
+        let stop = self.list.ret_entry[self.r as usize];
+        let mut entry = self.list.next[self.list.head as usize];
         while entry != stop {
-            let y = self.entry_of[entry as usize] >> 1;
-            if self.ok_read_only[y as usize] {
-                let t = self.intern.step(self.state, self.ok_op[y as usize]);
+            let y = self.list.entry_of[entry as usize] >> 1;
+            if self.ops.ok_read_only[y as usize] {
+                let t = self.intern.step(self.state, self.ops.ok_op[y as usize]);
                 if t != Transition::Illegal {
                     return Some(if self.try_ok(y, 0, self.state, true) {
                         Advance::Pushed
@@ -862,7 +819,7 @@ impl<'a, 'm> Search<'a, 'm> {
                     });
                 }
             }
-            entry = self.next[entry as usize];
+            entry = self.list.next[entry as usize];
         }
         None
     }
@@ -898,7 +855,7 @@ impl<'a, 'm> Search<'a, 'm> {
     }
 
     fn try_info(&mut self, j: u32, succ: u32, s2: u32) -> bool {
-        let class = self.class_of[j as usize];
+        let class = self.ops.classes.of[j as usize];
         let info2 = self.info_sets.add(self.info_set, class);
         let mut rec = std::mem::take(&mut self.scratch);
         self.record(&mut rec, self.r, NIL, s2, info2);
@@ -927,13 +884,13 @@ impl<'a, 'm> Search<'a, 'm> {
     fn backtrack(&mut self) -> Option<Cursor> {
         loop {
             let f = self.stack.pop()?;
-            self.best_common = self.best_common.min(self.stack.len());
+            self.best.common = self.best.common.min(self.stack.len());
             self.state = f.state_before;
             self.r = f.r_before;
             self.info_set = f.info_before;
             let cursor = if f.choice & INFO != 0 {
                 let j = f.choice & !INFO;
-                let class = self.class_of[j as usize];
+                let class = self.ops.classes.of[j as usize];
                 self.class_count[class as usize] -= 1;
                 self.info_chain.pop();
                 Cursor::Info {
@@ -945,7 +902,7 @@ impl<'a, 'm> Search<'a, 'm> {
                 self.lin[(y >> 6) as usize] &= !(1 << (y & 63));
                 self.unlift(y);
                 Cursor::Ok {
-                    entry: self.call_entry[y as usize],
+                    entry: self.list.call_entry[y as usize],
                     succ: f.succ + 1,
                 }
             };
@@ -961,43 +918,43 @@ impl<'a, 'm> Search<'a, 'm> {
     /// latest first return, keeping the path that got there (copied
     /// incrementally: only frames pushed since the last copy).
     fn observe(&mut self) {
-        let rank = self.ok_ret_rank[self.r as usize];
-        if self.best_r == NIL || rank > self.best_rank {
-            self.best_rank = rank;
-            self.best_r = self.r;
-            self.best_stack.truncate(self.best_common);
-            for i in self.best_common..self.stack.len() {
+        let rank = self.ops.ok_ret_rank[self.r as usize];
+        if self.best.r == NIL || rank > self.best.rank {
+            self.best.rank = rank;
+            self.best.r = self.r;
+            self.best.stack.truncate(self.best.common);
+            for i in self.best.common..self.stack.len() {
                 let after = match self.stack.get(i + 1) {
                     Some(f) => f.state_before,
                     None => self.state,
                 };
-                self.best_stack.push((self.stack[i].choice, after));
+                self.best.stack.push((self.stack[i].choice, after));
             }
-            self.best_common = self.stack.len();
-            self.best_states.clear();
-            self.best_states.push(self.state);
-            self.best_blocker = NIL;
-        } else if rank == self.best_rank
-            && self.best_states.len() < WITNESS_STATES_MAX
-            && !self.best_states.contains(&self.state)
+            self.best.common = self.stack.len();
+            self.best.states.clear();
+            self.best.states.push(self.state);
+            self.best.blocker = NIL;
+        } else if rank == self.best.rank
+            && self.best.states.len() < WITNESS_STATES_MAX
+            && !self.best.states.contains(&self.state)
         {
-            self.best_states.push(self.state);
+            self.best.states.push(self.state);
         }
     }
 
     fn source_of(&self, choice: u32) -> usize {
         if choice & INFO != 0 {
-            self.info_src[(choice & !INFO) as usize]
+            self.ops.info_src[(choice & !INFO) as usize]
         } else {
-            self.ok_src[choice as usize]
+            self.ops.ok_src[choice as usize]
         }
     }
 
     fn deepest(&self) -> Deepest {
-        let x = self.best_r;
-        let mut in_prefix_ok = vec![false; self.ok_src.len()];
-        let mut in_prefix_info = vec![false; self.info_src.len()];
-        for &(choice, _) in &self.best_stack {
+        let x = self.best.r;
+        let mut in_prefix_ok = vec![false; self.ops.ok_src.len()];
+        let mut in_prefix_info = vec![false; self.ops.info_src.len()];
+        for &(choice, _) in &self.best.stack {
             if choice & INFO != 0 {
                 in_prefix_info[(choice & !INFO) as usize] = true;
             } else {
@@ -1011,25 +968,27 @@ impl<'a, 'm> Search<'a, 'm> {
         let mut concurrent: Vec<usize> = self.pending[from..to]
             .iter()
             .filter(|&&y| !in_prefix_ok[y as usize])
-            .map(|&y| self.ok_src[y as usize])
+            .map(|&y| self.ops.ok_src[y as usize])
             .collect();
-        let r_rank = self.ok_ret_rank[x as usize];
+        let r_rank = self.ops.ok_ret_rank[x as usize];
         concurrent.extend(
-            (0..self.info_src.len())
-                .filter(|&j| self.info_call_rank[j] < r_rank && !in_prefix_info[j])
-                .map(|j| self.info_src[j]),
+            (0..self.ops.info_src.len())
+                .filter(|&j| self.ops.info_call_rank[j] < r_rank && !in_prefix_info[j])
+                .map(|j| self.ops.info_src[j]),
         );
         concurrent.sort_unstable();
         Deepest {
-            stuck: self.ok_src[x as usize],
+            stuck: self.ops.ok_src[x as usize],
             prefix: self
-                .best_stack
+                .best
+                .stack
                 .iter()
                 .map(|&(choice, after)| (self.source_of(choice), after))
                 .collect(),
-            states: self.best_states.clone(),
+            states: self.best.states.clone(),
             concurrent,
-            blocker: (self.best_blocker != NIL).then(|| self.ok_src[self.best_blocker as usize]),
+            blocker: (self.best.blocker != NIL)
+                .then(|| self.ops.ok_src[self.best.blocker as usize]),
         }
     }
 }
