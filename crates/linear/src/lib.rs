@@ -293,13 +293,22 @@ enum Task<'p, 'a, 'm> {
 
 /// A partition the pre-passes left to the depth-first search.
 struct Searching<'p, 'a, 'm> {
+    part: Undecided<'p>,
+    search: Search<'a, 'm>,
+}
+
+/// A partition the pre-passes did not decide, and what its result needs.
+struct Undecided<'p> {
     key: Option<Value>,
     op_count: usize,
+    /// Its ops, less those the value screen found can never take effect.
     ops: Cow<'p, [LinOp]>,
+    /// The model is a register for every op.
     registers: bool,
     init_id: u32,
+    /// Why the zone test found it not linearizable, if it did (the search
+    /// then runs for a witness).
     zone_conflict: Option<register::ZoneConflict>,
-    search: Search<'a, 'm>,
 }
 
 impl<'p, 'a, 'm> Task<'p, 'a, 'm> {
@@ -367,139 +376,172 @@ fn start_partition<'p, 'a, 'm>(
     controls: Controls<'a>,
     options: &LinearOptions,
 ) -> Task<'p, 'a, 'm> {
-    let key = part.key.clone();
-    let op_count = part.ops.len();
+    let done = |r: PartitionResult| Task::Done(Box::new(r));
     if part.ops.iter().all(LinOp::is_indeterminate) {
-        return Task::Done(Box::new(PartitionResult::new(
-            key,
-            op_count,
+        return done(PartitionResult::new(
+            part.key.clone(),
+            part.ops.len(),
             Method::Trivial,
-        )));
+        ));
     }
     let init = model.init();
-    let mut ops: Cow<'p, [LinOp]> = Cow::Borrowed(&part.ops);
-    let mut zone_conflict = None;
-    let screen = register::screen(&ops, model, &init);
+    let screen = register::screen(&part.ops, model, &init);
     let registers = screen.is_some();
-    if let Some(screen) = screen.filter(|_| !options.search_only) {
-        if let Some((i, cause)) = screen.impossible {
-            let mut r = PartitionResult::new(key, op_count, Method::ValueScreen);
-            r.valid = Validity::Invalid;
-            r.witness = Some(Witness {
-                op: WitnessOp::new(&ops[i], model),
-                cause,
-                prefix: Vec::new(),
-                concurrent: Vec::new(),
-                states: Vec::new(),
-            });
-            return Task::Done(Box::new(r));
-        }
-        if !screen.dropped.is_empty() {
-            let mut drop = vec![false; ops.len()];
-            for &i in &screen.dropped {
-                drop[i] = true;
-            }
-            ops = Cow::Owned(
-                ops.iter()
-                    .zip(drop)
-                    .filter(|(_, d)| !d)
-                    .map(|(op, _)| op.clone())
-                    .collect(),
-            );
-        }
-        if let Some(stale) = register::stale_read(&ops, model, &[]) {
-            let mut r = PartitionResult::new(key, op_count, Method::StaleRead);
-            r.valid = Validity::Invalid;
-            r.witness = Some(Witness {
-                op: WitnessOp::new(&ops[stale.read], model),
-                cause: stale.cause,
-                prefix: Vec::new(),
-                concurrent: std::iter::once(stale.setter)
-                    .chain(stale.producer)
-                    .map(|i| WitnessOp::new(&ops[i], model))
-                    .collect(),
-                states: Vec::new(),
-            });
-            return Task::Done(Box::new(r));
-        }
-        if screen.unique {
-            match register::zones(&ops, model, &init, &[]) {
-                Ok(()) => {
-                    return Task::Done(Box::new(PartitionResult::new(
-                        key,
-                        op_count,
-                        Method::RegisterZones,
-                    )))
-                }
-                Err(conflict) => zone_conflict = Some(conflict),
-            }
-        }
-    }
-
+    let (ops, zone_conflict) = match screen.filter(|_| !options.search_only) {
+        Some(screen) => match register_pre_passes(part, model, &init, screen) {
+            PrePassed::Decided(r) => return Task::Done(r),
+            PrePassed::Undecided(ops, zone_conflict) => (ops, zone_conflict),
+        },
+        None => (Cow::Borrowed(part.ops.as_slice()), None),
+    };
     let mut intern = Interner::new(model);
     let init_id = intern.state_id(init);
-    let search = Search::new(
-        &ops,
-        intern,
-        init_id,
-        registers,
-        options
-            .depth_first_configs_max
-            .unwrap_or_else(|| handoff_at(ops.len())),
-        controls,
-    );
-    Task::Searching(Box::new(Searching {
-        key,
-        op_count,
+    let handoff = options
+        .depth_first_configs_max
+        .unwrap_or_else(|| handoff_at(ops.len()));
+    let search = Search::new(&ops, intern, init_id, registers, handoff, controls);
+    let part = Undecided {
+        key: part.key.clone(),
+        op_count: part.ops.len(),
         ops,
         registers,
         init_id,
         zone_conflict,
-        search,
-    }))
+    };
+    Task::Searching(Box::new(Searching { part, search }))
+}
+
+/// What the register pre-passes made of a partition.
+enum PrePassed<'p> {
+    Decided(Box<PartitionResult>),
+    /// The search decides, over these ops (less those that can never take
+    /// effect), after the zone test's conflict if it found one.
+    Undecided(Cow<'p, [LinOp]>, Option<register::ZoneConflict>),
+}
+
+/// The register pre-passes, cheapest first: the value screen, the stale
+/// read, and the zone test when the written values are unique.
+fn register_pre_passes<'p>(
+    part: &'p PartitionOps,
+    model: &dyn Model,
+    init: &Value,
+    screen: register::Screen,
+) -> PrePassed<'p> {
+    let invalid = |method, witness| {
+        let mut r = PartitionResult::new(part.key.clone(), part.ops.len(), method);
+        r.valid = Validity::Invalid;
+        r.witness = Some(witness);
+        PrePassed::Decided(Box::new(r))
+    };
+    if let Some((i, cause)) = screen.impossible {
+        let op = WitnessOp::new(&part.ops[i], model);
+        return invalid(
+            Method::ValueScreen,
+            Witness::unsearched(op, cause, Vec::new()),
+        );
+    }
+    let ops = without(&part.ops, &screen.dropped);
+    if let Some(stale) = register::stale_read(&ops, model, &[]) {
+        let op = WitnessOp::new(&ops[stale.read], model);
+        let others = std::iter::once(stale.setter).chain(stale.producer);
+        let others = others.map(|i| WitnessOp::new(&ops[i], model)).collect();
+        return invalid(
+            Method::StaleRead,
+            Witness::unsearched(op, stale.cause, others),
+        );
+    }
+    if !screen.unique {
+        return PrePassed::Undecided(ops, None);
+    }
+    match register::zones(&ops, model, init, &[]) {
+        Ok(()) => PrePassed::Decided(Box::new(PartitionResult::new(
+            part.key.clone(),
+            part.ops.len(),
+            Method::RegisterZones,
+        ))),
+        Err(conflict) => PrePassed::Undecided(ops, Some(conflict)),
+    }
+}
+
+/// `ops` less those at the positions in `dropped`.
+fn without<'p>(ops: &'p [LinOp], dropped: &[usize]) -> Cow<'p, [LinOp]> {
+    if dropped.is_empty() {
+        return Cow::Borrowed(ops);
+    }
+    let mut drop = vec![false; ops.len()];
+    for &i in dropped {
+        drop[i] = true;
+    }
+    Cow::Owned(
+        ops.iter()
+            .zip(drop)
+            .filter(|(_, d)| !d)
+            .map(|(op, _)| op.clone())
+            .collect(),
+    )
 }
 
 /// The result of a partition's depth-first search, which gave `verdict`
 /// (`None`: it was cancelled before it had one), after the breadth-first
 /// search if it handed over.
 fn finish_partition(s: Searching, verdict: Option<Verdict>, controls: Controls) -> PartitionResult {
-    let Searching {
-        key,
-        op_count,
-        ops,
-        registers,
-        init_id,
-        zone_conflict,
-        search,
-    } = s;
-    let ops: &[LinOp] = &ops;
     let cancelled = controls.cancel.load(Ordering::Relaxed);
     let verdict = match verdict {
-        Some(Verdict::Unknown(_)) | None if cancelled => {
-            let mut r = not_checked(key, op_count);
-            r.configs = search.configs();
-            r.configs_held_max = search.configs();
-            r.steps = search.steps();
-            let _ = search.finish(Verdict::Unknown(String::new()));
-            return r;
-        }
+        Some(Verdict::Unknown(_)) | None if cancelled => return cancelled_search(s),
         Some(v) => v,
         None => unreachable!("an unfinished search is either cancelled or resumed"),
     };
+    let Searching { part, search } = s;
     let (outcome, mut intern) = search.finish(verdict);
     if outcome.verdict == Verdict::Exceeded {
-        let max = controls.budget.max;
-        let f = frontier::run(ops, &mut intern, init_id, registers, &controls, max);
-        let mut r = frontier_result(key, op_count, ops, &outcome, f, &mut intern, zone_conflict);
-        if r.valid == Validity::Unknown && controls.cancel.load(Ordering::Relaxed) {
-            let counted = r;
-            r = not_checked(counted.key, counted.op_count);
-            r.configs = counted.configs;
-            r.configs_held_max = counted.configs_held_max;
-            r.steps = counted.steps;
-        }
-        return r;
+        return hand_over(part, &outcome, &mut intern, controls);
     }
+    search_result(part, &outcome, &mut intern)
+}
+
+/// A search cancelled because another partition is not linearizable: not
+/// checked, with the work it did.
+fn cancelled_search(s: Searching) -> PartitionResult {
+    let mut r = not_checked(s.part.key, s.part.op_count);
+    r.configs = s.search.configs();
+    r.configs_held_max = s.search.configs();
+    r.steps = s.search.steps();
+    let _ = s.search.finish(Verdict::Unknown(String::new()));
+    r
+}
+
+/// The breadth-first search over a partition, taking over from the
+/// depth-first search, which gave `dfs`.
+fn hand_over(
+    part: Undecided,
+    dfs: &Outcome,
+    intern: &mut Interner,
+    controls: Controls,
+) -> PartitionResult {
+    let max = controls.budget.max;
+    let (ops, init_id, registers) = (&part.ops, part.init_id, part.registers);
+    let f = frontier::run(ops, intern, init_id, registers, &controls, max);
+    let r = frontier_result(part, dfs, f, intern);
+    if r.valid == Validity::Unknown && controls.cancel.load(Ordering::Relaxed) {
+        let mut cancelled = not_checked(r.key, r.op_count);
+        cancelled.configs = r.configs;
+        cancelled.configs_held_max = r.configs_held_max;
+        cancelled.steps = r.steps;
+        return cancelled;
+    }
+    r
+}
+
+/// The result of a depth-first search that did not hand over.
+fn search_result(part: Undecided, outcome: &Outcome, intern: &mut Interner) -> PartitionResult {
+    let Undecided {
+        key,
+        op_count,
+        ops,
+        zone_conflict,
+        ..
+    } = part;
+    let ops: &[LinOp] = &ops;
     let method = if zone_conflict.is_some() {
         Method::RegisterZones
     } else {
@@ -516,57 +558,40 @@ fn finish_partition(s: Searching, verdict: Option<Verdict>, controls: Controls) 
                 conflict.is_none(),
                 "the zone test and the search disagree: {conflict:?}"
             );
-            r.linearization = Some(
-                outcome
-                    .linearization
-                    .iter()
-                    .map(|&i| ops[i].invoke_index)
-                    .collect(),
-            );
+            let order = outcome.linearization.iter();
+            r.linearization = Some(order.map(|&i| ops[i].invoke_index).collect());
         }
         (Verdict::Invalid, conflict) => {
             r.valid = Validity::Invalid;
-            r.witness = Some(search_witness(ops, &outcome, &mut intern, conflict));
+            r.witness = Some(search_witness(ops, outcome, intern, conflict));
         }
         (Verdict::Unknown(_), Some(conflict)) => {
             // The zone test decided; the search, run only to illustrate,
             // ran out of budget: the witness is the zone conflict itself.
             let model = intern.model();
+            let others = conflict.others.iter().filter(|&&i| i != conflict.op);
+            let others = others.map(|&i| WitnessOp::new(&ops[i], model)).collect();
+            let op = WitnessOp::new(&ops[conflict.op], model);
             r.valid = Validity::Invalid;
-            r.witness = Some(Witness {
-                op: WitnessOp::new(&ops[conflict.op], model),
-                cause: conflict.cause,
-                prefix: Vec::new(),
-                concurrent: conflict
-                    .others
-                    .iter()
-                    .filter(|&&i| i != conflict.op)
-                    .map(|&i| WitnessOp::new(&ops[i], model))
-                    .collect(),
-                states: Vec::new(),
-            });
+            r.witness = Some(Witness::unsearched(op, conflict.cause, others));
         }
         (Verdict::Unknown(reason), None) => {
             r.valid = Validity::Unknown;
             r.reason = Some(reason.clone());
         }
-        (Verdict::Exceeded, _) => unreachable!("handed over above"),
+        (Verdict::Exceeded, _) => unreachable!("handed over before"),
     }
     r
 }
 
 /// The result of the breadth-first search that took over from `dfs`.
 fn frontier_result(
-    key: Option<Value>,
-    op_count: usize,
-    ops: &[LinOp],
+    part: Undecided,
     dfs: &Outcome,
     f: FrontierOutcome,
     intern: &mut Interner,
-    zone_conflict: Option<register::ZoneConflict>,
 ) -> PartitionResult {
-    let model = intern.model();
-    let mut r = PartitionResult::new(key, op_count, Method::Frontier);
+    let mut r = PartitionResult::new(part.key, part.op_count, Method::Frontier);
     r.configs = dfs.configs + f.configs;
     r.steps = dfs.steps + f.steps;
     r.table_bytes = dfs.table_bytes;
@@ -575,44 +600,9 @@ fn frontier_result(
         Verdict::Valid => {}
         Verdict::Invalid => {
             let stuck = f.stuck.expect("an invalid frontier search says where");
-            let states: Vec<Value> = stuck
-                .states
-                .iter()
-                .map(|&s| intern.state(s).clone())
-                .collect();
-            let described: Vec<String> = states.iter().map(|s| model.describe_state(s)).collect();
-            let mut cause = format!(
-                "no order of the ops before it leaves the model in a state where it is legal \
-                 (reachable: {})",
-                described.join(", ")
-            );
-            if let Some(conflict) = zone_conflict {
-                cause.push_str(&format!("; the register zone test: {}", conflict.cause));
-            }
-            // The depth-first search's deepest path, if it got this far.
-            let prefix = match &dfs.deepest {
-                Some(d) if d.stuck == stuck.op => d
-                    .prefix
-                    .iter()
-                    .map(|&(i, s)| LinearizedOp {
-                        op: WitnessOp::new(&ops[i], model),
-                        state: intern.state(s).clone(),
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let witness = frontier_witness(&part.ops, dfs, &stuck, intern, part.zone_conflict);
             r.valid = Validity::Invalid;
-            r.witness = Some(Witness {
-                op: WitnessOp::new(&ops[stuck.op], model),
-                cause,
-                prefix,
-                concurrent: stuck
-                    .concurrent
-                    .iter()
-                    .map(|&i| WitnessOp::new(&ops[i], model))
-                    .collect(),
-                states,
-            });
+            r.witness = Some(witness);
         }
         Verdict::Unknown(reason) => {
             r.valid = Validity::Unknown;
@@ -621,6 +611,57 @@ fn frontier_result(
         Verdict::Exceeded => unreachable!("only the depth-first search hands over"),
     }
     r
+}
+
+/// The witness for a breadth-first search that got `stuck`, with the
+/// depth-first search's deepest path if it got as far.
+fn frontier_witness(
+    ops: &[LinOp],
+    dfs: &Outcome,
+    stuck: &frontier::Stuck,
+    intern: &mut Interner,
+    zone_conflict: Option<register::ZoneConflict>,
+) -> Witness {
+    let model = intern.model();
+    let states: Vec<Value> = stuck
+        .states
+        .iter()
+        .map(|&s| intern.state(s).clone())
+        .collect();
+    let described: Vec<String> = states.iter().map(|s| model.describe_state(s)).collect();
+    let mut cause = format!(
+        "no order of the ops before it leaves the model in a state where it is legal \
+         (reachable: {})",
+        described.join(", ")
+    );
+    if let Some(conflict) = zone_conflict {
+        cause.push_str(&format!("; the register zone test: {}", conflict.cause));
+    }
+    let prefix = match &dfs.deepest {
+        Some(d) if d.stuck == stuck.op => linearized(ops, &d.prefix, intern),
+        _ => Vec::new(),
+    };
+    Witness {
+        op: WitnessOp::new(&ops[stuck.op], model),
+        cause,
+        prefix,
+        concurrent: stuck
+            .concurrent
+            .iter()
+            .map(|&i| WitnessOp::new(&ops[i], model))
+            .collect(),
+        states,
+    }
+}
+
+/// A search's path as the witness shows it: each op and the state after it.
+fn linearized(ops: &[LinOp], path: &[(usize, u32)], intern: &Interner) -> Vec<LinearizedOp> {
+    path.iter()
+        .map(|&(i, s)| LinearizedOp {
+            op: WitnessOp::new(&ops[i], intern.model()),
+            state: intern.state(s).clone(),
+        })
+        .collect()
 }
 
 /// The witness for a search that failed: where it got deepest.
@@ -664,14 +705,7 @@ fn search_witness(
     Witness {
         op: WitnessOp::new(&ops[deepest.stuck], model),
         cause,
-        prefix: deepest
-            .prefix
-            .iter()
-            .map(|&(i, s)| LinearizedOp {
-                op: WitnessOp::new(&ops[i], model),
-                state: intern.state(s).clone(),
-            })
-            .collect(),
+        prefix: linearized(ops, &deepest.prefix, intern),
         concurrent: deepest
             .concurrent
             .iter()

@@ -123,6 +123,18 @@ pub struct Witness {
 }
 
 impl Witness {
+    /// A witness found without a search (by a pre-pass, or the zone test):
+    /// no linearization, no states.
+    pub(crate) fn unsearched(op: WitnessOp, cause: String, concurrent: Vec<WitnessOp>) -> Witness {
+        Witness {
+            op,
+            cause,
+            prefix: Vec::new(),
+            concurrent,
+            states: Vec::new(),
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         let shown_from = self.prefix.len().saturating_sub(PREFIX_SHOWN_MAX);
         json!({
