@@ -341,8 +341,22 @@ impl Frontier<'_, '_> {
     /// if there is one, else every legal open op and every useful
     /// indeterminate op.
     fn expand(&mut self, node: Config, next: &mut Vec<Config>) {
-        let mut unlinearized = self.occupied & !node.lin;
-        let mut candidates = unlinearized;
+        if let Some(read) = self.legal_read(node) {
+            next.push(read);
+            return;
+        }
+        if self.pruning.enabled {
+            self.compute_watch(node);
+        }
+        self.expand_open(node, next);
+        self.expand_indeterminate(node, next);
+    }
+
+    /// `node` with its first legal unlinearized open read linearized, if
+    /// it has one (reads commit, as in the depth-first search).
+    #[inline]
+    fn legal_read(&mut self, node: Config) -> Option<Config> {
+        let mut candidates = self.occupied & !node.lin;
         while candidates != 0 {
             let slot = candidates.trailing_zeros();
             candidates &= candidates - 1;
@@ -350,16 +364,20 @@ impl Frontier<'_, '_> {
             if self.ops.ok_read_only[y as usize]
                 && self.intern.step(node.state, self.ops.ok_op[y as usize]) != Transition::Illegal
             {
-                next.push(Config {
+                return Some(Config {
                     lin: node.lin | (1 << slot),
                     ..node
                 });
-                return;
             }
         }
-        if self.pruning.enabled {
-            self.compute_watch(node);
-        }
+        None
+    }
+
+    /// The successors of `node` by each unlinearized open op that changes
+    /// the state.
+    #[inline]
+    fn expand_open(&mut self, node: Config, next: &mut Vec<Config>) {
+        let mut unlinearized = self.occupied & !node.lin;
         while unlinearized != 0 {
             let slot = unlinearized.trailing_zeros();
             unlinearized &= unlinearized - 1;
@@ -381,6 +399,12 @@ impl Frontier<'_, '_> {
                 });
             }
         }
+    }
+
+    /// The successors of `node` by the next unused indeterminate op of
+    /// each class called so far, where it is useful.
+    #[inline]
+    fn expand_indeterminate(&mut self, node: Config, next: &mut Vec<Config>) {
         for class in 0..self.ops.classes.members.len() {
             if self.class_first[class] >= self.info_called {
                 break;

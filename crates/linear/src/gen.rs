@@ -223,46 +223,7 @@ fn corrupt_one_read(rng: &mut Rng, planned: &mut [Planned]) {
     if reads.is_empty() {
         return;
     }
-    let sets = |p: &Planned| -> Option<u64> {
-        match p.kind {
-            Kind::Write(v) if p.happens || p.crashed => Some(v),
-            Kind::Cas(_, new) if p.ok || p.crashed => Some(new),
-            _ => None,
-        }
-    };
-    // Per value u: producers sorted by invoke, with the running maximum
-    // completion (crashed: never).
-    let mut producers: Vec<Vec<(u64, u64)>> = vec![Vec::new(); VALUES as usize];
-    // Per value u: definite setters of another value, sorted by completion,
-    // with the running maximum invocation.
-    let mut setters: Vec<Vec<(u64, u64)>> = vec![Vec::new(); VALUES as usize];
-    for p in planned.iter() {
-        if let Some(v) = sets(p) {
-            let end = if p.crashed { u64::MAX } else { p.complete };
-            producers[v as usize].push((p.invoke, end));
-            if !p.crashed {
-                for (u, s) in setters.iter_mut().enumerate() {
-                    if u as u64 != v {
-                        s.push((p.complete, p.invoke));
-                    }
-                }
-            }
-        }
-    }
-    for list in producers.iter_mut().chain(setters.iter_mut()) {
-        list.sort_unstable();
-        let mut running = 0;
-        for entry in list.iter_mut() {
-            running = running.max(entry.1);
-            entry.1 = running;
-        }
-    }
-    // The latest (key, running max) with key <= bound (or < bound).
-    let running_max = |list: &[(u64, u64)], bound: u64, inclusive: bool| -> Option<u64> {
-        let n = list.partition_point(|&(k, _)| if inclusive { k <= bound } else { k < bound });
-        (n > 0).then(|| list[n - 1].1)
-    };
-
+    let (producers, setters) = setter_tables(planned);
     let start = reads.len() / 2 + rng.below((reads.len() - reads.len() / 2) as u64) as usize;
     for step in 0..reads.len() {
         let i = reads[(start + step) % reads.len()];
@@ -287,6 +248,53 @@ fn corrupt_one_read(rng: &mut Rng, planned: &mut [Planned]) {
     }
     let i = reads[start];
     planned[i].read = Some(VALUES);
+}
+
+/// Per value, a list of (key, running maximum) sorted by key.
+type PerValue = Vec<Vec<(u64, u64)>>;
+
+/// Per value u: the ops that could set u by invocation, with their latest
+/// completion so far (crashed: never); and the definite setters of
+/// another value by completion, with their latest invocation so far.
+fn setter_tables(planned: &[Planned]) -> (PerValue, PerValue) {
+    let sets = |p: &Planned| -> Option<u64> {
+        match p.kind {
+            Kind::Write(v) if p.happens || p.crashed => Some(v),
+            Kind::Cas(_, new) if p.ok || p.crashed => Some(new),
+            _ => None,
+        }
+    };
+    let mut producers: PerValue = vec![Vec::new(); VALUES as usize];
+    let mut setters: PerValue = vec![Vec::new(); VALUES as usize];
+    for p in planned.iter() {
+        if let Some(v) = sets(p) {
+            let end = if p.crashed { u64::MAX } else { p.complete };
+            producers[v as usize].push((p.invoke, end));
+            if !p.crashed {
+                for (u, s) in setters.iter_mut().enumerate() {
+                    if u as u64 != v {
+                        s.push((p.complete, p.invoke));
+                    }
+                }
+            }
+        }
+    }
+    for list in producers.iter_mut().chain(setters.iter_mut()) {
+        list.sort_unstable();
+        let mut running = 0;
+        for entry in list.iter_mut() {
+            running = running.max(entry.1);
+            entry.1 = running;
+        }
+    }
+    (producers, setters)
+}
+
+/// The running maximum of the last entry whose key is at most `bound` (or
+/// below it, unless `inclusive`).
+fn running_max(list: &[(u64, u64)], bound: u64, inclusive: bool) -> Option<u64> {
+    let n = list.partition_point(|&(k, _)| if inclusive { k <= bound } else { k < bound });
+    (n > 0).then(|| list[n - 1].1)
 }
 
 #[cfg(test)]

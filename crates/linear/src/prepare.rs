@@ -72,44 +72,73 @@ fn prepare_in_pieces(
 ) -> Result<Vec<PartitionOps>, String> {
     let all = &history.ops;
     let pairs = pair_and_rank(all)?;
-    let total = pairs.len();
 
     // Each op as its partition's model sees it, in pieces of consecutive
     // invocations, a piece for each thread at a time; then each partition
     // takes its ops from the pieces (the pieces' memory then serves the
     // next ones: fresh memory costs as much as partitioning).
-    let mut keys = PartitionKeys::default();
-    let mut unkeyed: Vec<LinOp> = Vec::new();
-    let mut keyed: Vec<Vec<LinOp>> = Vec::new();
+    let mut gathered = Gathered::default();
     let wave = piece.saturating_mul(rayon::current_num_threads().max(1));
     let mut done = 0;
-    for pairs in pairs.chunks(wave) {
-        let pieces: Vec<Result<Piece, (usize, String)>> = if pairs.len() <= piece {
-            vec![partition_piece(all, model, pairs)]
-        } else {
-            pairs
-                .par_chunks(piece)
-                .map(|chunk| partition_piece(all, model, chunk))
-                .collect()
-        };
-        // The first malformed op.
-        if let Some(e) = pieces
-            .iter()
-            .filter_map(|piece| piece.as_ref().err())
-            .min_by_key(|(i, _)| *i)
-        {
-            return Err(e.1.clone());
-        }
-        done += pairs.len();
+    for wave in pairs.chunks(wave) {
+        let pieces = partition_wave(all, model, wave, piece)?;
+        done += wave.len();
+        gathered.take(pieces, done, pairs.len());
+    }
+    Ok(gathered.into_partitions())
+}
+
+/// The ops of `pairs`, partitioned `piece` invocations at a time on all
+/// threads; or what is wrong with the first malformed one.
+fn partition_wave(
+    all: &[Op],
+    model: &dyn Model,
+    pairs: &[Pair],
+    piece: usize,
+) -> Result<Vec<Piece>, String> {
+    let pieces: Vec<Result<Piece, (usize, String)>> = if pairs.len() <= piece {
+        vec![partition_piece(all, model, pairs)]
+    } else {
+        pairs
+            .par_chunks(piece)
+            .map(|chunk| partition_piece(all, model, chunk))
+            .collect()
+    };
+    // The first malformed op.
+    if let Some(e) = pieces
+        .iter()
+        .filter_map(|piece| piece.as_ref().err())
+        .min_by_key(|(i, _)| *i)
+    {
+        return Err(e.1.clone());
+    }
+    Ok(pieces
+        .into_iter()
+        .map(|piece| piece.expect("errors returned above"))
+        .collect())
+}
+
+/// The partitions' ops gathered from the pieces so far.
+#[derive(Default)]
+struct Gathered {
+    keys: PartitionKeys,
+    unkeyed: Vec<LinOp>,
+    /// By the key's slot in `keys`.
+    keyed: Vec<Vec<LinOp>>,
+}
+
+impl Gathered {
+    /// Appends each piece's ops to their partitions, in order; `done` of
+    /// the history's `total` ops are then gathered.
+    fn take(&mut self, pieces: Vec<Piece>, done: usize, total: usize) {
         // The pieces' ops of each partition, in order.
         let mut incoming: Vec<Vec<Vec<LinOp>>> = Vec::new();
-        for piece in pieces {
-            let mut piece = piece.expect("errors returned above");
-            unkeyed.append(&mut piece.unkeyed);
+        for mut piece in pieces {
+            self.unkeyed.append(&mut piece.unkeyed);
             for (key, ops) in piece.keys.keys.into_iter().zip(piece.keyed) {
-                let slot = keys.slot(key);
-                if slot >= keyed.len() {
-                    keyed.resize_with(slot + 1, Vec::new);
+                let slot = self.keys.slot(key);
+                if slot >= self.keyed.len() {
+                    self.keyed.resize_with(slot + 1, Vec::new);
                 }
                 if slot >= incoming.len() {
                     incoming.resize_with(slot + 1, Vec::new);
@@ -132,35 +161,43 @@ fn prepare_in_pieces(
             }
         };
         if incoming.len() > 1 {
-            keyed.par_iter_mut().zip(incoming).for_each(take);
+            self.keyed.par_iter_mut().zip(incoming).for_each(take);
         } else {
-            keyed.iter_mut().zip(incoming).for_each(take);
+            self.keyed.iter_mut().zip(incoming).for_each(take);
         }
     }
-    let sort = |ops: &mut Vec<LinOp>| {
-        // Invocation order is call order unless times go backwards.
-        if !ops.is_sorted_by_key(|op| op.call_rank) {
-            ops.sort_by_key(|op| op.call_rank);
-        }
-    };
-    sort(&mut unkeyed);
-    keyed.par_iter_mut().for_each(sort);
 
-    // The unkeyed partition, then the others in order of their keys' text.
-    let mut partitions = Vec::with_capacity(keyed.len() + 1);
-    if !unkeyed.is_empty() || keyed.is_empty() {
-        partitions.push(PartitionOps {
-            key: None,
-            ops: unkeyed,
-        });
+    /// The unkeyed partition, then the others in order of their keys'
+    /// text, each sorted by call.
+    fn into_partitions(self) -> Vec<PartitionOps> {
+        let Gathered {
+            keys,
+            mut unkeyed,
+            mut keyed,
+        } = self;
+        let sort = |ops: &mut Vec<LinOp>| {
+            // Invocation order is call order unless times go backwards.
+            if !ops.is_sorted_by_key(|op| op.call_rank) {
+                ops.sort_by_key(|op| op.call_rank);
+            }
+        };
+        sort(&mut unkeyed);
+        keyed.par_iter_mut().for_each(sort);
+        let mut partitions = Vec::with_capacity(keyed.len() + 1);
+        if !unkeyed.is_empty() || keyed.is_empty() {
+            partitions.push(PartitionOps {
+                key: None,
+                ops: unkeyed,
+            });
+        }
+        for (slot, key) in keys.into_sorted() {
+            partitions.push(PartitionOps {
+                key: Some(key),
+                ops: std::mem::take(&mut keyed[slot]),
+            });
+        }
+        partitions
     }
-    for (slot, key) in keys.into_sorted() {
-        partitions.push(PartitionOps {
-            key: Some(key),
-            ops: std::mem::take(&mut keyed[slot]),
-        });
-    }
-    Ok(partitions)
 }
 
 /// One op that counts: an invocation and its ok completion, if any (their
@@ -180,60 +217,14 @@ struct Pair {
 /// without an ok completion. One pass over the history; only when its
 /// times go backwards, a sort of all the events.
 fn pair_and_rank(all: &[Op]) -> Result<Vec<Pair>, String> {
-    const NONE: usize = usize::MAX;
     let timeless = all.len() > 1 && all.iter().all(|op| op.time == 0);
     let time_of = |op: &Op| if timeless { op.index } else { op.time };
-
-    // Every invocation, in order, as a pair (with its ok completion once
-    // it completes), and how it completed.
-    let mut calls: Vec<Pair> = Vec::with_capacity(all.len() / 2 + 1);
-    let mut kinds: Vec<OpType> = Vec::with_capacity(all.len() / 2 + 1);
-    // The open invocation (a position in `calls`) of each process: client
-    // numbers below the history's length in a vector, others in a map.
-    let mut open_dense: Vec<usize> = Vec::new();
-    let mut open_sparse: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut ranks = Ranks::default();
-    // The first invocation (by position in `calls`) that completes ok
-    // before it is invoked, and the completion's position.
-    let mut backwards: Option<(usize, usize)> = None;
-    for (pos, op) in all.iter().enumerate() {
-        let Process::Client(p) = op.process else {
-            continue;
-        };
-        let open = if p < all.len() as u64 {
-            let p = p as usize;
-            if p >= open_dense.len() {
-                open_dense.resize(p + 1, NONE);
-            }
-            &mut open_dense[p]
-        } else {
-            open_sparse.entry(p).or_insert(NONE)
-        };
-        if op.kind == OpType::Invoke {
-            *open = calls.len();
-            ranks.event(time_of(op), false, op.index, calls.len(), &mut calls);
-            calls.push(Pair {
-                invoke: pos,
-                completion: None,
-                call_rank: 0,
-                ret_rank: NEVER,
-            });
-            kinds.push(OpType::Invoke);
-        } else if *open != NONE {
-            let call = std::mem::replace(open, NONE);
-            kinds[call] = op.kind;
-            if op.kind == OpType::Ok {
-                calls[call].completion = Some(pos);
-                ranks.event(time_of(op), true, op.index, call, &mut calls);
-                if time_of(op) < time_of(&all[calls[call].invoke])
-                    && backwards.is_none_or(|(first, _)| call < first)
-                {
-                    backwards = Some((call, pos));
-                }
-            }
-        }
-    }
-    ranks.flush(&mut calls);
+    let Paired {
+        mut calls,
+        kinds,
+        in_order,
+        backwards,
+    } = pair(all, time_of);
     if let Some((call, pos)) = backwards {
         let (invoke, c) = (&all[calls[call].invoke], &all[pos]);
         return Err(format!(
@@ -251,28 +242,130 @@ fn pair_and_rank(all: &[Op]) -> Result<Vec<Pair>, String> {
             "{events} events are more than this checker can rank"
         ));
     }
-    if !ranks.in_order {
+    if !in_order {
         rank_by_sorting(all, &mut calls, &kinds, time_of);
     } else if failed > 0 {
-        // Each failed op's call came before the ranks after it.
-        let mut failed: Vec<u32> = calls
-            .iter()
-            .zip(&kinds)
-            .filter(|(_, &k)| k == OpType::Fail)
-            .map(|(call, _)| call.call_rank)
-            .collect();
-        failed.sort_unstable();
-        let before = |rank: u32| rank - failed.partition_point(|&f| f < rank) as u32;
-        for call in &mut calls {
-            call.call_rank = before(call.call_rank);
-            if call.ret_rank != NEVER {
-                call.ret_rank = before(call.ret_rank);
-            }
-        }
+        rank_without_failed(&mut calls, &kinds);
     }
     let mut kinds = kinds.iter();
     calls.retain(|_| kinds.next() != Some(&OpType::Fail));
     Ok(calls)
+}
+
+/// What one pass over a history finds.
+struct Paired {
+    /// Every invocation, in order, as a pair (with its ok completion).
+    calls: Vec<Pair>,
+    /// How each completed (`Invoke`: it did not).
+    kinds: Vec<OpType>,
+    /// The events came in time order, and `calls` has their ranks.
+    in_order: bool,
+    /// The first invocation (by position in `calls`) that completes ok
+    /// before it is invoked, and the completion's position.
+    backwards: Option<(usize, usize)>,
+}
+
+/// Pairs each client invocation with its process's next completion, and
+/// ranks the events while they come in time order.
+fn pair(all: &[Op], time_of: impl Fn(&Op) -> u64) -> Paired {
+    let mut calls: Vec<Pair> = Vec::with_capacity(all.len() / 2 + 1);
+    let mut kinds: Vec<OpType> = Vec::with_capacity(all.len() / 2 + 1);
+    let mut open_calls = OpenCalls::new(all.len() as u64);
+    let mut ranks = Ranks::default();
+    let mut backwards: Option<(usize, usize)> = None;
+    for (pos, op) in all.iter().enumerate() {
+        let Process::Client(p) = op.process else {
+            continue;
+        };
+        let open = open_calls.of(p);
+        if op.kind == OpType::Invoke {
+            *open = calls.len();
+            ranks.event(time_of(op), false, op.index, calls.len(), &mut calls);
+            calls.push(Pair {
+                invoke: pos,
+                completion: None,
+                call_rank: 0,
+                ret_rank: NEVER,
+            });
+            kinds.push(OpType::Invoke);
+        } else if *open != OpenCalls::NONE {
+            let call = std::mem::replace(open, OpenCalls::NONE);
+            kinds[call] = op.kind;
+            if op.kind == OpType::Ok {
+                calls[call].completion = Some(pos);
+                ranks.event(time_of(op), true, op.index, call, &mut calls);
+                if time_of(op) < time_of(&all[calls[call].invoke])
+                    && backwards.is_none_or(|(first, _)| call < first)
+                {
+                    backwards = Some((call, pos));
+                }
+            }
+        }
+    }
+    ranks.flush(&mut calls);
+    Paired {
+        calls,
+        kinds,
+        in_order: ranks.in_order,
+        backwards,
+    }
+}
+
+/// The open invocation (a position in the calls) of each process: client
+/// numbers below a bound in a vector, others in a map.
+struct OpenCalls {
+    dense: Vec<usize>,
+    dense_max: u64,
+    sparse: BTreeMap<u64, usize>,
+}
+
+impl OpenCalls {
+    /// No open invocation.
+    const NONE: usize = usize::MAX;
+
+    /// Open invocations of clients numbered below `dense_max` are kept in
+    /// a vector.
+    fn new(dense_max: u64) -> OpenCalls {
+        OpenCalls {
+            dense: Vec::new(),
+            dense_max,
+            sparse: BTreeMap::new(),
+        }
+    }
+
+    /// Client `p`'s open invocation, [`OpenCalls::NONE`] if it has none.
+    #[inline]
+    fn of(&mut self, p: u64) -> &mut usize {
+        if p < self.dense_max {
+            let p = p as usize;
+            if p >= self.dense.len() {
+                self.dense.resize(p + 1, Self::NONE);
+            }
+            &mut self.dense[p]
+        } else {
+            self.sparse.entry(p).or_insert(Self::NONE)
+        }
+    }
+}
+
+/// Ranks the events of the ops that did not fail among themselves, when
+/// the ranks (given in time order) count the failed ops' calls: each
+/// failed call came before the ranks after it.
+fn rank_without_failed(calls: &mut [Pair], kinds: &[OpType]) {
+    let mut failed: Vec<u32> = calls
+        .iter()
+        .zip(kinds)
+        .filter(|(_, &k)| k == OpType::Fail)
+        .map(|(call, _)| call.call_rank)
+        .collect();
+    failed.sort_unstable();
+    let before = |rank: u32| rank - failed.partition_point(|&f| f < rank) as u32;
+    for call in calls {
+        call.call_rank = before(call.call_rank);
+        if call.ret_rank != NEVER {
+            call.ret_rank = before(call.ret_rank);
+        }
+    }
 }
 
 /// Ranks events as they come, while they come in time order (as they do
@@ -362,6 +455,25 @@ struct Piece {
     keyed: Vec<Vec<LinOp>>,
 }
 
+impl Piece {
+    /// Adds `op` to its partition; `left` ops of the piece are still to
+    /// come (for the room a new partition reserves).
+    fn push(&mut self, key: Option<Value>, op: LinOp, left: usize) {
+        let Some(key) = key else {
+            self.unkeyed.push(op);
+            return;
+        };
+        let slot = self.keys.slot(key);
+        if slot == self.keyed.len() {
+            // Room for a fair share of the ops left (the vectors would
+            // otherwise grow by copying).
+            let share = left / (slot + 1);
+            self.keyed.push(Vec::with_capacity(share.clamp(4, 256)));
+        }
+        self.keyed[slot].push(op);
+    }
+}
+
 /// Partitions the ops of `pairs`, or says what is wrong with the first
 /// malformed one (and its position in the history).
 fn partition_piece(
@@ -386,17 +498,9 @@ fn partition_piece(
         }
         let invoke = &all[pair.invoke];
         let completion = pair.completion.map(|c| &all[c]);
-        let output = completion.map(|c| &c.value);
         // The op as the history has it, in a buffer reused from op to op:
         // the model's partition copies out what its partition sees.
-        if *whole.f != *invoke.f {
-            whole.f = ModelOp::name(&invoke.f);
-        }
-        assign(&mut whole.input, &invoke.value);
-        match (&mut whole.output, output) {
-            (Some(out), Some(value)) => assign(out, value),
-            (out, value) => *out = value.cloned(),
-        }
+        fill(&mut whole, invoke, completion.map(|c| &c.value));
         let error = |e: String| {
             let message = format!("op {} (process {}): {e}", invoke.index, invoke.process);
             (pair.invoke, message)
@@ -422,21 +526,22 @@ fn partition_piece(
             call_rank: pair.call_rank,
             ret_rank: pair.ret_rank,
         };
-        match key {
-            None => piece.unkeyed.push(lin),
-            Some(key) => {
-                let slot = piece.keys.slot(key);
-                if slot == piece.keyed.len() {
-                    // Room for a fair share of the ops left (the vectors
-                    // would otherwise grow by copying).
-                    let share = (pairs.len() - i) / (slot + 1);
-                    piece.keyed.push(Vec::with_capacity(share.clamp(4, 256)));
-                }
-                piece.keyed[slot].push(lin);
-            }
-        }
+        piece.push(key, lin, pairs.len() - i);
     }
     Ok(piece)
+}
+
+/// Makes `whole` the op `invoke` calls, with `output` from its ok
+/// completion, reusing its allocations.
+fn fill(whole: &mut ModelOp, invoke: &Op, output: Option<&Value>) {
+    if *whole.f != *invoke.f {
+        whole.f = ModelOp::name(&invoke.f);
+    }
+    assign(&mut whole.input, &invoke.value);
+    match (&mut whole.output, output) {
+        (Some(out), Some(value)) => assign(out, value),
+        (out, value) => *out = value.cloned(),
+    }
 }
 
 /// How many ops ahead [`partition_piece`] asks for values.
