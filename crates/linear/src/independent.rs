@@ -94,6 +94,20 @@ impl Model for Independent {
         self.inner.describe_op(op)
     }
 
+    /// The inner model's text for the op, and the key: "read 2 from key
+    /// 0", "write 2 to key 0", "cas 1 -> 2 on key 0".
+    fn describe_keyed_op(&self, key: &Value, op: &ModelOp) -> Option<String> {
+        let preposition = match &*op.f {
+            "read" | "get" | "dequeue" => "from",
+            "write" | "put" | "append" | "add" | "enqueue" => "to",
+            _ => "on",
+        };
+        Some(format!(
+            "{} {preposition} key {key}",
+            self.inner.describe_op(op)
+        ))
+    }
+
     fn describe_state(&self, state: &Value) -> String {
         self.inner.describe_state(state)
     }

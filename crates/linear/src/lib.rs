@@ -433,8 +433,9 @@ fn register_pre_passes<'p>(
         r.witness = Some(witness);
         PrePassed::Decided(Box::new(r))
     };
+    let key = part.key.as_ref();
     if let Some((i, cause)) = screen.impossible {
-        let op = WitnessOp::new(&part.ops[i], model);
+        let op = WitnessOp::new(&part.ops[i], model, key);
         return invalid(
             Method::ValueScreen,
             Witness::unsearched(op, cause, Vec::new()),
@@ -442,13 +443,13 @@ fn register_pre_passes<'p>(
     }
     let ops = without(&part.ops, &screen.dropped);
     if let Some(stale) = register::stale_read(&ops, model, &[]) {
-        let op = WitnessOp::new(&ops[stale.read], model);
+        let op = WitnessOp::new(&ops[stale.read], model, key);
         let others = std::iter::once(stale.setter).chain(stale.producer);
-        let others = others.map(|i| WitnessOp::new(&ops[i], model)).collect();
-        return invalid(
-            Method::StaleRead,
-            Witness::unsearched(op, stale.cause, others),
-        );
+        let others = others
+            .map(|i| WitnessOp::new(&ops[i], model, key))
+            .collect();
+        let cause = stale.cause(&ops, model, key);
+        return invalid(Method::StaleRead, Witness::unsearched(op, cause, others));
     }
     if !screen.unique {
         return PrePassed::Undecided(ops, None);
@@ -563,15 +564,23 @@ fn search_result(part: Undecided, outcome: &Outcome, intern: &mut Interner) -> P
         }
         (Verdict::Invalid, conflict) => {
             r.valid = Validity::Invalid;
-            r.witness = Some(search_witness(ops, outcome, intern, conflict));
+            r.witness = Some(search_witness(
+                ops,
+                r.key.as_ref(),
+                outcome,
+                intern,
+                conflict,
+            ));
         }
         (Verdict::Unknown(_), Some(conflict)) => {
             // The zone test decided; the search, run only to illustrate,
             // ran out of budget: the witness is the zone conflict itself.
-            let model = intern.model();
+            let (model, key) = (intern.model(), r.key.as_ref());
             let others = conflict.others.iter().filter(|&&i| i != conflict.op);
-            let others = others.map(|&i| WitnessOp::new(&ops[i], model)).collect();
-            let op = WitnessOp::new(&ops[conflict.op], model);
+            let others = others
+                .map(|&i| WitnessOp::new(&ops[i], model, key))
+                .collect();
+            let op = WitnessOp::new(&ops[conflict.op], model, key);
             r.valid = Validity::Invalid;
             r.witness = Some(Witness::unsearched(op, conflict.cause, others));
         }
@@ -600,7 +609,8 @@ fn frontier_result(
         Verdict::Valid => {}
         Verdict::Invalid => {
             let stuck = f.stuck.expect("an invalid frontier search says where");
-            let witness = frontier_witness(&part.ops, dfs, &stuck, intern, part.zone_conflict);
+            let (ops, key) = (&part.ops, r.key.as_ref());
+            let witness = frontier_witness(ops, key, dfs, &stuck, intern, part.zone_conflict);
             r.valid = Validity::Invalid;
             r.witness = Some(witness);
         }
@@ -617,6 +627,7 @@ fn frontier_result(
 /// depth-first search's deepest path if it got as far.
 fn frontier_witness(
     ops: &[LinOp],
+    key: Option<&Value>,
     dfs: &Outcome,
     stuck: &frontier::Stuck,
     intern: &mut Interner,
@@ -638,27 +649,32 @@ fn frontier_witness(
         cause.push_str(&format!("; the register zone test: {}", conflict.cause));
     }
     let prefix = match &dfs.deepest {
-        Some(d) if d.stuck == stuck.op => linearized(ops, &d.prefix, intern),
+        Some(d) if d.stuck == stuck.op => linearized(ops, key, &d.prefix, intern),
         _ => Vec::new(),
     };
     Witness {
-        op: WitnessOp::new(&ops[stuck.op], model),
+        op: WitnessOp::new(&ops[stuck.op], model, key),
         cause,
         prefix,
         concurrent: stuck
             .concurrent
             .iter()
-            .map(|&i| WitnessOp::new(&ops[i], model))
+            .map(|&i| WitnessOp::new(&ops[i], model, key))
             .collect(),
         states,
     }
 }
 
 /// A search's path as the witness shows it: each op and the state after it.
-fn linearized(ops: &[LinOp], path: &[(usize, u32)], intern: &Interner) -> Vec<LinearizedOp> {
+fn linearized(
+    ops: &[LinOp],
+    key: Option<&Value>,
+    path: &[(usize, u32)],
+    intern: &Interner,
+) -> Vec<LinearizedOp> {
     path.iter()
         .map(|&(i, s)| LinearizedOp {
-            op: WitnessOp::new(&ops[i], intern.model()),
+            op: WitnessOp::new(&ops[i], intern.model(), key),
             state: intern.state(s).clone(),
         })
         .collect()
@@ -667,6 +683,7 @@ fn linearized(ops: &[LinOp], path: &[(usize, u32)], intern: &Interner) -> Vec<Li
 /// The witness for a search that failed: where it got deepest.
 fn search_witness(
     ops: &[LinOp],
+    key: Option<&Value>,
     outcome: &Outcome,
     intern: &mut Interner,
     conflict: Option<register::ZoneConflict>,
@@ -690,7 +707,7 @@ fn search_witness(
              (reachable: {})",
             ops[b].invoke_index,
             ops[b].process,
-            model.describe_op(&ops[b].op),
+            witness::describe(model, key, &ops[b].op),
             described.join(", ")
         ),
         None => format!(
@@ -703,13 +720,13 @@ fn search_witness(
         cause.push_str(&format!("; the register zone test: {}", conflict.cause));
     }
     Witness {
-        op: WitnessOp::new(&ops[deepest.stuck], model),
+        op: WitnessOp::new(&ops[deepest.stuck], model, key),
         cause,
-        prefix: linearized(ops, &deepest.prefix, intern),
+        prefix: linearized(ops, key, &deepest.prefix, intern),
         concurrent: deepest
             .concurrent
             .iter()
-            .map(|&i| WitnessOp::new(&ops[i], model))
+            .map(|&i| WitnessOp::new(&ops[i], model, key))
             .collect(),
         states,
     }

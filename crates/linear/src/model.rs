@@ -169,6 +169,15 @@ pub trait Model: Send + Sync {
         }
     }
 
+    /// Human text for an op of the partition `key`, for models whose
+    /// partitions are the keys of independent objects, so that a witness
+    /// says which one the op touched: "write 2 to key 0". `None` (the
+    /// default) when [`Model::describe_op`] is the op's text and the
+    /// partition is named apart.
+    fn describe_keyed_op(&self, _key: &Value, _op: &ModelOp) -> Option<String> {
+        None
+    }
+
     /// Human text for a state, for witnesses.
     fn describe_state(&self, state: &Value) -> String {
         state.to_string()

@@ -766,6 +766,30 @@ mod tests {
     }
 
     #[test]
+    fn only_independent_models_name_keys_in_their_ops() {
+        let read = ok("read", Value::Null, json!(2));
+        let write = ok("write", json!(2), json!(2));
+        let cas = ok("cas", json!([1, 2]), json!([1, 2]));
+        let m = model_by_name("independent-cas-register", None).unwrap();
+        let key = json!(0);
+        let keyed = |op: &ModelOp| m.describe_keyed_op(&key, op).unwrap();
+        assert_eq!(keyed(&read), "read 2 from key 0");
+        assert_eq!(keyed(&write), "write 2 to key 0");
+        assert_eq!(keyed(&cas), "cas 1 -> 2 on key 0");
+        assert_eq!(m.describe_op(&write), "write 2", "the op's own text");
+        let m = model_by_name("independent-mutex", None).unwrap();
+        let acquire = ok("acquire", Value::Null, Value::Null);
+        assert_eq!(
+            m.describe_keyed_op(&json!("k"), &acquire).unwrap(),
+            "acquire on key \"k\""
+        );
+        for name in ["cas-register", "kv"] {
+            let m = model_by_name(name, None).unwrap();
+            assert_eq!(m.describe_keyed_op(&key, &write), None, "{name}");
+        }
+    }
+
+    #[test]
     fn independent_splits_tuples_and_checks_the_inner_model() {
         let model = model_by_name("independent-cas-register", None).unwrap();
         let op = ModelOp::new("cas", json!(["k", [1, 2]]), Some(json!(["k", [1, 2]])));

@@ -220,7 +220,44 @@ pub(crate) struct StaleRead {
     /// The last op that could have set the value before the setter began,
     /// if any.
     pub producer: Option<usize>,
-    pub cause: String,
+}
+
+impl StaleRead {
+    /// Why the read cannot see its value, in the partition `key`, for the
+    /// witness: "op 2 wrote 3 before this read began, ...", and, where the
+    /// model names its partitions' keys (see [`Model::describe_keyed_op`]),
+    /// "op 2 wrote 3 to key 0 ...".
+    pub fn cause(&self, ops: &[LinOp], model: &dyn Model, key: Option<&Value>) -> String {
+        let value = ops[self.read]
+            .op
+            .output
+            .as_ref()
+            .expect("an ok read has a value");
+        let setter = &ops[self.setter];
+        let key = key.filter(|key| model.describe_keyed_op(key, &setter.op).is_some());
+        let wrote = match (key, model.register_op(&setter.op)) {
+            (Some(key), Some(RegisterOp::Cas(_, new))) => {
+                format!(
+                    "wrote {new} to key {key} ({})",
+                    model.describe_op(&setter.op)
+                )
+            }
+            (Some(key), _) => format!("wrote {} to key {key}", setter.op.input),
+            (None, _) => format!("wrote {}", setter.op.input),
+        };
+        let setter = setter.invoke_index;
+        match self.producer {
+            Some(p) => format!(
+                "op {setter} {wrote} after every op that could set {value} had completed \
+                 (the last, op {}), and before this read began",
+                ops[p].invoke_index
+            ),
+            None => format!(
+                "op {setter} {wrote} before this read began, and nothing that could set \
+                 {value} began before the read ended"
+            ),
+        }
+    }
 }
 
 /// Finds the first (by call) read whose value was certainly overwritten
@@ -240,12 +277,10 @@ pub(crate) fn stale_read(ops: &[LinOp], model: &dyn Model, skip: &[usize]) -> Op
         if producer.is_some_and(|(_, ret, _)| ret > w_call) {
             return None; // a producer of u may come after the setter
         }
-        let producer = producer.map(|(_, _, p)| p);
         Some(StaleRead {
             read: r,
             setter,
-            producer,
-            cause: stale_cause(ops, r, setter, producer),
+            producer: producer.map(|(_, _, p)| p),
         })
     })
 }
@@ -368,24 +403,6 @@ impl Setters {
             (_, Some(b)) => Some(b),
             _ => None,
         }
-    }
-}
-
-/// Why read `r` cannot see its value: `setter` overwrote it, after
-/// `producer` (the last op that could set it), if there is one.
-fn stale_cause(ops: &[LinOp], r: usize, setter: usize, producer: Option<usize>) -> String {
-    let value = ops[r].op.output.as_ref().expect("an ok read has a value");
-    let (setter, wrote) = (ops[setter].invoke_index, &ops[setter].op.input);
-    match producer {
-        Some(p) => format!(
-            "op {setter} wrote {wrote} after every op that could set {value} had completed \
-             (the last, op {}), and before this read began",
-            ops[p].invoke_index
-        ),
-        None => format!(
-            "op {setter} wrote {wrote} before this read began, and nothing that could set \
-             {value} began before the read ended"
-        ),
     }
 }
 
@@ -765,6 +782,13 @@ mod tests {
         stale_read(&ops, model.as_ref(), &[])
     }
 
+    /// What the witness of `h`'s stale read says.
+    fn stale_cause(h: &History, found: &StaleRead) -> String {
+        let model = model_by_name("cas-register", None).unwrap();
+        let ops = prepare(h, model.as_ref()).unwrap().remove(0).ops;
+        found.cause(&ops, model.as_ref(), None)
+    }
+
     #[test]
     fn stale_reads_are_found_with_repeated_values_and_cas() {
         // write 1; cas 1 -> 2; read 1: stale, even though 1 is written
@@ -812,11 +836,8 @@ mod tests {
         ]);
         let never = stale(&h).expect("nothing could set 2");
         assert_eq!((never.setter, never.producer), (2, None));
-        assert!(
-            never.cause.contains("nothing that could set 2"),
-            "{}",
-            never.cause
-        );
+        let cause = stale_cause(&h, &never);
+        assert!(cause.contains("nothing that could set 2"), "{cause}");
         let h = seq(&[
             (0, "write", json!(2), true),
             (0, "write", json!(2), false),
@@ -1117,9 +1138,10 @@ mod tests {
             assert_eq!(s.unique, unique_writes(&ops, &s.dropped, init), "{text}");
             for skip in [&[][..], &s.dropped] {
                 if let Some(stale) = stale_read(&ops, model, skip) {
-                    assert!(!valid, "{}: {text}", stale.cause);
+                    let cause = stale.cause(&ops, model, None);
+                    assert!(!valid, "{cause}: {text}");
                     let (r, w) = (&ops[stale.read], &ops[stale.setter]);
-                    assert!(w.ret_rank < r.call_rank, "{}: {text}", stale.cause);
+                    assert!(w.ret_rank < r.call_rank, "{cause}: {text}");
                 }
             }
             if s.unique {

@@ -304,6 +304,79 @@ fn independent_keys_are_checked_apart() {
 }
 
 #[test]
+fn independent_witnesses_name_the_key_apart_from_the_value() {
+    let kv = |p, f: &str, v: Value, out: Value, t0, t1| {
+        [
+            invoke(p, f, json!([0, v]), t0),
+            ok(p, f, json!([0, out]), t1),
+        ]
+    };
+    let stale = cat([
+        kv(0, "write", json!(1), json!(1), 10, 20),
+        kv(0, "cas", json!([1, 2]), json!([1, 2]), 30, 40),
+        kv(1, "read", Value::Null, json!(1), 50, 60),
+    ]);
+    let h: History = stale.iter().cloned().collect();
+    let model = model_by_name("independent-cas-register", None).unwrap();
+    let r = check(&h, model.as_ref(), &LinearOptions::default());
+    assert_eq!(r.partitions[0].method, Method::StaleRead);
+    let w = r.witness().unwrap();
+    assert_eq!(w.op.text, "read 1 from key 0");
+    assert_eq!(
+        w.cause,
+        "op 2 wrote 2 to key 0 (cas 1 -> 2) after every op that could set 1 had completed \
+         (the last, op 0), and before this read began"
+    );
+    let concurrent: Vec<&str> = w.concurrent.iter().map(|o| o.text.as_str()).collect();
+    assert_eq!(concurrent, ["cas 1 -> 2 on key 0", "write 1 to key 0"]);
+    assert!(r.problems()[0].starts_with(
+        "key 0 is not linearizable: op 4 (process 1) read 1 from key 0 cannot be linearized: \
+         op 2 wrote 2 to key 0 (cas 1 -> 2) after"
+    ));
+    let timeline = w.timeline(model.as_ref());
+    assert!(
+        timeline.starts_with("cannot linearize op 4 (process 1) read 1 from key 0, "),
+        "{timeline}"
+    );
+
+    // A write, with the stale read's other sentence.
+    let mut written = stale.clone();
+    written.truncate(2);
+    written.extend(kv(0, "write", json!(2), json!(2), 30, 40));
+    written.extend(kv(1, "read", Value::Null, json!(3), 50, 60));
+    written.extend(kv(2, "write", json!(3), json!(3), 70, 80));
+    let h: History = written.into_iter().collect();
+    let model = model_by_name("independent-register", None).unwrap();
+    let r = check(&h, model.as_ref(), &LinearOptions::default());
+    let w = r.witness().unwrap();
+    assert!(
+        w.cause
+            .starts_with("op 2 wrote 2 to key 0 before this read began"),
+        "{}",
+        w.cause
+    );
+
+    // The search's witness, split and unsplit: every op names its key.
+    let h: History = stale.into_iter().collect();
+    let model = model_by_name("independent-cas-register", None).unwrap();
+    let search = LinearOptions {
+        search_only: true,
+        ..LinearOptions::default()
+    };
+    let unsplit = LinearOptions {
+        split: false,
+        ..search.clone()
+    };
+    for options in [search, unsplit] {
+        let r = check(&h, model.as_ref(), &options);
+        let w = r.witness().unwrap();
+        assert_eq!(w.op.text, "read 1 from key 0");
+        let prefix: Vec<&str> = w.prefix.iter().map(|l| l.op.text.as_str()).collect();
+        assert_eq!(prefix, ["write 1 to key 0", "cas 1 -> 2 on key 0"]);
+    }
+}
+
+#[test]
 fn the_first_invalid_partition_cancels_the_rest_when_sequential() {
     let kv = |p, f: &str, k: i64, v: i64, t0, t1| {
         let input = if f == "read" {

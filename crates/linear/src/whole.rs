@@ -140,7 +140,10 @@ impl Model for Whole<'_> {
 
     fn describe_op(&self, op: &ModelOp) -> String {
         match self.inner.partition(op) {
-            Ok(Some(part)) => format!("{} {}", part.key, self.inner.describe_op(&part.op)),
+            Ok(Some(part)) => match self.inner.describe_keyed_op(&part.key, &part.op) {
+                Some(text) => text,
+                None => format!("{} {}", part.key, self.inner.describe_op(&part.op)),
+            },
             _ => self.inner.describe_op(op),
         }
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use lightcone_history::Process;
 use serde_json::{json, Map, Value};
 
-use super::model::Model;
+use super::model::{Model, ModelOp};
 use super::prepare::LinOp;
 
 /// How many linearized ops a timeline and the JSON show (the last ones).
@@ -31,12 +31,22 @@ pub struct WitnessOp {
     pub complete_index: Option<u64>,
     pub invoke_time: u64,
     pub complete_time: Option<u64>,
-    /// The model's description of the op (`Model::describe_op`).
+    /// The model's description of the op (`Model::describe_op`, or
+    /// `Model::describe_keyed_op` for a model whose partitions are keys).
     pub text: String,
 }
 
+/// How a witness names an op of the partition `key` (`None`: the
+/// unpartitioned history): as [`Model::describe_keyed_op`] does, where the
+/// model names keys, else as [`Model::describe_op`].
+pub(crate) fn describe(model: &dyn Model, key: Option<&Value>, op: &ModelOp) -> String {
+    key.and_then(|key| model.describe_keyed_op(key, op))
+        .unwrap_or_else(|| model.describe_op(op))
+}
+
 impl WitnessOp {
-    pub(crate) fn new(op: &LinOp, model: &dyn Model) -> WitnessOp {
+    /// `op` of the partition `key`, as a witness names it.
+    pub(crate) fn new(op: &LinOp, model: &dyn Model, key: Option<&Value>) -> WitnessOp {
         WitnessOp {
             process: op.process,
             f: op.op.f.to_string(),
@@ -46,7 +56,7 @@ impl WitnessOp {
             complete_index: op.complete_index,
             invoke_time: op.invoke_time,
             complete_time: op.complete_time,
-            text: model.describe_op(&op.op),
+            text: describe(model, key, &op.op),
         }
     }
 
