@@ -237,6 +237,10 @@ impl Frontier<'_, '_> {
                     self.slot_op[slot as usize] = x;
                 }
                 Event::Return(x) => {
+                    debug_assert_eq!(
+                        self.slot_op[self.slot_of[x as usize] as usize], x,
+                        "an op returns from the slot it was called into"
+                    );
                     self.now = rank;
                     let next = match self.close(&frontier, x, &mut visited) {
                         Ok(next) => next,

@@ -54,6 +54,7 @@ impl InfoSets {
 
     /// The set with one more member of `class`.
     pub fn add(&mut self, set: u32, class: u32) -> u32 {
+        debug_assert!((set as usize) < self.sets.len(), "set {set} was interned");
         let key = (u64::from(set) << 32) | u64::from(class);
         if let Some(&id) = self.add_memo.get(&key) {
             return id;

@@ -133,6 +133,7 @@ impl<'m> Interner<'m> {
     }
 
     pub fn state(&self, id: u32) -> &Value {
+        debug_assert!((id as usize) < self.states.len(), "state {id} was interned");
         &self.states[id as usize]
     }
 
@@ -190,6 +191,11 @@ impl<'m> Interner<'m> {
     /// ([`Model::may_become_legal`], memoized).
     #[inline]
     pub fn may_become_legal(&mut self, state: u32, op: u32) -> bool {
+        debug_assert!(
+            (state as usize) < self.states.len(),
+            "state {state} was interned"
+        );
+        debug_assert!((op as usize) < self.ops.len(), "op {op} was interned");
         let key = (u64::from(state) << 32) | u64::from(op);
         if let Some(&b) = self.may_become.get(&key) {
             return b;
@@ -204,6 +210,10 @@ impl<'m> Interner<'m> {
     /// Whether `op` (not monotone) may revive `read`
     /// ([`Model::may_revive`], memoized).
     pub fn may_revive(&mut self, op: u32, read: u32) -> bool {
+        debug_assert!(
+            (op.max(read) as usize) < self.ops.len(),
+            "ops were interned"
+        );
         let key = (u64::from(op) << 32) | u64::from(read);
         if let Some(&b) = self.revives.get(&key) {
             return b;
@@ -224,6 +234,11 @@ impl<'m> Interner<'m> {
     /// The memoized transition of `op` from `state`.
     #[inline]
     pub fn step(&mut self, state: u32, op: u32) -> Transition {
+        debug_assert!(
+            (state as usize) < self.states.len(),
+            "state {state} was interned"
+        );
+        debug_assert!((op as usize) < self.ops.len(), "op {op} was interned");
         let key = (u64::from(state) << 32) | u64::from(op);
         if let Some(&t) = self.transitions.get(&key) {
             return t;

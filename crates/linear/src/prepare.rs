@@ -516,6 +516,10 @@ fn partition_piece(
         if pair.completion.is_none() && model.is_read_only(&op) {
             continue;
         }
+        debug_assert!(
+            pair.call_rank < pair.ret_rank,
+            "a call ranks before its return"
+        );
         let lin = LinOp {
             op,
             process: invoke.process,

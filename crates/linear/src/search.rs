@@ -403,7 +403,12 @@ impl<'a, 'm> Search<'a, 'm> {
     /// the interner back, returning the reserved budget.
     pub fn finish(self, verdict: Verdict) -> (Outcome, Interner<'m>) {
         let budget = self.controls.budget;
-        budget.used.fetch_sub(self.reserved, Ordering::Relaxed);
+        let used = budget.used.fetch_sub(self.reserved, Ordering::Relaxed);
+        debug_assert!(used >= self.reserved, "a search returns what it took");
+        debug_assert!(
+            verdict != Verdict::Valid || (0..self.ops.ok_src.len() as u32).all(|x| self.is_lin(x)),
+            "a valid search linearized every ok op"
+        );
         let linearization = if verdict == Verdict::Valid {
             self.stack
                 .iter()
@@ -523,6 +528,10 @@ impl<'a, 'm> Search<'a, 'm> {
             self.list.call_entry[x as usize],
         ] {
             let (p, n) = (self.list.prev[e as usize], self.list.next[e as usize]);
+            debug_assert!(
+                self.list.next[p as usize] == n && self.list.prev[n as usize] == p,
+                "entries are put back in the reverse order they were lifted"
+            );
             self.list.next[p as usize] = e;
             self.list.prev[n as usize] = e;
         }
@@ -825,6 +834,8 @@ impl<'a, 'm> Search<'a, 'm> {
     }
 
     fn try_ok(&mut self, y: u32, succ: u32, s2: u32, committed: bool) -> bool {
+        debug_assert!(!self.is_lin(y), "an ok op is linearized once on a path");
+        debug_assert_eq!(self.info_chain.last(), Some(&self.info_set));
         let r2 = if y == self.r {
             self.next_return_after(y)
         } else {
@@ -856,6 +867,12 @@ impl<'a, 'm> Search<'a, 'm> {
 
     fn try_info(&mut self, j: u32, succ: u32, s2: u32) -> bool {
         let class = self.ops.classes.of[j as usize];
+        debug_assert_eq!(
+            self.ops.classes.members[class as usize].get(self.class_count[class as usize] as usize),
+            Some(&j),
+            "the candidate of a class is its earliest-called unused member"
+        );
+        debug_assert_eq!(self.info_chain.last(), Some(&self.info_set));
         let info2 = self.info_sets.add(self.info_set, class);
         let mut rec = std::mem::take(&mut self.scratch);
         self.record(&mut rec, self.r, NIL, s2, info2);
@@ -884,6 +901,7 @@ impl<'a, 'm> Search<'a, 'm> {
     fn backtrack(&mut self) -> Option<Cursor> {
         loop {
             let f = self.stack.pop()?;
+            let info_after = self.info_set;
             self.best.common = self.best.common.min(self.stack.len());
             self.state = f.state_before;
             self.r = f.r_before;
@@ -892,13 +910,15 @@ impl<'a, 'm> Search<'a, 'm> {
                 let j = f.choice & !INFO;
                 let class = self.ops.classes.of[j as usize];
                 self.class_count[class as usize] -= 1;
-                self.info_chain.pop();
+                let popped = self.info_chain.pop();
+                debug_assert_eq!(popped, Some(info_after), "the info chain follows the stack");
                 Cursor::Info {
                     class,
                     succ: f.succ + 1,
                 }
             } else {
                 let y = f.choice;
+                debug_assert!(self.is_lin(y), "a popped ok op was linearized");
                 self.lin[(y >> 6) as usize] &= !(1 << (y & 63));
                 self.unlift(y);
                 Cursor::Ok {
