@@ -3,7 +3,7 @@
 //! quarter each), valid and with one read corrupted, in the default mode
 //! (pre-passes, then search) and search-only.
 //!
-//! `cargo bench -p lightcone-check --bench linear` runs 1k/10k/100k ops x
+//! `cargo bench -p lightcone-linear --bench linear` runs 1k/10k/100k ops x
 //! 5/10/20 clients x 0 or 2 per mille crashed ops; `-- OPS CLIENTS CRASH`
 //! runs one size. Prints ops, clients, crashes, corrupted, mode, verdict,
 //! method, configurations explored, most held at once, milliseconds. Each

@@ -5,7 +5,7 @@
 //! split per key and, for c10, unsplit (one partition whose state is the
 //! map of every key, as Porcupine's `kvNoPartitionModel`).
 //!
-//! `cargo bench -p lightcone-check --bench porcupine`. Each history is
+//! `cargo bench -p lightcone-linear --bench porcupine`. Each history is
 //! read once; each check runs until about a second has passed (at least 3
 //! and at most 200 times) and the best and median times are printed, with
 //! the verdict, which must be the one expected.tsv lists. Each check is

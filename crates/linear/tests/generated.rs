@@ -4,8 +4,8 @@
 //! first), search only, and the breadth-first search alone.
 //!
 //! The full-size runs are `#[ignore]`d: `cargo test --release -p
-//! lightcone-check --test linear_generated -- --ignored`. Timings belong in
-//! `cargo bench -p lightcone-check --bench linear`, not here.
+//! lightcone-linear --test generated -- --ignored`. Timings belong in
+//! `cargo bench -p lightcone-linear --bench linear`, not here.
 
 use lightcone_check::Validity;
 use lightcone_linear::{gen, model_by_name, LinearOptions, Method};
