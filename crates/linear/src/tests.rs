@@ -303,22 +303,29 @@ fn independent_keys_are_checked_apart() {
     }
 }
 
+/// Ops on key 0 of an independent register: `[0, v]` in, `[0, out]` back.
+fn on_key_0(p: u64, f: &str, v: Value, out: Value, t0: u64, t1: u64) -> [lightcone_history::Op; 2] {
+    [
+        invoke(p, f, json!([0, v]), t0),
+        ok(p, f, json!([0, out]), t1),
+    ]
+}
+
+/// write 1; cas 1 -> 2; read 1, on key 0.
+fn stale_on_key_0() -> History {
+    cat([
+        on_key_0(0, "write", json!(1), json!(1), 10, 20),
+        on_key_0(0, "cas", json!([1, 2]), json!([1, 2]), 30, 40),
+        on_key_0(1, "read", Value::Null, json!(1), 50, 60),
+    ])
+    .into_iter()
+    .collect()
+}
+
 #[test]
-fn independent_witnesses_name_the_key_apart_from_the_value() {
-    let kv = |p, f: &str, v: Value, out: Value, t0, t1| {
-        [
-            invoke(p, f, json!([0, v]), t0),
-            ok(p, f, json!([0, out]), t1),
-        ]
-    };
-    let stale = cat([
-        kv(0, "write", json!(1), json!(1), 10, 20),
-        kv(0, "cas", json!([1, 2]), json!([1, 2]), 30, 40),
-        kv(1, "read", Value::Null, json!(1), 50, 60),
-    ]);
-    let h: History = stale.iter().cloned().collect();
+fn independent_stale_reads_name_the_key_apart_from_the_value() {
     let model = model_by_name("independent-cas-register", None).unwrap();
-    let r = check(&h, model.as_ref(), &LinearOptions::default());
+    let r = check(&stale_on_key_0(), model.as_ref(), &LinearOptions::default());
     assert_eq!(r.partitions[0].method, Method::StaleRead);
     let w = r.witness().unwrap();
     assert_eq!(w.op.text, "read 1 from key 0");
@@ -340,24 +347,25 @@ fn independent_witnesses_name_the_key_apart_from_the_value() {
     );
 
     // A write, with the stale read's other sentence.
-    let mut written = stale.clone();
-    written.truncate(2);
-    written.extend(kv(0, "write", json!(2), json!(2), 30, 40));
-    written.extend(kv(1, "read", Value::Null, json!(3), 50, 60));
-    written.extend(kv(2, "write", json!(3), json!(3), 70, 80));
-    let h: History = written.into_iter().collect();
+    let h: History = cat([
+        on_key_0(0, "write", json!(1), json!(1), 10, 20),
+        on_key_0(0, "write", json!(2), json!(2), 30, 40),
+        on_key_0(1, "read", Value::Null, json!(3), 50, 60),
+        on_key_0(2, "write", json!(3), json!(3), 70, 80),
+    ])
+    .into_iter()
+    .collect();
     let model = model_by_name("independent-register", None).unwrap();
     let r = check(&h, model.as_ref(), &LinearOptions::default());
-    let w = r.witness().unwrap();
+    let cause = &r.witness().unwrap().cause;
     assert!(
-        w.cause
-            .starts_with("op 2 wrote 2 to key 0 before this read began"),
-        "{}",
-        w.cause
+        cause.starts_with("op 2 wrote 2 to key 0 before this read began"),
+        "{cause}"
     );
+}
 
-    // The search's witness, split and unsplit: every op names its key.
-    let h: History = stale.into_iter().collect();
+#[test]
+fn independent_search_witnesses_name_the_key_of_every_op() {
     let model = model_by_name("independent-cas-register", None).unwrap();
     let search = LinearOptions {
         search_only: true,
@@ -368,7 +376,7 @@ fn independent_witnesses_name_the_key_apart_from_the_value() {
         ..search.clone()
     };
     for options in [search, unsplit] {
-        let r = check(&h, model.as_ref(), &options);
+        let r = check(&stale_on_key_0(), model.as_ref(), &options);
         let w = r.witness().unwrap();
         assert_eq!(w.op.text, "read 1 from key 0");
         let prefix: Vec<&str> = w.prefix.iter().map(|l| l.op.text.as_str()).collect();
