@@ -262,6 +262,36 @@ fn the_value_screen_and_zone_test_decide_registers_without_search() {
     assert!(w.cause.contains("zone test"), "{}", w.cause);
 }
 
+/// -0.0 and 0.0 are one value to the register models (`==`), as to
+/// Knossos (Clojure's `=` on doubles): the pre-passes agree with the search.
+#[test]
+fn negative_zero_is_the_value_zero_for_the_pre_passes_and_the_search() {
+    let histories = [
+        cat([write(0, json!(0.0), 10, 20), read(1, json!(-0.0), 30, 40)]),
+        cat([write(0, json!(-0.0), 10, 20), read(1, json!(0.0), 30, 40)]),
+        cat([
+            write(0, json!([0.0]), 10, 20),
+            read(1, json!([-0.0]), 30, 40),
+        ]),
+        cat([
+            write(0, json!({"a": -0.0}), 10, 20),
+            write(0, json!(1), 30, 40),
+            read(1, json!({"a": 0.0}), 50, 60),
+        ]),
+    ];
+    for (i, ops) in histories.into_iter().enumerate() {
+        let by_default = run("register", ops.clone());
+        let by_search = run_search("register", ops);
+        let expected = if i == 3 {
+            Validity::Invalid
+        } else {
+            Validity::Valid
+        };
+        assert_eq!(by_search.valid, expected, "history {i}, search");
+        assert_eq!(by_default.valid, expected, "history {i}, pre-passes");
+    }
+}
+
 #[test]
 fn independent_keys_are_checked_apart() {
     let kv = |p, f: &str, k: &str, v: Value, t0, t1| {
