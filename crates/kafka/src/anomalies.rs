@@ -377,14 +377,26 @@ fn reassigned(op: &KOp) -> bool {
         && matches!(op.kind, OpType::Ok | OpType::Info)
 }
 
-/// If `op` reassigned its process's keys, forgets the keys it dropped from
-/// a process's last ops by key, and says so.
-fn forget_unassigned(last: &mut BTreeMap<KeyId, &KOp>, op: &KOp) -> bool {
-    let reassigned = reassigned(op);
-    if reassigned {
-        last.retain(|k, _| op.keys.binary_search(k).is_ok());
+/// Walks each process's ops in order, handing `visit` every op of `funcs`
+/// with `last`: the process's last op of interest by key, which `visit`
+/// keeps, and from which an assign or subscribe drops the keys it no longer
+/// follows.
+fn walk_processes<'p, 'h>(
+    parsed: &'p Parsed<'h>,
+    processes: &BTreeMap<Process, Vec<usize>>,
+    funcs: [Func; 2],
+    mut visit: impl FnMut(&mut BTreeMap<KeyId, &'p KOp<'h>>, &'p KOp<'h>),
+) {
+    for ops in processes.values() {
+        let mut last: BTreeMap<KeyId, &KOp> = BTreeMap::new();
+        for op in ops.iter().map(|&i| &parsed.ops[i]) {
+            if reassigned(op) {
+                last.retain(|k, _| op.keys.binary_search(k).is_ok());
+            } else if funcs.contains(&op.func) {
+                visit(&mut last, op);
+            }
+        }
     }
-    reassigned
 }
 
 /// Jepsen's `poll-skip+nonmonotonic-cases`: a process's successive polls
@@ -396,15 +408,11 @@ pub(super) fn external_polls(
     processes: &BTreeMap<Process, Vec<usize>>,
 ) -> Steps {
     let mut steps = Steps::default();
-    for ops in processes.values() {
-        let mut last_reads: BTreeMap<KeyId, &KOp> = BTreeMap::new();
-        for op in ops.iter().map(|&i| &parsed.ops[i]) {
-            if forget_unassigned(&mut last_reads, op) {
-                continue;
-            }
-            if !matches!(op.func, Func::Poll | Func::Txn) {
-                continue;
-            }
+    walk_processes(
+        parsed,
+        processes,
+        [Func::Poll, Func::Txn],
+        |last_reads, op| {
             for (key, polled) in &op.reads {
                 if let Some(last) = last_reads.get(key) {
                     poll_step(parsed, ix, *key, last, op, polled, &mut steps);
@@ -415,8 +423,8 @@ pub(super) fn external_polls(
                     last_reads.insert(*key, op);
                 }
             }
-        }
-    }
+        },
+    );
     steps
 }
 
@@ -493,53 +501,65 @@ pub(super) fn nonmonotonic_sends(
     processes: &BTreeMap<Process, Vec<usize>>,
 ) -> Vec<Case> {
     let mut cases = Vec::new();
-    for ops in processes.values() {
-        let mut last_sends: BTreeMap<KeyId, &KOp> = BTreeMap::new();
-        for op in ops.iter().map(|&i| &parsed.ops[i]) {
+    walk_processes(
+        parsed,
+        processes,
+        [Func::Send, Func::Txn],
+        |last_sends, op| {
             if !matches!(op.kind, OpType::Ok | OpType::Info) {
-                continue;
-            }
-            if forget_unassigned(&mut last_sends, op) {
-                continue;
-            }
-            if !matches!(op.func, Func::Send | Func::Txn) {
-                continue;
+                return;
             }
             for (key, sent) in &op.writes {
                 if let Some(last) = last_sends.get(key) {
-                    let (v, v2) = (last_msg(last.writes_of(*key)), first_msg(sent));
-                    let delta = ix.log(*key).delta(v, v2);
-                    if delta < 1 {
-                        let name = parsed.key_name(*key);
-                        cases.push(Case {
-                            sort: delta,
-                            details: json!({
-                                "key": name,
-                                "values": [msg_or_null(parsed, v), msg_or_null(parsed, v2)],
-                                "delta": delta,
-                                "ops": [last.to_json(), op.to_json()],
-                            }),
-                            sentence: format!(
-                                "process {} sent message {} to key {} ({op}) after message {} \
-                                 ({last}), but it is {} in the log",
-                                op.process,
-                                msg_text(parsed, v2),
-                                quoted(name),
-                                msg_text(parsed, v),
-                                if delta == 0 {
-                                    "at the same place"
-                                } else {
-                                    "earlier"
-                                }
-                            ),
-                        });
+                    if let Some(case) = send_step(parsed, ix, *key, last, op, sent) {
+                        cases.push(case);
                     }
                 }
                 last_sends.insert(*key, op);
             }
-        }
-    }
+        },
+    );
     cases
+}
+
+/// One step of [`nonmonotonic_sends`]: `op` sent to `key` after `last` did;
+/// landing at the same place in the log or earlier is a case.
+fn send_step(
+    parsed: &Parsed,
+    ix: &Indexes,
+    key: KeyId,
+    last: &KOp,
+    op: &KOp,
+    sent: &[(Option<i64>, MsgId)],
+) -> Option<Case> {
+    let (v, v2) = (last_msg(last.writes_of(key)), first_msg(sent));
+    let delta = ix.log(key).delta(v, v2);
+    if delta >= 1 {
+        return None;
+    }
+    let name = parsed.key_name(key);
+    Some(Case {
+        sort: delta,
+        details: json!({
+            "key": name,
+            "values": [msg_or_null(parsed, v), msg_or_null(parsed, v2)],
+            "delta": delta,
+            "ops": [last.to_json(), op.to_json()],
+        }),
+        sentence: format!(
+            "process {} sent message {} to key {} ({op}) after message {} \
+             ({last}), but it is {} in the log",
+            op.process,
+            msg_text(parsed, v2),
+            quoted(name),
+            msg_text(parsed, v),
+            if delta == 0 {
+                "at the same place"
+            } else {
+                "earlier"
+            }
+        ),
+    })
 }
 
 /// Jepsen's `duplicate-cases`: a message at more than one offset of a key.

@@ -31,10 +31,10 @@ use std::sync::atomic::Ordering;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::indexed::IndexedOps;
+use super::indexed::{IndexedOps, INFO};
 use super::infosets::InfoSets;
 use super::intern::{Interner, Transition};
-use super::monotone::{Pruning, Watcher, READS_AHEAD};
+use super::monotone::{Pruning, Watcher};
 use super::prepare::LinOp;
 use super::search::{Controls, Verdict};
 
@@ -143,9 +143,6 @@ struct Frontier<'a, 'm> {
     now: u32,
     watcher: Watcher,
 }
-
-/// An indeterminate op as the monotone pruning names it.
-const INFO: u32 = 1 << 31;
 
 /// Runs the frontier search over `ops` (sorted by call) from `init`,
 /// holding at most `max` configurations at once.
@@ -456,19 +453,8 @@ impl Frontier<'_, '_> {
                 w.read(self.ops.ok_op[y], y as u32, self.ops.ok_ret_rank[y]);
             }
         }
-        let after = self
-            .pruning
-            .ok_reads
-            .partition_point(|&(rank, _)| rank < self.now);
-        for &(_, y) in self.pruning.ok_reads[after..].iter().take(READS_AHEAD) {
-            w.read(
-                self.ops.ok_op[y as usize],
-                y,
-                self.ops.ok_ret_rank[y as usize],
-            );
-        }
+        self.pruning.watch_reads_ahead(&self.ops, self.now, &mut w);
         if !w.is_empty() {
-            let horizon = w.horizon();
             let mut slots = open;
             while slots != 0 {
                 let slot = slots.trailing_zeros();
@@ -482,27 +468,11 @@ impl Frontier<'_, '_> {
                     );
                 }
             }
-            let after = self
-                .pruning
-                .ok_resets
-                .partition_point(|&(rank, _)| rank < self.now);
-            for &(rank, x) in &self.pruning.ok_resets[after..] {
-                if rank >= horizon || !w.reviver(rank, x, self.ops.ok_op[x as usize]) {
-                    break;
-                }
-            }
-            for &j in &self.pruning.info_resets {
-                let rank = self.ops.info_call_rank[j as usize];
-                if rank >= horizon {
-                    break;
-                }
-                let class = self.ops.classes.of[j as usize];
-                if self.ops.info_pos[j as usize] >= self.info_sets.count(node.info, class)
-                    && !w.reviver(rank, INFO | j, self.ops.info_op[j as usize])
-                {
-                    break;
-                }
-            }
+            let info_sets = &self.info_sets;
+            self.pruning
+                .note_revivers(&self.ops, self.now, &mut w, |class| {
+                    info_sets.count(node.info, class)
+                });
             w.settle(self.intern);
         }
         self.watcher = w;

@@ -7,6 +7,10 @@ use super::infosets::Classes;
 use super::intern::Interner;
 use super::prepare::LinOp;
 
+/// Marks an indeterminate op's number `j` where ok ops' numbers `x` stand
+/// too (a search frame, a witness entry, a reviver): `INFO | j`.
+pub(crate) const INFO: u32 = 1 << 31;
+
 /// The partition's ok ops (numbered `x` from 0, in call order) and
 /// indeterminate ops (numbered `j` from 0, in call order).
 pub(crate) struct IndexedOps {

@@ -21,7 +21,7 @@
 //! [`Model::may_become_legal`]: super::Model::may_become_legal
 //! [`Model::may_revive`]: super::Model::may_revive
 
-use super::indexed::IndexedOps;
+use super::indexed::{IndexedOps, INFO};
 use super::intern::Interner;
 
 /// How many reads called after the present a search watches, besides
@@ -67,6 +67,50 @@ impl Pruning {
             info_resets: (0..ops.info_op.len() as u32)
                 .filter(|&j| !intern.is_monotone(ops.info_op[j as usize]))
                 .collect(),
+        }
+    }
+}
+
+impl Pruning {
+    /// Watches the next reads called from rank `now` on (the first
+    /// [`READS_AHEAD`]).
+    pub fn watch_reads_ahead(&self, ops: &IndexedOps, now: u32, w: &mut Watcher) {
+        let after = self.ok_reads.partition_point(|&(rank, _)| rank < now);
+        for &(_, y) in self.ok_reads[after..].iter().take(READS_AHEAD) {
+            w.read(ops.ok_op[y as usize], y, ops.ok_ret_rank[y as usize]);
+        }
+    }
+
+    /// Notes as revivers the non-monotone ops called before the watcher's
+    /// horizon that no search step has reached yet: the ok ones called
+    /// from rank `now` on, and the indeterminate ones not yet linearized
+    /// (`linearized(class)`: how many of that class of equal ops are).
+    /// Stops when the watcher is full.
+    pub fn note_revivers(
+        &self,
+        ops: &IndexedOps,
+        now: u32,
+        w: &mut Watcher,
+        linearized: impl Fn(u32) -> u32,
+    ) {
+        let horizon = w.horizon();
+        let after = self.ok_resets.partition_point(|&(rank, _)| rank < now);
+        for &(rank, x) in &self.ok_resets[after..] {
+            if rank >= horizon || !w.reviver(rank, x, ops.ok_op[x as usize]) {
+                break;
+            }
+        }
+        for &j in &self.info_resets {
+            let rank = ops.info_call_rank[j as usize];
+            if rank >= horizon {
+                return;
+            }
+            let class = ops.classes.of[j as usize];
+            if ops.info_pos[j as usize] >= linearized(class)
+                && !w.reviver(rank, INFO | j, ops.info_op[j as usize])
+            {
+                return;
+            }
         }
     }
 }

@@ -49,16 +49,14 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::indexed::IndexedOps;
+use super::indexed::{IndexedOps, INFO};
 use super::infosets::InfoSets;
 use super::intern::{Interner, Transition};
-use super::monotone::{Pruning, Watcher, READS_AHEAD};
+use super::monotone::{Pruning, Watcher};
 use super::prepare::LinOp;
 use super::table::ConfigTable;
 
 const NIL: u32 = u32::MAX;
-/// Marks a frame or witness entry that is an indeterminate op.
-const INFO: u32 = 1 << 31;
 /// How many steps between looks at the stop and cancel flags.
 const POLL_STEPS: u64 = 1 << 8;
 /// How many of the info sets along the path (besides the empty set) a new
@@ -711,24 +709,13 @@ impl<'a, 'm> Search<'a, 'm> {
             entry = self.list.next[entry as usize];
         }
         let r_rank = self.ops.ok_ret_rank[r as usize];
-        let after = self
-            .pruning
-            .ok_reads
-            .partition_point(|&(rank, _)| rank < r_rank);
-        for &(_, y) in self.pruning.ok_reads[after..].iter().take(READS_AHEAD) {
-            w.read(
-                self.ops.ok_op[y as usize],
-                y,
-                self.ops.ok_ret_rank[y as usize],
-            );
-        }
+        self.pruning.watch_reads_ahead(&self.ops, r_rank, &mut w);
         if w.is_empty() {
             self.watcher = w;
             return;
         }
         // The unlinearized ok ops called before r's return are r and those
         // pending at it; every op called after it is unlinearized.
-        let horizon = w.horizon();
         for &y in std::iter::once(&r).chain(self.pending_at(r)) {
             if !self.ops.ok_monotone[y as usize] && !self.is_lin(y) {
                 w.reviver(
@@ -738,27 +725,11 @@ impl<'a, 'm> Search<'a, 'm> {
                 );
             }
         }
-        let after = self
-            .pruning
-            .ok_resets
-            .partition_point(|&(rank, _)| rank < r_rank);
-        for &(rank, x) in &self.pruning.ok_resets[after..] {
-            if rank >= horizon || !w.reviver(rank, x, self.ops.ok_op[x as usize]) {
-                break;
-            }
-        }
-        for &j in &self.pruning.info_resets {
-            let rank = self.ops.info_call_rank[j as usize];
-            if rank >= horizon {
-                break;
-            }
-            let class = self.ops.classes.of[j as usize];
-            if self.ops.info_pos[j as usize] >= self.class_count[class as usize]
-                && !w.reviver(rank, INFO | j, self.ops.info_op[j as usize])
-            {
-                break;
-            }
-        }
+        let class_count = &self.class_count;
+        self.pruning
+            .note_revivers(&self.ops, r_rank, &mut w, |class| {
+                class_count[class as usize]
+            });
         w.settle(&mut self.intern);
         self.watcher = w;
     }
