@@ -470,12 +470,7 @@ fn poll_step(
     } else if delta < 1 {
         steps.nonmonotonic.push(Case {
             sort: delta,
-            details: json!({
-                "key": name,
-                "values": [msg_or_null(parsed, v), msg_or_null(parsed, v2)],
-                "delta": delta,
-                "ops": [last.to_json(), op.to_json()],
-            }),
+            details: nonmonotonic_details(parsed, name, (v, v2), delta, (last, op)),
             sentence: format!(
                 "process {} polled key {} up to message {} ({last}), then from message \
                  {} ({op}), {} in the log",
@@ -491,6 +486,24 @@ fn poll_step(
             ),
         });
     }
+}
+
+/// A nonmonotonic case as Jepsen writes one: the key, the last message
+/// of the earlier op and the first of the later, how far apart they are in
+/// the log, and the two ops.
+fn nonmonotonic_details(
+    parsed: &Parsed,
+    name: &str,
+    (v, v2): (Option<MsgId>, Option<MsgId>),
+    delta: i64,
+    (last, op): (&KOp, &KOp),
+) -> Value {
+    json!({
+        "key": name,
+        "values": [msg_or_null(parsed, v), msg_or_null(parsed, v2)],
+        "delta": delta,
+        "ops": [last.to_json(), op.to_json()],
+    })
 }
 
 /// Jepsen's `nonmonotonic-send-cases`: a process's successive sends to a
@@ -540,12 +553,7 @@ fn send_step(
     let name = parsed.key_name(key);
     Some(Case {
         sort: delta,
-        details: json!({
-            "key": name,
-            "values": [msg_or_null(parsed, v), msg_or_null(parsed, v2)],
-            "delta": delta,
-            "ops": [last.to_json(), op.to_json()],
-        }),
+        details: nonmonotonic_details(parsed, name, (v, v2), delta, (last, op)),
         sentence: format!(
             "process {} sent message {} to key {} ({op}) after message {} \
              ({last}), but it is {} in the log",

@@ -27,8 +27,6 @@
 //! monotone models no state that a read still to come can never accept
 //! (`monotone.rs`).
 
-use std::sync::atomic::Ordering;
-
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::indexed::{IndexedOps, INFO};
@@ -536,17 +534,7 @@ impl Frontier<'_, '_> {
     }
 
     fn interrupted(&self) -> Option<String> {
-        if self.controls.cancel.load(Ordering::Relaxed) {
-            return Some("cancelled: another partition is not linearizable".to_string());
-        }
-        if self
-            .controls
-            .stop
-            .is_some_and(|stop| stop.load(Ordering::Relaxed))
-        {
-            return Some("stopped from outside (time limit)".to_string());
-        }
-        None
+        self.controls.interrupted().map(|why| why.to_string())
     }
 
     fn stuck(&self, frontier: &[Config], x: u32) -> Stuck {

@@ -84,6 +84,37 @@ pub(crate) struct Controls<'a> {
     pub cancel: &'a AtomicBool,
 }
 
+impl Controls<'_> {
+    /// Whether the search should give up now, and why.
+    pub fn interrupted(&self) -> Option<Interrupted> {
+        if self.cancel.load(Ordering::Relaxed) {
+            Some(Interrupted::Cancelled)
+        } else if self.stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+            Some(Interrupted::Stopped)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a search gave up before deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interrupted {
+    /// Another partition was found invalid.
+    Cancelled,
+    /// The caller's stop flag (its time limit).
+    Stopped,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Interrupted::Cancelled => "cancelled: another partition is not linearizable",
+            Interrupted::Stopped => "stopped from outside (time limit)",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Verdict {
     Valid,
@@ -472,20 +503,10 @@ impl<'a, 'm> Search<'a, 'm> {
     }
 
     fn interrupted(&self) -> Option<String> {
-        if self.controls.cancel.load(Ordering::Relaxed) {
-            return Some("cancelled: another partition is not linearizable".to_string());
-        }
-        if self
-            .controls
-            .stop
-            .is_some_and(|stop| stop.load(Ordering::Relaxed))
-        {
-            return Some(format!(
-                "stopped from outside (time limit) after {} configurations",
-                self.table.len()
-            ));
-        }
-        None
+        self.controls.interrupted().map(|why| match why {
+            Interrupted::Cancelled => why.to_string(),
+            Interrupted::Stopped => format!("{why} after {} configurations", self.table.len()),
+        })
     }
 
     /// Takes configurations from the shared budget in chunks.
