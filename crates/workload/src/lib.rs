@@ -7,6 +7,7 @@
 //! Sans-IO and deterministic: all randomness comes from the [`Rng`](lightcone_rng::Rng) passed
 //! in.
 
+mod add_read;
 mod broadcast;
 mod counter;
 mod echo;
@@ -22,6 +23,7 @@ use lightcone_proto::{Body, ErrorCode, Value};
 use lightcone_rng::Rng;
 use serde::Serialize;
 
+pub use add_read::{AddRead, Adds};
 pub use broadcast::Broadcast;
 pub use counter::Counter;
 pub use echo::Echo;
@@ -174,22 +176,6 @@ pub enum WorkloadDetails {
     Kafka(lightcone_kafka::Details),
 }
 
-/// The one read each worker performs after recovery (broadcast, g-set, the
-/// counters).
-pub(crate) fn final_read(n: usize) -> Option<FinalOp> {
-    (n == 0).then(|| FinalOp::now(Invocation::new("read", Value::Null)))
-}
-
-/// Maelstrom's `gen/mix` of an add-like op and a read, half and half:
-/// broadcast, g-set and the counters.
-pub(crate) fn add_or_read(rng: &mut Rng, add: impl FnOnce(&mut Rng) -> Invocation) -> Invocation {
-    if rng.below(2) == 0 {
-        add(rng)
-    } else {
-        Invocation::new("read", Value::Null)
-    }
-}
-
 /// The `field` of a reply that must be of type `kind`, moved out.
 pub(crate) fn take_field(reply: &mut Body, kind: &str, field: &str) -> Result<Value, String> {
     if reply.kind != kind {
@@ -243,10 +229,12 @@ pub fn build(name: &str, options: &WorkloadOptions) -> Result<Box<dyn Workload>,
     Ok(match name {
         "echo" => Box::new(Echo),
         "unique-ids" => Box::new(UniqueIds),
-        "broadcast" => Box::new(Broadcast::new(options.topology.build(&options.nodes))),
-        "g-set" => Box::new(GSet::default()),
-        "g-counter" => Box::new(Counter::grow_only()),
-        "pn-counter" => Box::new(Counter::positive_negative()),
+        "broadcast" => Box::new(AddRead(Broadcast::new(
+            options.topology.build(&options.nodes),
+        ))),
+        "g-set" => Box::new(AddRead(GSet::default())),
+        "g-counter" => Box::new(AddRead(Counter::grow_only())),
+        "pn-counter" => Box::new(AddRead(Counter::positive_negative())),
         "lin-kv" => Box::new(LinKv::new(options.nodes.len())),
         "kafka" => Box::new(Kafka::new(options)),
         _ => {
