@@ -1,6 +1,7 @@
 //! `lightcone test --sim`: one seeded simulation, or a sweep of seeds with
 //! replay commands and shrinking.
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -12,38 +13,19 @@ use lightcone_sim::{SeedOutcome, SharedFactory};
 /// Simulations a shrink may run.
 const SHRINK_ATTEMPTS_MAX: usize = 200;
 
-/// Which seeds a sweep runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeedRange {
-    pub start: u64,
-    pub end: u64,
-}
-
-impl std::str::FromStr for SeedRange {
-    type Err = String;
-    fn from_str(s: &str) -> Result<SeedRange, String> {
-        let bad = || {
-            format!(
-                "--seeds is {s:?}; give a count (100) or a range A..B (first included, last not)"
-            )
-        };
-        match s.split_once("..") {
-            Some((a, b)) => {
-                let (start, end) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-                if start >= end {
-                    return Err(bad());
-                }
-                Ok(SeedRange { start, end })
-            }
-            None => {
-                let n: u64 = s.parse().map_err(|_| bad())?;
-                if n == 0 {
-                    return Err(bad());
-                }
-                Ok(SeedRange { start: 0, end: n })
-            }
-        }
+/// `--seeds`: a count N (seeds 0..N) or a range A..B (A included, B not).
+pub fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
+    let bad = || {
+        format!("--seeds is {s:?}; give a count (100) or a range A..B (first included, last not)")
+    };
+    let (start, end) = match s.split_once("..") {
+        Some((a, b)) => (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?),
+        None => (0, s.parse().map_err(|_| bad())?),
+    };
+    if start >= end {
+        return Err(bad());
     }
+    Ok(start..end)
 }
 
 /// `--shard i/n`: this machine runs the seeds whose position modulo n is i.
@@ -53,24 +35,22 @@ pub struct Shard {
     pub count: u64,
 }
 
-impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = || format!("--shard is {s:?}; write i/n with 0 <= i < n, e.g. 3/16");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count): (u64, u64) =
-            (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
+/// `--shard i/n`, with 0 <= i < n.
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("--shard is {s:?}; write i/n with 0 <= i < n, e.g. 3/16");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (index, count): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if count == 0 || index >= count {
+        return Err(bad());
     }
+    Ok(Shard { index, count })
 }
 
 impl Shard {
     /// The seeds of `range` this shard runs.
-    pub fn seeds(&self, range: &SeedRange) -> Vec<u64> {
-        (range.start..range.end)
+    pub fn seeds(&self, range: &Range<u64>) -> Vec<u64> {
+        range
+            .clone()
             .enumerate()
             .filter(|(i, _)| *i as u64 % self.count == self.index)
             .map(|(_, s)| s)
@@ -265,7 +245,7 @@ fn describe(o: &SeedOutcome) -> String {
 pub fn run_sweep(
     config: TestConfig,
     node_args: &[String],
-    range: SeedRange,
+    range: Range<u64>,
     shard: Option<Shard>,
     no_shrink: bool,
 ) -> i32 {

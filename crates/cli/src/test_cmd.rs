@@ -1,5 +1,6 @@
 //! `lightcone test`: Maelstrom's flags, lightcone's defaults.
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use lightcone_nodes::NodeSpec;
 use lightcone_runner::{exit_code, ProgramError, RunOptions, RunnerError};
 use lightcone_workload::Topology;
 
-use crate::sim_cmd::{self, SeedRange, Shard};
+use crate::sim_cmd::{self, Shard};
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
@@ -60,10 +61,10 @@ pub struct TestArgs {
     #[arg(long)]
     sim: bool,
     /// With --sim: sweep many seeds, a count (100) or a range (A..B).
-    #[arg(long, requires = "sim")]
-    seeds: Option<SeedRange>,
+    #[arg(long, requires = "sim", value_parser = sim_cmd::parse_seeds)]
+    seeds: Option<Range<u64>>,
     /// With --seeds: run only shard i of n (i/n), for batch schedulers.
-    #[arg(long, requires = "seeds")]
+    #[arg(long, requires = "seeds", value_parser = sim_cmd::parse_shard)]
     shard: Option<Shard>,
     /// With --seeds: do not shrink the first failing seed.
     #[arg(long, requires = "seeds")]

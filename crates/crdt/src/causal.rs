@@ -57,3 +57,20 @@ pub trait CausalCrdt<I: Ord + Clone>: Crdt + Sized {
     /// Unwraps into the store and the context.
     fn into_causal(self) -> Causal<Self::Store, I>;
 }
+
+/// The body of a [`CausalCrdt`] impl for a CRDT that is one field, `causal`, of type
+/// `Causal<$store, I>` (`I` being the impl's replica id type).
+macro_rules! causal_field {
+    ($store:ty) => {
+        type Store = $store;
+
+        fn from_causal(causal: $crate::Causal<Self::Store, I>) -> Self {
+            Self { causal }
+        }
+
+        fn into_causal(self) -> $crate::Causal<Self::Store, I> {
+            self.causal
+        }
+    };
+}
+pub(crate) use causal_field;

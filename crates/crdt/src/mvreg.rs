@@ -96,15 +96,7 @@ impl<V: Clone + PartialEq, I: Ord + Clone> Crdt for MVRegister<V, I> {
 }
 
 impl<V: Clone + PartialEq, I: Ord + Clone> CausalCrdt<I> for MVRegister<V, I> {
-    type Store = DotFun<V, I>;
-
-    fn from_causal(causal: Causal<Self::Store, I>) -> Self {
-        Self { causal }
-    }
-
-    fn into_causal(self) -> Causal<Self::Store, I> {
-        self.causal
-    }
+    crate::causal::causal_field!(DotFun<V, I>);
 }
 
 #[cfg(test)]

@@ -143,15 +143,7 @@ impl<K: Ord + Clone, V: CausalCrdt<I>, I: Ord + Clone> Crdt for ORMap<K, V, I> {
 }
 
 impl<K: Ord + Clone, V: CausalCrdt<I>, I: Ord + Clone> CausalCrdt<I> for ORMap<K, V, I> {
-    type Store = DotMap<K, V::Store>;
-
-    fn from_causal(causal: Causal<Self::Store, I>) -> Self {
-        Self { causal }
-    }
-
-    fn into_causal(self) -> Causal<Self::Store, I> {
-        self.causal
-    }
+    crate::causal::causal_field!(DotMap<K, V::Store>);
 }
 
 #[cfg(test)]

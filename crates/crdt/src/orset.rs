@@ -148,15 +148,7 @@ impl<E: Ord + Clone, I: Ord + Clone> Crdt for ORSet<E, I> {
 }
 
 impl<E: Ord + Clone, I: Ord + Clone> CausalCrdt<I> for ORSet<E, I> {
-    type Store = DotMap<E, DotSet<I>>;
-
-    fn from_causal(causal: Causal<Self::Store, I>) -> Self {
-        Self { causal }
-    }
-
-    fn into_causal(self) -> Causal<Self::Store, I> {
-        self.causal
-    }
+    crate::causal::causal_field!(DotMap<E, DotSet<I>>);
 }
 
 #[cfg(test)]

@@ -189,20 +189,31 @@ pub(crate) fn op(common: Common, f: String, value: Value) -> Op {
 
 /// Reads Jepsen EDN.
 pub(crate) fn read(text: &str) -> Result<History, FormatError> {
-    let forms = parse_all(text)?;
-    let mut history = History::default();
-    for map in op_maps(&forms)? {
-        let Some(common) = common(&map)? else {
-            continue;
-        };
-        let (f, _) = function(&map)?;
+    read_client_ops(text, |map, common| {
+        let (f, _) = function(map)?;
         let value = match map.get("value") {
             Some(node) => to_json(node)?,
             None => Value::Null,
         };
         let mut op = op(common, f, value);
         apply_nil_read_rule(&mut op);
-        history.push(op);
+        Ok(op)
+    })
+}
+
+/// Reads a history of EDN op maps, the client ops only (the nemesis and
+/// other non-client actors take no part in checking), each made by
+/// `to_op` from its map and the fields every op has.
+pub(crate) fn read_client_ops(
+    text: &str,
+    mut to_op: impl FnMut(&OpMap<'_, '_>, Common) -> Result<Op, FormatError>,
+) -> Result<History, FormatError> {
+    let forms = parse_all(text)?;
+    let mut history = History::default();
+    for map in op_maps(&forms)? {
+        if let Some(common) = common(&map)? {
+            history.push(to_op(&map, common)?);
+        }
     }
     Ok(history)
 }

@@ -13,19 +13,13 @@
 use serde_json::Value;
 
 use super::edn_json::to_json;
-use super::edn_syntax::parse_all;
-use super::jepsen_edn::{at, common, function, op, op_maps};
+use super::jepsen_edn::{at, function, op, read_client_ops};
 use super::FormatError;
 use crate::History;
 
 pub(crate) fn read(text: &str) -> Result<History, FormatError> {
-    let forms = parse_all(text)?;
-    let mut history = History::default();
-    for map in op_maps(&forms)? {
-        let Some(common) = common(&map)? else {
-            continue;
-        };
-        let (f, f_pos) = function(&map)?;
+    read_client_ops(text, |map, common| {
+        let (f, f_pos) = function(map)?;
         if !matches!(f.as_str(), "get" | "put" | "append") {
             return Err(at(
                 f_pos,
@@ -37,9 +31,8 @@ pub(crate) fn read(text: &str) -> Result<History, FormatError> {
             Some(node) => to_json(node)?,
             None => Value::Null,
         };
-        history.push(op(common, f, Value::Array(vec![key, value])));
-    }
-    Ok(history)
+        Ok(op(common, f, Value::Array(vec![key, value])))
+    })
 }
 
 #[cfg(test)]
