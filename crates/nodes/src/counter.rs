@@ -75,11 +75,7 @@ impl Counter {
                         return;
                     }
                 };
-                let cas = Body::new("cas")
-                    .with("key", key.clone())
-                    .with("from", current)
-                    .with("to", current + delta)
-                    .with("create_if_not_exists", true);
+                let cas = Body::kv_cas(key.clone(), current, current + delta, true);
                 ctx.rpc(
                     SERVICE,
                     cas,
@@ -196,10 +192,7 @@ impl Node for Counter {
     fn handle(&mut self, ctx: &mut Context<Self>, msg: Envelope) -> Result<(), NodeError> {
         match msg.body.kind.as_str() {
             "add" => {
-                let delta = msg
-                    .body
-                    .get_i64("delta")
-                    .ok_or_else(|| NodeError::malformed("add needs an integer `delta`"))?;
+                let delta = crate::add_delta(&msg)?;
                 if delta == 0 {
                     ctx.reply(&msg, Body::new("add_ok"));
                 } else {

@@ -109,11 +109,9 @@ impl<C: Counter> Api for CounterApi<C> {
     ) -> Result<(Body, Option<C>), NodeError> {
         match msg.body.kind.as_str() {
             "add" => {
-                let delta = msg
-                    .body
-                    .get_i64("delta")
-                    .ok_or_else(|| NodeError::malformed("add needs an integer `delta`"))?;
-                let delta = state.add(node_id, delta).map_err(NodeError::malformed)?;
+                let delta = state
+                    .add(node_id, crate::add_delta(msg)?)
+                    .map_err(NodeError::malformed)?;
                 Ok((Body::new("add_ok"), Some(delta)))
             }
             "read" => Ok((Body::new("read_ok").with("value", state.total()), None)),

@@ -213,11 +213,12 @@ impl Kafka {
         let mut log = messages(current.as_ref());
         let offset = log.len() as u64;
         log.push(msg.clone());
-        let cas = Body::new("cas")
-            .with("key", log_key(&key))
-            .with("from", current.clone().unwrap_or(Value::Null))
-            .with("to", Value::from(log))
-            .with("create_if_not_exists", current.is_none());
+        let cas = Body::kv_cas(
+            log_key(&key),
+            current.clone().unwrap_or(Value::Null),
+            log,
+            current.is_none(),
+        );
         ctx.rpc(
             SERVICE,
             cas,
@@ -287,11 +288,12 @@ impl Kafka {
                 if current.is_some_and(|c| c >= offset) {
                     return node.gather_done(ctx, id, None);
                 }
-                let cas = Body::new("cas")
-                    .with("key", k)
-                    .with("from", current.map_or(Value::Null, Value::from))
-                    .with("to", offset)
-                    .with("create_if_not_exists", current.is_none());
+                let cas = Body::kv_cas(
+                    k,
+                    current.map_or(Value::Null, Value::from),
+                    offset,
+                    current.is_none(),
+                );
                 ctx.rpc(
                     SERVICE,
                     cas,

@@ -63,3 +63,10 @@ pub fn run(spec: &NodeSpec) -> Result<(), StdioError> {
     let mut node = spec.build(seed, storage);
     lightcone_sdk::run_stdio_runtime(node.as_mut())
 }
+
+/// An `add` request's integer `delta` (the counters' nodes).
+pub(crate) fn add_delta(msg: &lightcone_sdk::Envelope) -> Result<i64, lightcone_sdk::NodeError> {
+    msg.body
+        .get_i64("delta")
+        .ok_or_else(|| lightcone_sdk::NodeError::malformed("add needs an integer `delta`"))
+}

@@ -138,6 +138,22 @@ impl Body {
             .with("node_ids", ids)
     }
 
+    /// A `cas` request to one of Maelstrom's kv services (lin-kv, seq-kv,
+    /// lww-kv): set `key` from `from` to `to`; with
+    /// `create_if_not_exists`, a missing key counts as holding `from`.
+    pub fn kv_cas(
+        key: impl Into<serde_json::Value>,
+        from: impl Into<serde_json::Value>,
+        to: impl Into<serde_json::Value>,
+        create_if_not_exists: bool,
+    ) -> Body {
+        Body::new("cas")
+            .with("key", key)
+            .with("from", from)
+            .with("to", to)
+            .with("create_if_not_exists", create_if_not_exists)
+    }
+
     /// Builds a body from a JSON object, checking the reserved keys.
     pub fn from_map(mut map: Map) -> Result<Body, LineError> {
         let kind = match map.remove("type") {
