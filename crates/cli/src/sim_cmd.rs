@@ -176,17 +176,11 @@ fn workload_flags(config: &TestConfig) -> String {
 /// One simulation, writing its results folder.
 pub fn run_one(
     config: TestConfig,
+    factory: &SharedFactory,
     node_args: &[String],
     store: PathBuf,
     command_line: String,
 ) -> i32 {
-    let factory = match factory(&config.workload, node_args) {
-        Ok(f) => f,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit_code::USAGE;
-        }
-    };
     eprintln!(
         "seed {} (replay: {})",
         config.seed,
@@ -202,7 +196,7 @@ pub fn run_one(
         command_line,
         progress: false,
     };
-    match lightcone_runner::run_sim(&options, &*factory) {
+    match lightcone_runner::run_sim(&options, factory) {
         Ok(report) => {
             println!("{}", report.summary());
             let w = &report.workbench;
@@ -244,18 +238,12 @@ fn describe(o: &SeedOutcome) -> String {
 /// shrunk unless `no_shrink`.
 pub fn run_sweep(
     config: TestConfig,
+    factory: &SharedFactory,
     node_args: &[String],
     range: Range<u64>,
     shard: Option<Shard>,
     no_shrink: bool,
 ) -> i32 {
-    let factory = match factory(&config.workload, node_args) {
-        Ok(f) => f,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit_code::USAGE;
-        }
-    };
     let shard = shard.unwrap_or(Shard { index: 0, count: 1 });
     let seeds = shard.seeds(&range);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -268,7 +256,7 @@ pub fn run_sweep(
         shard.count
     );
     let start = Instant::now();
-    let outcomes = match lightcone_sim::sweep(&config, &seeds, &*factory, threads) {
+    let outcomes = match lightcone_sim::sweep(&config, &seeds, factory, threads) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
@@ -292,7 +280,7 @@ pub fn run_sweep(
         if !no_shrink {
             let mut c = config.clone();
             c.seed = first.seed;
-            print_shrunk(&c, &*factory, node_args);
+            print_shrunk(&c, factory, node_args);
         }
     }
     tally.exit_code()

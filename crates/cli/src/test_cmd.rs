@@ -362,11 +362,29 @@ fn run_sim(args: TestArgs) -> i32 {
         Ok(c) => c,
         Err(message) => return usage(message),
     };
+    let factory = match sim_cmd::factory(&config.workload, &args.args) {
+        Ok(f) => f,
+        Err(message) => return usage(message),
+    };
+    let node_args = &args.args;
     match args.seeds.clone() {
-        Some(range) => sim_cmd::run_sweep(config, &args.args, range, args.shard, args.no_shrink),
+        Some(range) => sim_cmd::run_sweep(
+            config,
+            &*factory,
+            node_args,
+            range,
+            args.shard,
+            args.no_shrink,
+        ),
         None => {
             let command_line = std::env::args().collect::<Vec<_>>().join(" ");
-            sim_cmd::run_one(config, &args.args, args.store.clone(), command_line)
+            sim_cmd::run_one(
+                config,
+                &*factory,
+                node_args,
+                args.store.clone(),
+                command_line,
+            )
         }
     }
 }

@@ -213,24 +213,17 @@ impl Kafka {
         let mut log = messages(current.as_ref());
         let offset = log.len() as u64;
         log.push(msg.clone());
-        let cas = Body::kv_cas(
-            log_key(&key),
-            current.clone().unwrap_or(Value::Null),
-            log,
-            current.is_none(),
-        );
-        ctx.rpc(
-            SERVICE,
-            cas,
-            RPC_TIMEOUT_NS,
-            move |node: &mut Kafka, ctx, result| match result {
-                Ok(_) => ctx.reply(&request, Body::new("send_ok").with("offset", offset)),
+        let service_key = log_key(&key);
+        cas(
+            ctx,
+            service_key,
+            current,
+            Value::from(log),
+            move |node, ctx, cas| match cas {
+                Cas::Done => ctx.reply(&request, Body::new("send_ok").with("offset", offset)),
                 // Another append got there first: read again.
-                Err(RpcError::Error {
-                    code: ErrorCode::PreconditionFailed,
-                    ..
-                }) => node.send(ctx, request, key, msg),
-                Err(e) => {
+                Cas::Raced => node.send(ctx, request, key, msg),
+                Cas::Failed(e) => {
                     // A timed-out cas may have appended: indefinite.
                     let code = if e.is_definite() {
                         ErrorCode::TemporarilyUnavailable
@@ -288,23 +281,16 @@ impl Kafka {
                 if current.is_some_and(|c| c >= offset) {
                     return node.gather_done(ctx, id, None);
                 }
-                let cas = Body::kv_cas(
+                let current = current.map(Value::from);
+                cas(
+                    ctx,
                     k,
-                    current.map_or(Value::Null, Value::from),
-                    offset,
-                    current.is_none(),
-                );
-                ctx.rpc(
-                    SERVICE,
-                    cas,
-                    RPC_TIMEOUT_NS,
-                    move |node: &mut Kafka, ctx, result| match result {
-                        Ok(_) => node.gather_done(ctx, id, None),
-                        Err(RpcError::Error {
-                            code: ErrorCode::PreconditionFailed,
-                            ..
-                        }) => node.commit_one(ctx, id, key, offset),
-                        Err(e) => node.gather_done(ctx, id, Some(e.to_string())),
+                    current,
+                    Value::from(offset),
+                    move |node, ctx, cas| match cas {
+                        Cas::Done => node.gather_done(ctx, id, None),
+                        Cas::Raced => node.commit_one(ctx, id, key, offset),
+                        Cas::Failed(e) => node.gather_done(ctx, id, Some(e.to_string())),
                     },
                 );
             },
@@ -321,6 +307,38 @@ impl Kafka {
             .collect();
         self.read_each(ctx, request, Answer::List, reads);
     }
+}
+
+/// What a cas on the service came to.
+enum Cas {
+    Done,
+    /// Another writer changed the key since it was read.
+    Raced,
+    Failed(RpcError),
+}
+
+/// Sets the service's `key` from `current` (`None`: the key does not exist
+/// yet) to `to`, then calls `then` with the outcome.
+fn cas(
+    ctx: &mut Context<Kafka>,
+    key: String,
+    current: Option<Value>,
+    to: Value,
+    then: impl FnOnce(&mut Kafka, &mut Context<Kafka>, Cas) + 'static,
+) {
+    let create = current.is_none();
+    let body = Body::kv_cas(key, current.unwrap_or(Value::Null), to, create);
+    ctx.rpc(SERVICE, body, RPC_TIMEOUT_NS, move |node, ctx, result| {
+        let outcome = match result {
+            Ok(_) => Cas::Done,
+            Err(RpcError::Error {
+                code: ErrorCode::PreconditionFailed,
+                ..
+            }) => Cas::Raced,
+            Err(e) => Cas::Failed(e),
+        };
+        then(node, ctx, outcome);
+    });
 }
 
 /// `[[offset, msg], ...]` of `log` from `from` (at most

@@ -9,7 +9,7 @@ use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 use lightcone_rng::Rng;
 
-use crate::{FinalOp, Invocation, Next, Worker, Workload, WorkloadDetails};
+use crate::{Completion, FinalOp, Invocation, Next, Worker, Workload, WorkloadDetails};
 
 /// What one add-and-read workload adds, and how it reads and checks.
 pub trait Adds: Send {
@@ -64,12 +64,7 @@ impl<A: Adds> Workload for AddRead<A> {
         })
     }
 
-    fn complete(
-        &mut self,
-        _worker: Worker,
-        op: &Invocation,
-        mut reply: Body,
-    ) -> Result<Next, String> {
+    fn complete(&mut self, _worker: Worker, op: &Invocation, mut reply: Body) -> Completion {
         let (add, _) = self.0.add_op();
         let (f, kind) = (op.f.as_str(), reply.kind.as_str());
         if f == add && kind.strip_suffix("_ok") == Some(add) {

@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Next, Worker, Workload, WorkloadDetails};
+use crate::{Completion, Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
 /// `echo{echo}` -> `echo_ok{echo}`: the reply must echo the request.
@@ -24,14 +24,8 @@ impl Workload for Echo {
         Next::Request(Body::new("echo").with("echo", op.value.clone()))
     }
 
-    fn complete(
-        &mut self,
-        _worker: Worker,
-        _op: &Invocation,
-        mut reply: Body,
-    ) -> Result<Next, String> {
-        let value = crate::take_field(&mut reply, "echo_ok", "echo");
-        value.map(Next::Ok)
+    fn complete(&mut self, _worker: Worker, _op: &Invocation, mut reply: Body) -> Completion {
+        crate::take_field(&mut reply, "echo_ok", "echo").map(Next::Ok)
     }
 
     fn is_idempotent(&self, _f: &str) -> bool {

@@ -43,7 +43,9 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Map, Value};
 
-use crate::{FinalOp, Invocation, Next, Worker, Workload, WorkloadDetails, WorkloadOptions};
+use crate::{
+    Completion, FinalOp, Invocation, Next, Worker, Workload, WorkloadDetails, WorkloadOptions,
+};
 use lightcone_rng::Rng;
 
 /// Elle's default for the exponential key distribution.
@@ -318,7 +320,7 @@ impl Workload for Kafka {
         }
     }
 
-    fn complete(&mut self, worker: Worker, op: &Invocation, reply: Body) -> Result<Next, String> {
+    fn complete(&mut self, worker: Worker, op: &Invocation, reply: Body) -> Completion {
         match (op.f.as_str(), reply.kind.as_str()) {
             ("send", "send_ok") => self.sent(op, &reply),
             ("poll", "poll_ok") => self.polled(worker, reply),
@@ -396,7 +398,7 @@ impl Kafka {
     }
 
     /// A send's ack: the message and the offset it got.
-    fn sent(&mut self, op: &Invocation, reply: &Body) -> Result<Next, String> {
+    fn sent(&mut self, op: &Invocation, reply: &Body) -> Completion {
         let offset = reply
             .get("offset")
             .and_then(Value::as_i64)
@@ -414,7 +416,7 @@ impl Kafka {
     /// A poll's reply: moves the worker's offsets past what it saw, then
     /// commits the highest offset polled of each key that had any (the poll
     /// completes when the commit does).
-    fn polled(&mut self, worker: Worker, mut reply: Body) -> Result<Next, String> {
+    fn polled(&mut self, worker: Worker, mut reply: Body) -> Completion {
         let Some(Value::Object(msgs)) = reply.fields.remove("msgs") else {
             return Err("poll_ok needs a `msgs` object of key -> [[offset, msg], ...]".into());
         };
@@ -450,12 +452,7 @@ impl Kafka {
 
     /// An assign's committed offsets: each assigned key resumes where this
     /// worker left it, or else at its committed offset, or else at 0.
-    fn assigned(
-        &mut self,
-        worker: Worker,
-        op: &Invocation,
-        mut reply: Body,
-    ) -> Result<Next, String> {
+    fn assigned(&mut self, worker: Worker, op: &Invocation, mut reply: Body) -> Completion {
         let committed = match reply.fields.remove("offsets") {
             Some(Value::Object(offsets)) => offsets,
             _ => {

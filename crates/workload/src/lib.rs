@@ -63,6 +63,10 @@ pub enum Next {
     Info,
 }
 
+/// What a reply comes to: what comes next for the operation, or what is
+/// wrong with the reply.
+pub type Completion = Result<Next, String>;
+
 /// An operation of the final phase and how long to wait before it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinalOp {
@@ -121,7 +125,7 @@ pub trait Workload: Send {
     /// another request of the same operation (kafka's poll commits what it
     /// polled before it completes); or says what is wrong with the reply.
     /// Takes the reply by value so large results move, not copy.
-    fn complete(&mut self, worker: Worker, op: &Invocation, reply: Body) -> Result<Next, String>;
+    fn complete(&mut self, worker: Worker, op: &Invocation, reply: Body) -> Completion;
 
     /// An error reply that is in fact a result (lin-kv: reading a missing
     /// key observes that it is absent): the ok value, or `None` to apply

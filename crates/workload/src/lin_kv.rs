@@ -5,7 +5,7 @@ use lightcone_history::History;
 use lightcone_linear::{self as linear, LinearOptions};
 use lightcone_proto::{Body, ErrorCode, Value};
 
-use crate::{Invocation, Next, Worker, Workload, WorkloadDetails};
+use crate::{Completion, Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
 /// Processes that may touch one key before its group moves to the next
@@ -111,12 +111,7 @@ impl Workload for LinKv {
         })
     }
 
-    fn complete(
-        &mut self,
-        _worker: Worker,
-        op: &Invocation,
-        mut reply: Body,
-    ) -> Result<Next, String> {
+    fn complete(&mut self, _worker: Worker, op: &Invocation, mut reply: Body) -> Completion {
         let value = match (op.f.as_str(), reply.kind.as_str()) {
             ("read", "read_ok") => {
                 let value = reply

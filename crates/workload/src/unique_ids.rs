@@ -2,7 +2,7 @@ use lightcone_check::CheckResult;
 use lightcone_history::History;
 use lightcone_proto::{Body, Value};
 
-use crate::{Invocation, Next, Worker, Workload, WorkloadDetails};
+use crate::{Completion, Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
 /// `generate` -> `generate_ok{id}`: no id may be handed out twice.
@@ -21,14 +21,8 @@ impl Workload for UniqueIds {
         Next::Request(Body::new("generate"))
     }
 
-    fn complete(
-        &mut self,
-        _worker: Worker,
-        _op: &Invocation,
-        mut reply: Body,
-    ) -> Result<Next, String> {
-        let value = crate::take_field(&mut reply, "generate_ok", "id");
-        value.map(Next::Ok)
+    fn complete(&mut self, _worker: Worker, _op: &Invocation, mut reply: Body) -> Completion {
+        crate::take_field(&mut reply, "generate_ok", "id").map(Next::Ok)
     }
 
     fn is_idempotent(&self, _f: &str) -> bool {
