@@ -1,0 +1,1 @@
+//! Elle's consistency models and anomalies (elle/consistency_model.clj).

@@ -1,0 +1,1 @@
+//! Transactional histories for tests and benchmarks.
