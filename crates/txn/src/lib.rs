@@ -33,6 +33,7 @@ mod lost_update;
 pub mod ops;
 pub mod orders;
 mod result;
+pub mod rw_register;
 
 use std::collections::BTreeSet;
 
@@ -147,11 +148,24 @@ pub fn check(history: &History, options: &TxnOptions) -> CheckResult<Details> {
             let found = la.anomalies();
             analyse(&txns, options, builder, found, &la, ExplainOrder::WwFirst)
         }
-        TxnModel::RwRegister => result::unanalysable(
-            options,
-            "not-implemented",
-            "rw-register is not checked yet".into(),
-        ),
+        TxnModel::RwRegister => {
+            let order = |rels: Rels| {
+                let mut b = GraphBuilder::default();
+                match rels {
+                    Rels::PROCESS => orders::process_edges(&txns, &mut b),
+                    _ => orders::realtime_edges(&txns, &mut b),
+                }
+                b.build(txns.len())
+            };
+            let rr = match rw_register::RwRegister::new(&txns, options, &order) {
+                Ok(rr) => rr,
+                Err(p) => return result::unanalysable(options, p.kind, p.message),
+            };
+            let mut builder = GraphBuilder::default();
+            rr.edges(&mut builder);
+            let found = rr.anomalies();
+            analyse(&txns, options, builder, found, &rr, ExplainOrder::WrFirst)
+        }
     }
 }
 

@@ -202,7 +202,7 @@ impl<'h> Txns<'h> {
             keys: Interner::default(),
             values: Interner::default(),
         };
-        for (invoke, complete) in history.pair_positions() {
+        for (invoke, complete) in pairs(history) {
             txns.push(invoke, complete)?;
         }
         Ok(txns)
@@ -380,6 +380,32 @@ impl<'h> Txns<'h> {
             None => &ops[txn.invoke].value,
         }
     }
+}
+
+/// Client invocations paired with their completions, in order of
+/// invocation. A completion with no invocation before it (histories of
+/// completions only, as Elle's tests write them) stands for a whole
+/// transaction: it is paired with itself. An invocation the history never
+/// completes is paired with `None`.
+fn pairs(history: &History) -> Vec<(usize, Option<usize>)> {
+    let mut open: FxHashMap<u64, usize> = FxHashMap::default();
+    let mut pairs: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut slot: FxHashMap<usize, usize> = FxHashMap::default();
+    for (pos, op) in history.ops.iter().enumerate() {
+        let Process::Client(p) = op.process else {
+            continue;
+        };
+        if op.is_invoke() {
+            slot.insert(pos, pairs.len());
+            pairs.push((pos, None));
+            open.insert(p, pos);
+        } else if let Some(invoke) = open.remove(&p) {
+            pairs[slot[&invoke]].1 = Some(pos);
+        } else {
+            pairs.push((pos, Some(pos)));
+        }
+    }
+    pairs
 }
 
 /// The op whose value holds an indeterminate or failed txn's micro-ops:

@@ -50,6 +50,16 @@ pub struct Details {
     pub graph: GraphStats,
 }
 
+impl Details {
+    /// The witnesses reported for `kind` (none if it is a flag or absent).
+    pub fn anomalies_of(&self, kind: &str) -> &[Witness] {
+        match self.anomalies.get(kind) {
+            Some(Cases::Witnesses(w)) => w,
+            _ => &[],
+        }
+    }
+}
+
 /// An anomaly type's cases, or Elle's `true` for a flag.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
