@@ -98,11 +98,11 @@ impl<'t, 'h> RwRegister<'t, 'h> {
         }
         if options.sequential_keys {
             let g = order(Rels::PROCESS);
-            rr.add_source(&mut sources, "sequential-keys", rr.from_txn_order(&g));
+            rr.add_source(&mut sources, "sequential-keys", rr.versions_along(&g));
         }
         if options.linearizable_keys {
             let g = order(Rels::REALTIME);
-            rr.add_source(&mut sources, "linearizable-keys", rr.from_txn_order(&g));
+            rr.add_source(&mut sources, "linearizable-keys", rr.versions_along(&g));
         }
         Ok(rr)
     }
@@ -261,7 +261,7 @@ impl<'t, 'h> RwRegister<'t, 'h> {
     /// `transaction-graph->version-graphs`): the last value a transaction
     /// saw of a key precedes the first value seen by each next transaction,
     /// along the order, to touch the key.
-    fn from_txn_order(&self, order: &Graph) -> FxHashMap<u32, FxHashSet<(u32, u32)>> {
+    fn versions_along(&self, order: &Graph) -> FxHashMap<u32, FxHashSet<(u32, u32)>> {
         let mut edges: FxHashMap<u32, FxHashSet<(u32, u32)>> = FxHashMap::default();
         let n = self.txns.len() as u32;
         let keys: Vec<Vec<u32>> = (0..n).map(|t| self.ext_keys(t)).collect();
