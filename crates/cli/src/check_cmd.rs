@@ -1,6 +1,7 @@
 //! `lightcone check`: decide whether recorded histories are linearizable,
-//! or (`--model kafka`) whether a kafka-style log history holds up under
-//! Jepsen's kafka analysis.
+//! whether (`--model kafka`) a kafka-style log history holds up under
+//! Jepsen's kafka analysis, or (`--model list-append`, `rw-register`) which
+//! transactional anomalies a history shows, as Elle reports them.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use lightcone_history::formats::{self, Format};
 use lightcone_history::History;
 use lightcone_linear::{self as linear, LinearOptions, LinearResult};
 use lightcone_runner::exit_code;
+
+use crate::check_txn;
 use serde_json::{json, Value};
 
 #[derive(Args, Debug)]
@@ -22,11 +25,39 @@ pub struct CheckArgs {
     #[arg(required = true)]
     histories: Vec<PathBuf>,
     /// register, cas-register, kv, set, fifo-queue, unordered-queue, mutex
-    /// (independent-NAME checks NAME per key of [key, value] tuples), or
-    /// kafka (Jepsen's kafka analysis of send/poll/assign histories).
+    /// (independent-NAME checks NAME per key of [key, value] tuples),
+    /// kafka (Jepsen's kafka analysis of send/poll/assign histories), or
+    /// list-append / rw-register (Elle's transactional analysis).
     /// Default: cas-register for porcupine-etcd, kv for porcupine-kv.
     #[arg(long)]
     model: Option<String>,
+    /// list-append, rw-register: the consistency models the history must
+    /// satisfy, Elle's names and aliases, comma-separated (default
+    /// strict-serializable).
+    #[arg(long)]
+    consistency_models: Option<String>,
+    /// list-append, rw-register: further anomalies to look for (Elle's
+    /// names, comma-separated), e.g. G-single-item,lost-update.
+    #[arg(long)]
+    anomalies: Option<String>,
+    /// rw-register: infer version orders assuming each key is linearizable.
+    #[arg(long)]
+    linearizable_keys: bool,
+    /// rw-register: infer version orders assuming each key is sequential.
+    #[arg(long)]
+    sequential_keys: bool,
+    /// rw-register: do not assume writes follow reads within a transaction
+    /// (Maelstrom assumes they do).
+    #[arg(long)]
+    no_wfr_keys: bool,
+    /// list-append, rw-register: edge visits one strongly connected
+    /// component's cycle search may spend before cycle-search-timeout.
+    #[arg(long, default_value_t = lightcone_txn::SEARCH_BUDGET_DEFAULT)]
+    search_budget: u64,
+    /// list-append, rw-register: write one file per anomaly type here
+    /// (cycles as Elle's <type>.txt).
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// The model's initial state, as JSON (a register's initial value...).
     #[arg(long)]
     initial: Option<String>,
@@ -94,6 +125,8 @@ enum Outcome {
         op_count: usize,
         result: CheckResult<lightcone_kafka::Details>,
     },
+    /// The transactional checker's result.
+    Txn(CheckResult<lightcone_txn::Details>),
 }
 
 impl Outcome {
@@ -101,6 +134,7 @@ impl Outcome {
         match self {
             Outcome::Linear(result, _) => result.valid,
             Outcome::Workload { result, .. } => result.valid,
+            Outcome::Txn(result) => check_txn::valid(result),
         }
     }
 }
@@ -109,6 +143,19 @@ impl Outcome {
 fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration), String> {
     let (history, format) = parse(args, path)?;
     let name = model_name(args, format)?;
+    if let Some(model) = lightcone_txn::TxnModel::by_name(&name) {
+        let flags = check_txn::TxnFlags {
+            consistency_models: args.consistency_models.as_deref(),
+            anomalies: args.anomalies.as_deref(),
+            linearizable_keys: args.linearizable_keys,
+            sequential_keys: args.sequential_keys,
+            no_wfr_keys: args.no_wfr_keys,
+            search_budget: args.search_budget,
+        };
+        let options = check_txn::options(model, &flags)?;
+        let (result, took) = check_txn::check(&history, options, args.time_limit);
+        return Ok((Outcome::Txn(result), took));
+    }
     if name == "kafka" {
         let start = Instant::now();
         let result = lightcone_kafka::check(&history);
@@ -133,7 +180,7 @@ fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration), St
     };
     let model = linear::model_by_name(&name, initial).ok_or_else(|| {
         format!(
-            "unknown model {name:?}; the models are {}, kafka",
+            "unknown model {name:?}; the models are {}, kafka, list-append, rw-register",
             linear::model_names().join(", ")
         )
     })?;
@@ -228,12 +275,23 @@ fn print_workload(
 pub fn run(args: CheckArgs) -> i32 {
     let mut worst = Validity::Valid;
     let mut errors = 0;
-    for path in &args.histories {
+    for (position, path) in args.histories.iter().enumerate() {
         match check_one(&args, path) {
             Ok((outcome, took)) => {
                 worst = worst.merge(outcome.valid());
                 let ms = took.as_secs_f64() * 1000.0;
+                if let (Outcome::Txn(result), Some(dir)) = (&outcome, &args.out) {
+                    let dir = check_txn::out_dir(dir, path, position, args.histories.len());
+                    if let Err(message) = check_txn::write_out(&dir, result) {
+                        errors += 1;
+                        eprintln!("error: {message}");
+                    }
+                }
                 match (&outcome, args.json) {
+                    (Outcome::Txn(result), true) => {
+                        println!("{}", check_txn::to_json(path, result, ms))
+                    }
+                    (Outcome::Txn(result), false) => check_txn::print(path, result, ms),
                     (Outcome::Linear(result, _), true) => {
                         let mut v = result.to_json();
                         v["file"] = json!(path);

@@ -2,6 +2,7 @@
 
 mod alloc;
 mod check_cmd;
+mod check_txn;
 mod gen_cmd;
 mod node_cmd;
 mod sim_cmd;

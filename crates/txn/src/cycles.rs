@@ -17,9 +17,14 @@
 //! cases still prove which models are ruled out.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::consistency;
 use crate::graph::{sccs, Graph, Rels};
+
+/// Once a cycle is found, how many more start vertices are tried for a
+/// shorter one (a shorter witness is easier to read).
+const SHORTER_TRIES: usize = 16;
 
 /// An edge's relation as Elle's explainer names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,6 +316,8 @@ pub struct Search<'g> {
     local: rustc_hash::FxHashMap<u32, u32>,
     budget: u64,
     steps: u64,
+    /// Set from outside (a time limit) to stop as if out of budget.
+    stop: Option<&'g AtomicBool>,
 }
 
 impl<'g> Search<'g> {
@@ -320,6 +327,7 @@ impl<'g> Search<'g> {
         order_rels: Rels,
         component: &[u32],
         budget: u64,
+        stop: Option<&'g AtomicBool>,
     ) -> Search<'g> {
         let vertices = component.to_vec();
         let local = vertices
@@ -335,7 +343,13 @@ impl<'g> Search<'g> {
             local,
             budget,
             steps: 0,
+            stop,
         }
+    }
+
+    /// Whether the search must give up: out of budget, or told to stop.
+    fn exhausted(&self) -> bool {
+        self.steps > self.budget || self.stop.is_some_and(|s| s.load(Ordering::Relaxed))
     }
 
     fn member(&self, v: u32) -> bool {
@@ -614,15 +628,28 @@ impl Search<'_> {
         self.steps += self.graph_size();
         let mut out_of_budget = false;
         for part in parts {
+            let mut best: Option<Vec<u32>> = None;
+            let mut tries_left = SHORTER_TRIES;
             for start in self.starts(spec, &part) {
-                if self.steps > self.budget {
-                    return Outcome::OutOfBudget;
+                if self.exhausted() || (best.is_some() && tries_left == 0) {
+                    break;
+                }
+                if best.is_some() {
+                    tries_left -= 1;
                 }
                 match self.from(spec, start, &part) {
-                    Outcome::Found(c) => return Outcome::Found(c),
+                    Outcome::Found(c) if best.as_ref().is_none_or(|b| c.len() < b.len()) => {
+                        best = Some(c)
+                    }
                     Outcome::OutOfBudget => out_of_budget = true,
-                    Outcome::Absent => {}
+                    _ => {}
                 }
+            }
+            if let Some(cycle) = best {
+                return Outcome::Found(cycle);
+            }
+            if self.exhausted() {
+                return Outcome::OutOfBudget;
             }
         }
         if out_of_budget {
@@ -696,7 +723,7 @@ impl Search<'_> {
                 parent.insert(key, (v, s.pack()));
                 queue.push_back((w, next, false));
             }
-            if self.steps > self.budget {
+            if self.exhausted() {
                 return Outcome::OutOfBudget;
             }
         }
@@ -721,7 +748,7 @@ impl Search<'_> {
         let mut states: Vec<State> = vec![State::START];
         let mut iters: Vec<Vec<(u32, Label)>> = vec![self.out(start).collect()];
         while let Some(next_edges) = iters.last_mut() {
-            if self.steps > self.budget {
+            if self.exhausted() {
                 return Outcome::OutOfBudget;
             }
             let Some((w, label)) = next_edges.pop() else {

@@ -36,6 +36,8 @@ mod result;
 pub mod rw_register;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use lightcone_check::CheckResult;
 use lightcone_history::History;
@@ -71,6 +73,9 @@ pub struct TxnOptions {
     pub wfr_keys: bool,
     /// Steps per component before `cycle-search-timeout`.
     pub search_budget: u64,
+    /// Set by the caller (a time limit) to end every search as if out of
+    /// budget.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl TxnOptions {
@@ -83,6 +88,7 @@ impl TxnOptions {
             sequential_keys: false,
             wfr_keys: true,
             search_budget: SEARCH_BUDGET_DEFAULT,
+            stop: None,
         }
     }
 
@@ -207,7 +213,14 @@ fn analyse(
         data,
     };
     for component in &components {
-        let search = Search::new(&graph, order, order_rels, component, options.search_budget);
+        let search = Search::new(
+            &graph,
+            order,
+            order_rels,
+            component,
+            options.search_budget,
+            options.stop.as_deref(),
+        );
         let searched = search.run();
         stats.search_steps += searched.steps;
         result::add_cycles(&mut found, &explainer, component, searched);
