@@ -26,6 +26,7 @@ pub mod anomaly;
 pub mod consistency;
 pub mod cycles;
 pub mod explain;
+pub mod gadgets;
 pub mod gen;
 pub mod graph;
 pub mod list_append;
