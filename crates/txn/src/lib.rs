@@ -153,7 +153,15 @@ pub fn check(history: &History, options: &TxnOptions) -> CheckResult<Details> {
             let mut builder = GraphBuilder::default();
             la.edges(&mut builder);
             let found = la.anomalies();
-            analyse(&txns, options, builder, found, &la, ExplainOrder::WwFirst)
+            let beyond = la.beyond_elle();
+            analyse(
+                &txns,
+                options,
+                builder,
+                (found, beyond),
+                &la,
+                ExplainOrder::WwFirst,
+            )
         }
         TxnModel::RwRegister => {
             let order = |rels: Rels| {
@@ -171,18 +179,27 @@ pub fn check(history: &History, options: &TxnOptions) -> CheckResult<Details> {
             let mut builder = GraphBuilder::default();
             rr.edges(&mut builder);
             let found = rr.anomalies();
-            analyse(&txns, options, builder, found, &rr, ExplainOrder::WrFirst)
+            let beyond = Anomalies::default();
+            analyse(
+                &txns,
+                options,
+                builder,
+                (found, beyond),
+                &rr,
+                ExplainOrder::WrFirst,
+            )
         }
     }
 }
 
 /// The graph part, shared by both models: order edges, components, cycle
-/// search, and the verdict.
+/// search, and the verdict. `found` holds what Elle finds, then what
+/// lightcone finds beyond Elle.
 fn analyse(
     txns: &Txns,
     options: &TxnOptions,
     mut builder: GraphBuilder,
-    mut found: Anomalies,
+    (mut found, beyond): (Anomalies, Anomalies),
     data: &dyn explain::DataExplainer,
     order: ExplainOrder,
 ) -> CheckResult<Details> {
@@ -226,7 +243,7 @@ fn analyse(
         stats.search_steps += searched.steps;
         result::add_cycles(&mut found, &explainer, component, searched);
     }
-    result::verdict(options, txns, found, stats)
+    result::verdict(options, txns, found, beyond, stats)
 }
 
 /// A witness's text, as Elle writes `<type>.txt`: cycles step by step,

@@ -288,6 +288,55 @@ impl<'t, 'h> ListAppend<'t, 'h> {
         crate::lost_update::cases(self.txns, MopKind::Append, &mut found);
         found
     }
+
+    /// What lightcone finds beyond Elle: a key's version order that puts a
+    /// transaction's own appends in another order than it made them (Elle
+    /// drops self-edges, so it never sees this). Reported as `internal`:
+    /// the transaction's own effects contradict themselves.
+    pub fn beyond_elle(&self) -> Anomalies {
+        let txns = self.txns;
+        let mut found = Anomalies::default();
+        for t in 0..txns.len() as u32 {
+            if !self.possible(t) {
+                continue;
+            }
+            // key -> (position of the last of its appends seen, its mop).
+            let mut last: FxHashMap<u32, u32> = FxHashMap::default();
+            for (i, mop) in txns.mops(t).iter().enumerate() {
+                if mop.kind != MopKind::Append {
+                    continue;
+                }
+                let Some(&at) = self.position.get(&(mop.key, mop.value)) else {
+                    continue;
+                };
+                match last.insert(mop.key, at) {
+                    Some(before) if before > at => {
+                        let own: Vec<Value> = txns
+                            .mops(t)
+                            .iter()
+                            .filter(|m| m.kind == MopKind::Append && m.key == mop.key)
+                            .map(|m| txns.value(m.value).clone())
+                            .collect();
+                        found.add(
+                            "internal",
+                            Witness::Internal {
+                                op: txns.op(t).clone(),
+                                mop: txns.mop_json(t, i).clone(),
+                                expected: Value::Array(
+                                    std::iter::once(Value::String("...".into()))
+                                        .chain(own)
+                                        .collect(),
+                                ),
+                            },
+                        );
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        found
+    }
 }
 
 /// Each append's writer, or Elle's `duplicate-appends` when one element was

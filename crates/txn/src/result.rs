@@ -165,22 +165,20 @@ pub fn add_cycles(
 }
 
 /// Elle's `result-map`, plus lightcone's counts and problem sentences.
+/// `beyond` holds what lightcone finds that Elle does not look for: the
+/// verdict counts it, and Elle's own verdict (without it) is kept beside.
 pub fn verdict(
     options: &TxnOptions,
     txns: &Txns,
     found: Anomalies,
+    beyond: Anomalies,
     graph: GraphStats,
 ) -> CheckResult<Details> {
-    let prohibited = options.prohibited();
-    let reportable_types = options.reportable();
-    let all_types: Vec<&str> = found.types().collect();
-    let bad = all_types.iter().any(|t| prohibited.contains(t));
-    let mut reportable: Vec<&str> = all_types
-        .iter()
-        .copied()
-        .filter(|t| reportable_types.contains(t))
-        .collect();
-    remove_redundant_cycle_exists(&mut reportable);
+    let (elle_valid, _) = evaluate(options, &found);
+    let mut all = found;
+    all.merge(beyond.clone());
+    let (valid, reportable) = evaluate(options, &all);
+    let all_types: Vec<&str> = all.types().collect();
     let count = |s: Status| txns.txns.iter().filter(|t| t.status == s).count();
     let mut details = Details {
         txn_count: txns.len(),
@@ -194,27 +192,46 @@ pub fn verdict(
     if reportable.is_empty() {
         return CheckResult::new(Validity::Valid, Vec::new(), details);
     }
-    let valid = if bad {
-        Validity::Invalid
-    } else {
-        Validity::Unknown
-    };
     let boundary = consistency::friendly_boundary(&all_types);
-    let problems = reportable.iter().map(|t| problem(t, &found)).collect();
+    let mut problems: Vec<String> = reportable.iter().map(|t| problem(t, &all)).collect();
+    let beyond_problems: Vec<String> = beyond
+        .types()
+        .filter(|t| reportable.contains(t))
+        .map(|t| format!("{} (beyond Elle)", problem(t, &beyond)))
+        .collect();
+    problems.extend(beyond_problems.iter().cloned());
     details.anomaly_types = reportable.iter().map(|t| t.to_string()).collect();
     for t in &reportable {
-        let cases = match found.cases.get(*t) {
+        let cases = match all.cases.get(*t) {
             Some(cases) => Cases::Witnesses(cases.clone()),
             None => Cases::Flag(true),
         };
         details.anomalies.insert(t.to_string(), cases);
-        details
-            .anomaly_counts
-            .insert(t.to_string(), found.counts[*t]);
+        details.anomaly_counts.insert(t.to_string(), all.counts[*t]);
     }
     details.not = Some(boundary.not);
     details.also_not = Some(boundary.also_not);
-    CheckResult::new(valid, problems, details)
+    CheckResult::new(valid, problems, details).beyond_maelstrom(elle_valid, beyond_problems)
+}
+
+/// Elle's verdict on `found`, and the reportable types (redundant
+/// cycle-exists cases dropped).
+fn evaluate<'a>(options: &TxnOptions, found: &'a Anomalies) -> (Validity, Vec<&'a str>) {
+    let prohibited = options.prohibited();
+    let reportable_types = options.reportable();
+    let mut reportable: Vec<&str> = found
+        .types()
+        .filter(|t| reportable_types.contains(t))
+        .collect();
+    remove_redundant_cycle_exists(&mut reportable);
+    let valid = if found.types().any(|t| prohibited.contains(t)) {
+        Validity::Invalid
+    } else if reportable.is_empty() {
+        Validity::Valid
+    } else {
+        Validity::Unknown
+    };
+    (valid, reportable)
 }
 
 /// Drops `<model>-cycle-exists` cases whose model the other anomalies
