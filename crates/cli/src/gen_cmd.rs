@@ -1,12 +1,13 @@
 //! `lightcone gen`: histories for benchmarks and reproductions, written to
 //! standard output as JSONL (or EDN).
 
-use std::io::Write;
+use std::io::{self, BufWriter, Write};
 
 use clap::{Args, Subcommand};
-use lightcone_history::formats;
+use lightcone_history::{formats, History, HistoryWriter, Op};
 use lightcone_linear::gen;
 use lightcone_runner::exit_code;
+use lightcone_txn::gen::{self as txn_gen, GenOptions, TxnGenerator, Workload};
 
 #[derive(Args, Debug)]
 pub struct GenArgs {
@@ -46,6 +47,63 @@ enum GenKind {
         #[arg(long, default_value_t = 1_000_000)]
         ops: usize,
     },
+    /// Transactions of appends to and reads of integer lists (Maelstrom's
+    /// txn-list-append, Elle's list-append), drawn as Elle's generator
+    /// draws them; strict-serializable by construction.
+    ListAppend(TxnArgs),
+    /// Transactions of writes and reads of integer registers (Maelstrom's
+    /// txn-rw-register, Elle's rw-register), drawn as Elle's generator
+    /// draws them; strict-serializable by construction.
+    RwRegister(TxnArgs),
+}
+
+/// The options of the transactional histories (lightcone_txn::gen).
+#[derive(Args, Debug)]
+struct TxnArgs {
+    /// Transactions in the history (each an invocation and a completion).
+    #[arg(long, default_value_t = GenOptions::default().txns)]
+    txns: usize,
+    /// Client processes running at once.
+    #[arg(long, default_value_t = GenOptions::default().processes)]
+    processes: usize,
+    /// Active keys at any time (Elle's exponential key distribution).
+    #[arg(long, default_value_t = GenOptions::default().key_count)]
+    key_count: usize,
+    /// Micro-ops per transaction, at least.
+    #[arg(long, default_value_t = GenOptions::default().min_txn_length)]
+    min_txn_length: usize,
+    /// Micro-ops per transaction, at most.
+    #[arg(long, default_value_t = GenOptions::default().max_txn_length)]
+    max_txn_length: usize,
+    /// The cap on writes per key; each key draws its own limit up to it,
+    /// as Elle does, and is then replaced by a fresh key.
+    #[arg(long, default_value_t = GenOptions::default().max_writes_per_key)]
+    max_writes_per_key: u64,
+    /// Transactions per thousand that fail (refused, no effect).
+    #[arg(long, default_value_t = GenOptions::default().fail_permille)]
+    fail_permille: u32,
+    /// Transactions per thousand that end info (outcome unknown, the
+    /// process crashes); each takes effect or not at random.
+    #[arg(long, default_value_t = GenOptions::default().info_permille)]
+    info_permille: u32,
+    /// Inject an anomaly (Elle's name, e.g. G1c); not implemented yet.
+    #[arg(long, value_name = "ANOMALY")]
+    inject: Option<String>,
+}
+
+impl TxnArgs {
+    fn options(&self) -> GenOptions {
+        GenOptions {
+            txns: self.txns,
+            processes: self.processes,
+            key_count: self.key_count,
+            min_txn_length: self.min_txn_length,
+            max_txn_length: self.max_txn_length,
+            max_writes_per_key: self.max_writes_per_key,
+            fail_permille: self.fail_permille,
+            info_permille: self.info_permille,
+        }
+    }
 }
 
 pub fn run(args: GenArgs) -> i32 {
@@ -59,17 +117,86 @@ pub fn run(args: GenArgs) -> i32 {
         GenKind::UniqueRegister { clients, keys, ops } => {
             gen::unique_register_history(args.seed, clients, keys, ops)
         }
+        GenKind::ListAppend(txn) => {
+            return run_txn(Workload::ListAppend, args.seed, args.edn, &txn);
+        }
+        GenKind::RwRegister(txn) => {
+            return run_txn(Workload::RwRegister, args.seed, args.edn, &txn);
+        }
     };
-    let text = if args.edn {
-        formats::to_edn(&history)
-    } else {
-        history.to_jsonl()
+    finish(write_ops(history.ops.into_iter(), args.edn, false))
+}
+
+/// Generates a transactional history. Without `--inject` its ops are
+/// written as they are made, so the history is never held whole.
+fn run_txn(workload: Workload, seed: u64, edn: bool, args: &TxnArgs) -> i32 {
+    let options = args.options();
+    let generator = match TxnGenerator::new(workload, seed, &options) {
+        Ok(generator) => generator,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
     };
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    let Some(anomaly) = &args.inject else {
+        return finish(write_ops(generator, edn, true));
+    };
+    let mut history = History {
+        ops: generator.collect(),
+    };
+    if let Err(e) = txn_gen::inject(&mut history, workload, anomaly) {
+        eprintln!("error: {e}");
+        return exit_code::USAGE;
+    }
+    finish(write_ops(history.ops.into_iter(), edn, true))
+}
+
+fn finish(written: io::Result<()>) -> i32 {
+    match written {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: could not write the history: {e}");
             exit_code::WORKBENCH
         }
     }
+}
+
+/// Ops written to stdout per EDN chunk.
+const EDN_CHUNK_OPS: usize = 4096;
+
+/// Writes numbered ops to stdout through a buffer, as JSONL or EDN, keeping
+/// their indices. With `txn_keywords`, the EDN names micro-ops with
+/// keywords (`[:append 1 2]`, `[:r 1 nil]`), as Jepsen and Elle write and
+/// read them; they read back as the same strings.
+fn write_ops(ops: impl Iterator<Item = Op>, edn: bool, txn_keywords: bool) -> io::Result<()> {
+    let out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    if !edn {
+        let mut writer = HistoryWriter::new(out);
+        for op in ops {
+            writer.write(&op)?;
+        }
+        return writer.flush();
+    }
+    let mut out = out;
+    let mut chunk = History::default();
+    let mut ops = ops.peekable();
+    while ops.peek().is_some() {
+        chunk.ops.clear();
+        chunk.ops.extend(ops.by_ref().take(EDN_CHUNK_OPS));
+        let mut text = formats::to_edn(&chunk);
+        if txn_keywords {
+            text = keyword_mops(&text);
+        }
+        out.write_all(text.as_bytes())?;
+    }
+    out.flush()
+}
+
+/// `["append" 1 2]` as `[:append 1 2]`, and so for `r` and `w`: in these
+/// histories keys and values are integers, so a micro-op's name is the
+/// only string that opens a vector this way.
+fn keyword_mops(edn: &str) -> String {
+    edn.replace("[\"append\" ", "[:append ")
+        .replace("[\"r\" ", "[:r ")
+        .replace("[\"w\" ", "[:w ")
 }
