@@ -183,9 +183,9 @@ impl<'t, 'h> ListAppend<'t, 'h> {
         let prev = self.previous(mop.key, mop.value);
         (prev != INIT && self.possible_writer(mop.key, prev) == Some(a)).then(|| Step::Data {
             kind: "ww",
-            key: self.txns.key(mop.key).clone(),
-            value: self.txns.value(prev).clone(),
-            value2: Some(self.txns.value(mop.value).clone()),
+            key: self.txns.key(mop.key),
+            value: self.txns.value(prev),
+            value2: Some(self.txns.value(mop.value)),
             a_mop_index: self.mop_index(a, MopKind::Append, mop.key, |m| m.value == prev),
             b_mop_index: Some(i),
         })
@@ -195,8 +195,8 @@ impl<'t, 'h> ListAppend<'t, 'h> {
         let &last = self.txns.list_of(mop)?.last()?;
         (a != b && self.possible_writer(mop.key, last) == Some(a)).then(|| Step::Data {
             kind: "wr",
-            key: self.txns.key(mop.key).clone(),
-            value: self.txns.value(last).clone(),
+            key: self.txns.key(mop.key),
+            value: self.txns.value(last),
             value2: None,
             a_mop_index: self.mop_index(a, MopKind::Append, mop.key, |m| m.value == last),
             b_mop_index: Some(i),
@@ -215,13 +215,13 @@ impl<'t, 'h> ListAppend<'t, 'h> {
         };
         Some(Step::Data {
             kind: "rw",
-            key: txns.key(mop.key).clone(),
+            key: txns.key(mop.key),
             value: if prev == INIT {
                 Value::String("init".into())
             } else {
-                txns.value(prev).clone()
+                txns.value(prev)
             },
-            value2: Some(txns.value(mop.value).clone()),
+            value2: Some(txns.value(mop.value)),
             a_mop_index: self.mop_index(a, MopKind::Read, mop.key, read_prev),
             b_mop_index: Some(i),
         })
@@ -315,7 +315,7 @@ impl<'t, 'h> ListAppend<'t, 'h> {
                             .mops(t)
                             .iter()
                             .filter(|m| m.kind == MopKind::Append && m.key == mop.key)
-                            .map(|m| txns.value(m.value).clone())
+                            .map(|m| txns.value(m.value))
                             .collect();
                         found.add(
                             "internal",
@@ -435,7 +435,7 @@ impl ListAppend<'_, '_> {
             op: self.txns.op(t).clone(),
             mop: self.txns.mop_json(t, i).clone(),
             writer: self.txns.op(writer).clone(),
-            element: Some(self.txns.value(element).clone()),
+            element: Some(self.txns.value(element)),
         }
     }
 
@@ -512,11 +512,11 @@ impl ListAppend<'_, '_> {
             lists.sort_by_key(|l| l.len());
             if let Some(pair) = lists.windows(2).find(|w| !w[1].starts_with(w[0])) {
                 let json =
-                    |l: &[u32]| Value::Array(l.iter().map(|&e| txns.value(e).clone()).collect());
+                    |l: &[u32]| Value::Array(l.iter().map(|&e| txns.value(e)).collect());
                 found.add(
                     "incompatible-order",
                     Witness::IncompatibleOrder {
-                        key: txns.key(key).clone(),
+                        key: txns.key(key),
                         values: [json(pair[0]), json(pair[1])],
                     },
                 );
@@ -548,8 +548,8 @@ impl ListAppend<'_, '_> {
                         found.add(
                             "dirty-update",
                             Witness::DirtyUpdate {
-                                key: txns.key(key).clone(),
-                                values: values.iter().map(|&e| txns.value(e).clone()).collect(),
+                                key: txns.key(key),
+                                values: values.iter().map(|&e| txns.value(e)).collect(),
                                 txns: [
                                     op_json(txns, t1),
                                     Value::String("...".into()),
@@ -667,11 +667,11 @@ fn internal_case(txns: &Txns, t: u32) -> Option<Witness> {
                     let expected = match &state[&mop.key] {
                         Known::Nil => Value::Null,
                         Known::List(l) => {
-                            Value::Array(l.iter().map(|&e| txns.value(e).clone()).collect())
+                            Value::Array(l.iter().map(|&e| txns.value(e)).collect())
                         }
                         Known::Suffix(s) => Value::Array(
                             std::iter::once(Value::String("...".into()))
-                                .chain(s.iter().map(|&e| txns.value(e).clone()))
+                                .chain(s.iter().map(|&e| txns.value(e)))
                                 .collect(),
                         ),
                     };
@@ -704,7 +704,7 @@ fn future_read_case(txns: &Txns, t: u32) -> Option<Witness> {
                     return Some(Witness::FutureRead {
                         op: txns.op(t).clone(),
                         mop: txns.mop_json(t, r).clone(),
-                        element: txns.value(mop.value).clone(),
+                        element: txns.value(mop.value),
                     });
                 }
             }

@@ -65,13 +65,13 @@ pub fn cases(txns: &Txns, write: MopKind, found: &mut Anomalies) {
         }
         let value = match version {
             Read::Nil => Value::Null,
-            Read::List(l) => Value::Array(l.iter().map(|&e| txns.value(e).clone()).collect()),
-            Read::Value(v) => txns.value(v).clone(),
+            Read::List(l) => Value::Array(l.iter().map(|&e| txns.value(e)).collect()),
+            Read::Value(v) => txns.value(v),
         };
         found.add(
             "lost-update",
             Witness::LostUpdate {
-                key: txns.key(key).clone(),
+                key: txns.key(key),
                 value,
                 txns: txs.iter().map(|&t| txns.op(t).clone()).collect(),
             },

@@ -101,12 +101,16 @@ impl Txn {
 
 /// Values (or keys) interned by identity: two values are one when Elle's
 /// `=` says so for the integers and strings these workloads use, that is
-/// when their JSON texts are equal.
+/// when their JSON texts are equal. Small non-negative integers (the usual
+/// keys and values) are their own ids, without a table lookup.
 #[derive(Default)]
 pub struct Interner<'h> {
     ids: FxHashMap<ValueKey<'h>, u32>,
     values: Vec<&'h Value>,
 }
+
+/// Integers below this are their own ids; other values get ids from here on.
+const DIRECT_MAX: u64 = 1 << 31;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ValueKey<'h> {
@@ -136,7 +140,10 @@ impl<'h> ValueKey<'h> {
 
 impl<'h> Interner<'h> {
     pub fn id(&mut self, v: &'h Value) -> u32 {
-        let next = self.values.len() as u32;
+        if let Some(n) = v.as_u64().filter(|&n| n < DIRECT_MAX) {
+            return n as u32;
+        }
+        let next = DIRECT_MAX as u32 + self.values.len() as u32;
         let id = *self.ids.entry(ValueKey::of(v)).or_insert(next);
         if id == next {
             self.values.push(v);
@@ -144,16 +151,13 @@ impl<'h> Interner<'h> {
         id
     }
 
-    pub fn value(&self, id: u32) -> &'h Value {
-        self.values[id as usize]
-    }
-
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+    /// The value of an id.
+    pub fn value(&self, id: u32) -> Value {
+        if (id as u64) < DIRECT_MAX {
+            Value::from(id)
+        } else {
+            self.values[(id - DIRECT_MAX as u32) as usize].clone()
+        }
     }
 }
 
@@ -355,11 +359,11 @@ impl<'h> Txns<'h> {
         &self.history.ops[self.txns[t as usize].invoke]
     }
 
-    pub fn key(&self, k: u32) -> &'h Value {
+    pub fn key(&self, k: u32) -> Value {
         self.keys.value(k)
     }
 
-    pub fn value(&self, v: u32) -> &'h Value {
+    pub fn value(&self, v: u32) -> Value {
         self.values.value(v)
     }
 
@@ -388,19 +392,18 @@ impl<'h> Txns<'h> {
 /// transaction: it is paired with itself. An invocation the history never
 /// completes is paired with `None`.
 fn pairs(history: &History) -> Vec<(usize, Option<usize>)> {
+    // Each process's open invocation, as its place in `pairs`.
     let mut open: FxHashMap<u64, usize> = FxHashMap::default();
-    let mut pairs: Vec<(usize, Option<usize>)> = Vec::new();
-    let mut slot: FxHashMap<usize, usize> = FxHashMap::default();
+    let mut pairs: Vec<(usize, Option<usize>)> = Vec::with_capacity(history.ops.len() / 2 + 1);
     for (pos, op) in history.ops.iter().enumerate() {
         let Process::Client(p) = op.process else {
             continue;
         };
         if op.is_invoke() {
-            slot.insert(pos, pairs.len());
+            open.insert(p, pairs.len());
             pairs.push((pos, None));
-            open.insert(p, pos);
-        } else if let Some(invoke) = open.remove(&p) {
-            pairs[slot[&invoke]].1 = Some(pos);
+        } else if let Some(slot) = open.remove(&p) {
+            pairs[slot].1 = Some(pos);
         } else {
             pairs.push((pos, Some(pos)));
         }
@@ -445,7 +448,7 @@ mod tests {
         assert_eq!(mops[0].kind, MopKind::Append);
         let read = txns.list_of(&mops[1]).unwrap();
         assert_eq!(read, &[mops[0].value]);
-        assert_eq!(txns.key(mops[0].key), &json!(1));
+        assert_eq!(txns.key(mops[0].key), json!(1));
         assert_eq!(txns.list_of(&txns.mops(1)[0]), None);
     }
 

@@ -181,7 +181,7 @@ impl<'t, 'h> RwRegister<'t, 'h> {
         for k in keys {
             for scc in version_sccs(&graphs[&k]) {
                 cases.push(Witness::CyclicVersions {
-                    key: self.txns.key(k).clone(),
+                    key: self.txns.key(k),
                     scc: scc.iter().map(|&v| self.version(v)).collect(),
                     sources: sources.to_vec(),
                 });
@@ -194,7 +194,7 @@ impl<'t, 'h> RwRegister<'t, 'h> {
         if v == NIL {
             Value::Null
         } else {
-            self.txns.value(v).clone()
+            self.txns.value(v)
         }
     }
 
@@ -445,7 +445,7 @@ impl<'t, 'h> RwRegister<'t, 'h> {
                 };
                 return Some(Step::Data {
                     kind,
-                    key: self.txns.key(k).clone(),
+                    key: self.txns.key(k),
                     value: self.version(v),
                     value2: Some(self.version(v2)),
                     a_mop_index: self.mop_index(a, a_kind, k, v),
@@ -461,7 +461,7 @@ impl<'t, 'h> RwRegister<'t, 'h> {
         ea.writes.iter().find_map(|&(k, v)| {
             (eb.read(k) == Some(v)).then(|| Step::Data {
                 kind: "wr",
-                key: self.txns.key(k).clone(),
+                key: self.txns.key(k),
                 value: self.version(v),
                 value2: None,
                 a_mop_index: self.mop_index(a, MopKind::Write, k, v),
