@@ -90,17 +90,50 @@ impl GraphBuilder {
         self.edges.is_empty()
     }
 
-    /// The graph over `vertex_count` vertices.
-    pub fn build(mut self, vertex_count: usize) -> Graph {
-        self.edges.sort_unstable_by_key(|&(a, b, _)| (a, b));
-        let mut merged: Vec<(u32, u32, Rels)> = Vec::with_capacity(self.edges.len());
-        for (a, b, r) in self.edges {
-            match merged.last_mut() {
-                Some(last) if last.0 == a && last.1 == b => last.2 = last.2.union(r),
-                _ => merged.push((a, b, r)),
-            }
+    /// The graph over `vertex_count` vertices: edges bucketed by source (a
+    /// counting sort, linear in the edges), each bucket sorted by target and
+    /// its parallel edges merged.
+    pub fn build(self, vertex_count: usize) -> Graph {
+        let n = vertex_count;
+        assert!(
+            self.edges.len() < u32::MAX as usize,
+            "a transaction graph holds fewer than 2^32 edges"
+        );
+        let mut start = vec![0u32; n + 1];
+        for &(a, _, _) in &self.edges {
+            start[a as usize + 1] += 1;
         }
-        Graph::from_sorted(vertex_count, &merged)
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut by_source: Vec<(u32, Rels)> = vec![(0, Rels::NONE); self.edges.len()];
+        for (a, b, r) in self.edges {
+            let at = &mut fill[a as usize];
+            by_source[*at as usize] = (b, r);
+            *at += 1;
+        }
+        drop(fill);
+        // Sort and merge each bucket, compacting towards the front.
+        let mut out_start = vec![0u32; n + 1];
+        let mut len = 0usize;
+        for v in 0..n {
+            let bucket = start[v] as usize..start[v + 1] as usize;
+            by_source[bucket.clone()].sort_unstable_by_key(|e| e.0);
+            let first = len;
+            for i in bucket {
+                let (b, r) = by_source[i];
+                if len > first && by_source[len - 1].0 == b {
+                    by_source[len - 1].1 = by_source[len - 1].1.union(r);
+                } else {
+                    by_source[len] = (b, r);
+                    len += 1;
+                }
+            }
+            out_start[v + 1] = len as u32;
+        }
+        by_source.truncate(len);
+        Graph::from_buckets(out_start, &by_source)
     }
 }
 
@@ -115,31 +148,30 @@ pub struct Graph {
 }
 
 impl Graph {
-    fn from_sorted(n: usize, edges: &[(u32, u32, Rels)]) -> Graph {
-        assert!(
-            edges.len() < u32::MAX as usize,
-            "a transaction graph holds fewer than 2^32 edges"
-        );
-        let mut out_start = vec![0u32; n + 1];
+    /// The graph from its out-adjacency: `out[out_start[v]..out_start[v + 1]]`
+    /// are `v`'s edges, by target, without duplicates.
+    fn from_buckets(out_start: Vec<u32>, out: &[(u32, Rels)]) -> Graph {
+        let n = out_start.len() - 1;
         let mut in_start = vec![0u32; n + 1];
-        for &(a, b, _) in edges {
-            out_start[a as usize + 1] += 1;
+        for &(b, _) in out {
             in_start[b as usize + 1] += 1;
         }
         for i in 0..n {
-            out_start[i + 1] += out_start[i];
             in_start[i + 1] += in_start[i];
         }
-        let out_to = edges.iter().map(|e| e.1).collect();
-        let out_rels = edges.iter().map(|e| e.2).collect();
+        let out_to: Vec<u32> = out.iter().map(|e| e.0).collect();
+        let out_rels: Vec<Rels> = out.iter().map(|e| e.1).collect();
         let mut fill = in_start.clone();
-        let mut in_from = vec![0u32; edges.len()];
-        let mut in_rels = vec![Rels::NONE; edges.len()];
-        for &(a, b, r) in edges {
-            let at = fill[b as usize] as usize;
-            in_from[at] = a;
-            in_rels[at] = r;
-            fill[b as usize] += 1;
+        let mut in_from = vec![0u32; out.len()];
+        let mut in_rels = vec![Rels::NONE; out.len()];
+        // Sources in order, so each in-list comes out sorted by source.
+        for a in 0..n {
+            for &(b, r) in &out[out_start[a] as usize..out_start[a + 1] as usize] {
+                let at = fill[b as usize] as usize;
+                in_from[at] = a as u32;
+                in_rels[at] = r;
+                fill[b as usize] += 1;
+            }
         }
         Graph {
             out_start,

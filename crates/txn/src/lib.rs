@@ -150,15 +150,11 @@ pub fn check(history: &History, options: &TxnOptions) -> CheckResult<Details> {
                 Ok(la) => la,
                 Err(p) => return result::unanalysable(options, p.kind, p.message),
             };
-            let mut builder = GraphBuilder::default();
-            la.edges(&mut builder);
-            let found = la.anomalies();
-            let beyond = la.beyond_elle();
             analyse(
                 &txns,
                 options,
-                builder,
-                (found, beyond),
+                &|builder| la.edges(builder),
+                &|| (la.anomalies(), la.beyond_elle()),
                 &la,
                 ExplainOrder::WwFirst,
             )
@@ -176,15 +172,11 @@ pub fn check(history: &History, options: &TxnOptions) -> CheckResult<Details> {
                 Ok(rr) => rr,
                 Err(p) => return result::unanalysable(options, p.kind, p.message),
             };
-            let mut builder = GraphBuilder::default();
-            rr.edges(&mut builder);
-            let found = rr.anomalies();
-            let beyond = Anomalies::default();
             analyse(
                 &txns,
                 options,
-                builder,
-                (found, beyond),
+                &|builder| rr.edges(builder),
+                &|| (rr.anomalies(), Anomalies::default()),
                 &rr,
                 ExplainOrder::WrFirst,
             )
@@ -192,24 +184,44 @@ pub fn check(history: &History, options: &TxnOptions) -> CheckResult<Details> {
     }
 }
 
-/// The graph part, shared by both models: order edges, components, cycle
-/// search, and the verdict. `found` holds what Elle finds, then what
-/// lightcone finds beyond Elle.
+/// The graph part, shared by both models: data and order edges,
+/// components, cycle search, and the verdict. `anomalies` finds what Elle
+/// finds outside cycles, then what lightcone finds beyond Elle; it runs on
+/// a second thread while the graph is built (each side's result is the
+/// same whichever finishes first).
 fn analyse(
     txns: &Txns,
     options: &TxnOptions,
-    mut builder: GraphBuilder,
-    (mut found, beyond): (Anomalies, Anomalies),
+    data_edges: &(dyn Fn(&mut GraphBuilder) + Sync),
+    anomalies: &(dyn Fn() -> (Anomalies, Anomalies) + Sync),
     data: &dyn explain::DataExplainer,
     order: ExplainOrder,
 ) -> CheckResult<Details> {
     let order_rels = options.order_rels();
-    match order_rels {
-        Rels::REALTIME => orders::realtime_edges(txns, &mut builder),
-        Rels::PROCESS => orders::process_edges(txns, &mut builder),
-        _ => {}
-    }
-    let graph = builder.build(txns.len());
+    let build = || {
+        let mut builder = GraphBuilder::default();
+        data_edges(&mut builder);
+        match order_rels {
+            Rels::REALTIME => orders::realtime_edges(txns, &mut builder),
+            Rels::PROCESS => orders::process_edges(txns, &mut builder),
+            _ => {}
+        }
+        builder.build(txns.len())
+    };
+    let (graph, (mut found, beyond)) = std::thread::scope(|scope| {
+        let other = std::thread::Builder::new()
+            .name("txn-anomalies".into())
+            .spawn_scoped(scope, anomalies);
+        let graph = build();
+        let found = match other {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: find them here.
+            Err(_) => anomalies(),
+        };
+        (graph, found)
+    });
     let mut stats = result::GraphStats {
         edge_count: graph.edge_count(),
         ..Default::default()

@@ -297,7 +297,7 @@ impl<'t, 'h> ListAppend<'t, 'h> {
         let txns = self.txns;
         let mut found = Anomalies::default();
         for t in 0..txns.len() as u32 {
-            if !self.possible(t) {
+            if !self.possible(t) || !repeats_key(txns.mops(t)) {
                 continue;
             }
             // key -> (position of the last of its appends seen, its mop).
@@ -385,6 +385,20 @@ fn single_appends(txns: &Txns) -> Vec<(u32, u32)> {
     single
 }
 
+/// Whether two of `mops` have one key.
+fn repeats_key(mops: &[Mop]) -> bool {
+    match mops.len() {
+        0 | 1 => false,
+        2 => mops[0].key == mops[1].key,
+        n if n <= 16 => (1..n).any(|i| mops[..i].iter().any(|m| m.key == mops[i].key)),
+        _ => {
+            let mut keys: Vec<u32> = mops.iter().map(|m| m.key).collect();
+            keys.sort_unstable();
+            keys.windows(2).any(|w| w[0] == w[1])
+        }
+    }
+}
+
 /// `list` without repeated elements, in order of first appearance.
 fn distinct(list: &[u32]) -> Vec<u32> {
     let mut seen = rustc_hash::FxHashSet::default();
@@ -442,7 +456,8 @@ impl ListAppend<'_, '_> {
     fn internal_and_future_reads(&self, found: &mut Anomalies) {
         let txns = self.txns;
         for t in 0..txns.len() as u32 {
-            if txns.txn(t).status != Status::Ok {
+            // Both need a key that the transaction touches twice.
+            if txns.txn(t).status != Status::Ok || !repeats_key(txns.mops(t)) {
                 continue;
             }
             if let Some(w) = internal_case(txns, t) {
@@ -456,6 +471,7 @@ impl ListAppend<'_, '_> {
 
     fn duplicates(&self, found: &mut Anomalies) {
         let txns = self.txns;
+        let mut seen: rustc_hash::FxHashSet<u32> = Default::default();
         for t in 0..txns.len() as u32 {
             if txns.txn(t).status == Status::Fail {
                 continue;
@@ -464,6 +480,10 @@ impl ListAppend<'_, '_> {
                 let Some(list) = txns.list_of(mop).filter(|_| mop.kind == MopKind::Read) else {
                     continue;
                 };
+                seen.clear();
+                if list.iter().all(|&e| seen.insert(e)) {
+                    continue;
+                }
                 let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
                 for &e in list {
                     *counts.entry(e).or_default() += 1;
@@ -511,8 +531,7 @@ impl ListAppend<'_, '_> {
             let mut lists = reads.remove(&key).unwrap_or_default();
             lists.sort_by_key(|l| l.len());
             if let Some(pair) = lists.windows(2).find(|w| !w[1].starts_with(w[0])) {
-                let json =
-                    |l: &[u32]| Value::Array(l.iter().map(|&e| txns.value(e)).collect());
+                let json = |l: &[u32]| Value::Array(l.iter().map(|&e| txns.value(e)).collect());
                 found.add(
                     "incompatible-order",
                     Witness::IncompatibleOrder {
@@ -666,9 +685,7 @@ fn internal_case(txns: &Txns, t: u32) -> Option<Witness> {
                 if contradicts {
                     let expected = match &state[&mop.key] {
                         Known::Nil => Value::Null,
-                        Known::List(l) => {
-                            Value::Array(l.iter().map(|&e| txns.value(e)).collect())
-                        }
+                        Known::List(l) => Value::Array(l.iter().map(|&e| txns.value(e)).collect()),
                         Known::Suffix(s) => Value::Array(
                             std::iter::once(Value::String("...".into()))
                                 .chain(s.iter().map(|&e| txns.value(e)))

@@ -25,40 +25,40 @@ pub fn process_edges(txns: &Txns, builder: &mut GraphBuilder) {
 /// (to that transaction's vertex), until an ok transaction completes that
 /// was itself invoked after it (then that one covers it). About
 /// transactions x concurrency edges instead of transactions squared.
+///
+/// Elle removes, when `t` completes, the buffer as it was when `t` was
+/// invoked. Those are exactly the transactions still buffered that
+/// completed before `t`'s invocation (nothing leaves the buffer and comes
+/// back), so no snapshot of the buffer is kept.
 pub fn realtime_edges(txns: &Txns, builder: &mut GraphBuilder) {
     let ops = &txns.history.ops;
+    const NONE: u32 = u32::MAX;
     // The transaction of each op position (invocations and completions).
-    let mut txn_at: rustc_hash::FxHashMap<usize, u32> = Default::default();
+    let mut txn_at: Vec<u32> = vec![NONE; ops.len()];
     for t in 0..txns.len() as u32 {
         let txn = txns.txn(t);
-        if txn.complete.is_some() {
-            txn_at.insert(txn.invoke, t);
-        }
         if let Some(c) = txn.complete {
-            txn_at.insert(c, t);
+            txn_at[txn.invoke] = t;
+            txn_at[c] = t;
         }
     }
-    let mut buffer: Vec<u32> = Vec::new();
-    // For each transaction, the buffer as it was when it was invoked.
-    let mut linked_from: rustc_hash::FxHashMap<u32, Vec<u32>> = Default::default();
+    // Ok transactions, with their completion's position.
+    let mut buffer: Vec<(u32, usize)> = Vec::new();
     for (position, op) in ops.iter().enumerate() {
-        let Some(&t) = txn_at.get(&position) else {
+        let t = txn_at[position];
+        if t == NONE {
             continue;
-        };
+        }
         match op.kind {
             OpType::Invoke => {
-                for &b in &buffer {
+                for &(b, _) in &buffer {
                     builder.link(b, t, Rels::REALTIME);
-                }
-                if txns.txn(t).status == Status::Ok {
-                    linked_from.insert(t, buffer.clone());
                 }
             }
             OpType::Ok => {
-                if let Some(implied) = linked_from.remove(&t) {
-                    buffer.retain(|b| !implied.contains(b));
-                }
-                buffer.push(t);
+                let invoked = txns.txn(t).invoke;
+                buffer.retain(|&(_, completed)| completed > invoked);
+                buffer.push((t, position));
             }
             OpType::Fail | OpType::Info => {}
         }
