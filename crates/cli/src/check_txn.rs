@@ -76,12 +76,17 @@ pub fn check(
 /// The text summary of one checked history.
 pub fn print(path: &Path, result: &CheckResult<Details>, ms: f64) {
     let d = &result.details;
+    // A history refused before analysis (a precondition failed) has no
+    // transaction count to show.
+    let txns = match d.error_type {
+        Some(_) => String::new(),
+        None => format!(", {} transactions", d.txn_count),
+    };
     println!(
-        "{}: {} ({} model, {} transactions, consistency models {}) in {ms:.2} ms",
+        "{}: {} ({} model{txns}, consistency models {}) in {ms:.2} ms",
         path.display(),
         result.valid.to_string().to_uppercase(),
         d.model,
-        d.txn_count,
         d.consistency_models.join(", "),
     );
     if let (Some(not), Some(also_not)) = (&d.not, &d.also_not) {

@@ -86,7 +86,9 @@ struct TxnArgs {
     /// process crashes); each takes effect or not at random.
     #[arg(long, default_value_t = GenOptions::default().info_permille)]
     info_permille: u32,
-    /// Inject an anomaly (Elle's name, e.g. G1c); not implemented yet.
+    /// Add a tiny history with this anomaly (Elle's name, e.g. G1c or
+    /// G-single-item-realtime) at a place the seed picks, on fresh keys and
+    /// processes; the checker must then report it.
     #[arg(long, value_name = "ANOMALY")]
     inject: Option<String>,
 }
@@ -144,7 +146,7 @@ fn run_txn(workload: Workload, seed: u64, edn: bool, args: &TxnArgs) -> i32 {
     let mut history = History {
         ops: generator.collect(),
     };
-    if let Err(e) = txn_gen::inject(&mut history, workload, anomaly) {
+    if let Err(e) = txn_gen::inject(&mut history, workload, anomaly, seed) {
         eprintln!("error: {e}");
         return exit_code::USAGE;
     }

@@ -1,7 +1,7 @@
 //! `lightcone gen list-append` and `lightcone gen rw-register`: the history
 //! the library generates, written as JSONL or Jepsen EDN, the same for the
-//! same seed; bad options and `--inject` refused (exit 4) with what is
-//! wrong.
+//! same seed; `--inject` adds the gadget; bad options and an unknown
+//! anomaly refused (exit 4) with what is wrong.
 
 use std::process::{Command, Output, Stdio};
 
@@ -115,7 +115,7 @@ fn list_append_edn_reads_back_as_the_same_history() {
 }
 
 #[test]
-fn bad_options_and_inject_are_refused_with_the_flag() {
+fn bad_options_and_unknown_anomalies_are_refused_with_the_flag() {
     for (args, says) in [
         (
             &["gen", "list-append", "--max-txn-length", "0"][..],
@@ -137,8 +137,8 @@ fn bad_options_and_inject_are_refused_with_the_flag() {
             "add up to more than 1000",
         ),
         (
-            &["gen", "list-append", "--inject", "G1c"][..],
-            "--inject is not implemented yet",
+            &["gen", "rw-register", "--inject", "G0"][..],
+            "--inject \"G0\": a rw-register history has no such anomaly to inject; use one of G1a,",
         ),
     ] {
         let out = lightcone(args);
@@ -146,4 +146,28 @@ fn bad_options_and_inject_are_refused_with_the_flag() {
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn inject_adds_the_gadget_where_the_seed_says() {
+    let args = |seed| {
+        [
+            "gen",
+            "list-append",
+            "--txns",
+            "50",
+            "--inject",
+            "g1c",
+            "--seed",
+            seed,
+        ]
+    };
+    let out = lightcone(&args("5"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let history = History::from_jsonl(&stdout(&out)).unwrap();
+    let mut want = gen::list_append_history(5, &options(50));
+    gen::inject(&mut want, gen::Workload::ListAppend, "G1c", 5).unwrap();
+    assert_eq!(history, want);
+    assert_eq!(history.len(), 100 + 4, "two more transactions");
+    assert_ne!(stdout(&out), stdout(&lightcone(&args("6"))));
 }

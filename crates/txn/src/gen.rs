@@ -57,6 +57,8 @@ use lightcone_history::{History, Op, OpType, Process};
 use lightcone_rng::Rng;
 use serde_json::{json, Value};
 
+use crate::gadgets;
+
 /// The `Rng` stream the transactions are drawn from.
 const STREAM_TXNS: u64 = 1;
 /// The `Rng` stream of the timing: start offsets, durations, commit points,
@@ -243,14 +245,16 @@ pub enum GenError {
         value: String,
         need: String,
     },
-    /// [`inject`] was asked for an anomaly before any can be injected.
+    /// [`inject`] was asked for an anomaly the workload has no gadget for.
     #[error(
-        "--inject is not implemented yet (asked to inject {anomaly:?} into a {workload} history); \
-         generate without --inject for now"
+        "--inject {anomaly:?}: a {workload} history has no such anomaly to inject; \
+         use one of {known}"
     )]
-    InjectNotImplemented {
+    UnknownAnomaly {
         anomaly: String,
         workload: &'static str,
+        /// The names that can be injected, comma-separated.
+        known: String,
     },
 }
 
@@ -304,19 +308,34 @@ pub fn generate(
     })
 }
 
-/// Rewrites `history` (generated for `workload`) so that it exhibits
-/// `anomaly` (Elle's name: `G0`, `G1a`, `G-single-item`, ...), for testing
-/// that a checker finds it.
+/// Adds to `history` (generated for `workload`) the gadget of `anomaly`
+/// (Elle's name in any case: `G0`, `G1a`, `G-single-item-realtime`, ...),
+/// so that a checker must find it: the gadget's transactions go in as one
+/// block at a place `seed` picks, on fresh keys and fresh processes
+/// ([`gadgets::splice`] says why the host's verdict is otherwise kept).
+/// The checker then reports what it reports for the gadget alone, which
+/// `crates/txn/testdata/expected.json` records (a G1b gadget, for one, is
+/// also a G-single-item).
 ///
-/// Not implemented yet: the gadget for each anomaly is being written
-/// separately, and this is its hook. It always returns
-/// [`GenError::InjectNotImplemented`] and leaves `history` as it was.
-pub fn inject(history: &mut History, workload: Workload, anomaly: &str) -> Result<(), GenError> {
-    let _ = history;
-    Err(GenError::InjectNotImplemented {
-        anomaly: anomaly.to_string(),
-        workload: workload.name(),
-    })
+/// An anomaly the workload has no gadget for (G0 in rw-register, or a name
+/// that is not Elle's) is an error naming the ones it has, and leaves
+/// `history` as it was.
+pub fn inject(
+    history: &mut History,
+    workload: Workload,
+    anomaly: &str,
+    seed: u64,
+) -> Result<(), GenError> {
+    let model = workload.name();
+    let Some(gadget) = gadgets::gadget(model, anomaly) else {
+        return Err(GenError::UnknownAnomaly {
+            anomaly: anomaly.to_string(),
+            workload: model,
+            known: gadgets::anomalies(model).join(", "),
+        });
+    };
+    gadgets::splice(history, &gadget, seed);
+    Ok(())
 }
 
 /// One micro-op as drawn: a read of `key`, or a write (append) of `write`.
@@ -849,15 +868,24 @@ mod tests {
     }
 
     #[test]
-    fn inject_says_it_is_not_implemented_and_changes_nothing() {
+    fn inject_adds_the_gadget_or_names_the_anomalies_it_has() {
         let options = GenOptions {
             txns: 5,
             ..GenOptions::default()
         };
-        let mut history = list_append_history(1, &options);
+        let mut history = rw_register_history(1, &options);
         let before = history.clone();
-        let e = inject(&mut history, Workload::ListAppend, "G0").unwrap_err();
-        assert!(e.to_string().starts_with("--inject is not implemented yet"));
+        let e = inject(&mut history, Workload::RwRegister, "G0", 3).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("--inject \"G0\": a rw-register history has no such anomaly"),
+            "{text}"
+        );
+        assert!(text.contains("G1a, G1b, G1c,"), "{text}");
         assert_eq!(history, before);
+
+        let gadget = gadgets::gadget("rw-register", "g1c").unwrap();
+        inject(&mut history, Workload::RwRegister, "g1c", 3).unwrap();
+        assert_eq!(history.len(), before.len() + gadget.len());
     }
 }
