@@ -89,6 +89,13 @@ pub fn print(path: &Path, result: &CheckResult<Details>, ms: f64) {
         d.model,
         d.consistency_models.join(", "),
     );
+    if !result.beyond_maelstrom.is_empty() && result.maelstrom_valid != result.valid {
+        println!(
+            "  Elle would say {}: lightcone is deliberately stricter here (the problems marked \
+             \"beyond Elle\")",
+            result.maelstrom_valid
+        );
+    }
     if let (Some(not), Some(also_not)) = (&d.not, &d.also_not) {
         println!("  not {}", names(not));
         if !also_not.is_empty() {

@@ -275,3 +275,38 @@ fn elles_si_without_g_single_through_the_command_line() {
     assert_eq!(v["anomaly-types"], serde_json::json!(["G2-item"]));
     assert_eq!(v["not"], serde_json::json!(["repeatable-read"]));
 }
+
+#[test]
+fn where_lightcone_is_stricter_than_elle_it_says_so() {
+    // A transaction appends 1 then 2; a later read shows 2 before 1. Elle
+    // drops a transaction's edges to itself and calls this valid;
+    // lightcone reports it as internal, marked beyond Elle.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reorder.jsonl");
+    std::fs::write(
+        &path,
+        r#"{"process":0,"type":"invoke","f":"txn","value":[["append",1,1],["append",1,2]]}
+{"process":0,"type":"ok","f":"txn","value":[["append",1,1],["append",1,2]]}
+{"process":1,"type":"invoke","f":"txn","value":[["append",1,3]]}
+{"process":1,"type":"ok","f":"txn","value":[["append",1,3]]}
+{"process":1,"type":"invoke","f":"txn","value":[["r",1,null]]}
+{"process":1,"type":"ok","f":"txn","value":[["r",1,[2,1,3]]]}
+"#,
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let out = lightcone(&["check", "--model", "list-append", path]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("Elle would say valid: lightcone is deliberately stricter here"),
+        "{said}"
+    );
+    assert_eq!(said.matches("internal: 1 case").count(), 1, "{said}");
+    assert!(said.contains("(beyond Elle)"), "{said}");
+    let out = lightcone(&["check", "--model", "list-append", "--json", path]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["maelstrom-valid"], true);
+    assert_eq!(v["anomaly-types"], serde_json::json!(["internal"]));
+}

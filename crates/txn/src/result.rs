@@ -175,6 +175,11 @@ pub fn verdict(
     graph: GraphStats,
 ) -> CheckResult<Details> {
     let (elle_valid, _) = evaluate(options, &found);
+    // Elle's cases are said first, then lightcone's own, each once.
+    let elle_problems: BTreeMap<String, String> = found
+        .types()
+        .map(|t| (t.to_string(), problem(t, &found)))
+        .collect();
     let mut all = found;
     all.merge(beyond.clone());
     let (valid, reportable) = evaluate(options, &all);
@@ -193,7 +198,10 @@ pub fn verdict(
         return CheckResult::new(Validity::Valid, Vec::new(), details);
     }
     let boundary = consistency::friendly_boundary(&all_types);
-    let mut problems: Vec<String> = reportable.iter().map(|t| problem(t, &all)).collect();
+    let mut problems: Vec<String> = reportable
+        .iter()
+        .filter_map(|t| elle_problems.get(*t).cloned())
+        .collect();
     let beyond_problems: Vec<String> = beyond
         .types()
         .filter(|t| reportable.contains(t))
