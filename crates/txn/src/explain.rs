@@ -10,7 +10,6 @@ use serde_json::Value;
 use crate::anomaly::{Cycle, Step};
 use crate::cycles::{classify, ExplainOrder, Label};
 use crate::graph::{Graph, Rels};
-use crate::list_append::edn;
 use crate::ops::Txns;
 
 /// Explains data dependencies between two transactions.
@@ -159,4 +158,14 @@ fn txn_edn(value: &Value) -> String {
         })
         .collect();
     format!("[{}]", mops.join(" "))
+}
+
+/// A JSON value as Elle prints it (EDN-like: keywords unquoted are not
+/// recoverable, so strings stay quoted).
+pub fn edn(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".into(),
+        Value::Array(items) => format!("[{}]", items.iter().map(edn).collect::<Vec<_>>().join(" ")),
+        other => other.to_string(),
+    }
 }

@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::anomaly::{Anomalies, Step, Witness};
+use crate::explain::edn;
 use crate::graph::{GraphBuilder, Rels};
 use crate::ops::{Mop, MopKind, Status, Txns};
 
@@ -403,16 +404,6 @@ fn repeats_key(mops: &[Mop]) -> bool {
 fn distinct(list: &[u32]) -> Vec<u32> {
     let mut seen = rustc_hash::FxHashSet::default();
     list.iter().copied().filter(|e| seen.insert(*e)).collect()
-}
-
-/// A JSON value as Elle prints it (EDN-like: keywords unquoted are not
-/// recoverable, so strings stay quoted).
-pub fn edn(v: &Value) -> String {
-    match v {
-        Value::Null => "nil".into(),
-        Value::Array(items) => format!("[{}]", items.iter().map(edn).collect::<Vec<_>>().join(" ")),
-        other => other.to_string(),
-    }
 }
 
 impl ListAppend<'_, '_> {

@@ -14,8 +14,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
 use crate::anomaly::{Anomalies, Step, Witness};
+use crate::explain::edn;
 use crate::graph::{sccs, Graph, GraphBuilder, Rels};
-use crate::list_append::{edn, Precondition};
+use crate::list_append::Precondition;
 use crate::ops::{MopKind, Status, Txns, NIL};
 use crate::TxnOptions;
 
