@@ -82,6 +82,29 @@ const FLAGS_IN_USE: &[(&str, &[&str])] = &[
         ],
     ),
     ("kafka", &["--local-offsets"]),
+    (
+        "txn-list-append",
+        &[
+            "--thunks",
+            "--conflict-retries",
+            "--unsafe-lww-thunks",
+            "--raft",
+            "--tick-ms",
+        ],
+    ),
+    (
+        "txn-rw-register",
+        &[
+            "--thunks",
+            "--conflict-retries",
+            "--unsafe-lww-thunks",
+            "--raft",
+            "--tick-ms",
+            "--totally-available",
+            "--gossip-ms",
+            "--unsafe-dirty-writes",
+        ],
+    ),
 ];
 
 #[test]

@@ -209,6 +209,8 @@ impl Test {
                 topology: config.topology,
                 key_count: config.key_count,
                 max_writes_per_key: config.max_writes_per_key,
+                max_txn_length: config.max_txn_length,
+                consistency_models: config.consistency_models.clone(),
                 concurrency: config.concurrency,
                 rate: config.rate,
             },

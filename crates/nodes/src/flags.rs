@@ -15,10 +15,12 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser};
 
+use crate::available_txn;
 use crate::broadcast::{self, Overlay};
 use crate::crdt_gossip::GossipOptions;
 use crate::kind::Kind;
 use crate::raft_kv::{self, Backup};
+use crate::transactor;
 use crate::unique_ids::Scheme;
 
 /// The longest time a flag takes, in milliseconds: a day. Times become
@@ -277,6 +279,79 @@ struct KafkaFlags {
     local_offsets: bool,
 }
 
+/// The transactional workloads' node: a Datomic-style transactor, immutable
+/// thunks in a key-value service behind one root pointer in lin-kv, moved
+/// by compare-and-set.
+#[derive(Parser, Debug)]
+struct TransactorFlags {
+    #[command(flatten)]
+    transactor: TransactorArgs,
+    /// Run the Raft key-value store instead, each transaction one log
+    /// entry (strict-serializable).
+    #[arg(long)]
+    raft: bool,
+    #[command(flatten, next_help_heading = "Raft store (--raft)")]
+    raft_flags: RaftFlags,
+}
+
+impl TransactorFlags {
+    fn kind(self) -> Kind {
+        if self.raft {
+            Kind::RaftKv(Arc::new(self.raft_flags.options()))
+        } else {
+            Kind::Transactor(self.transactor.options())
+        }
+    }
+}
+
+/// The transactor's flags.
+#[derive(Args, Debug)]
+struct TransactorArgs {
+    /// The service that holds the thunks: lww-kv (read again until a thunk
+    /// written elsewhere shows) or lin-kv.
+    #[arg(long, default_value = "lww-kv", value_parser = ["lww-kv", "lin-kv"])]
+    thunks: String,
+    /// Runs of a transaction after it first loses the race for the root,
+    /// before it fails with txn-conflict (30).
+    #[arg(long, default_value_t = transactor::Options::default().conflict_retries)]
+    conflict_retries: u32,
+    /// Broken on purpose (the guide's first try at lww-kv): thunks in
+    /// lww-kv without the cache, and a thunk not found yet read as empty.
+    #[arg(long)]
+    unsafe_lww_thunks: bool,
+}
+
+/// txn-rw-register's node: the transactor (strict-serializable), or with
+/// --totally-available a node that answers every transaction itself and
+/// replicates its writes in the background (read committed).
+#[derive(Parser, Debug)]
+struct RwRegisterFlags {
+    #[command(flatten)]
+    base: TransactorFlags,
+    /// Run the totally-available node (fly.io 6a-6c) instead of the
+    /// transactor: available under partitions, read committed.
+    #[arg(long)]
+    totally_available: bool,
+    /// Totally-available node: milliseconds between replication rounds.
+    #[arg(long, default_value_t = available_txn::Options::default().gossip_ms,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    gossip_ms: u64,
+    /// Totally-available node, broken on purpose: writes go out as they
+    /// happen and some transactions abort after that (G1a, G1b).
+    #[arg(long, requires = "totally_available")]
+    unsafe_dirty_writes: bool,
+}
+
+impl TransactorArgs {
+    fn options(self) -> transactor::Options {
+        transactor::Options {
+            thunks: self.thunks,
+            conflict_retries: self.conflict_retries,
+            unsafe_lww_thunks: self.unsafe_lww_thunks,
+        }
+    }
+}
+
 /// The parser of node `name` (one of [`crate::NAMES`]), named for
 /// `lightcone node NAME`.
 pub(crate) fn command(name: &'static str) -> Command {
@@ -295,6 +370,8 @@ pub(crate) fn command(name: &'static str) -> Command {
         ),
         "lin-kv" => LinKvFlags::command(),
         "kafka" => KafkaFlags::command(),
+        "txn-list-append" => TransactorFlags::command(),
+        "txn-rw-register" => RwRegisterFlags::command(),
         other => unreachable!("{other} is not among NAMES"),
     };
     command
@@ -337,6 +414,18 @@ pub(crate) fn kind(name: &'static str, matches: &ArgMatches) -> Result<Kind, cla
         "kafka" => Kind::Kafka {
             local_offsets: KafkaFlags::from_arg_matches(matches)?.local_offsets,
         },
+        "txn-list-append" => TransactorFlags::from_arg_matches(matches)?.kind(),
+        "txn-rw-register" => {
+            let flags = RwRegisterFlags::from_arg_matches(matches)?;
+            if flags.totally_available {
+                Kind::AvailableTxn(available_txn::Options {
+                    gossip_ms: flags.gossip_ms,
+                    unsafe_dirty_writes: flags.unsafe_dirty_writes,
+                })
+            } else {
+                flags.base.kind()
+            }
+        }
         other => unreachable!("{other} is not among NAMES"),
     })
 }
@@ -506,6 +595,14 @@ mod tests {
                 Kind::Kafka {
                     local_offsets: false,
                 },
+            ),
+            (
+                "txn-list-append",
+                Kind::Transactor(transactor::Options::default()),
+            ),
+            (
+                "txn-rw-register",
+                Kind::Transactor(transactor::Options::default()),
             ),
         ];
         assert_eq!(expected.len(), NAMES.len());

@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
+use crate::available_txn;
 use crate::broadcast;
 use crate::crdt_gossip::GossipOptions;
 use crate::raft_kv;
+use crate::transactor;
 use crate::unique_ids::Scheme;
 
 /// Which node runs, with its options.
@@ -30,4 +32,8 @@ pub(crate) enum Kind {
     Kafka {
         local_offsets: bool,
     },
+    /// txn-list-append, txn-rw-register.
+    Transactor(transactor::Options),
+    /// txn-rw-register with --totally-available.
+    AvailableTxn(available_txn::Options),
 }

@@ -6,6 +6,7 @@
 //! builds a node from it at every start and restart
 //! ([`NodeSpec::build`]); `lightcone node NAME --help` lists the flags.
 
+pub mod available_txn;
 pub mod broadcast;
 pub mod counter;
 pub mod crdt_counter;
@@ -18,6 +19,7 @@ mod kind;
 pub mod lin_kv;
 pub mod raft_kv;
 mod spec;
+pub mod transactor;
 pub mod unique_ids;
 
 use lightcone_sdk::{NodeRuntime, StdioError, Storage, NANOS_PER_MS};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{ArgMatches, Command};
 use lightcone_sdk::{Node, NodeRuntime, Runtime, Storage};
 
+use crate::available_txn::AvailableTxn;
 use crate::broadcast::Broadcast;
 use crate::counter::Counter;
 use crate::crdt_counter::{counter_node, GCounter, PNCounter};
@@ -17,6 +18,7 @@ use crate::kafka::Kafka;
 use crate::kind::Kind;
 use crate::lin_kv::LinKvProxy;
 use crate::raft_kv::RaftKv;
+use crate::transactor::Transactor;
 use crate::unique_ids::UniqueIds;
 use crate::{flags, NAMES};
 
@@ -172,6 +174,8 @@ impl NodeSpec {
             }
             Kind::RaftKv(options) => boxed(RaftKv::with_shared(Arc::clone(options)), seed, storage),
             Kind::Kafka { local_offsets } => boxed(Kafka::new(*local_offsets), seed, storage),
+            Kind::Transactor(options) => boxed(Transactor::new(options.clone()), seed, storage),
+            Kind::AvailableTxn(options) => boxed(AvailableTxn::new(options.clone()), seed, storage),
         }
     }
 }

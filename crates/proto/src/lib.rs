@@ -38,6 +38,8 @@ pub const WORKLOAD_NAMES: &[&str] = &[
     "pn-counter",
     "lin-kv",
     "kafka",
+    "txn-list-append",
+    "txn-rw-register",
 ];
 
 /// Bodies' free-form fields.

@@ -115,6 +115,13 @@ impl RunReport {
                 r.malformed_lines.count
             ));
         }
+        if r.malformed_reply_count > 0 {
+            out.push_str(&format!(
+                "  malformed replies to clients: {} (each such op is info, with what was wrong as \
+                 its error in history.jsonl; lightcone.log names the node)\n",
+                r.malformed_reply_count
+            ));
+        }
         for p in &self.problems {
             if self.beyond_maelstrom.contains(p) {
                 out.push_str(&format!("  problem (beyond Maelstrom): {p}\n"));
@@ -153,6 +160,18 @@ impl RunReport {
                 r.workload.valid.to_json()
             ));
         }
+        // A transactional check: Elle's anomaly types and the models ruled
+        // out.
+        for (key, label) in [
+            ("anomaly-types", "anomaly types"),
+            ("not", "not"),
+            ("also-not", "also not"),
+        ] {
+            let names = names(workload.get(key));
+            if !names.is_empty() {
+                out.push_str(&format!("  {label}: {names}\n"));
+            }
+        }
         if let Some(latencies) = workload.get("stable-latencies").filter(|v| v.is_object()) {
             out.push_str(&format!(
                 "  stable latencies (ms, quantile: value): {}\n",
@@ -161,6 +180,19 @@ impl RunReport {
         }
         out
     }
+}
+
+/// The strings of a JSON list, comma-separated (empty for anything else).
+fn names(list: Option<&serde_json::Value>) -> String {
+    list.and_then(serde_json::Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 /// `key value, key value` for the numbers and short values of a section.

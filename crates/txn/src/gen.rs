@@ -340,15 +340,26 @@ pub fn inject(
 
 /// One micro-op as drawn: a read of `key`, or a write (append) of `write`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Mop {
-    key: u64,
-    write: Option<u64>,
+pub struct Mop {
+    pub key: u64,
+    pub write: Option<u64>,
 }
 
-/// Elle's `wr-txns` state: the active keys, each one's write limit, and the
-/// writes drawn so far of every key.
-struct Planner {
-    rng: Rng,
+impl Mop {
+    /// The micro-op as a client invokes it, in Maelstrom's shape:
+    /// `["append", k, v]` or `["w", k, v]`, and `["r", k, null]`.
+    pub fn invocation(&self, workload: Workload) -> Value {
+        mop_value(workload, self, Value::Null)
+    }
+}
+
+/// Elle's `wr-txns` state (`elle.txn/wr-txns`, which Maelstrom's
+/// txn-list-append and txn-rw-register generators use): the active keys,
+/// each one's write limit, and the writes drawn so far of every key. The
+/// randomness comes from the `Rng` passed in, so a workload can draw from
+/// its run's stream.
+#[derive(Debug, Clone)]
+pub struct TxnPlanner {
     length_min: u64,
     length_max: u64,
     max_writes_per_key: u64,
@@ -361,15 +372,15 @@ struct Planner {
     writes: Vec<u64>,
 }
 
-impl Planner {
-    fn new(seed: u64, options: &GenOptions) -> Planner {
-        let mut rng = Rng::new(seed, STREAM_TXNS);
+impl TxnPlanner {
+    /// A planner for transactions of `options.min_txn_length ..=
+    /// options.max_txn_length` micro-ops over `options.key_count` active
+    /// keys, each written at most about `options.max_writes_per_key` times
+    /// (a limit per key drawn from a zipf distribution, as Elle does).
+    pub fn new(rng: &mut Rng, options: &GenOptions) -> TxnPlanner {
         let max = options.max_writes_per_key;
-        let limits = (0..options.key_count)
-            .map(|_| 1 + zipf(&mut rng, max))
-            .collect();
-        Planner {
-            rng,
+        let limits = (0..options.key_count).map(|_| 1 + zipf(rng, max)).collect();
+        TxnPlanner {
             length_min: options.min_txn_length as u64,
             length_max: options.max_txn_length as u64,
             max_writes_per_key: max,
@@ -381,12 +392,12 @@ impl Planner {
 
     /// The next transaction (Elle's `wr-txns` loop): a write to a key whose
     /// limit is reached retires the key, and the micro-op is drawn again.
-    fn plan(&mut self) -> Vec<Mop> {
-        let length = self.rng.in_range(self.length_min, self.length_max + 1) as usize;
+    pub fn plan(&mut self, rng: &mut Rng) -> Vec<Mop> {
+        let length = rng.in_range(self.length_min, self.length_max + 1) as usize;
         let mut mops = Vec::with_capacity(length);
         while mops.len() < length {
-            let write = self.rng.below(2) == 1;
-            let slot = exponential_index(&mut self.rng, self.active.len());
+            let write = rng.below(2) == 1;
+            let slot = exponential_index(rng, self.active.len());
             let key = self.active[slot];
             if !write {
                 mops.push(Mop { key, write: None });
@@ -394,7 +405,7 @@ impl Planner {
             }
             let value = self.writes[key as usize] + 1;
             if value > self.limits[slot] {
-                self.retire(slot);
+                self.retire(rng, slot);
                 continue;
             }
             self.writes[key as usize] = value;
@@ -408,10 +419,15 @@ impl Planner {
 
     /// Elle's `fresh-key`: the key in `slot` gives way to a new key, one
     /// more than the largest so far, with a limit of its own.
-    fn retire(&mut self, slot: usize) {
+    fn retire(&mut self, rng: &mut Rng, slot: usize) {
         self.active[slot] = self.writes.len() as u64;
         self.writes.push(0);
-        self.limits[slot] = 1 + zipf(&mut self.rng, self.max_writes_per_key);
+        self.limits[slot] = 1 + zipf(rng, self.max_writes_per_key);
+    }
+
+    /// Keys ever made active so far.
+    pub fn key_count_used(&self) -> usize {
+        self.writes.len()
     }
 }
 
@@ -574,7 +590,9 @@ struct Slot {
 /// documentation for what it simulates.
 pub struct TxnGenerator {
     workload: Workload,
-    planner: Planner,
+    planner: TxnPlanner,
+    /// The stream the planner draws from.
+    draws: Rng,
     store: Store,
     timing: Rng,
     faults: Rng,
@@ -612,9 +630,11 @@ impl TxnGenerator {
                 completed: Value::Null,
             })
             .collect();
+        let mut draws = Rng::new(seed, STREAM_TXNS);
         let mut generator = TxnGenerator {
             workload,
-            planner: Planner::new(seed, options),
+            planner: TxnPlanner::new(&mut draws, options),
+            draws,
             store: Store::new(workload),
             timing: Rng::new(seed, STREAM_TIMING),
             faults: Rng::new(seed, STREAM_FAULTS),
@@ -689,7 +709,7 @@ impl TxnGenerator {
     /// Draws the slot's next transaction, its outcome and its timing, and
     /// returns its invocation.
     fn invoke(&mut self, slot: usize, time: u64) -> Op {
-        let mops = self.planner.plan();
+        let mops = self.planner.plan(&mut self.draws);
         let outcome = self.draw_outcome();
         let duration_ns = self.timing.in_range(DURATION_NS_MIN, DURATION_NS_MAX + 1);
         let value = invocation_value(self.workload, &mops);

@@ -494,6 +494,8 @@ mod tests {
             topology: Topology::Grid,
             key_count,
             max_writes_per_key,
+            max_txn_length: 4,
+            consistency_models: Vec::new(),
             concurrency: 2,
             rate: 1000.0,
         })

@@ -15,6 +15,7 @@ mod g_set;
 mod kafka;
 mod lin_kv;
 pub mod topology;
+mod txn;
 mod unique_ids;
 
 use lightcone_check::CheckResult;
@@ -31,6 +32,7 @@ pub use g_set::GSet;
 pub use kafka::Kafka;
 pub use lin_kv::LinKv;
 pub use topology::Topology;
+pub use txn::{Txn, TxnWorkloadOptions};
 pub use unique_ids::UniqueIds;
 
 /// An operation a client is about to invoke.
@@ -178,6 +180,8 @@ pub enum WorkloadDetails {
     /// lin-kv.
     Linear(lightcone_linear::Details),
     Kafka(lightcone_kafka::Details),
+    /// txn-list-append, txn-rw-register: Elle's result.
+    Txn(lightcone_txn::Details),
 }
 
 /// The `field` of a reply that must be of type `kind`, moved out.
@@ -220,8 +224,14 @@ pub struct WorkloadOptions {
     pub topology: Topology,
     /// Keys in play at once for kafka (`--key-count`; Elle's default 10).
     pub key_count: Option<u64>,
-    /// Sends to one kafka key before it is retired (`--max-writes-per-key`).
+    /// Writes to one key before it is retired (`--max-writes-per-key`;
+    /// kafka sends, txn appends and writes).
     pub max_writes_per_key: u64,
+    /// Micro-ops per transaction at most (`--max-txn-length`).
+    pub max_txn_length: u64,
+    /// The consistency models a transactional history must satisfy
+    /// (`--consistency-models`, Elle's names).
+    pub consistency_models: Vec<String>,
     /// Client workers (kafka crashes each about every 30 s).
     pub concurrency: usize,
     /// Operations per second over all clients.
@@ -241,6 +251,23 @@ pub fn build(name: &str, options: &WorkloadOptions) -> Result<Box<dyn Workload>,
         "pn-counter" => Box::new(AddRead(Counter::positive_negative())),
         "lin-kv" => Box::new(LinKv::new(options.nodes.len())),
         "kafka" => Box::new(Kafka::new(options)),
+        "txn-list-append" | "txn-rw-register" => {
+            let model = if name == "txn-list-append" {
+                lightcone_txn::TxnModel::ListAppend
+            } else {
+                lightcone_txn::TxnModel::RwRegister
+            };
+            let txn_options = TxnWorkloadOptions {
+                key_count: options.key_count,
+                max_txn_length: options.max_txn_length,
+                max_writes_per_key: options.max_writes_per_key,
+                consistency_models: options.consistency_models.clone(),
+            };
+            Box::new(
+                Txn::new(model, &txn_options)
+                    .map_err(|message| WorkloadError::Invalid { message })?,
+            )
+        }
         _ => {
             return Err(WorkloadError::Unknown {
                 name: name.to_string(),

@@ -19,6 +19,11 @@
 //!   [`lightcone_sdk::Storage`] after every `Ready` and before its messages
 //!   are sent, so `--nemesis kill` restarts a node with its state. The log
 //!   is compacted into a snapshot every [`Options::snapshot_every`] entries.
+//! * `txn` (txn-list-append, txn-rw-register with `--raft`) is proposed
+//!   whole, reads included, as one log entry and run on the state machine
+//!   when applied: every replica runs the transactions in log order, so
+//!   the store is strict-serializable. Lists and registers share the map
+//!   with lin-kv's keys.
 //! * `backup` proposes a marker entry; the node answers with the state as of
 //!   exactly that entry's index (the same on every replica), which
 //!   [`Options::restore`] turns back into a cluster.
@@ -216,7 +221,7 @@ impl Node for RaftKv {
                 self.drive(ctx);
                 Ok(())
             }
-            "read" | "write" | "cas" | "backup" => {
+            "read" | "write" | "cas" | "backup" | "txn" => {
                 let body = msg.body.clone();
                 self.request(ctx, msg, &body, None);
                 Ok(())

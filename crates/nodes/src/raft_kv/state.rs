@@ -29,6 +29,11 @@ pub(super) enum Op {
         create: bool,
     },
     Backup,
+    /// A whole transaction (txn-list-append, txn-rw-register), applied in
+    /// one step at its log position.
+    Txn {
+        txn: Vec<Value>,
+    },
 }
 
 /// How many recent command ids the state machine remembers to apply each
@@ -145,7 +150,40 @@ impl KvState {
                 }
             }
             Op::Backup => Ok(Body::new("backup_ok")),
+            Op::Txn { txn } => Ok(Body::new("txn_ok").with("txn", self.transact(txn))),
         }
+    }
+
+    /// Runs a transaction's micro-ops in order on the map: a read sees the
+    /// key's value (null when absent), an append adds to the key's list, a
+    /// write sets it. Returns the transaction with its reads filled in.
+    /// `parse_op` has checked each micro-op's shape.
+    fn transact(&mut self, txn: &[Value]) -> Value {
+        let mut done = Vec::with_capacity(txn.len());
+        for mop in txn {
+            let [f, key, value] = mop.as_array().map(Vec::as_slice).unwrap_or_default() else {
+                continue;
+            };
+            let text = key.to_string();
+            let entry = self.map.get(&text).map(|(_, v)| v.clone());
+            let shown = match f.as_str() {
+                Some("r") => entry.unwrap_or(Value::Null),
+                Some("append") => {
+                    let mut list = entry
+                        .and_then(|v| v.as_array().cloned())
+                        .unwrap_or_default();
+                    list.push(value.clone());
+                    self.map.insert(text, (key.clone(), Value::Array(list)));
+                    value.clone()
+                }
+                _ => {
+                    self.map.insert(text, (key.clone(), value.clone()));
+                    value.clone()
+                }
+            };
+            done.push(Value::Array(vec![f.clone(), key.clone(), shown]));
+        }
+        Value::Array(done)
     }
 }
 
@@ -170,6 +208,24 @@ pub(super) fn parse_op(body: &Body) -> Result<Op, NodeError> {
                 .unwrap_or(false),
         }),
         "backup" => Ok(Op::Backup),
+        "txn" => {
+            let txn = field("txn")?;
+            let mops = txn
+                .as_array()
+                .ok_or_else(|| NodeError::malformed("a txn's `txn` is a list of micro-ops"))?;
+            for mop in mops {
+                let ok = matches!(
+                    mop.as_array().map(Vec::as_slice),
+                    Some([f, _, _]) if matches!(f.as_str(), Some("r" | "append" | "w"))
+                );
+                if !ok {
+                    return Err(NodeError::malformed(format!(
+                        "micro-op {mop} is not [\"r\"|\"append\"|\"w\", key, value]"
+                    )));
+                }
+            }
+            Ok(Op::Txn { txn: mops.clone() })
+        }
         other => Err(NodeError::not_supported(other)),
     }
 }
