@@ -17,8 +17,9 @@
 //! | [`availability`] | all | Maelstrom's availability checker |
 //!
 //! The other families of checkers have crates of their own, built on these
-//! types: `lightcone-linear` (linearizability, lin-kv) and `lightcone-kafka`
-//! (Jepsen's kafka analysis). [`consistency`] holds Elle's model names.
+//! types: `lightcone-linear` (linearizability, lin-kv), `lightcone-kafka`
+//! (Jepsen's kafka analysis) and `lightcone-txn` (Elle's transactional
+//! analysis, with its consistency models).
 //! Verdicts of several checkers combine with [`Validity::merge`].
 //!
 //! ```
@@ -49,7 +50,6 @@
 //! ```
 
 pub mod availability;
-pub mod consistency;
 pub mod counter;
 pub mod echo;
 pub mod set_full;

@@ -235,7 +235,11 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
             .unwrap_or_default(),
         max_txn_length: positive("--max-txn-length", Some(args.max_txn_length))?
             .unwrap_or_default(),
-        consistency_models: lightcone_check::consistency::parse_models(&args.consistency_models)?,
+        consistency_models: lightcone_txn::consistency::parse_models(&args.consistency_models)
+            .map_err(|e| format!("--consistency-models: {e}"))?
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         availability: args
             .availability
             .as_deref()
@@ -556,7 +560,10 @@ mod tests {
     #[test]
     fn elle_model_names_and_positive_counts_are_required() {
         let e = config(&parse(&["--consistency-models", "bogus"]), 1).unwrap_err();
-        assert!(e.contains("\"bogus\" is not a consistency model"), "{e}");
+        assert!(
+            e.starts_with("--consistency-models: unknown consistency model \"bogus\""),
+            "{e}"
+        );
         for flag in ["--max-txn-length", "--max-writes-per-key", "--key-count"] {
             let e = config(&parse(&[flag, "0"]), 1).unwrap_err();
             assert!(e.starts_with(flag) && e.contains("positive"), "{e}");

@@ -290,3 +290,86 @@ fn crdt_g_set_sweep_with_loss_and_duplication() {
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("100 seeds: 100 valid"), "{stdout}");
 }
+
+/// fly.io's challenge 6a-6c with the totally-available node: 6a (one node,
+/// read uncommitted), 6b (two nodes, with and without partitions), 6c
+/// (read committed under partitions), every request answered.
+#[test]
+#[ignore = "acceptance runs (4 x 20 s); .ci/run runs it"]
+fn txn_rw_register_totally_available_fly_io_6a_6b_6c() {
+    let base = |nodes: &'static str, models: &'static str| {
+        vec![
+            "-w",
+            "txn-rw-register",
+            "--node-count",
+            nodes,
+            "--time-limit",
+            "20",
+            "--rate",
+            "1000",
+            "--concurrency",
+            "2n",
+            "--consistency-models",
+            models,
+            "--availability",
+            "total",
+        ]
+    };
+    let node = ["--", "--totally-available"];
+    let cases: [(&str, Vec<&str>); 4] = [
+        ("6a", base("1", "read-uncommitted")),
+        ("6b", base("2", "read-uncommitted")),
+        (
+            "6b under partitions",
+            [
+                base("2", "read-uncommitted"),
+                vec!["--nemesis", "partition"],
+            ]
+            .concat(),
+        ),
+        (
+            "6c",
+            [base("2", "read-committed"), vec!["--nemesis", "partition"]].concat(),
+        ),
+    ];
+    for (name, args) in cases {
+        let (code, results, summary) = run(&[&args[..], &node[..]].concat());
+        assert_eq!(code, 0, "{name}: {summary}");
+        assert_eq!(results["availability"]["valid"], true, "{name}");
+        assert!(
+            results["workload"]["ok-count"].as_u64().unwrap() > 10_000,
+            "{name}: {summary}"
+        );
+    }
+}
+
+/// txn-list-append on five nodes under partitions and kills, strict
+/// serializable, with the Datomic-style transactor (the default node) and
+/// with the Raft store.
+#[test]
+#[ignore = "acceptance runs (2 x 30 s); .ci/run runs it"]
+fn txn_list_append_transactor_and_raft_under_partitions_and_kills() {
+    let args = [
+        "-w",
+        "txn-list-append",
+        "--node-count",
+        "5",
+        "--time-limit",
+        "30",
+        "--rate",
+        "100",
+        "--nemesis",
+        "partition,kill",
+    ];
+    for node in [&[][..], &["--", "--raft"][..]] {
+        let (code, results, summary) = run(&[&args[..], node].concat());
+        assert_eq!(code, 0, "{node:?}: {summary}");
+        let w = &results["workload"];
+        assert_eq!(w["valid"], true);
+        assert_eq!(
+            w["consistency-models"],
+            serde_json::json!(["strict-serializable"])
+        );
+        assert!(w["ok-count"].as_u64().unwrap() > 1000, "{summary}");
+    }
+}

@@ -290,3 +290,100 @@ fn a_reply_with_its_micro_ops_reordered_is_named_as_malformed() {
         r.summary
     );
 }
+
+fn lightcone_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lightcone"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_simulated_sweep_finds_the_broken_transactor_and_its_replay_reproduces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "txn-list-append",
+            "--node-count",
+            "2",
+            "--time-limit",
+            "5",
+            "--rate",
+            "30",
+            "--seeds",
+            "10",
+            "--",
+            "--unsafe-lww-thunks",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let replay = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replay: "))
+        .unwrap_or_else(|| panic!("a failing seed prints its replay: {stdout}"));
+    assert!(replay.contains("-- --unsafe-lww-thunks"), "{replay}");
+    let args: Vec<&str> = replay.split_whitespace().skip(1).collect();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = lightcone_in(a.path(), &args);
+    assert_eq!(first.status.code(), Some(1), "{replay}");
+    assert_eq!(lightcone_in(b.path(), &args).status.code(), Some(1));
+    let read = |d: &Path, f: &str| std::fs::read_to_string(d.join("store/latest").join(f)).unwrap();
+    assert_eq!(
+        read(a.path(), "history.jsonl"),
+        read(b.path(), "history.jsonl")
+    );
+    let results: Value = serde_json::from_str(&read(a.path(), "results.json")).unwrap();
+    assert!(!anomaly_types(&results).is_empty());
+    let summary = String::from_utf8_lossy(&first.stdout);
+    assert!(summary.contains("  anomaly types: "), "{summary}");
+}
+
+#[test]
+fn simulated_sweeps_of_the_reference_nodes_are_valid_under_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    for (workload, node_args) in [
+        ("txn-list-append", &[][..]),
+        ("txn-list-append", &["--", "--raft"][..]),
+        ("txn-rw-register", &[][..]),
+    ] {
+        let out = lightcone_in(
+            dir.path(),
+            &[
+                &[
+                    "test",
+                    "--sim",
+                    "-w",
+                    workload,
+                    "--node-count",
+                    "3",
+                    "--time-limit",
+                    "10",
+                    "--rate",
+                    "50",
+                    "--nemesis",
+                    "partition,kill,pause",
+                    "--nemesis-interval",
+                    "2",
+                    "--seeds",
+                    "8",
+                ][..],
+                node_args,
+            ]
+            .concat(),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{workload} {node_args:?}: {stdout}"
+        );
+        assert!(stdout.contains("8 seeds: 8 valid"), "{stdout}");
+    }
+}

@@ -272,7 +272,7 @@ impl TestConfig {
         if let Some(bad) = self
             .consistency_models
             .iter()
-            .find(|m| !lightcone_check::consistency::MODEL_NAMES.contains(&m.as_str()))
+            .find(|m| lightcone_txn::consistency::parse_models(m).is_err())
         {
             return invalid(
                 "--consistency-models",

@@ -487,17 +487,6 @@ fn weakest_models_each_anomaly_rules_out() {
     }
 }
 
-/// The models lightcone-check already accepts for `--consistency-models`
-/// (read from Elle 0.2.2 separately) are exactly Elle's `all-models`.
-#[test]
-fn all_models_match_the_names_check_accepts() {
-    let check: BTreeSet<&str> = lightcone_check::consistency::MODEL_NAMES
-        .iter()
-        .copied()
-        .collect();
-    assert_eq!(all_models(), &check);
-}
-
 /// Read off `implied-anomalies` by hand: lost update is write skew and
 /// G2-item, and so G2 and every process and realtime G2.
 #[test]
