@@ -76,17 +76,22 @@ fn run_phases(
 fn main() {
     // `cargo bench` passes `--bench`; any other argument picks a workload.
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    for (workload, partition) in [
-        ("broadcast", false),
-        ("broadcast", true),
-        ("lin-kv", false),
-        ("lin-kv", true),
-        ("echo", false),
-        ("unique-ids", true),
+    for (workload, partition, node_args) in [
+        ("broadcast", false, &[][..]),
+        ("broadcast", true, &[]),
+        ("lin-kv", false, &[]),
+        ("lin-kv", true, &[]),
+        ("echo", false, &[]),
+        ("unique-ids", true, &[]),
+        ("txn-list-append", false, &[]),
+        ("txn-list-append", true, &[]),
+        ("txn-list-append", false, &["--raft"]),
+        ("txn-rw-register", false, &[]),
     ] {
         if only.as_deref().is_some_and(|w| w != workload) {
             continue;
         }
+        let node_args: Vec<String> = node_args.iter().map(|a| a.to_string()).collect();
         let config = TestConfig {
             workload: workload.into(),
             node_count: 5,
@@ -102,7 +107,7 @@ fn main() {
             },
             ..TestConfig::default()
         };
-        let spec = lightcone_nodes::NodeSpec::parse(workload, &[]).unwrap();
+        let spec = lightcone_nodes::NodeSpec::parse(workload, &node_args).unwrap();
         let factory =
             move |_: usize, seed: u64, storage: MemoryStorage| spec.build(seed, Box::new(storage));
         let mut best: Option<Phases> = None;
@@ -115,9 +120,14 @@ fn main() {
         let p = best.unwrap();
         let virtual_s = p.virtual_ns as f64 / NANOS_PER_SEC as f64;
         println!(
-            "{workload:<10} 5 nodes, rate 100, latency 100 ms{}: {virtual_s:.0} s simulated; \
+            "{workload:<10}{} 5 nodes, rate 100, latency 100 ms{}: {virtual_s:.0} s simulated; \
              run {:.1} ms = {:.0}x, + check {:.1} ms + drop {:.1} ms = {:.1} ms = {:.0}x real time; \
              {} steps, {:.0} steps/s and {:.0} messages delivered/s of run",
+            if node_args.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", node_args.join(" "))
+            },
             if partition { ", partitions" } else { "" },
             p.run_s * 1000.0,
             virtual_s / p.run_s,

@@ -35,6 +35,7 @@
 //! before it began: the guide's G-single-realtime.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use lightcone_sdk::{Body, Context, Envelope, ErrorCode, Node, NodeError, RpcError, Value};
 
@@ -43,7 +44,7 @@ use crate::RPC_TIMEOUT_NS;
 /// The lin-kv key of the root pointer.
 pub const ROOT_KEY: &str = "root";
 /// Thunks kept in memory at most; the oldest go first.
-pub const CACHE_THUNKS_MAX: usize = 20_000;
+pub const CACHE_THUNKS_MAX: usize = 4096;
 /// Buckets of the map: a commit writes the map (this many ids) and the
 /// buckets of the keys it wrote, not every key.
 pub const BUCKETS: usize = 32;
@@ -79,16 +80,16 @@ impl Default for Options {
 /// entry never goes stale.
 #[derive(Debug, Default)]
 struct Cache {
-    values: BTreeMap<String, Value>,
+    values: BTreeMap<String, Arc<Value>>,
     order: VecDeque<String>,
 }
 
 impl Cache {
-    fn get(&self, id: &str) -> Option<&Value> {
+    fn get(&self, id: &str) -> Option<&Arc<Value>> {
         self.values.get(id)
     }
 
-    fn insert(&mut self, id: String, value: Value) {
+    fn insert(&mut self, id: String, value: Arc<Value>) {
         if self.values.contains_key(&id) {
             return;
         }
@@ -122,7 +123,7 @@ struct Pending {
     /// Loads in flight; the transaction goes on when none are.
     loading: usize,
     /// Thunks loaded for this run (all of them when the cache is off).
-    loaded: BTreeMap<String, Value>,
+    loaded: BTreeMap<String, Arc<Value>>,
     /// Writes in flight before the cas.
     writing: usize,
     failed: Option<(ErrorCode, String)>,
@@ -244,7 +245,7 @@ impl Transactor {
     }
 
     /// A thunk's value if this run or the cache has it.
-    fn known(&self, id: &str, txn: &Pending) -> Option<Value> {
+    fn known(&self, id: &str, txn: &Pending) -> Option<Arc<Value>> {
         txn.loaded
             .get(id)
             .or_else(|| self.caching().then(|| self.cache.get(id)).flatten())
@@ -310,9 +311,11 @@ impl Transactor {
     ) -> Option<String> {
         let bucket = buckets[bucket_of(key)].as_ref()?;
         let entries = self.known(bucket, txn)?;
-        entries_of(&entries)
-            .remove(&key_text(key))
-            .map(|(_, id)| id)
+        let pair = entries
+            .as_array()?
+            .iter()
+            .find(|pair| pair.get(0) == Some(key))?;
+        pair.get(1)?.as_str().map(str::to_string)
     }
 
     fn read_root(&mut self, ctx: &mut Context<Self>, id: u64) {
@@ -386,8 +389,9 @@ impl Transactor {
                 };
                 let caching = node.caching();
                 if let Some(value) = found {
+                    let value = Arc::new(value);
                     if caching {
-                        node.cache.insert(thunk.clone(), value.clone());
+                        node.cache.insert(thunk.clone(), Arc::clone(&value));
                     }
                     if let Some(txn) = node.txns.get_mut(&id) {
                         txn.loaded.insert(thunk, value);
@@ -416,6 +420,7 @@ impl Transactor {
             let current = values.entry(k.clone()).or_insert_with(|| {
                 self.value_thunk(txn, &buckets, &m.key)
                     .and_then(|thunk| self.known(&thunk, txn))
+                    .map(|v| Value::clone(&v))
                     .unwrap_or(Value::Null)
             });
             match m.f.as_str() {
@@ -480,7 +485,7 @@ impl Transactor {
         let service = self.thunk_service().to_string();
         for (thunk, value) in writes {
             if self.caching() {
-                self.cache.insert(thunk.clone(), value.clone());
+                self.cache.insert(thunk.clone(), Arc::new(value.clone()));
             }
             let (map_id, root, completed) = (map_id.clone(), root.clone(), completed.clone());
             ctx.rpc(
