@@ -301,48 +301,76 @@ fn lightcone_in(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn a_simulated_sweep_finds_the_broken_transactor_and_its_replay_reproduces_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = lightcone_in(
-        dir.path(),
-        &[
-            "test",
-            "--sim",
-            "-w",
+fn simulated_sweeps_find_each_broken_variant_and_their_replays_reproduce_it() {
+    let variants: [(&str, &str, &[&str]); 3] = [
+        (
             "txn-list-append",
-            "--node-count",
-            "2",
-            "--time-limit",
-            "5",
-            "--rate",
-            "30",
-            "--seeds",
-            "10",
-            "--",
-            "--unsafe-lww-thunks",
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    let replay = stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("replay: "))
-        .unwrap_or_else(|| panic!("a failing seed prints its replay: {stdout}"));
-    assert!(replay.contains("-- --unsafe-lww-thunks"), "{replay}");
-    let args: Vec<&str> = replay.split_whitespace().skip(1).collect();
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let first = lightcone_in(a.path(), &args);
-    assert_eq!(first.status.code(), Some(1), "{replay}");
-    assert_eq!(lightcone_in(b.path(), &args).status.code(), Some(1));
-    let read = |d: &Path, f: &str| std::fs::read_to_string(d.join("store/latest").join(f)).unwrap();
-    assert_eq!(
-        read(a.path(), "history.jsonl"),
-        read(b.path(), "history.jsonl")
-    );
-    let results: Value = serde_json::from_str(&read(a.path(), "results.json")).unwrap();
-    assert!(!anomaly_types(&results).is_empty());
-    let summary = String::from_utf8_lossy(&first.stdout);
-    assert!(summary.contains("  anomaly types: "), "{summary}");
+            "strict-serializable",
+            &["--unsafe-lww-thunks"],
+        ),
+        (
+            "txn-rw-register",
+            "strict-serializable",
+            &["--totally-available"],
+        ),
+        (
+            "txn-rw-register",
+            "read-committed",
+            &["--totally-available", "--unsafe-dirty-writes"],
+        ),
+    ];
+    for (workload, models, node_args) in variants {
+        let dir = tempfile::tempdir().unwrap();
+        let args = [
+            &[
+                "test",
+                "--sim",
+                "-w",
+                workload,
+                "--node-count",
+                "2",
+                "--time-limit",
+                "5",
+                "--rate",
+                "30",
+                "--consistency-models",
+                models,
+                "--seeds",
+                "10",
+                "--",
+            ][..],
+            node_args,
+        ]
+        .concat();
+        let out = lightcone_in(dir.path(), &args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{node_args:?}: {stdout}");
+        let replay = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("replay: "))
+            .unwrap_or_else(|| panic!("a failing seed prints its replay: {stdout}"));
+        assert!(replay.ends_with(&node_args.join(" ")), "{replay}");
+        let args: Vec<&str> = replay.split_whitespace().skip(1).collect();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = lightcone_in(a.path(), &args);
+        assert_eq!(first.status.code(), Some(1), "{replay}");
+        assert_eq!(lightcone_in(b.path(), &args).status.code(), Some(1));
+        let read =
+            |d: &Path, f: &str| std::fs::read_to_string(d.join("store/latest").join(f)).unwrap();
+        assert_eq!(
+            read(a.path(), "history.jsonl"),
+            read(b.path(), "history.jsonl"),
+            "{replay}"
+        );
+        let results: Value = serde_json::from_str(&read(a.path(), "results.json")).unwrap();
+        let types = anomaly_types(&results);
+        assert!(!types.is_empty(), "{replay}");
+        let summary = String::from_utf8_lossy(&first.stdout);
+        assert!(
+            summary.contains(&format!("  anomaly types: {}", types.join(", "))),
+            "{summary}"
+        );
+    }
 }
 
 #[test]
