@@ -6,18 +6,13 @@
 //! found in a generated history, and Elle's si-without-g-single history
 //! (skipped, and said so, without ../shared).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
+use common::lightcone;
 use serde_json::Value;
-
-fn lightcone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lightcone"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn text(out: &Output) -> String {
     format!(

@@ -3,19 +3,15 @@
 //! same seed; `--inject` adds the gadget; bad options and an unknown
 //! anomaly refused (exit 4) with what is wrong.
 
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
+
+use common::lightcone;
 
 use lightcone_history::formats::{self, Format};
 use lightcone_history::History;
 use lightcone_txn::gen::{self, GenOptions};
-
-fn lightcone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lightcone"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()

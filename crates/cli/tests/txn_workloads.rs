@@ -6,9 +6,11 @@
 //! the full-size ones are in tests/acceptance.rs. Where `python3` is
 //! missing, the Python tests print SKIPPED and pass.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
 
+use std::path::Path;
+
+use common::{have_python, lightcone_in};
 use serde_json::Value;
 
 struct Run {
@@ -20,13 +22,7 @@ struct Run {
 
 fn run(args: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_lightcone"))
-        .arg("test")
-        .args(args)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = lightcone_in(dir.path(), &[&["test"][..], args].concat());
     let read = |name: &str| std::fs::read_to_string(dir.path().join("store/latest").join(name));
     let summary = format!(
         "{}{}",
@@ -46,17 +42,6 @@ fn script() -> String {
         .join("tests/nodes/txn_shared_state.py")
         .to_string_lossy()
         .into_owned()
-}
-
-fn have_python() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: python3 not found; the Python transactional node needs it");
-    }
-    ok
 }
 
 fn anomaly_types(results: &Value) -> Vec<String> {
@@ -93,7 +78,15 @@ fn the_transactor_is_strict_serializable_under_partitions_and_kills() {
     assert!(w["ok-count"].as_u64().unwrap() > 100, "{}", r.summary);
     assert!(w["edge-count"].as_u64().unwrap() > 100, "{}", r.summary);
     // Reads that saw something: the transactions share their data.
-    assert!(r.history.contains(r#"["r",0,[1"#) || r.history.contains(r#"["r",1,[1"#));
+    let nonempty_reads = r
+        .history
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|op| op["type"] == "ok")
+        .flat_map(|op| op["value"].as_array().cloned().unwrap_or_default())
+        .filter(|mop| mop[0] == "r" && mop[2].as_array().is_some_and(|l| !l.is_empty()))
+        .count();
+    assert!(nonempty_reads > 10, "{}", r.summary);
 }
 
 #[test]
@@ -289,15 +282,6 @@ fn a_reply_with_its_micro_ops_reordered_is_named_as_malformed() {
         "{}",
         r.summary
     );
-}
-
-fn lightcone_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lightcone"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 #[test]
