@@ -78,15 +78,14 @@ pub struct TestArgs {
     /// `total`, or the fraction of requests that must succeed.
     #[arg(long)]
     availability: Option<String>,
-    /// Consistency models to check, comma-separated (Elle's names). Checked and kept for
-    /// Maelstrom's transactional workloads, which lightcone does not run yet.
+    /// The consistency models a transactional history must satisfy (txn-list-append,
+    /// txn-rw-register), comma-separated, Elle's names and aliases.
     #[arg(long, default_value = "strict-serializable")]
     consistency_models: String,
-    /// Keys in play at once (kafka: default 10; transactional workloads).
+    /// Keys in play at once (kafka and the transactional workloads; Elle's default 10).
     #[arg(long)]
     key_count: Option<u64>,
-    /// Most operations in a transaction. Checked and kept for Maelstrom's transactional
-    /// workloads, which lightcone does not run yet.
+    /// Most micro-operations in a transaction (txn-list-append, txn-rw-register).
     #[arg(long, default_value_t = 4)]
     max_txn_length: u64,
     /// Most writes to one key before it is retired (kafka and transactional workloads).

@@ -20,6 +20,12 @@
 //! nothing to it: checked as strict-serializable it fails, and lightcone's
 //! tests show that.
 //!
+//! State is in memory only: a killed node comes back empty, with the
+//! writes it had not yet replicated gone and a Lamport clock that starts
+//! again (its new writes then lose to older ones elsewhere until its clock
+//! catches up). None of that breaks read committed; fly.io's challenge
+//! runs without kills.
+//!
 //! `--unsafe-dirty-writes` is broken on purpose: each write is replicated
 //! as its micro-op runs, intermediate values included, and one transaction
 //! in [`DIRTY_ABORT_ONE_IN`] then aborts (txn-conflict) after its writes
