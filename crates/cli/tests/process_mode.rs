@@ -556,8 +556,9 @@ fn bad_arguments_exit_4_with_a_message() {
     let r = run(&["-w", "echo", "--consistency-models", "bogus"]);
     assert_eq!(r.code(), 4);
     assert!(
-        r.stderr()
-            .contains("\"bogus\" is not a consistency model Elle knows"),
+        r.stderr().contains(
+            "--consistency-models: unknown consistency model \"bogus\"; known models are"
+        ),
         "{}",
         r.stderr()
     );
