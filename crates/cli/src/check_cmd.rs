@@ -81,6 +81,10 @@ pub struct CheckArgs {
     /// One JSON object per history on stdout, instead of text.
     #[arg(long)]
     json: bool,
+    /// Also write the history's page here: its operation timeline, latency
+    /// and throughput, the verdict and its witness (one history only).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 fn read_input(path: &PathBuf) -> Result<String, String> {
@@ -140,8 +144,18 @@ impl Outcome {
 }
 
 /// Checks one history; `Err` is a malformed input or a bad argument.
-fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration), String> {
+fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration, History), String> {
     let (history, format) = parse(args, path)?;
+    let (outcome, took) = check_parsed(args, &history, format)?;
+    Ok((outcome, took, history))
+}
+
+/// Checks a parsed history by the model the arguments name.
+fn check_parsed(
+    args: &CheckArgs,
+    history: &History,
+    format: Format,
+) -> Result<(Outcome, Duration), String> {
     let name = model_name(args, format)?;
     if let Some(model) = lightcone_txn::TxnModel::by_name(&name) {
         let flags = check_txn::TxnFlags {
@@ -153,12 +167,12 @@ fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration), St
             search_budget: args.search_budget,
         };
         let options = check_txn::options(model, &flags)?;
-        let (result, took) = check_txn::check(&history, options, args.time_limit);
+        let (result, took) = check_txn::check(history, options, args.time_limit);
         return Ok((Outcome::Txn(result), took));
     }
     if name == "kafka" {
         let start = Instant::now();
-        let result = lightcone_kafka::check(&history);
+        let result = lightcone_kafka::check(history);
         let op_count = history
             .iter()
             .filter(|op| op.is_client() && op.is_invoke())
@@ -207,7 +221,7 @@ fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration), St
         });
     }
     let start = Instant::now();
-    let mut result = linear::check(&history, model.as_ref(), &options);
+    let mut result = linear::check(history, model.as_ref(), &options);
     let took = start.elapsed();
     done.store(true, Ordering::Relaxed);
     if stop.load(Ordering::Relaxed) && result.valid == Validity::Unknown && result.reason.is_none()
@@ -272,13 +286,73 @@ fn print_workload(
     }
 }
 
+/// Writes a checked history's page to `file`.
+fn write_html(
+    file: &Path,
+    path: &Path,
+    outcome: &Outcome,
+    history: &History,
+) -> Result<(), String> {
+    let (verdict, problems, section) = match outcome {
+        Outcome::Txn(result) => (
+            result.valid,
+            result.problems.clone(),
+            serde_json::to_value(result.section()).ok(),
+        ),
+        Outcome::Workload { result, .. } => (
+            result.valid,
+            result.problems.clone(),
+            serde_json::to_value(result.section()).ok(),
+        ),
+        Outcome::Linear(result, timeline) => {
+            let mut problems = Vec::new();
+            if let Some(reason) = &result.reason {
+                problems.push(reason.clone());
+            }
+            if !timeline.is_empty() {
+                problems.push(timeline.clone());
+            }
+            (result.valid, problems, Some(result.to_json()))
+        }
+    };
+    let ops = history
+        .iter()
+        .filter(|op| op.is_client() && op.is_invoke())
+        .count();
+    let input = lightcone_report::ReportInput {
+        title: path.display().to_string(),
+        verdict: verdict.to_string(),
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        replay: None,
+        problems,
+        figures: vec![("operations".to_string(), ops.to_string())],
+        workload: section.as_ref(),
+    };
+    let page = lightcone_report::render(&input, history);
+    std::fs::write(file, page)
+        .map_err(|e| format!("could not write --html {}: {e}", file.display()))
+}
+
 pub fn run(args: CheckArgs) -> i32 {
     let mut worst = Validity::Valid;
     let mut errors = 0;
+    if args.html.is_some() && args.histories.len() > 1 {
+        eprintln!(
+            "error: --html writes one history's page, and {} histories were given; check them one at a time",
+            args.histories.len()
+        );
+        return exit_code::USAGE;
+    }
     for (position, path) in args.histories.iter().enumerate() {
         match check_one(&args, path) {
-            Ok((outcome, took)) => {
+            Ok((outcome, took, history)) => {
                 worst = worst.merge(outcome.valid());
+                if let Some(file) = &args.html {
+                    if let Err(message) = write_html(file, path, &outcome, &history) {
+                        errors += 1;
+                        eprintln!("error: {message}");
+                    }
+                }
                 let ms = took.as_secs_f64() * 1000.0;
                 if let (Outcome::Txn(result), Some(dir)) = (&outcome, &args.out) {
                     let dir = check_txn::out_dir(dir, path, position, args.histories.len());

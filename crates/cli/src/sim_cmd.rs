@@ -180,12 +180,10 @@ pub fn run_one(
     node_args: &[String],
     store: PathBuf,
     command_line: String,
+    no_report: bool,
 ) -> i32 {
-    eprintln!(
-        "seed {} (replay: {})",
-        config.seed,
-        replay_command(&config, node_args)
-    );
+    let replay = replay_command(&config, node_args);
+    eprintln!("seed {} (replay: {replay})", config.seed);
     let options = RunOptions {
         config,
         bin: PathBuf::new(),
@@ -195,6 +193,8 @@ pub fn run_one(
         log_stderr: false,
         command_line,
         progress: false,
+        report: !no_report,
+        replay: Some(replay),
     };
     match lightcone_runner::run_sim(&options, factory) {
         Ok(report) => {

@@ -115,6 +115,9 @@ pub struct TestArgs {
     /// Folder for results.
     #[arg(long, default_value = "store")]
     store: PathBuf,
+    /// Do not write report.html (the run's page) in the results folder.
+    #[arg(long)]
+    no_report: bool,
     /// Arguments passed to the node program (after `--` when they start with `-`).
     #[arg(trailing_var_arg = true)]
     args: Vec<String>,
@@ -288,6 +291,8 @@ pub fn run(args: TestArgs) -> i32 {
             log_stderr: args.log_stderr,
             command_line: command_line.clone(),
             progress: true,
+            report: !args.no_report,
+            replay: None,
         };
         let code = match lightcone_runner::run(&options, Arc::clone(&interrupt)) {
             Ok(report) => {
@@ -387,6 +392,7 @@ fn run_sim(args: TestArgs) -> i32 {
                 node_args,
                 args.store.clone(),
                 command_line,
+                args.no_report,
             )
         }
     }

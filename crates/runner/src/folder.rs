@@ -1,14 +1,14 @@
 //! The results folder, `store/<workload>/<timestamp>/`, the same in
 //! process mode and in simulation: the `command` file, history.jsonl
 //! streamed as ops are recorded, `node-logs/`, lightcone.log, and at the
-//! end results.json and workbench.json; `store/latest` and
+//! end results.json, report.html (unless turned off) and workbench.json; `store/latest` and
 //! `store/<workload>/latest` point at the newest run that started.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use lightcone_core::{Ending, MalformedLines, NodeFacts, Results, Test};
 use lightcone_history::{HistoryWriter, Op};
@@ -36,6 +36,10 @@ pub struct RunFolder {
     workload: String,
     history: HistoryWriter<BufWriter<File>>,
     history_path: PathBuf,
+    /// Whether `finish` writes report.html.
+    report: bool,
+    /// The replay command the report shows.
+    replay: Option<String>,
 }
 
 impl RunFolder {
@@ -58,7 +62,16 @@ impl RunFolder {
             workload: workload.to_string(),
             history: HistoryWriter::new(BufWriter::new(file)),
             history_path,
+            report: true,
+            replay: None,
         })
+    }
+
+    /// Whether the run's end writes report.html (`--no-report` turns it
+    /// off).
+    pub fn set_report(&mut self, on: bool, replay: Option<String>) {
+        self.report = on;
+        self.replay = replay;
     }
 
     /// A file or folder of the run.
@@ -99,8 +112,9 @@ impl RunFolder {
     }
 
     /// The end of a run in either mode: runs the checkers on `test`, then
-    /// flushes the history, writes results.json and workbench.json, and
-    /// reports what was found.
+    /// flushes the history, writes results.json, report.html and
+    /// workbench.json (with the report's writing time), and reports what
+    /// was found.
     pub fn finish(
         &mut self,
         test: &Test,
@@ -113,8 +127,7 @@ impl RunFolder {
         let results = Results::new(test, checked, run.nodes, run.malformed, &run.ending);
         self.flush_history()?;
         write_json(&self.path("results.json"), &results)?;
-        write_json(&self.path("workbench.json"), &run.workbench)?;
-        Ok(RunReport {
+        let mut report = RunReport {
             dir: self.dir.clone(),
             ending: run.ending,
             results,
@@ -122,7 +135,20 @@ impl RunFolder {
             problems,
             beyond_maelstrom,
             command_line: command_line.to_string(),
-        })
+        };
+        if self.report {
+            let began = Instant::now();
+            let page = crate::page::render_run(
+                &report,
+                test.history(),
+                &test.config().workload,
+                self.replay.clone(),
+            );
+            self.write_text("report.html", &page)?;
+            report.workbench.report_write_s = Some(began.elapsed().as_secs_f64());
+        }
+        write_json(&self.path("workbench.json"), &report.workbench)?;
+        Ok(report)
     }
 
     /// Removes the folder of a run that never started.

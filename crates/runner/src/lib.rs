@@ -10,6 +10,7 @@
 mod error;
 mod folder;
 mod node;
+mod page;
 mod program;
 mod report;
 mod run;

@@ -30,6 +30,9 @@ pub struct Workbench {
     /// The node program (process mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bin: Option<PathBuf>,
+    /// Wall seconds spent drawing and writing report.html.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_write_s: Option<f64>,
     /// How fast a simulation ran (its keys sit beside the others).
     #[serde(flatten)]
     pub simulation: Option<SimulationSpeed>,
@@ -129,8 +132,13 @@ impl RunReport {
                 out.push_str(&format!("  problem: {p}\n"));
             }
         }
+        let report = if self.workbench.report_write_s.is_some() {
+            "report.html, "
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "  results: {}/ (results.json, history.jsonl, node-logs/); seed {}\n",
+            "  results: {}/ ({report}results.json, history.jsonl, node-logs/); seed {}\n",
             self.dir.display(),
             r.seed
         ));

@@ -57,6 +57,11 @@ pub struct RunOptions {
     pub command_line: String,
     /// Show a live progress line (when stderr is a terminal).
     pub progress: bool,
+    /// Write report.html at the end (`--no-report` turns it off).
+    pub report: bool,
+    /// The command that replays the run exactly (a simulation's), shown
+    /// in the report.
+    pub replay: Option<String>,
 }
 
 struct Loop {
@@ -82,11 +87,12 @@ struct Loop {
 pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport, RunnerError> {
     let test = Test::new(options.config.clone())?;
     let program = resolve_program(&options.bin)?;
-    let folder = RunFolder::create(
+    let mut folder = RunFolder::create(
         &options.store_root,
         &options.config.workload,
         &options.command_line,
     )?;
+    folder.set_report(options.report, options.replay.clone());
     let log_path = folder.path("lightcone.log");
     let log = File::create(&log_path).map_err(write_err(&log_path))?;
 
@@ -407,6 +413,7 @@ impl Loop {
                 .collect(),
         };
         let workbench = Workbench {
+            report_write_s: None,
             mode: "process",
             duration_s: duration.as_secs_f64(),
             cpu_s: usage.cpu_s,

@@ -23,6 +23,7 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
         &options.config.workload,
         &options.command_line,
     )?;
+    folder.set_report(options.report, options.replay.clone());
     folder.link_latest();
     let start = Instant::now();
     let Simulated {
@@ -145,6 +146,7 @@ fn workbench(test: &Test, stats: &SimStats, wall: Duration, writing: Duration) -
     let virtual_s = stats.virtual_ns as f64 / NANOS_PER_SEC as f64;
     let wall_s = wall.as_secs_f64().max(1e-9);
     Workbench {
+        report_write_s: None,
         mode: "simulation",
         duration_s: wall_s,
         cpu_s: usage.cpu_s,

@@ -1,0 +1,135 @@
+//! report.html: written into every `lightcone test` results folder (not
+//! with `--no-report`), self-contained, with a bar per operation, the
+//! verdict, and an invalid transactional run's cycle drawn; and `lightcone
+//! check --html FILE` for a checked history.
+
+mod common;
+
+use std::path::Path;
+
+use common::lightcone_in;
+
+fn page(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join("store/latest/report.html")).ok()
+}
+
+#[test]
+fn every_run_writes_its_page_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "test",
+        "--sim",
+        "-w",
+        "g-set",
+        "--node-count",
+        "3",
+        "--time-limit",
+        "3",
+        "--rate",
+        "20",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "1",
+        "--seed",
+        "5",
+    ];
+    let out = lightcone_in(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(0));
+    let html = page(dir.path()).expect("report.html is written");
+    let history = std::fs::read_to_string(dir.path().join("store/latest/history.jsonl")).unwrap();
+    let client_invokes = history
+        .lines()
+        .filter(|l| l.contains("\"type\":\"invoke\"") && !l.contains("\"nemesis\""))
+        .count();
+    let bars = html.matches("class=\"bar ").count();
+    assert_eq!(bars, client_invokes, "a bar per operation");
+    assert!(html.contains("g-set, seed 5"));
+    assert!(html.contains("class=\"verdict valid\""));
+    assert!(html.contains("class=\"shade\""), "partitions are shaded");
+    assert!(html.contains("Replay: <code>lightcone test --sim -w g-set"));
+    assert!(!html.contains("https://") && !html.contains("http://"));
+    let workbench =
+        std::fs::read_to_string(dir.path().join("store/latest/workbench.json")).unwrap();
+    assert!(workbench.contains("\"report-write-s\""));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(report.html, results.json"));
+
+    // The same seed draws the same page.
+    let again = tempfile::tempdir().unwrap();
+    lightcone_in(again.path(), &args);
+    assert_eq!(page(again.path()).unwrap(), html);
+
+    let none = tempfile::tempdir().unwrap();
+    let out = lightcone_in(none.path(), &[&args[..], &["--no-report"]].concat());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(page(none.path()).is_none());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("report.html"));
+}
+
+#[test]
+fn an_invalid_transactional_run_draws_its_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "txn-list-append",
+            "--node-count",
+            "2",
+            "--time-limit",
+            "5",
+            "--rate",
+            "30",
+            "--seed",
+            "1",
+            "--",
+            "--unsafe-lww-thunks",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let html = page(dir.path()).unwrap();
+    assert!(html.contains("class=\"verdict invalid\""));
+    assert!(html.contains("<h2 id=\"witness\">Anomalies</h2>"));
+    assert!(html.matches("class=\"edge\"").count() >= 2);
+}
+
+#[test]
+fn check_html_writes_a_checked_historys_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g1c.html");
+    let history =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../txn/testdata/list-append/g1c.bad.edn");
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "check",
+            "--model",
+            "list-append",
+            "--html",
+            file.to_str().unwrap(),
+            history.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let html = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(html.matches("class=\"bar ok\"").count(), 2);
+    assert_eq!(html.matches("class=\"edge\"").count(), 2);
+    assert!(html.contains("G1c"));
+
+    let two = lightcone_in(
+        dir.path(),
+        &[
+            "check",
+            "--model",
+            "list-append",
+            "--html",
+            file.to_str().unwrap(),
+            history.to_str().unwrap(),
+            history.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(two.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&two.stderr).contains("--html writes one history's page"));
+}

@@ -1,0 +1,622 @@
+//! `report.html`: one self-contained page for a run or a checked history,
+//! inline SVG and CSS with a few lines of inline script, no network and no
+//! system dependency. The page is drawn from the history and what the
+//! caller knows of the run (verdict, problems, figures, the replay command,
+//! the workload checker's section of results.json).
+//!
+//! Sections: the summary; the operation timeline (a row per client
+//! process, a bar from invocation to completion coloured by outcome, the
+//! operation on hover, nemesis periods shaded); latency over time (a point
+//! per operation by outcome, with per-interval quantile lines); throughput
+//! over time by outcome; and, for a transactional verdict, each anomaly's
+//! first cycle drawn as a small graph with its edges labelled (ww, wr, rw,
+//! process, realtime).
+//!
+//! Bounded: at most [`OPS_DRAWN_MAX`] operations are drawn as bars and
+//! points (evenly chosen when there are more, and the page says how many of
+//! how many), at most [`ROWS_MAX`] timeline rows (processes beyond it share
+//! rows), and [`BUCKETS`] intervals for the quantile and throughput lines,
+//! so a page stays a few megabytes at most and opens at once whatever the
+//! run's size.
+//!
+//! Deterministic: the page is a function of its input (no clock, no
+//! randomness), so a simulated run's report is the same bytes for the same
+//! seed.
+
+use std::collections::BTreeMap;
+
+use lightcone_history::{History, Op, OpType, Process};
+use minijinja::{context, Environment};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Operations drawn as bars and points, at most.
+pub const OPS_DRAWN_MAX: usize = 20_000;
+/// Timeline rows, at most; more processes share rows.
+pub const ROWS_MAX: usize = 200;
+/// Intervals of the quantile and throughput lines.
+pub const BUCKETS: usize = 60;
+/// Characters of an operation's value shown on hover, at most.
+const HOVER_CHARS_MAX: usize = 160;
+
+/// Width of the plots' drawing area, in SVG units.
+const WIDTH: f64 = 1000.0;
+const ROW_HEIGHT: f64 = 10.0;
+const PLOT_HEIGHT: f64 = 240.0;
+
+/// What a report shows besides the history.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInput<'a> {
+    /// The page's title (workload, or the checked file).
+    pub title: String,
+    /// `valid`, `invalid` or `unknown`.
+    pub verdict: String,
+    pub command_line: String,
+    /// The command that replays the run, if there is one.
+    pub replay: Option<String>,
+    pub problems: Vec<String>,
+    /// Key figures, in order: (name, value).
+    pub figures: Vec<(String, String)>,
+    /// The workload checker's section (results.json `workload`), for
+    /// drawing its witness.
+    pub workload: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+struct Bar {
+    x: f64,
+    y: f64,
+    w: f64,
+    class: &'static str,
+    title: String,
+}
+
+#[derive(Serialize)]
+struct Point {
+    x: f64,
+    y: f64,
+    class: &'static str,
+}
+
+#[derive(Serialize)]
+struct Shade {
+    x: f64,
+    w: f64,
+    title: String,
+}
+
+#[derive(Serialize)]
+struct Line {
+    class: &'static str,
+    label: String,
+    points: String,
+}
+
+#[derive(Serialize)]
+struct Tick {
+    x: f64,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct CycleNode {
+    x: f64,
+    y: f64,
+    label: String,
+    title: String,
+}
+
+#[derive(Serialize)]
+struct CycleEdge {
+    x1: f64,
+    y1: f64,
+    x2: f64,
+    y2: f64,
+    lx: f64,
+    ly: f64,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct CycleDrawing {
+    kind: String,
+    nodes: Vec<CycleNode>,
+    edges: Vec<CycleEdge>,
+}
+
+/// One client operation: invocation, completion (if any), row.
+struct Interval<'h> {
+    invoke: &'h Op,
+    complete: Option<&'h Op>,
+}
+
+fn outcome_class(complete: Option<&Op>) -> &'static str {
+    match complete.map(|c| c.kind) {
+        Some(OpType::Ok) => "ok",
+        Some(OpType::Fail) => "fail",
+        _ => "info",
+    }
+}
+
+/// A value's JSON, cut at [`HOVER_CHARS_MAX`] bytes without serializing
+/// the rest (a broadcast read can hold thousands of elements).
+fn short_json(value: &Value) -> String {
+    struct Bounded(Vec<u8>);
+    impl std::io::Write for Bounded {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let room = HOVER_CHARS_MAX.saturating_sub(self.0.len());
+            if room == 0 {
+                return Err(std::io::Error::other("long enough"));
+            }
+            let take = buf.len().min(room);
+            self.0.extend_from_slice(&buf[..take]);
+            Ok(take)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Bounded(Vec::with_capacity(HOVER_CHARS_MAX));
+    let complete = serde_json::to_writer(&mut out, value).is_ok();
+    let mut text = String::from_utf8_lossy(&out.0).into_owned();
+    if !complete {
+        text.push_str("...");
+    }
+    text
+}
+
+fn shorten(text: String) -> String {
+    if text.chars().count() <= HOVER_CHARS_MAX {
+        return text;
+    }
+    let cut: String = text.chars().take(HOVER_CHARS_MAX).collect();
+    format!("{cut}...")
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// Renders the page.
+pub fn render(input: &ReportInput, history: &History) -> String {
+    let intervals: Vec<Interval> = history
+        .pairs()
+        .into_iter()
+        .filter(|(invoke, _)| matches!(invoke.process, Process::Client(_)))
+        .map(|(invoke, complete)| Interval { invoke, complete })
+        .collect();
+    let end_ns = history.iter().map(|op| op.time).max().unwrap_or(0).max(1);
+    let sx = |t: u64| t as f64 / end_ns as f64 * WIDTH;
+
+    // Which operations are drawn: all, or an even choice of OPS_DRAWN_MAX.
+    let stride = intervals.len().div_ceil(OPS_DRAWN_MAX).max(1);
+    let drawn: Vec<&Interval> = intervals.iter().step_by(stride).collect();
+
+    // Timeline rows: processes in order, folded beyond ROWS_MAX.
+    let mut rows: BTreeMap<u64, usize> = BTreeMap::new();
+    for i in &intervals {
+        if let Process::Client(p) = i.invoke.process {
+            let next = rows.len();
+            rows.entry(p).or_insert(next);
+        }
+    }
+    let row_count = rows.len().clamp(1, ROWS_MAX);
+    let bars: Vec<Bar> = drawn
+        .iter()
+        .map(|i| {
+            let p = match i.invoke.process {
+                Process::Client(p) => p,
+                Process::Nemesis => 0,
+            };
+            let row = rows[&p] % ROWS_MAX;
+            let end = i.complete.map_or(end_ns, |c| c.time);
+            let latency = i.complete.map(|c| ms(c.time - i.invoke.time));
+            let title = shorten(format!(
+                "process {p} {} {}\n-> {} {}{}{}",
+                i.invoke.f,
+                short_json(&i.invoke.value),
+                i.complete.map_or("(no completion)", |c| c.kind.as_str()),
+                i.complete.map(|c| short_json(&c.value)).unwrap_or_default(),
+                i.complete
+                    .and_then(|c| c.error.as_ref())
+                    .map(|e| format!(" error {}", short_json(e)))
+                    .unwrap_or_default(),
+                latency.map(|l| format!(" ({l:.1} ms)")).unwrap_or_default(),
+            ));
+            Bar {
+                x: sx(i.invoke.time),
+                y: row as f64 * ROW_HEIGHT,
+                w: (sx(end) - sx(i.invoke.time)).max(0.8),
+                class: outcome_class(i.complete),
+                title,
+            }
+        })
+        .collect();
+
+    let shades = nemesis_periods(history, end_ns)
+        .into_iter()
+        .map(|(start, stop, what)| Shade {
+            x: sx(start),
+            w: (sx(stop) - sx(start)).max(1.0),
+            title: what,
+        })
+        .collect::<Vec<_>>();
+
+    // Latency: log scale between the least and the greatest.
+    let latencies: Vec<(u64, f64, &'static str)> = intervals
+        .iter()
+        .filter_map(|i| {
+            let c = i.complete?;
+            Some((
+                i.invoke.time,
+                ms(c.time - i.invoke.time).max(0.001),
+                outcome_class(Some(c)),
+            ))
+        })
+        .collect();
+    let (lo, hi) = latencies
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(lo, hi), l| (lo.min(l.1), hi.max(l.1)));
+    let (lo, hi) = if latencies.is_empty() {
+        (1.0, 10.0)
+    } else {
+        (lo, hi.max(lo * 10.0))
+    };
+    let sy = |v: f64| PLOT_HEIGHT - (v.ln() - lo.ln()) / (hi.ln() - lo.ln()) * PLOT_HEIGHT;
+    let points: Vec<Point> = latencies
+        .iter()
+        .step_by(stride)
+        .map(|&(t, l, class)| Point {
+            x: sx(t),
+            y: sy(l),
+            class,
+        })
+        .collect();
+    let bucket_of = |t: u64| ((t as f64 / end_ns as f64) * BUCKETS as f64) as usize;
+    let mut per_bucket: Vec<Vec<f64>> = vec![Vec::new(); BUCKETS + 1];
+    for &(t, l, _) in &latencies {
+        per_bucket[bucket_of(t).min(BUCKETS)].push(l);
+    }
+    let bucket_x = |b: usize| (b as f64 + 0.5) / BUCKETS as f64 * WIDTH;
+    let quantile_lines: Vec<Line> = [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")]
+        .into_iter()
+        .map(|(q, label)| {
+            let points = per_bucket
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(b, v)| {
+                    v.sort_by(f64::total_cmp);
+                    let at = ((v.len() - 1) as f64 * q).round() as usize;
+                    format!("{:.1},{:.1}", bucket_x(b), sy(v[at]))
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            Line {
+                class: "q",
+                label: label.to_string(),
+                points,
+            }
+        })
+        .collect();
+    let latency_ticks: Vec<Tick> = {
+        let mut ticks = Vec::new();
+        let mut v = 10f64.powf(lo.log10().floor());
+        while v <= hi * 1.0001 {
+            if v >= lo * 0.999 {
+                ticks.push(Tick {
+                    x: sy(v),
+                    label: format!("{v} ms"),
+                });
+            }
+            v *= 10.0;
+        }
+        ticks
+    };
+
+    // Throughput: completions per second by outcome, per interval.
+    let bucket_s = end_ns as f64 / BUCKETS as f64 / 1e9;
+    let mut counts: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
+    for i in &intervals {
+        if let Some(c) = i.complete {
+            counts
+                .entry(outcome_class(Some(c)))
+                .or_insert_with(|| vec![0; BUCKETS + 1])[bucket_of(c.time).min(BUCKETS)] += 1;
+        }
+    }
+    let rate_max = counts
+        .values()
+        .flat_map(|v| v.iter())
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
+        / bucket_s;
+    let throughput: Vec<Line> = counts
+        .iter()
+        .map(|(class, v)| Line {
+            class,
+            label: (*class).to_string(),
+            points: v
+                .iter()
+                .take(BUCKETS)
+                .enumerate()
+                .map(|(b, n)| {
+                    let rate = *n as f64 / bucket_s;
+                    format!(
+                        "{:.1},{:.1}",
+                        bucket_x(b),
+                        PLOT_HEIGHT - rate / rate_max * PLOT_HEIGHT
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+
+    let time_ticks: Vec<Tick> = (0..=10)
+        .map(|k| Tick {
+            x: k as f64 / 10.0 * WIDTH,
+            label: format!("{:.1} s", end_ns as f64 * k as f64 / 10.0 / 1e9),
+        })
+        .collect();
+
+    let cycles = input.workload.map(cycle_drawings).unwrap_or_default();
+
+    let mut env = Environment::new();
+    env.add_template("report.html", include_str!("../templates/report.html"))
+        .expect("the report template parses");
+    let template = env.get_template("report.html").expect("just added");
+    template
+        .render(context! {
+            title => input.title,
+            verdict => input.verdict,
+            command_line => input.command_line,
+            replay => input.replay,
+            problems => input.problems,
+            figures => input.figures,
+            op_count => intervals.len(),
+            drawn_count => drawn.len(),
+            width => WIDTH,
+            timeline_height => row_count as f64 * ROW_HEIGHT,
+            folded => rows.len() > ROWS_MAX,
+            process_count => rows.len(),
+            rows_max => ROWS_MAX,
+            plot_height => PLOT_HEIGHT,
+            bars => bars,
+            shades => shades,
+            points => points,
+            quantile_lines => quantile_lines,
+            latency_ticks => latency_ticks,
+            throughput => throughput,
+            rate_max => format!("{rate_max:.0}"),
+            time_ticks => time_ticks,
+            cycles => cycles,
+        })
+        .expect("the report renders")
+}
+
+/// Nemesis periods as (start, stop, what): a fault from its start op
+/// (`start-partition`, `kill`, `pause`) to its stop op (`stop-partition`,
+/// `start`, `resume`), or to the end of the history.
+fn nemesis_periods(history: &History, end_ns: u64) -> Vec<(u64, u64, String)> {
+    let mut open: BTreeMap<&str, (u64, String)> = BTreeMap::new();
+    let mut periods = Vec::new();
+    for op in history
+        .iter()
+        .filter(|op| op.process == Process::Nemesis && !op.value.is_null())
+    {
+        let (fault, starts) = match op.f.as_str() {
+            "start-partition" => ("partition", true),
+            "stop-partition" => ("partition", false),
+            "kill" => ("kill", true),
+            "start" => ("kill", false),
+            "pause" => ("pause", true),
+            "resume" => ("pause", false),
+            _ => continue,
+        };
+        if starts {
+            open.entry(fault)
+                .or_insert((op.time, format!("{} {}", op.f, op.value)));
+        } else if let Some((start, what)) = open.remove(fault) {
+            periods.push((start, op.time, what));
+        }
+    }
+    for (_, (start, what)) in open {
+        periods.push((start, end_ns, what));
+    }
+    periods.sort_by_key(|p| p.0);
+    periods
+}
+
+/// The first cycle of each transactional anomaly type, laid out on a
+/// circle.
+fn cycle_drawings(workload: &Value) -> Vec<CycleDrawing> {
+    let Some(anomalies) = workload.get("anomalies").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (kind, cases) in anomalies {
+        let Some(case) = cases.as_array().and_then(|c| c.first()) else {
+            continue;
+        };
+        let (Some(cycle), Some(steps)) = (
+            case.get("cycle").and_then(Value::as_array),
+            case.get("steps").and_then(Value::as_array),
+        ) else {
+            continue;
+        };
+        let n = steps.len().max(1);
+        let (cx, cy, r) = (160.0, 130.0, 95.0);
+        let at = |i: usize| {
+            let a = std::f64::consts::TAU * i as f64 / n as f64 - std::f64::consts::FRAC_PI_2;
+            (cx + r * a.cos(), cy + r * a.sin())
+        };
+        let nodes = (0..n)
+            .map(|i| {
+                let (x, y) = at(i);
+                CycleNode {
+                    x,
+                    y,
+                    label: format!("T{}", i + 1),
+                    title: shorten(cycle.get(i).map(Value::to_string).unwrap_or_default()),
+                }
+            })
+            .collect();
+        let edges = steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| {
+                let ((x1, y1), (x2, y2)) = (at(i), at((i + 1) % n));
+                // Stop short of the target's circle.
+                let (dx, dy) = (x2 - x1, y2 - y1);
+                let len = (dx * dx + dy * dy).sqrt().max(1.0);
+                let shrink = 16.0 / len;
+                CycleEdge {
+                    x1: x1 + dx * shrink,
+                    y1: y1 + dy * shrink,
+                    x2: x2 - dx * shrink,
+                    y2: y2 - dy * shrink,
+                    lx: (x1 + x2) / 2.0 + (cy - (y1 + y2) / 2.0) * 0.12,
+                    ly: (y1 + y2) / 2.0 - (cx - (x1 + x2) / 2.0) * 0.12,
+                    label: step
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_string(),
+                }
+            })
+            .collect();
+        out.push(CycleDrawing {
+            kind: kind.clone(),
+            nodes,
+            edges,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn op(process: Process, kind: OpType, f: &str, value: Value, time: u64) -> Op {
+        Op {
+            time,
+            ..Op::new(process, kind, f, value)
+        }
+    }
+
+    fn history() -> History {
+        let mut h = History::default();
+        let c = Process::Client;
+        h.push(op(c(0), OpType::Invoke, "read", Value::Null, 0));
+        h.push(op(c(1), OpType::Invoke, "add", json!(3), 1_000_000));
+        h.push(op(
+            Process::Nemesis,
+            OpType::Info,
+            "start-partition",
+            Value::Null,
+            2_000_000,
+        ));
+        h.push(op(
+            Process::Nemesis,
+            OpType::Info,
+            "start-partition",
+            json!("<script>"),
+            2_000_000,
+        ));
+        h.push(op(c(0), OpType::Ok, "read", json!([3]), 5_000_000));
+        h.push(op(c(1), OpType::Fail, "add", json!(3), 6_000_000));
+        h.push(op(c(0), OpType::Invoke, "read", Value::Null, 7_000_000));
+        h.push(op(
+            Process::Nemesis,
+            OpType::Info,
+            "stop-partition",
+            json!("healed"),
+            8_000_000,
+        ));
+        h.push(op(c(0), OpType::Info, "read", Value::Null, 9_000_000));
+        h
+    }
+
+    fn input() -> ReportInput<'static> {
+        ReportInput {
+            title: "g-set".into(),
+            verdict: "invalid".into(),
+            command_line: "lightcone test -w g-set".into(),
+            replay: Some("lightcone test --sim -w g-set --seed 7".into()),
+            problems: vec!["lost <3> & more".into()],
+            figures: vec![("ops".into(), "3".into())],
+            workload: None,
+        }
+    }
+
+    #[test]
+    fn a_bar_per_operation_coloured_by_outcome_and_text_escaped() {
+        let page = render(&input(), &history());
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert_eq!(page.matches("class=\"bar ok\"").count(), 1, "{page}");
+        assert_eq!(page.matches("class=\"bar fail\"").count(), 1);
+        assert_eq!(page.matches("class=\"bar info\"").count(), 1);
+        // One partition, shaded on each of the three plots.
+        assert_eq!(page.matches("class=\"shade\"").count(), 3);
+        assert!(page.contains("INVALID"));
+        assert!(page.contains("lost &lt;3&gt; &amp; more"), "{page}");
+        assert!(!page.contains("<script>\""), "values are escaped");
+        assert!(page.contains("lightcone test --sim -w g-set --seed 7"));
+        // Self-contained: nothing fetched.
+        assert!(!page.contains("http://") && !page.contains("https://"));
+        assert!(!page.contains(" src="));
+    }
+
+    #[test]
+    fn the_same_input_gives_the_same_page() {
+        assert_eq!(render(&input(), &history()), render(&input(), &history()));
+    }
+
+    #[test]
+    fn a_large_history_is_drawn_in_part_and_says_so() {
+        let mut h = History::default();
+        for i in 0..(3 * OPS_DRAWN_MAX as u64) {
+            h.push(op(
+                Process::Client(i % 7),
+                OpType::Invoke,
+                "r",
+                Value::Null,
+                10 * i,
+            ));
+            h.push(op(
+                Process::Client(i % 7),
+                OpType::Ok,
+                "r",
+                json!(1),
+                10 * i + 5,
+            ));
+        }
+        let page = render(&input(), &h);
+        assert_eq!(page.matches("class=\"bar ok\"").count(), OPS_DRAWN_MAX);
+        assert!(page.contains(&format!(
+            "{OPS_DRAWN_MAX} of {} operations drawn",
+            3 * OPS_DRAWN_MAX
+        )));
+    }
+
+    #[test]
+    fn a_transactional_cycle_is_drawn_with_its_edges_labelled() {
+        let workload = json!({"anomalies": {"G1c": [{
+            "cycle": [{"index": 2}, {"index": 3}, {"index": 2}],
+            "steps": [{"type": "wr"}, {"type": "ww"}],
+            "type": "G1c"
+        }]}});
+        let input = ReportInput {
+            workload: Some(&workload),
+            ..input()
+        };
+        let page = render(&input, &history());
+        assert!(page.contains("G1c"));
+        assert_eq!(page.matches("class=\"edge\"").count(), 2, "{page}");
+        assert!(page.contains(">wr</text>") && page.contains(">ww</text>"));
+    }
+}
