@@ -327,6 +327,7 @@ fn write_html(
         problems,
         figures: vec![("operations".to_string(), ops.to_string())],
         workload: section.as_ref(),
+        messages: None,
     };
     let page = lightcone_report::render(&input, history);
     std::fs::write(file, page)

@@ -118,6 +118,10 @@ pub struct TestArgs {
     /// Do not write report.html (the run's page) in the results folder.
     #[arg(long)]
     no_report: bool,
+    /// Messages recorded for report.html's space-time diagram, at most
+    /// (the rest are counted, not drawn).
+    #[arg(long, default_value_t = 100_000)]
+    message_log_max: usize,
     /// Arguments passed to the node program (after `--` when they start with `-`).
     #[arg(trailing_var_arg = true)]
     args: Vec<String>,
@@ -251,6 +255,11 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
         recovery_ns: seconds("--recovery-time", args.recovery_time)?,
         log_net_send: args.log_net_send,
         log_net_recv: args.log_net_recv,
+        message_log_max: if args.no_report {
+            0
+        } else {
+            args.message_log_max
+        },
         ..TestConfig::default()
     })
 }
@@ -376,8 +385,12 @@ fn run_sim(args: TestArgs) -> i32 {
     };
     let node_args = &args.args;
     match args.seeds.clone() {
+        // A sweep writes no report: record no messages.
         Some(range) => sim_cmd::run_sweep(
-            config,
+            TestConfig {
+                message_log_max: 0,
+                ..config
+            },
             &*factory,
             node_args,
             range,

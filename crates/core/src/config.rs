@@ -150,6 +150,9 @@ pub struct TestConfig {
     pub recovery_ns: u64,
     pub log_net_send: bool,
     pub log_net_recv: bool,
+    /// Messages recorded for the run's space-time diagram (report.html),
+    /// at most; 0 records none (sweeps).
+    pub message_log_max: usize,
 }
 
 impl Default for TestConfig {
@@ -182,6 +185,7 @@ impl Default for TestConfig {
             recovery_ns: 10 * NANOS_PER_SEC,
             log_net_send: false,
             log_net_recv: false,
+            message_log_max: 0,
         }
     }
 }

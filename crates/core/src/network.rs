@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::nemesis::Grudge;
 use crate::{LatencyDist, Ratio, NANOS_PER_MS};
+use lightcone_history::message_log::{Fate, MessageLog};
 
 /// Send, receive and unique-message counts for one class of traffic.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,6 +105,9 @@ pub(crate) struct Network {
     next_id: u64,
     grudge: Grudge,
     pub stats: NetStats,
+    /// The current time, for the message log.
+    pub now: u64,
+    pub log: MessageLog,
 }
 
 impl Network {
@@ -117,6 +121,8 @@ impl Network {
             next_id: 0,
             grudge: Grudge::new(),
             stats: NetStats::default(),
+            now: 0,
+            log: MessageLog::new(0),
         }
     }
 
@@ -143,6 +149,7 @@ impl Network {
         let first = self.send(msg);
         if self.rng.ratio(self.loss.numerator, self.loss.denominator) {
             self.stats.lost_count += 1;
+            self.log.lost(msg.id);
             return Vec::new();
         }
         if self
@@ -160,6 +167,8 @@ impl Network {
     pub fn send(&mut self, msg: &mut Envelope) -> u64 {
         msg.id = Some(self.next_id);
         self.next_id += 1;
+        self.log
+            .sent(&msg.src, &msg.dest, &msg.body.kind, &msg.body, self.now);
         for t in self.class(msg) {
             t.send_count += 1;
             // Every send has a fresh id, so each is a distinct message.
@@ -181,11 +190,13 @@ impl Network {
             .is_some_and(|hated| hated.contains(&msg.src))
         {
             self.stats.dropped_count += 1;
+            self.log.arrived(msg.id, self.now, Fate::Dropped);
             return false;
         }
         for t in self.class(msg) {
             t.recv_count += 1;
         }
+        self.log.arrived(msg.id, self.now, Fate::Delivered);
         true
     }
 

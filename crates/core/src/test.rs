@@ -229,6 +229,7 @@ impl Test {
             Rng::new(seed, STREAM_NETWORK),
         );
         network.set_faults(config.loss, config.duplicate);
+        network.log = lightcone_history::message_log::MessageLog::new(config.message_log_max);
         Ok(Test {
             network,
             services: Services::new(Rng::new(seed, STREAM_SERVICES)),
@@ -485,6 +486,13 @@ impl Test {
 
     fn advance(&mut self, now: u64) {
         self.now = self.now.max(now);
+        self.network.now = self.now;
+    }
+
+    /// The messages recorded for the space-time diagram (at most
+    /// `message_log_max`).
+    pub fn message_log(&self) -> &lightcone_history::message_log::MessageLog {
+        &self.network.log
     }
 
     /// Does everything due at or before `now`.

@@ -24,6 +24,7 @@
 pub mod build;
 pub mod formats;
 mod jsonl;
+pub mod message_log;
 mod op;
 mod value;
 

@@ -25,6 +25,7 @@
 
 use std::collections::BTreeMap;
 
+use lightcone_history::message_log::{Fate, MessageLog};
 use lightcone_history::{History, Op, OpType, Process};
 use minijinja::{context, Environment};
 use serde::Serialize;
@@ -60,6 +61,8 @@ pub struct ReportInput<'a> {
     /// The workload checker's section (results.json `workload`), for
     /// drawing its witness.
     pub workload: Option<&'a Value>,
+    /// The run's message log, for the space-time diagram.
+    pub messages: Option<&'a MessageLog>,
 }
 
 #[derive(Serialize)]
@@ -362,6 +365,11 @@ pub fn render(input: &ReportInput, history: &History) -> String {
         .collect();
 
     let cycles = input.workload.map(cycle_drawings).unwrap_or_default();
+    let diagram = input.messages.map(|m| diagram_data(m, history));
+    let (message_count, truncated_count) = input
+        .messages
+        .map(|m| (m.messages.len(), m.truncated_count))
+        .unwrap_or((0, 0));
 
     let mut env = Environment::new();
     env.add_template("report.html", include_str!("../templates/report.html"))
@@ -392,8 +400,70 @@ pub fn render(input: &ReportInput, history: &History) -> String {
             rate_max => format!("{rate_max:.0}"),
             time_ticks => time_ticks,
             cycles => cycles,
+            diagram => diagram.map(minijinja::Value::from_safe_string),
+            message_count => message_count,
+            truncated_count => truncated_count,
         })
         .expect("the report renders")
+}
+
+/// The space-time diagram's data, as compact JSON for the page's script:
+/// `parties` (nodes first, then services, then clients), `kinds` (message
+/// types), `m` (per message `[src, dest, sent µs, arrived µs or -1, fate
+/// (0 delivered, 1 dropped by a partition, 2 lost), kind, body]`, a
+/// duplicated message once per copy), `faults` (`[start µs, stop µs,
+/// what]`) and `end` (µs). Safe inside a `<script>` element: `<` is
+/// written as `\u003c`.
+fn diagram_data(log: &MessageLog, history: &History) -> String {
+    use std::fmt::Write as _;
+    let parties = &log.parties;
+    let rank = |id: &str| match id.chars().next() {
+        Some('n') => 0,
+        Some('c') => 2,
+        _ => 1,
+    };
+    let mut order: Vec<usize> = (0..parties.len()).collect();
+    order.sort_by_key(|&i| (rank(&parties[i]), parties[i].len(), &parties[i]));
+    let mut column = vec![0usize; parties.len()];
+    for (c, &i) in order.iter().enumerate() {
+        column[i] = c;
+    }
+    // Written directly: a run can hold a hundred thousand messages.
+    let mut m = String::with_capacity(64 * log.messages.len() + 2);
+    m.push('[');
+    for msg in &log.messages {
+        let (src, dest) = (column[msg.src as usize], column[msg.dest as usize]);
+        let sent = msg.sent_ns / 1000;
+        let body = serde_json::to_string(&msg.body).unwrap_or_default();
+        let mut copies = msg.arrivals.iter().flatten().peekable();
+        if copies.peek().is_none() {
+            let fate = if msg.lost { 2 } else { 0 };
+            let _ = write!(m, "[{src},{dest},{sent},-1,{fate},{},{body}],", msg.kind);
+        }
+        for (at, fate) in copies {
+            let fate = u8::from(*fate == Fate::Dropped);
+            let at = at / 1000;
+            let _ = write!(m, "[{src},{dest},{sent},{at},{fate},{},{body}],", msg.kind);
+        }
+    }
+    if m.ends_with(',') {
+        m.pop();
+    }
+    m.push(']');
+    let end_ns = history.iter().map(|op| op.time).max().unwrap_or(0);
+    let faults: Vec<Value> = nemesis_periods(history, end_ns)
+        .into_iter()
+        .map(|(a, b, what)| serde_json::json!([a / 1000, b / 1000, what]))
+        .collect();
+    let head = serde_json::json!({
+        "parties": order.iter().map(|&i| &parties[i]).collect::<Vec<_>>(),
+        "kinds": log.kinds,
+        "faults": faults,
+        "end": end_ns / 1000,
+    })
+    .to_string();
+    let data = format!("{},\"m\":{m}}}", &head[..head.len() - 1]);
+    data.replace('<', "\\u003c")
 }
 
 /// Nemesis periods as (start, stop, what): a fault from its start op
@@ -550,6 +620,7 @@ mod tests {
             problems: vec!["lost <3> & more".into()],
             figures: vec![("ops".into(), "3".into())],
             workload: None,
+            messages: None,
         }
     }
 

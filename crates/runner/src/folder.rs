@@ -138,11 +138,13 @@ impl RunFolder {
         };
         if self.report {
             let began = Instant::now();
+            let log = test.message_log();
             let page = crate::page::render_run(
                 &report,
                 test.history(),
                 &test.config().workload,
                 self.replay.clone(),
+                (!log.messages.is_empty()).then_some(log),
             );
             self.write_text("report.html", &page)?;
             report.workbench.report_write_s = Some(began.elapsed().as_secs_f64());

@@ -12,6 +12,7 @@ pub fn render_run(
     history: &History,
     workload_name: &str,
     replay: Option<String>,
+    messages: Option<&lightcone_history::message_log::MessageLog>,
 ) -> String {
     let r = &report.results;
     let results = serde_json::to_value(r).expect("results serialize");
@@ -50,6 +51,7 @@ pub fn render_run(
         problems: report.problems.clone(),
         figures,
         workload,
+        messages,
     };
     render(&input, history)
 }

@@ -1,0 +1,167 @@
+//! report.html in a real browser: headless Chromium loads a run's page and
+//! a checked history's page with no console error, the script draws one
+//! arrow per recorded message copy, and the screenshots are not blank.
+//! .ci/run installs Debian's chromium when it is missing; elsewhere,
+//! without a Chromium on PATH, these tests print SKIPPED and pass.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::lightcone_in;
+
+fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| {
+            Command::new(name)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        eprintln!("SKIPPED: no chromium on PATH; the browser tests of report.html need it");
+    }
+    found
+}
+
+fn headless(browser: &str, page: &Path, extra: &[&str]) -> Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap()
+}
+
+/// Console errors the page raised, as Chromium logs them.
+fn console_errors(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The message copies the page's data holds (entries of `m`).
+fn message_copies(html: &str) -> usize {
+    let start = html.find("id=\"st-data\">").expect("the diagram's data") + 13;
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+    data["m"].as_array().unwrap().len()
+}
+
+fn screenshot_is_not_blank(browser: &str, page: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let png: PathBuf = dir.path().join("shot.png");
+    let out = headless(
+        browser,
+        page,
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1200,2400",
+        ],
+    );
+    let size = std::fs::metadata(&png)
+        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&out.stderr)))
+        .len();
+    // A blank 1200x2400 page compresses to a few kilobytes.
+    assert!(
+        size > 30_000,
+        "screenshot of {} is {size} bytes",
+        page.display()
+    );
+}
+
+#[test]
+fn a_runs_page_draws_an_arrow_per_message_without_errors() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "broadcast",
+            "--node-count",
+            "3",
+            "--time-limit",
+            "3",
+            "--rate",
+            "20",
+            "--latency",
+            "20",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
+            "--loss",
+            "1/20",
+            "--duplicate",
+            "1/20",
+            "--seed",
+            "11",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let page = dir.path().join("store/latest/report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let copies = message_copies(&html);
+    assert!(copies > 100, "{copies}");
+
+    let out = headless(browser, &page, &["--dump-dom"]);
+    assert!(
+        console_errors(&out).is_empty(),
+        "{:?}",
+        console_errors(&out)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let arrows = dom.matches("<line class=\"msg").count();
+    assert_eq!(arrows, copies, "one arrow per recorded message copy");
+    assert!(dom.contains("class=\"msg dropped\"") || dom.contains("class=\"msg lost\""));
+    assert!(dom.contains("VALID"));
+    screenshot_is_not_blank(browser, &page);
+}
+
+#[test]
+fn a_checked_historys_page_loads_without_errors() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("g1c.html");
+    let history = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../txn/testdata/list-append/g-single-item-realtime.bad.edn");
+    lightcone_in(
+        dir.path(),
+        &[
+            "check",
+            "--model",
+            "list-append",
+            "--html",
+            page.to_str().unwrap(),
+            history.to_str().unwrap(),
+        ],
+    );
+    let out = headless(browser, &page, &["--dump-dom"]);
+    assert!(
+        console_errors(&out).is_empty(),
+        "{:?}",
+        console_errors(&out)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("INVALID") && dom.contains("G-single-item-realtime"));
+    assert_eq!(dom.matches("class=\"edge\"").count(), 2);
+}
