@@ -67,6 +67,48 @@ fn every_run_writes_its_page_unless_told_not_to() {
 }
 
 #[test]
+fn the_message_log_is_bounded_and_what_it_left_out_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "echo",
+            "--node-count",
+            "1",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--seed",
+            "3",
+            "--message-log-max",
+            "10",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("store/latest/results.json")).unwrap(),
+    )
+    .unwrap();
+    let sent = results["net"]["all"]["send-count"].as_u64().unwrap();
+    assert_eq!(
+        results["net"]["message-log-truncated-count"].as_u64(),
+        Some(sent - 10)
+    );
+    let html = page(dir.path()).unwrap();
+    assert!(
+        html.contains(&format!(
+            "10 messages recorded, {} more sent but not recorded",
+            sent - 10
+        )),
+        "{html}"
+    );
+}
+
+#[test]
 fn an_invalid_transactional_run_draws_its_cycle() {
     let dir = tempfile::tempdir().unwrap();
     let out = lightcone_in(

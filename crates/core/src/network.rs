@@ -49,6 +49,7 @@ impl NetStats {
             lost_count: self.lost_count,
             duplicated_count: self.duplicated_count,
             forwarded_count: self.forwarded_count,
+            message_log_truncated_count: 0,
             valid: true,
         }
     }
@@ -69,8 +70,16 @@ pub struct NetSection {
     pub duplicated_count: u64,
     /// Messages nodes sent under another id (forwarded client requests).
     pub forwarded_count: u64,
+    /// Messages sent after report.html's message log was full
+    /// (`--message-log-max`), so not drawn; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub message_log_truncated_count: u64,
     /// Maelstrom's net checker never fails a run.
     pub valid: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One class of traffic in the `net` section.

@@ -83,7 +83,10 @@ impl Test {
             stats: stats.into_section(),
             availability: availability.into_section(),
             workload: workload.into_section(),
-            net: self.net_stats().section(op_count),
+            net: NetSection {
+                message_log_truncated_count: self.message_log().truncated_count,
+                ..self.net_stats().section(op_count)
+            },
         }
     }
 }
