@@ -5,6 +5,7 @@ mod check_cmd;
 mod check_txn;
 mod gen_cmd;
 mod node_cmd;
+mod serve_cmd;
 mod sim_cmd;
 mod test_cmd;
 
@@ -34,6 +35,8 @@ enum Command {
     Gen(gen_cmd::GenArgs),
     /// Run one of the built-in reference nodes on stdin/stdout.
     Node(node_cmd::NodeArgs),
+    /// Browse a results store in a browser: runs, reports, histories, logs.
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
             gen_cmd::run(args)
         }
         Command::Node(args) => node_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
     };
     ExitCode::from(code as u8)
 }

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::lightcone_in;
+use common::{lightcone_in, serve};
 
 fn chromium() -> Option<&'static str> {
     let found = ["chromium", "chromium-browser", "google-chrome"]
@@ -164,4 +164,50 @@ fn a_checked_historys_page_loads_without_errors() {
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(dom.contains("INVALID") && dom.contains("G-single-item-realtime"));
     assert_eq!(dom.matches("class=\"edge\"").count(), 2);
+}
+
+#[test]
+fn serves_index_loads_in_the_browser_without_errors() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "echo",
+            "--node-count",
+            "1",
+            "--time-limit",
+            "1",
+        ],
+    );
+    let s = serve(&dir.path().join("store"));
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("http://{}/", s.addr))
+        .output()
+        .unwrap();
+    assert!(
+        console_errors(&out).is_empty(),
+        "{:?}",
+        console_errors(&out)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("lightcone runs") && dom.contains("report.html"),
+        "{dom}"
+    );
 }

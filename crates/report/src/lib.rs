@@ -691,3 +691,37 @@ mod tests {
         assert!(page.contains(">wr</text>") && page.contains(">ww</text>"));
     }
 }
+
+/// One run in a results store, as `lightcone serve`'s index lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    /// `<workload>/<folder>`, relative to the store.
+    pub path: String,
+    pub started: String,
+    pub workload: String,
+    /// `valid`, `invalid`, `unknown`, or `?` when results.json is absent.
+    pub verdict: String,
+    pub ops: String,
+    pub duration: String,
+    pub command: String,
+    /// The run's files that exist, by name (`report.html`, ...).
+    pub files: Vec<String>,
+}
+
+/// The index page of a results store: a table of runs (newest first),
+/// each linking to its files under `/runs/<path>/`. `total` counts every
+/// run, of which `runs` are shown.
+pub fn store_index(store: &str, runs: &[RunRow], total: usize) -> String {
+    let mut env = Environment::new();
+    env.add_template("index.html", include_str!("../templates/index.html"))
+        .expect("the index template parses");
+    env.get_template("index.html")
+        .expect("just added")
+        .render(context! {
+            store => store,
+            runs => runs,
+            total => total,
+            more => total > runs.len(),
+        })
+        .expect("the index renders")
+}

@@ -4,8 +4,10 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Runs `lightcone ARGS` in the current folder, with no standard input.
 pub fn lightcone(args: &[&str]) -> Output {
@@ -38,4 +40,52 @@ pub fn have_python() -> bool {
         eprintln!("SKIPPED: python3 not found; the foreign-node tests need it");
     }
     ok
+}
+
+/// A running `lightcone serve`, killed when dropped.
+pub struct Serving {
+    child: Child,
+    pub addr: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(store: &Path) -> Serving {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lightcone"))
+        .args(["serve", "--port", "0", "--store"])
+        .arg(store)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let start = line.find("http://").expect("serve prints its address") + 7;
+    let addr = line[start..]
+        .trim()
+        .trim_end_matches(|c| c != '/')
+        .trim_end_matches('/');
+    let addr = addr.split_whitespace().next().unwrap().to_string();
+    Serving { child, addr }
+}
+
+/// GET `path`: the status code and the body.
+pub fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
