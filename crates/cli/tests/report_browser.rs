@@ -128,7 +128,7 @@ fn a_runs_page_draws_an_arrow_per_message_without_errors() {
         console_errors(&out)
     );
     let dom = String::from_utf8_lossy(&out.stdout);
-    let arrows = dom.matches("<line class=\"msg").count();
+    let arrows = dom.matches(" class=\"msg").count();
     assert_eq!(arrows, copies, "one arrow per recorded message copy");
     assert!(dom.contains("class=\"msg dropped\"") || dom.contains("class=\"msg lost\""));
     assert!(dom.contains("VALID"));
@@ -210,4 +210,103 @@ fn serves_index_loads_in_the_browser_without_errors() {
         dom.contains("lightcone runs") && dom.contains("report.html"),
         "{dom}"
     );
+}
+
+/// The messages in the causal past of message `k0`'s delivery, by a
+/// fixpoint (repeat until nothing changes), independent of the page's
+/// one-pass walk.
+fn causal_past(m: &[serde_json::Value], k0: usize) -> std::collections::BTreeSet<usize> {
+    let mut reach: std::collections::BTreeMap<u64, i64> = std::collections::BTreeMap::new();
+    let mut past = std::collections::BTreeSet::from([k0]);
+    reach.insert(m[k0][0].as_u64().unwrap(), m[k0][2].as_i64().unwrap());
+    loop {
+        let mut changed = false;
+        for (j, msg) in m.iter().enumerate() {
+            let (src, dest) = (msg[0].as_u64().unwrap(), msg[1].as_u64().unwrap());
+            let (sent, arrived, fate) = (
+                msg[2].as_i64().unwrap(),
+                msg[3].as_i64().unwrap(),
+                msg[4].as_u64().unwrap(),
+            );
+            if past.contains(&j) || arrived < 0 || fate != 0 {
+                continue;
+            }
+            if reach.get(&dest).is_some_and(|&r| arrived <= r) {
+                past.insert(j);
+                let r = reach.entry(src).or_insert(sent);
+                *r = (*r).max(sent);
+                changed = true;
+            }
+        }
+        if !changed {
+            return past;
+        }
+    }
+}
+
+#[test]
+fn a_messages_causal_past_is_lit_up() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "broadcast",
+            "--node-count",
+            "4",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--latency",
+            "30",
+            "--seed",
+            "21",
+        ],
+    );
+    let page = dir.path().join("store/latest/report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let start = html.find("id=\"st-data\">").unwrap() + 13;
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+    let m = data["m"].as_array().unwrap();
+    // A delivery late in the run, whose past holds several messages.
+    let k0 = (0..m.len())
+        .rev()
+        .find(|&k| m[k][4] == 0 && m[k][3].as_i64().unwrap() >= 0)
+        .unwrap();
+    let want = causal_past(m, k0);
+    assert!(want.len() > 5 && want.len() < m.len(), "{}", want.len());
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}#past={k0}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        console_errors(&out).is_empty(),
+        "{:?}",
+        console_errors(&out)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let lit: std::collections::BTreeSet<usize> = dom
+        .split("<line data-i=\"")
+        .skip(1)
+        .filter(|s| s.split('>').next().unwrap().contains(" past\""))
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect();
+    assert_eq!(lit, want);
 }

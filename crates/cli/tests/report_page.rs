@@ -175,3 +175,78 @@ fn check_html_writes_a_checked_historys_page() {
     assert_eq!(two.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&two.stderr).contains("--html writes one history's page"));
 }
+
+#[test]
+fn witnesses_are_marked_on_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    // A lost broadcast: the operations that added the lost elements.
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "broadcast",
+            "--node-count",
+            "5",
+            "--time-limit",
+            "10",
+            "--rate",
+            "50",
+            "--latency",
+            "10",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--seed",
+            "2",
+            "--",
+            "--unreliable",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let html = page(dir.path()).unwrap();
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("store/latest/results.json")).unwrap(),
+    )
+    .unwrap();
+    let lost = results["workload"]["lost-count"].as_u64().unwrap();
+    let listed = results["workload"]["lost"].as_array().unwrap().len();
+    assert!(lost > 0 && listed > 0);
+    assert_eq!(html.matches(" witness\"").count(), listed);
+    assert!(html.contains(&format!("Lost: {lost} element(s)")));
+
+    // A non-linearizable register: the operation and its concurrent ones.
+    let gen = lightcone_in(
+        dir.path(),
+        &[
+            "gen",
+            "register",
+            "--clients",
+            "5",
+            "--ops",
+            "200",
+            "--corrupt",
+        ],
+    );
+    let history = dir.path().join("reg.jsonl");
+    std::fs::write(&history, &gen.stdout).unwrap();
+    let file = dir.path().join("reg.html");
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "check",
+            "--model",
+            "cas-register",
+            "--html",
+            file.to_str().unwrap(),
+            history.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let html = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(html.matches(" witness\"").count(), 1);
+    assert!(html.contains(" concurrent\""));
+    assert!(html.contains("Not linearizable: "));
+}

@@ -71,7 +71,88 @@ struct Bar {
     y: f64,
     w: f64,
     class: &'static str,
+    /// `witness` (the operation a checker's witness names), `concurrent`
+    /// (operations concurrent with it), or empty.
+    mark: &'static str,
     title: String,
+}
+
+/// What a checker's witness points at in the history: the operations it
+/// names (by invocation index), the operations concurrent with them, and
+/// sentences saying what is wrong.
+#[derive(Default)]
+struct WitnessMarks {
+    ops: std::collections::BTreeSet<u64>,
+    concurrent: std::collections::BTreeSet<u64>,
+    notes: Vec<String>,
+}
+
+/// Reads the witness out of a workload checker's section: linearizability's
+/// unlinearizable operation and its concurrent operations; set-full's lost
+/// elements (marking the operations that added them); a counter's final
+/// reads outside the acceptable ranges.
+fn witness_marks(workload: &Value, history: &History) -> WitnessMarks {
+    let mut marks = WitnessMarks::default();
+    let witness = &workload["witness"];
+    if let Some(index) = witness["op"]["index"].as_u64() {
+        marks.ops.insert(index);
+        for c in witness["concurrent"].as_array().into_iter().flatten() {
+            if let Some(i) = c["index"].as_u64() {
+                marks.concurrent.insert(i);
+            }
+        }
+        marks.notes.push(format!(
+            "Not linearizable: {} ({}). Outlined in black on the timeline, with the operations \
+             concurrent with it dashed.",
+            witness["op"]["text"].as_str().unwrap_or("an operation"),
+            witness["cause"]
+                .as_str()
+                .unwrap_or("no linearization reaches it")
+        ));
+    }
+    if let Some(lost) = workload["lost"].as_array().filter(|l| !l.is_empty()) {
+        for op in history.iter().filter(|op| op.is_invoke()) {
+            if lost.contains(&op.value) && op.f != "read" {
+                marks.ops.insert(op.index);
+            }
+        }
+        let count = workload["lost-count"].as_u64().unwrap_or(lost.len() as u64);
+        marks.notes.push(format!(
+            "Lost: {count} element(s) acknowledged and then missing from every read that should \
+             hold them{}: {}. The operations that added {} are outlined on the timeline.",
+            if count > lost.len() as u64 {
+                format!(" (the checker lists {})", lost.len())
+            } else {
+                String::new()
+            },
+            short_json(&Value::Array(lost.clone())),
+            if count > lost.len() as u64 {
+                "those"
+            } else {
+                "them"
+            },
+        ));
+    }
+    if let (Some(reads), Some(ranges)) = (
+        workload["final-reads"].as_array(),
+        workload["acceptable"].as_array(),
+    ) {
+        let ok = |v: &Value| {
+            ranges.iter().any(|r| {
+                let (lo, hi) = (r[0].as_i64(), r[1].as_i64());
+                matches!((v.as_i64(), lo, hi), (Some(v), Some(lo), Some(hi)) if lo <= v && v <= hi)
+            })
+        };
+        let wrong: Vec<&Value> = reads.iter().filter(|v| !ok(v)).collect();
+        if !wrong.is_empty() {
+            marks.notes.push(format!(
+                "Final reads outside the acceptable values: {} (acceptable: {}).",
+                short_json(&Value::Array(wrong.into_iter().cloned().collect())),
+                short_json(&Value::Array(ranges.clone()))
+            ));
+        }
+    }
+    marks
 }
 
 #[derive(Serialize)]
@@ -204,6 +285,10 @@ pub fn render(input: &ReportInput, history: &History) -> String {
         }
     }
     let row_count = rows.len().clamp(1, ROWS_MAX);
+    let marks = input
+        .workload
+        .map(|w| witness_marks(w, history))
+        .unwrap_or_default();
     let bars: Vec<Bar> = drawn
         .iter()
         .map(|i| {
@@ -226,11 +311,19 @@ pub fn render(input: &ReportInput, history: &History) -> String {
                     .unwrap_or_default(),
                 latency.map(|l| format!(" ({l:.1} ms)")).unwrap_or_default(),
             ));
+            let mark = if marks.ops.contains(&i.invoke.index) {
+                "witness"
+            } else if marks.concurrent.contains(&i.invoke.index) {
+                "concurrent"
+            } else {
+                ""
+            };
             Bar {
                 x: sx(i.invoke.time),
                 y: row as f64 * ROW_HEIGHT,
                 w: (sx(end) - sx(i.invoke.time)).max(0.8),
                 class: outcome_class(i.complete),
+                mark,
                 title,
             }
         })
@@ -400,6 +493,7 @@ pub fn render(input: &ReportInput, history: &History) -> String {
             rate_max => format!("{rate_max:.0}"),
             time_ticks => time_ticks,
             cycles => cycles,
+            witness_notes => marks.notes,
             diagram => diagram.map(minijinja::Value::from_safe_string),
             message_count => message_count,
             truncated_count => truncated_count,
