@@ -549,10 +549,30 @@ fn diagram_data(log: &MessageLog, history: &History) -> String {
         .into_iter()
         .map(|(a, b, what)| serde_json::json!([a / 1000, b / 1000, what]))
         .collect();
+    // Faults that name nodes (kill, start, pause, resume, clock changes),
+    // marked on those nodes' lines.
+    let column_of: BTreeMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(c, &i)| (parties[i].as_str(), c))
+        .collect();
+    let events: Vec<Value> = history
+        .iter()
+        .filter(|op| op.process == Process::Nemesis)
+        .filter_map(|op| Some((op, op.value.as_array()?)))
+        .flat_map(|(op, nodes)| {
+            let column_of = &column_of;
+            nodes.iter().filter_map(move |n| {
+                let c = column_of.get(n.as_str()?)?;
+                Some(serde_json::json!([op.time / 1000, c, op.f]))
+            })
+        })
+        .collect();
     let head = serde_json::json!({
         "parties": order.iter().map(|&i| &parties[i]).collect::<Vec<_>>(),
         "kinds": log.kinds,
         "faults": faults,
+        "events": events,
         "end": end_ns / 1000,
     })
     .to_string();
