@@ -26,7 +26,8 @@ fn chromium() -> Option<&'static str> {
     found
 }
 
-fn headless(browser: &str, page: &Path, extra: &[&str]) -> Output {
+/// Loads `url` in headless Chromium with `extra` flags.
+fn headless(browser: &str, url: &str, extra: &[&str]) -> Output {
     let profile = tempfile::tempdir().unwrap();
     Command::new(browser)
         .args([
@@ -38,9 +39,13 @@ fn headless(browser: &str, page: &Path, extra: &[&str]) -> Output {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(extra)
-        .arg(format!("file://{}", page.display()))
+        .arg(url)
         .output()
         .unwrap()
+}
+
+fn file_url(page: &Path) -> String {
+    format!("file://{}", page.display())
 }
 
 /// Console errors the page raised, as Chromium logs them.
@@ -65,7 +70,7 @@ fn screenshot_is_not_blank(browser: &str, page: &Path) {
     let png: PathBuf = dir.path().join("shot.png");
     let out = headless(
         browser,
-        page,
+        &file_url(page),
         &[
             &format!("--screenshot={}", png.display()),
             "--window-size=1200,2400",
@@ -121,7 +126,7 @@ fn a_runs_page_draws_an_arrow_per_message_without_errors() {
     let copies = message_copies(&html);
     assert!(copies > 100, "{copies}");
 
-    let out = headless(browser, &page, &["--dump-dom"]);
+    let out = headless(browser, &file_url(&page), &["--dump-dom"]);
     assert!(
         console_errors(&out).is_empty(),
         "{:?}",
@@ -155,7 +160,7 @@ fn a_checked_historys_page_loads_without_errors() {
             history.to_str().unwrap(),
         ],
     );
-    let out = headless(browser, &page, &["--dump-dom"]);
+    let out = headless(browser, &file_url(&page), &["--dump-dom"]);
     assert!(
         console_errors(&out).is_empty(),
         "{:?}",
@@ -186,20 +191,8 @@ fn serves_index_loads_in_the_browser_without_errors() {
         ],
     );
     let s = serve(&dir.path().join("store"));
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("http://{}/", s.addr))
-        .output()
-        .unwrap();
+    let url = format!("http://{}/", s.addr);
+    let out = headless(browser, &url, &["--dump-dom"]);
     assert!(
         console_errors(&out).is_empty(),
         "{:?}",
@@ -282,20 +275,8 @@ fn a_messages_causal_past_is_lit_up() {
         .unwrap();
     let want = causal_past(m, k0);
     assert!(want.len() > 5 && want.len() < m.len(), "{}", want.len());
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}#past={k0}", page.display()))
-        .output()
-        .unwrap();
+    let url = format!("{}#past={k0}", file_url(&page));
+    let out = headless(browser, &url, &["--dump-dom"]);
     assert!(
         console_errors(&out).is_empty(),
         "{:?}",

@@ -9,14 +9,14 @@ use serde::Serialize;
 /// Bytes of a body's JSON kept, at most.
 pub const BODY_CHARS_MAX: usize = 96;
 
-/// The first [`BODY_CHARS_MAX`] bytes of a body's JSON (cut at a character
-/// boundary, `...` when cut), without serializing the rest: a gossip batch
-/// can be kilobytes, and every message is recorded.
-fn body_prefix(body: &impl Serialize) -> String {
-    struct Bounded(Vec<u8>);
+/// The first `max` bytes of a value's JSON, and whether that is all of
+/// it, without serializing the rest (a gossip batch can be kilobytes). A
+/// cut inside a character is dropped; a cut value ends in `...`.
+pub fn json_prefix(value: &impl Serialize, max: usize) -> (String, bool) {
+    struct Bounded(Vec<u8>, usize);
     impl std::io::Write for Bounded {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let room = BODY_CHARS_MAX.saturating_sub(self.0.len());
+            let room = self.1.saturating_sub(self.0.len());
             if room == 0 {
                 return Err(std::io::Error::other("long enough"));
             }
@@ -28,15 +28,18 @@ fn body_prefix(body: &impl Serialize) -> String {
             Ok(())
         }
     }
-    let mut out = Bounded(Vec::with_capacity(BODY_CHARS_MAX));
-    let whole = serde_json::to_writer(&mut out, body).is_ok();
+    let mut out = Bounded(Vec::with_capacity(max), max);
+    let whole = serde_json::to_writer(&mut out, value).is_ok();
     let mut text = String::from_utf8_lossy(&out.0).into_owned();
     if !whole {
-        // A cut inside a character shows as U+FFFD; drop it.
         text = text.trim_end_matches('\u{fffd}').to_string();
         text.push_str("...");
     }
-    text
+    (text, whole)
+}
+
+fn body_prefix(body: &impl Serialize) -> String {
+    json_prefix(body, BODY_CHARS_MAX).0
 }
 
 /// What happened to one copy of a message.

@@ -225,28 +225,7 @@ fn outcome_class(complete: Option<&Op>) -> &'static str {
 /// A value's JSON, cut at [`HOVER_CHARS_MAX`] bytes without serializing
 /// the rest (a broadcast read can hold thousands of elements).
 fn short_json(value: &Value) -> String {
-    struct Bounded(Vec<u8>);
-    impl std::io::Write for Bounded {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let room = HOVER_CHARS_MAX.saturating_sub(self.0.len());
-            if room == 0 {
-                return Err(std::io::Error::other("long enough"));
-            }
-            let take = buf.len().min(room);
-            self.0.extend_from_slice(&buf[..take]);
-            Ok(take)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut out = Bounded(Vec::with_capacity(HOVER_CHARS_MAX));
-    let complete = serde_json::to_writer(&mut out, value).is_ok();
-    let mut text = String::from_utf8_lossy(&out.0).into_owned();
-    if !complete {
-        text.push_str("...");
-    }
-    text
+    lightcone_history::message_log::json_prefix(value, HOVER_CHARS_MAX).0
 }
 
 fn shorten(text: String) -> String {
