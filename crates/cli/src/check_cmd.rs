@@ -328,6 +328,7 @@ fn write_html(
         figures: vec![("operations".to_string(), ops.to_string())],
         workload: section.as_ref(),
         messages: None,
+        queues: None,
     };
     let page = lightcone_report::render(&input, history);
     std::fs::write(file, page)

@@ -250,3 +250,27 @@ fn witnesses_are_marked_on_the_timeline() {
     assert!(html.contains(" concurrent\""));
     assert!(html.contains("Not linearizable: "));
 }
+
+#[test]
+fn a_process_mode_page_plots_each_nodes_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "-w",
+            "echo",
+            "--node-count",
+            "2",
+            "--time-limit",
+            "1",
+            "--rate",
+            "20",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let html = page(dir.path()).unwrap();
+    assert!(html.contains("<h2 id=\"queues\">Node queues</h2>"));
+    assert_eq!(html.matches("<polyline class=\"queue\"").count(), 2);
+    assert!(html.contains("<title>n0</title>") && html.contains("<title>n1</title>"));
+}

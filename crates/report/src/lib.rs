@@ -63,6 +63,16 @@ pub struct ReportInput<'a> {
     pub workload: Option<&'a Value>,
     /// The run's message log, for the space-time diagram.
     pub messages: Option<&'a MessageLog>,
+    /// Each node's inbound queue depth over time (process mode).
+    pub queues: Option<&'a QueueSeries>,
+}
+
+/// Each node's inbound queue depth, sampled over a run.
+#[derive(Debug, Clone, Default)]
+pub struct QueueSeries {
+    pub nodes: Vec<String>,
+    /// (time in ns since the test began, depth of each node's queue).
+    pub samples: Vec<(u64, Vec<u64>)>,
 }
 
 #[derive(Serialize)]
@@ -437,6 +447,11 @@ pub fn render(input: &ReportInput, history: &History) -> String {
         .collect();
 
     let cycles = input.workload.map(cycle_drawings).unwrap_or_default();
+    let (queue_lines, queue_max) = input
+        .queues
+        .filter(|q| !q.samples.is_empty())
+        .map(|q| queue_lines(q, end_ns))
+        .unwrap_or_default();
     let diagram = input.messages.map(|m| diagram_data(m, history));
     let (message_count, truncated_count) = input
         .messages
@@ -473,6 +488,8 @@ pub fn render(input: &ReportInput, history: &History) -> String {
             time_ticks => time_ticks,
             cycles => cycles,
             witness_notes => marks.notes,
+            queue_lines => queue_lines,
+            queue_max => queue_max,
             diagram => diagram.map(minijinja::Value::from_safe_string),
             message_count => message_count,
             truncated_count => truncated_count,
@@ -557,6 +574,49 @@ fn diagram_data(log: &MessageLog, history: &History) -> String {
     .to_string();
     let data = format!("{},\"m\":{m}}}", &head[..head.len() - 1]);
     data.replace('<', "\\u003c")
+}
+
+/// A polyline per node of its queue depth over time, on a shared scale,
+/// and that scale's top.
+fn queue_lines(q: &QueueSeries, end_ns: u64) -> (Vec<Line>, u64) {
+    let top = q
+        .samples
+        .iter()
+        .flat_map(|(_, d)| d.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let end = q
+        .samples
+        .iter()
+        .map(|s| s.0)
+        .max()
+        .unwrap_or(0)
+        .max(end_ns)
+        .max(1);
+    let lines = q
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| Line {
+            class: "queue",
+            label: node.clone(),
+            points: q
+                .samples
+                .iter()
+                .map(|(t, d)| {
+                    let depth = d.get(i).copied().unwrap_or(0);
+                    format!(
+                        "{:.1},{:.1}",
+                        *t as f64 / end as f64 * WIDTH,
+                        PLOT_HEIGHT - depth as f64 / top as f64 * PLOT_HEIGHT
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    (lines, top)
 }
 
 /// Nemesis periods as (start, stop, what): a fault from its start op
@@ -714,6 +774,7 @@ mod tests {
             figures: vec![("ops".into(), "3".into())],
             workload: None,
             messages: None,
+            queues: None,
         }
     }
 

@@ -40,7 +40,13 @@ pub struct RunFolder {
     report: bool,
     /// The replay command the report shows.
     replay: Option<String>,
+    /// Node queue depths over time, for the report (process mode).
+    queues: lightcone_report::QueueSeries,
 }
+
+/// Queue depth samples kept at most (at 100 ms, over half an hour); later
+/// ones are not kept.
+pub const QUEUE_SAMPLES_MAX: usize = 20_000;
 
 impl RunFolder {
     /// Makes a fresh folder for `workload` under `root` (named by the UTC
@@ -64,6 +70,7 @@ impl RunFolder {
             history_path,
             report: true,
             replay: None,
+            queues: lightcone_report::QueueSeries::default(),
         })
     }
 
@@ -103,6 +110,17 @@ impl RunFolder {
 
     pub fn flush_history(&mut self) -> Result<(), RunnerError> {
         self.history.flush().map_err(write_err(&self.history_path))
+    }
+
+    /// Records each node's queue depth at `now_ns` (at most
+    /// [`QUEUE_SAMPLES_MAX`] samples).
+    pub fn sample_queues(&mut self, now_ns: u64, nodes: &[String], depths: Vec<u64>) {
+        if self.queues.nodes.is_empty() {
+            self.queues.nodes = nodes.to_vec();
+        }
+        if self.queues.samples.len() < QUEUE_SAMPLES_MAX {
+            self.queues.samples.push((now_ns, depths));
+        }
     }
 
     /// Writes a text file of the run.
@@ -145,6 +163,7 @@ impl RunFolder {
                 &test.config().workload,
                 self.replay.clone(),
                 (!log.messages.is_empty()).then_some(log),
+                (!self.queues.samples.is_empty()).then_some(&self.queues),
             );
             self.write_text("report.html", &page)?;
             report.workbench.report_write_s = Some(began.elapsed().as_secs_f64());

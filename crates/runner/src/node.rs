@@ -71,6 +71,12 @@ impl InboundQueue {
         true
     }
 
+    /// Lines queued and not yet written to the node's stdin.
+    pub fn depth(&self) -> u64 {
+        self.enqueued_count
+            .saturating_sub(self.dequeued.load(Ordering::Relaxed))
+    }
+
     /// Closes the queue and waits for the writer to finish.
     pub fn close(&mut self) -> Option<QueueDrain> {
         self.tx = None;

@@ -13,6 +13,7 @@ pub fn render_run(
     workload_name: &str,
     replay: Option<String>,
     messages: Option<&lightcone_history::message_log::MessageLog>,
+    queues: Option<&lightcone_report::QueueSeries>,
 ) -> String {
     let r = &report.results;
     let results = serde_json::to_value(r).expect("results serialize");
@@ -52,6 +53,7 @@ pub fn render_run(
         figures,
         workload,
         messages,
+        queues,
     };
     render(&input, history)
 }

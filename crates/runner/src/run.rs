@@ -33,6 +33,8 @@ const INBOUND_BATCH_MAX: usize = 4096;
 const EXIT_WAIT: Duration = Duration::from_millis(500);
 /// How often the live progress line is redrawn.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How often each node's queue depth is sampled for the report.
+const QUEUE_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// One node's malformed lines: all counted, the first few kept.
 #[derive(Debug, Default)]
@@ -176,7 +178,14 @@ impl Loop {
         self.apply_effects()?;
         let mut last_progress = Instant::now();
         let mut last_msg_count = 0;
+        let mut last_sample: Option<Instant> = None;
         loop {
+            if last_sample.is_none_or(|t| t.elapsed() >= QUEUE_SAMPLE_EVERY) {
+                last_sample = Some(Instant::now());
+                let depths = self.nodes.iter().map(|n| n.queue.depth()).collect();
+                let now = self.now();
+                self.folder.sample_queues(now, self.test.nodes(), depths);
+            }
             if interrupt.load(Ordering::SeqCst) {
                 self.clear_progress();
                 return Ok(Ending::Interrupted);
