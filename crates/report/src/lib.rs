@@ -564,11 +564,19 @@ fn diagram_data(log: &MessageLog, history: &History) -> String {
             })
         })
         .collect();
+    let sides: Vec<Value> = partition_sides(history, end_ns)
+        .into_iter()
+        .filter_map(|(a, b, node, side)| {
+            let c = column_of.get(node.as_str())?;
+            Some(serde_json::json!([a / 1000, b / 1000, c, side]))
+        })
+        .collect();
     let head = serde_json::json!({
         "parties": order.iter().map(|&i| &parties[i]).collect::<Vec<_>>(),
         "kinds": log.kinds,
         "faults": faults,
         "events": events,
+        "sides": sides,
         "end": end_ns / 1000,
     })
     .to_string();
@@ -650,6 +658,65 @@ fn nemesis_periods(history: &History, end_ns: u64) -> Vec<(u64, u64, String)> {
     }
     periods.sort_by_key(|p| p.0);
     periods
+}
+
+/// Which side of each partition every node was on: (start, stop, node,
+/// side), sides numbered from 0 in the order of their first node. Nodes are
+/// on one side when they drop messages from the same nodes (the grudge
+/// maps a node to those it drops): for a split into two halves, the
+/// halves; for overlapping partitions (a ring of majorities), a side per
+/// distinct view.
+fn partition_sides(history: &History, end_ns: u64) -> Vec<(u64, u64, String, usize)> {
+    let mut out = Vec::new();
+    let mut open: Option<(u64, BTreeMap<String, usize>)> = None;
+    for op in history
+        .iter()
+        .filter(|op| op.process == Process::Nemesis && !op.value.is_null())
+    {
+        match op.f.as_str() {
+            "start-partition" => {
+                let Some(grudge) = op.value["grudge"].as_object() else {
+                    continue;
+                };
+                let mut nodes: Vec<&str> = grudge.keys().map(String::as_str).collect();
+                for h in grudge.values().filter_map(Value::as_array) {
+                    nodes.extend(h.iter().filter_map(Value::as_str));
+                }
+                nodes.sort_unstable();
+                nodes.dedup();
+                let dropped = |n: &str| -> Vec<&str> {
+                    let mut d: Vec<&str> = grudge
+                        .get(n)
+                        .and_then(Value::as_array)
+                        .map(|h| h.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    d.sort_unstable();
+                    d
+                };
+                let mut views: Vec<Vec<&str>> = Vec::new();
+                let mut side: BTreeMap<String, usize> = BTreeMap::new();
+                for &n in &nodes {
+                    let view = dropped(n);
+                    let s = views.iter().position(|v| *v == view).unwrap_or_else(|| {
+                        views.push(view);
+                        views.len() - 1
+                    });
+                    side.insert(n.to_string(), s);
+                }
+                open = Some((op.time, side));
+            }
+            "stop-partition" => {
+                if let Some((start, side)) = open.take() {
+                    out.extend(side.into_iter().map(|(n, s)| (start, op.time, n, s)));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((start, side)) = open {
+        out.extend(side.into_iter().map(|(n, s)| (start, end_ns, n, s)));
+    }
+    out
 }
 
 /// The first cycle of each transactional anomaly type, laid out on a
@@ -794,6 +861,50 @@ mod tests {
         // Self-contained: nothing fetched.
         assert!(!page.contains("http://") && !page.contains("https://"));
         assert!(!page.contains(" src="));
+    }
+
+    #[test]
+    fn a_partitions_sides_are_the_nodes_that_hear_each_other() {
+        let mut h = History::default();
+        let grudge = json!({"grudge": {"n0": ["n1", "n2"], "n1": ["n0"], "n2": ["n0"], "n3": []}});
+        h.push(op(
+            Process::Nemesis,
+            OpType::Info,
+            "start-partition",
+            grudge,
+            10,
+        ));
+        h.push(op(
+            Process::Nemesis,
+            OpType::Info,
+            "stop-partition",
+            json!("healed"),
+            20,
+        ));
+        h.push(op(
+            Process::Nemesis,
+            OpType::Info,
+            "start-partition",
+            json!({"grudge": {"n0": ["n1"]}}),
+            30,
+        ));
+        let sides = partition_sides(&h, 40);
+        let got: Vec<(u64, u64, &str, usize)> = sides
+            .iter()
+            .map(|(a, b, n, s)| (*a, *b, n.as_str(), *s))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (10, 20, "n0", 0),
+                (10, 20, "n1", 1),
+                (10, 20, "n2", 1),
+                (10, 20, "n3", 2),
+                // A one-way grudge: two views; still open at the end.
+                (30, 40, "n0", 0),
+                (30, 40, "n1", 1),
+            ]
+        );
     }
 
     #[test]
