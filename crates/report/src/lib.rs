@@ -478,9 +478,9 @@ pub fn render(input: &ReportInput, history: &History) -> String {
             process_count => rows.len(),
             rows_max => ROWS_MAX,
             plot_height => PLOT_HEIGHT,
-            bars => bars,
+            bars_svg => minijinja::Value::from_safe_string(bars_svg(&bars)),
             shades => shades,
-            points => points,
+            points_svg => minijinja::Value::from_safe_string(points_svg(&points)),
             quantile_lines => quantile_lines,
             latency_ticks => latency_ticks,
             throughput => throughput,
@@ -582,6 +582,44 @@ fn diagram_data(log: &MessageLog, history: &History) -> String {
     .to_string();
     let data = format!("{},\"m\":{m}}}", &head[..head.len() - 1]);
     data.replace('<', "\\u003c")
+}
+
+/// The timeline's bars as SVG, written directly (a run has thousands; the
+/// template engine would take most of the page's time), text escaped.
+fn bars_svg(bars: &[Bar]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bars.len() * 120);
+    for b in bars {
+        let mark = if b.mark.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", b.mark)
+        };
+        let _ = writeln!(
+            out,
+            "<rect class=\"bar {}{mark}\" x=\"{:.2}\" y=\"{}\" width=\"{:.2}\" height=\"8\"><title>{}</title></rect>",
+            b.class,
+            b.x,
+            b.y,
+            b.w,
+            minijinja::HtmlEscape(&b.title)
+        );
+    }
+    out
+}
+
+/// The latency plot's points as SVG, written directly.
+fn points_svg(points: &[Point]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(points.len() * 50);
+    for p in points {
+        let _ = writeln!(
+            out,
+            "<circle class=\"pt {}\" cx=\"{:.2}\" cy=\"{:.2}\" r=\"1.6\"/>",
+            p.class, p.x, p.y
+        );
+    }
+    out
 }
 
 /// A polyline per node of its queue depth over time, on a shared scale,
