@@ -282,6 +282,13 @@ fn a_reply_with_its_micro_ops_reordered_is_named_as_malformed() {
         "{}",
         r.summary
     );
+    let named = &r.results["malformed-replies"][0];
+    assert_eq!(named["node"], "n0");
+    assert_eq!(named["type"], "txn_ok");
+    assert!(named["problem"]
+        .as_str()
+        .unwrap()
+        .contains("where the transaction had"));
 }
 
 #[test]

@@ -35,6 +35,9 @@ pub use results::{
     net_summary, Checked, Ending, MalformedLines, NodeFacts, Quantiles, QueueStats, Results,
 };
 pub use services::{is_service, SERVICE_NAMES};
-pub use test::{Effect, Failure, Phase, Progress, Refused, RouteError, Test};
+pub use test::{
+    Effect, Failure, MalformedReply, Phase, Progress, Refused, RouteError, Test,
+    MALFORMED_REPLY_SAMPLES_MAX,
+};
 
 pub use lightcone_proto::{NANOS_PER_MS, NANOS_PER_SEC};

@@ -110,6 +110,10 @@ pub struct Results {
     pub malformed_lines: MalformedLines,
     /// Replies to clients that the workload could not read.
     pub malformed_reply_count: u64,
+    /// The first of them, each with its node and what was wrong; absent
+    /// when there were none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub malformed_replies: Vec<crate::test::MalformedReply>,
     pub seed: u64,
     /// Stopped by Ctrl-C: what was recorded was checked.
     pub interrupted: bool,
@@ -162,6 +166,7 @@ impl Results {
             nodes,
             malformed_lines,
             malformed_reply_count: test.malformed_reply_count(),
+            malformed_replies: test.malformed_replies().to_vec(),
             seed: test.config().seed,
             interrupted: *ending == Ending::Interrupted,
             aborted,

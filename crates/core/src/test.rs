@@ -196,6 +196,21 @@ pub struct Test {
     /// Client completions so far.
     counts: OpCounts,
     malformed_reply_count: u64,
+    /// The first [`MALFORMED_REPLY_SAMPLES_MAX`] malformed replies.
+    malformed_replies: Vec<MalformedReply>,
+}
+
+/// Malformed replies kept in results.json (all are counted).
+pub const MALFORMED_REPLY_SAMPLES_MAX: usize = 20;
+
+/// A reply to a client that the workload could not read: which node sent
+/// it, its type, and what was wrong.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MalformedReply {
+    pub node: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub problem: String,
 }
 
 impl Test {
@@ -263,6 +278,7 @@ impl Test {
             failure: None,
             counts: OpCounts::default(),
             malformed_reply_count: 0,
+            malformed_replies: Vec::new(),
         })
     }
 
@@ -304,6 +320,12 @@ impl Test {
 
     pub fn malformed_reply_count(&self) -> u64 {
         self.malformed_reply_count
+    }
+
+    /// The first malformed replies (at most
+    /// [`MALFORMED_REPLY_SAMPLES_MAX`]).
+    pub fn malformed_replies(&self) -> &[MalformedReply] {
+        &self.malformed_replies
     }
 
     /// Most events the core held at once (its one internal queue).
@@ -829,6 +851,13 @@ impl Test {
                 self.log(format!(
                     "node {node} sent a malformed reply of type {kind:?}: {problem}"
                 ));
+                if self.malformed_replies.len() < MALFORMED_REPLY_SAMPLES_MAX {
+                    self.malformed_replies.push(MalformedReply {
+                        node,
+                        kind,
+                        problem: problem.clone(),
+                    });
+                }
                 self.complete_indefinite(worker, json!(["malformed-reply", problem]));
             }
         }

@@ -121,7 +121,7 @@ impl RunReport {
         if r.malformed_reply_count > 0 {
             out.push_str(&format!(
                 "  malformed replies to clients: {} (each such op is info, with what was wrong as \
-                 its error in history.jsonl; lightcone.log names the node)\n",
+                 its error; results.json lists the first ones with their node)\n",
                 r.malformed_reply_count
             ));
         }
