@@ -291,3 +291,88 @@ fn a_messages_causal_past_is_lit_up() {
         .collect();
     assert_eq!(lit, want);
 }
+
+#[test]
+fn an_operations_causal_past_is_its_replys() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "broadcast",
+            "--node-count",
+            "4",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--latency",
+            "30",
+            "--seed",
+            "21",
+        ],
+    );
+    let page = dir.path().join("store/latest/report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let start = html.find("id=\"st-data\">").unwrap() + 13;
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+    let m = data["m"].as_array().unwrap();
+    let parties = data["parties"].as_array().unwrap();
+    // The last ok read in the history, and its reply: the message from its
+    // node to a client arriving when it completed.
+    let history = std::fs::read_to_string(dir.path().join("store/latest/history.jsonl")).unwrap();
+    let ops: Vec<serde_json::Value> = history
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let done = ops
+        .iter()
+        .rev()
+        .find(|op| op["type"] == "ok" && op["f"] == "read")
+        .unwrap();
+    let invoke = ops
+        .iter()
+        .rev()
+        .find(|op| {
+            op["type"] == "invoke"
+                && op["process"] == done["process"]
+                && op["index"].as_u64() < done["index"].as_u64()
+        })
+        .unwrap();
+    let node = parties.iter().position(|p| *p == done["node"]).unwrap();
+    let done_us = done["time"].as_i64().unwrap() / 1000;
+    let k = (0..m.len())
+        .find(|&k| {
+            m[k][0] == node
+                && m[k][3] == done_us
+                && m[k][4] == 0
+                && parties[m[k][1].as_u64().unwrap() as usize]
+                    .as_str()
+                    .unwrap()
+                    .starts_with('c')
+        })
+        .expect("the operation's reply");
+    let want = causal_past(m, k);
+    let url = format!("{}#op={}", file_url(&page), invoke["index"]);
+    let out = headless(browser, &url, &["--dump-dom"]);
+    assert!(
+        console_errors(&out).is_empty(),
+        "{:?}",
+        console_errors(&out)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let lit: std::collections::BTreeSet<usize> = dom
+        .split("<line data-i=\"")
+        .skip(1)
+        .filter(|s| s.split('>').next().unwrap().contains(" past\""))
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect();
+    assert!(lit.contains(&k));
+    assert_eq!(lit, want);
+}

@@ -85,6 +85,12 @@ struct Bar {
     /// (operations concurrent with it), or empty.
     mark: &'static str,
     title: String,
+    /// The invocation's index in the history, the node the operation went
+    /// to, and when it completed (µs; -1 for never), which the diagram's
+    /// script uses to find the operation's reply.
+    index: u64,
+    node: String,
+    done_us: i64,
 }
 
 /// What a checker's witness points at in the history: the operations it
@@ -314,6 +320,9 @@ pub fn render(input: &ReportInput, history: &History) -> String {
                 class: outcome_class(i.complete),
                 mark,
                 title,
+                index: i.invoke.index,
+                node: i.invoke.node.clone().unwrap_or_default(),
+                done_us: i.complete.map_or(-1, |c| (c.time / 1000) as i64),
             }
         })
         .collect();
@@ -597,8 +606,11 @@ fn bars_svg(bars: &[Bar]) -> String {
         };
         let _ = writeln!(
             out,
-            "<rect class=\"bar {}{mark}\" x=\"{:.2}\" y=\"{}\" width=\"{:.2}\" height=\"8\"><title>{}</title></rect>",
+            "<rect class=\"bar {}{mark}\" data-op=\"{}\" data-node=\"{}\" data-done=\"{}\" x=\"{:.2}\" y=\"{}\" width=\"{:.2}\" height=\"8\"><title>{}</title></rect>",
             b.class,
+            b.index,
+            minijinja::HtmlEscape(&b.node),
+            b.done_us,
             b.x,
             b.y,
             b.w,
