@@ -57,12 +57,49 @@ fn console_errors(out: &Output) -> Vec<String> {
         .collect()
 }
 
-/// The message copies the page's data holds (entries of `m`).
-fn message_copies(html: &str) -> usize {
+/// The diagram's data embedded in a page (`parties`, `m`, ...).
+fn diagram_data(html: &str) -> serde_json::Value {
     let start = html.find("id=\"st-data\">").expect("the diagram's data") + 13;
     let end = start + html[start..].find("</script>").unwrap();
-    let data: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
-    data["m"].as_array().unwrap().len()
+    serde_json::from_str(&html[start..end]).unwrap()
+}
+
+/// The message copies the page's data holds (entries of `m`).
+fn message_copies(html: &str) -> usize {
+    diagram_data(html)["m"].as_array().unwrap().len()
+}
+
+/// The arrows a dumped DOM draws lit as a causal past, by message copy.
+fn lit_past(dom: &str) -> std::collections::BTreeSet<usize> {
+    dom.split("<line data-i=\"")
+        .skip(1)
+        .filter(|s| s.split('>').next().unwrap().contains(" past\""))
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect()
+}
+
+/// A small simulated broadcast run's page (4 nodes, 2 s, seed 21), in `dir`.
+fn small_run_page(dir: &Path) -> PathBuf {
+    lightcone_in(
+        dir,
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "broadcast",
+            "--node-count",
+            "4",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--latency",
+            "30",
+            "--seed",
+            "21",
+        ],
+    );
+    dir.join("store/latest/report.html")
 }
 
 fn screenshot_is_not_blank(browser: &str, page: &Path) {
@@ -243,30 +280,8 @@ fn a_messages_causal_past_is_lit_up() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    lightcone_in(
-        dir.path(),
-        &[
-            "test",
-            "--sim",
-            "-w",
-            "broadcast",
-            "--node-count",
-            "4",
-            "--time-limit",
-            "2",
-            "--rate",
-            "20",
-            "--latency",
-            "30",
-            "--seed",
-            "21",
-        ],
-    );
-    let page = dir.path().join("store/latest/report.html");
-    let html = std::fs::read_to_string(&page).unwrap();
-    let start = html.find("id=\"st-data\">").unwrap() + 13;
-    let end = start + html[start..].find("</script>").unwrap();
-    let data: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+    let page = small_run_page(dir.path());
+    let data = diagram_data(&std::fs::read_to_string(&page).unwrap());
     let m = data["m"].as_array().unwrap();
     // A delivery late in the run, whose past holds several messages.
     let k0 = (0..m.len())
@@ -283,12 +298,7 @@ fn a_messages_causal_past_is_lit_up() {
         console_errors(&out)
     );
     let dom = String::from_utf8_lossy(&out.stdout);
-    let lit: std::collections::BTreeSet<usize> = dom
-        .split("<line data-i=\"")
-        .skip(1)
-        .filter(|s| s.split('>').next().unwrap().contains(" past\""))
-        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
-        .collect();
+    let lit = lit_past(&dom);
     assert_eq!(lit, want);
 }
 
@@ -298,30 +308,8 @@ fn an_operations_causal_past_is_its_replys() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    lightcone_in(
-        dir.path(),
-        &[
-            "test",
-            "--sim",
-            "-w",
-            "broadcast",
-            "--node-count",
-            "4",
-            "--time-limit",
-            "2",
-            "--rate",
-            "20",
-            "--latency",
-            "30",
-            "--seed",
-            "21",
-        ],
-    );
-    let page = dir.path().join("store/latest/report.html");
-    let html = std::fs::read_to_string(&page).unwrap();
-    let start = html.find("id=\"st-data\">").unwrap() + 13;
-    let end = start + html[start..].find("</script>").unwrap();
-    let data: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+    let page = small_run_page(dir.path());
+    let data = diagram_data(&std::fs::read_to_string(&page).unwrap());
     let m = data["m"].as_array().unwrap();
     let parties = data["parties"].as_array().unwrap();
     // The last ok read in the history, and its reply: the message from its
@@ -367,12 +355,7 @@ fn an_operations_causal_past_is_its_replys() {
         console_errors(&out)
     );
     let dom = String::from_utf8_lossy(&out.stdout);
-    let lit: std::collections::BTreeSet<usize> = dom
-        .split("<line data-i=\"")
-        .skip(1)
-        .filter(|s| s.split('>').next().unwrap().contains(" past\""))
-        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
-        .collect();
+    let lit = lit_past(&dom);
     assert!(lit.contains(&k));
     assert_eq!(lit, want);
 }
