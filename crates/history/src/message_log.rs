@@ -16,11 +16,9 @@ pub fn json_prefix(value: &impl Serialize, max: usize) -> (String, bool) {
     struct Bounded(Vec<u8>, usize);
     impl std::io::Write for Bounded {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let room = self.1.saturating_sub(self.0.len());
-            if room == 0 {
-                return Err(std::io::Error::other("long enough"));
-            }
-            let take = buf.len().min(room);
+            // Full: `Ok(0)` makes serde_json's `write_all` stop with a
+            // static error, with no allocation per cut value.
+            let take = buf.len().min(self.1.saturating_sub(self.0.len()));
             self.0.extend_from_slice(&buf[..take]);
             Ok(take)
         }
@@ -30,9 +28,12 @@ pub fn json_prefix(value: &impl Serialize, max: usize) -> (String, bool) {
     }
     let mut out = Bounded(Vec::with_capacity(max), max);
     let whole = serde_json::to_writer(&mut out, value).is_ok();
-    let mut text = String::from_utf8_lossy(&out.0).into_owned();
+    let mut text = match String::from_utf8(out.0) {
+        Ok(text) => text,
+        Err(cut) => String::from_utf8_lossy(cut.as_bytes()).into_owned(),
+    };
     if !whole {
-        text = text.trim_end_matches('\u{fffd}').to_string();
+        text.truncate(text.trim_end_matches('\u{fffd}').len());
         text.push_str("...");
     }
     (text, whole)

@@ -24,6 +24,7 @@
 //! seed.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use lightcone_history::message_log::{Fate, MessageLog};
 use lightcone_history::{History, Op, OpType, Process};
@@ -244,6 +245,98 @@ fn short_json(value: &Value) -> String {
     lightcone_history::message_log::json_prefix(value, HOVER_CHARS_MAX).0
 }
 
+/// A bar's hover text: the process, the operation and its value, the
+/// outcome and its value, any error and the latency; each value cut at
+/// [`TITLE_VALUE_MAX`] bytes (a broadcast read holds thousands of
+/// elements), written directly (a run has thousands of bars).
+fn bar_title(process: u64, i: &Interval) -> String {
+    use std::fmt::Write as _;
+    let mut t = String::with_capacity(2 * TITLE_VALUE_MAX + 64);
+    let _ = write!(t, "process {process} {} ", i.invoke.f);
+    push_json_prefix(&mut t, &i.invoke.value, TITLE_VALUE_MAX);
+    match i.complete {
+        None => t.push_str("\n-> (no completion) "),
+        Some(c) => {
+            let _ = write!(t, "\n-> {} ", c.kind.as_str());
+            push_json_prefix(&mut t, &c.value, TITLE_VALUE_MAX);
+            if let Some(e) = &c.error {
+                t.push_str(" error ");
+                push_json_prefix(&mut t, e, TITLE_VALUE_MAX);
+            }
+            let _ = write!(t, " ({:.1} ms)", ms(c.time - i.invoke.time));
+        }
+    }
+    t
+}
+
+/// Bytes of each value a bar's hover text shows, at most.
+const TITLE_VALUE_MAX: usize = 80;
+
+/// Appends `value`'s JSON to `out`, cut (on a character boundary, ending in
+/// `...`) once it has written `max` bytes, without writing the rest.
+fn push_json_prefix(out: &mut String, value: &Value, max: usize) {
+    let limit = out.len() + max;
+    if !push_json_until(out, value, limit) {
+        let mut cut = limit.min(out.len());
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push_str("...");
+    }
+}
+
+/// Writes `value`'s JSON to `out` until `out` reaches `limit` bytes;
+/// false when it stopped there.
+fn push_json_until(out: &mut String, value: &Value, limit: usize) -> bool {
+    use std::fmt::Write as _;
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(text) => {
+            // Escaped as JSON; a long string is cut below.
+            let end = text.len().min(limit.saturating_sub(out.len()) + 1);
+            let mut end_char = end;
+            while !text.is_char_boundary(end_char) {
+                end_char += 1;
+            }
+            let _ = write!(out, "{}", Value::String(text[..end_char].to_string()));
+            if end_char < text.len() {
+                return false;
+            }
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (k, item) in items.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                if out.len() >= limit || !push_json_until(out, item, limit) {
+                    return false;
+                }
+            }
+            out.push(']');
+        }
+        Value::Object(fields) => {
+            out.push('{');
+            for (k, (key, item)) in fields.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{}:", Value::String(key.clone()));
+                if out.len() >= limit || !push_json_until(out, item, limit) {
+                    return false;
+                }
+            }
+            out.push('}');
+        }
+    }
+    out.len() <= limit
+}
+
 fn shorten(text: String) -> String {
     if text.chars().count() <= HOVER_CHARS_MAX {
         return text;
@@ -258,6 +351,27 @@ fn ms(ns: u64) -> f64 {
 
 /// Renders the page.
 pub fn render(input: &ReportInput, history: &History) -> String {
+    let mut page = Vec::new();
+    render_to(input, history, &mut page).expect("writing to memory cannot fail");
+    String::from_utf8(page).expect("the page is UTF-8")
+}
+
+/// Where the page's three large parts go in the rendered template: the
+/// timeline's bars, the latency points and the diagram's data are streamed
+/// to the writer there rather than built as strings (a long run's are
+/// megabytes). A comment cannot come out of escaped text, so the markers
+/// are found only where the template put them.
+const BARS_MARK: &str = "<!--lightcone:bars-->";
+const POINTS_MARK: &str = "<!--lightcone:points-->";
+const DIAGRAM_MARK: &str = "<!--lightcone:diagram-->";
+
+/// Writes the page to `out` as [`render`] returns it, streaming its large
+/// parts (give it a buffered writer).
+pub fn render_to(
+    input: &ReportInput,
+    history: &History,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let intervals: Vec<Interval> = history
         .pairs()
         .into_iter()
@@ -284,48 +398,35 @@ pub fn render(input: &ReportInput, history: &History) -> String {
         .workload
         .map(|w| witness_marks(w, history))
         .unwrap_or_default();
-    let bars: Vec<Bar> = drawn
-        .iter()
-        .map(|i| {
-            let p = match i.invoke.process {
-                Process::Client(p) => p,
-                Process::Nemesis => 0,
-            };
-            let row = rows[&p] % ROWS_MAX;
-            let end = i.complete.map_or(end_ns, |c| c.time);
-            let latency = i.complete.map(|c| ms(c.time - i.invoke.time));
-            let title = shorten(format!(
-                "process {p} {} {}\n-> {} {}{}{}",
-                i.invoke.f,
-                short_json(&i.invoke.value),
-                i.complete.map_or("(no completion)", |c| c.kind.as_str()),
-                i.complete.map(|c| short_json(&c.value)).unwrap_or_default(),
-                i.complete
-                    .and_then(|c| c.error.as_ref())
-                    .map(|e| format!(" error {}", short_json(e)))
-                    .unwrap_or_default(),
-                latency.map(|l| format!(" ({l:.1} ms)")).unwrap_or_default(),
-            ));
-            let mark = if marks.ops.contains(&i.invoke.index) {
-                "witness"
-            } else if marks.concurrent.contains(&i.invoke.index) {
-                "concurrent"
-            } else {
-                ""
-            };
-            Bar {
-                x: sx(i.invoke.time),
-                y: row as f64 * ROW_HEIGHT,
-                w: (sx(end) - sx(i.invoke.time)).max(0.8),
-                class: outcome_class(i.complete),
-                mark,
-                title,
-                index: i.invoke.index,
-                node: i.invoke.node.clone().unwrap_or_default(),
-                done_us: i.complete.map_or(-1, |c| (c.time / 1000) as i64),
-            }
-        })
-        .collect();
+    // A bar is made as it is written (titles of thousands of operations
+    // would be megabytes held at once).
+    let bar = |i: &Interval| {
+        let p = match i.invoke.process {
+            Process::Client(p) => p,
+            Process::Nemesis => 0,
+        };
+        let row = rows[&p] % ROWS_MAX;
+        let end = i.complete.map_or(end_ns, |c| c.time);
+        let title = bar_title(p, i);
+        let mark = if marks.ops.contains(&i.invoke.index) {
+            "witness"
+        } else if marks.concurrent.contains(&i.invoke.index) {
+            "concurrent"
+        } else {
+            ""
+        };
+        Bar {
+            x: sx(i.invoke.time),
+            y: row as f64 * ROW_HEIGHT,
+            w: (sx(end) - sx(i.invoke.time)).max(0.8),
+            class: outcome_class(i.complete),
+            mark,
+            title,
+            index: i.invoke.index,
+            node: i.invoke.node.clone().unwrap_or_default(),
+            done_us: i.complete.map_or(-1, |c| (c.time / 1000) as i64),
+        }
+    };
 
     let shades = nemesis_periods(history, end_ns)
         .into_iter()
@@ -461,7 +562,6 @@ pub fn render(input: &ReportInput, history: &History) -> String {
         .filter(|q| !q.samples.is_empty())
         .map(|q| queue_lines(q, end_ns))
         .unwrap_or_default();
-    let diagram = input.messages.map(|m| diagram_data(m, history));
     let (message_count, truncated_count) = input
         .messages
         .map(|m| (m.messages.len(), m.truncated_count))
@@ -471,7 +571,7 @@ pub fn render(input: &ReportInput, history: &History) -> String {
     env.add_template("report.html", include_str!("../templates/report.html"))
         .expect("the report template parses");
     let template = env.get_template("report.html").expect("just added");
-    template
+    let page = template
         .render(context! {
             title => input.title,
             verdict => input.verdict,
@@ -487,9 +587,9 @@ pub fn render(input: &ReportInput, history: &History) -> String {
             process_count => rows.len(),
             rows_max => ROWS_MAX,
             plot_height => PLOT_HEIGHT,
-            bars_svg => minijinja::Value::from_safe_string(bars_svg(&bars)),
+            bars_svg => minijinja::Value::from_safe_string(BARS_MARK.into()),
             shades => shades,
-            points_svg => minijinja::Value::from_safe_string(points_svg(&points)),
+            points_svg => minijinja::Value::from_safe_string(POINTS_MARK.into()),
             quantile_lines => quantile_lines,
             latency_ticks => latency_ticks,
             throughput => throughput,
@@ -499,11 +599,34 @@ pub fn render(input: &ReportInput, history: &History) -> String {
             witness_notes => marks.notes,
             queue_lines => queue_lines,
             queue_max => queue_max,
-            diagram => diagram.map(minijinja::Value::from_safe_string),
+            diagram => input.messages.map(|_| minijinja::Value::from_safe_string(DIAGRAM_MARK.into())),
             message_count => message_count,
             truncated_count => truncated_count,
         })
-        .expect("the report renders")
+        .expect("the report renders");
+    // The template's text around the three parts, in the page's order.
+    let mut rest = page.as_str();
+    let mut parts: Vec<&str> = vec![BARS_MARK, POINTS_MARK];
+    if input.messages.is_some() {
+        parts.insert(0, DIAGRAM_MARK);
+    }
+    for mark in parts {
+        let (before, after) = rest
+            .split_once(mark)
+            .expect("the template holds each mark once, in this order");
+        out.write_all(before.as_bytes())?;
+        match mark {
+            BARS_MARK => write_bars(out, drawn.iter().map(|i| bar(i)))?,
+            POINTS_MARK => write_points(out, &points)?,
+            _ => write_diagram(
+                out,
+                input.messages.expect("a diagram mark only with messages"),
+                history,
+            )?,
+        }
+        rest = after;
+    }
+    out.write_all(rest.as_bytes())
 }
 
 /// The space-time diagram's data, as compact JSON for the page's script:
@@ -513,8 +636,7 @@ pub fn render(input: &ReportInput, history: &History) -> String {
 /// duplicated message once per copy), `faults` (`[start µs, stop µs,
 /// what]`) and `end` (µs). Safe inside a `<script>` element: `<` is
 /// written as `\u003c`.
-fn diagram_data(log: &MessageLog, history: &History) -> String {
-    use std::fmt::Write as _;
+fn write_diagram(out: &mut dyn Write, log: &MessageLog, history: &History) -> std::io::Result<()> {
     let parties = &log.parties;
     let rank = |id: &str| match id.chars().next() {
         Some('n') => 0,
@@ -527,28 +649,6 @@ fn diagram_data(log: &MessageLog, history: &History) -> String {
     for (c, &i) in order.iter().enumerate() {
         column[i] = c;
     }
-    // Written directly: a run can hold a hundred thousand messages.
-    let mut m = String::with_capacity(64 * log.messages.len() + 2);
-    m.push('[');
-    for msg in &log.messages {
-        let (src, dest) = (column[msg.src as usize], column[msg.dest as usize]);
-        let sent = msg.sent_ns / 1000;
-        let body = serde_json::to_string(&msg.body).unwrap_or_default();
-        let mut copies = msg.arrivals.iter().flatten().peekable();
-        if copies.peek().is_none() {
-            let fate = if msg.lost { 2 } else { 0 };
-            let _ = write!(m, "[{src},{dest},{sent},-1,{fate},{},{body}],", msg.kind);
-        }
-        for (at, fate) in copies {
-            let fate = u8::from(*fate == Fate::Dropped);
-            let at = at / 1000;
-            let _ = write!(m, "[{src},{dest},{sent},{at},{fate},{},{body}],", msg.kind);
-        }
-    }
-    if m.ends_with(',') {
-        m.pop();
-    }
-    m.push(']');
     let end_ns = history.iter().map(|op| op.time).max().unwrap_or(0);
     let faults: Vec<Value> = nemesis_periods(history, end_ns)
         .into_iter()
@@ -589,49 +689,165 @@ fn diagram_data(log: &MessageLog, history: &History) -> String {
         "end": end_ns / 1000,
     })
     .to_string();
-    let data = format!("{},\"m\":{m}}}", &head[..head.len() - 1]);
-    data.replace('<', "\\u003c")
+    let head = head.replace('<', "\\u003c");
+    // Written directly into a reused buffer, flushed as it fills: a run can
+    // hold a hundred thousand messages, and formatting through layers of
+    // writers took most of the page's time.
+    let mut buf: Vec<u8> = Vec::with_capacity(DIAGRAM_CHUNK + 1024);
+    buf.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    buf.extend_from_slice(b",\"m\":[");
+    let mut numbers = itoa::Buffer::new();
+    let mut first = true;
+    for msg in &log.messages {
+        let (src, dest) = (column[msg.src as usize], column[msg.dest as usize]);
+        let sent = msg.sent_ns / 1000;
+        let mut one = |buf: &mut Vec<u8>, at: Option<u64>, fate: u8| {
+            if !std::mem::take(&mut first) {
+                buf.push(b',');
+            }
+            buf.push(b'[');
+            for n in [src as u64, dest as u64, sent] {
+                buf.extend_from_slice(numbers.format(n).as_bytes());
+                buf.push(b',');
+            }
+            match at {
+                Some(at) => buf.extend_from_slice(numbers.format(at).as_bytes()),
+                None => buf.extend_from_slice(b"-1"),
+            }
+            buf.extend_from_slice(&[b',', b'0' + fate, b',']);
+            buf.extend_from_slice(numbers.format(msg.kind).as_bytes());
+            buf.push(b',');
+            json_string_in_script(buf, &msg.body);
+            buf.push(b']');
+        };
+        let mut copies = msg.arrivals.iter().flatten().peekable();
+        if copies.peek().is_none() {
+            one(&mut buf, None, if msg.lost { 2 } else { 0 });
+        }
+        for (at, fate) in copies {
+            one(&mut buf, Some(at / 1000), u8::from(*fate == Fate::Dropped));
+        }
+        if buf.len() >= DIAGRAM_CHUNK {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    buf.extend_from_slice(b"]}");
+    out.write_all(&buf)
 }
+
+/// Bytes of the diagram's data gathered before they are written out.
+const DIAGRAM_CHUNK: usize = 1 << 16;
+
+/// Appends `text` as a JSON string that is safe inside a `<script>`
+/// element: escaped as serde_json escapes strings, and `<` written as
+/// `\u003c` so no `</script>` can close the element.
+fn json_string_in_script(buf: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    buf.push(b'"');
+    let bytes = text.as_bytes();
+    let mut plain = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !NEEDS_ESCAPE[b as usize] {
+            i += 1;
+            continue;
+        }
+        buf.extend_from_slice(&bytes[plain..i]);
+        match b {
+            b'"' => buf.extend_from_slice(b"\\\""),
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            0x08 => buf.extend_from_slice(b"\\b"),
+            0x0c => buf.extend_from_slice(b"\\f"),
+            _ => buf.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ]),
+        }
+        i += 1;
+        plain = i;
+    }
+    buf.extend_from_slice(&bytes[plain..]);
+    buf.push(b'"');
+}
+
+/// The bytes [`json_string_in_script`] escapes: `"`, `\\`, controls and `<`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'<' as usize] = true;
+    table
+};
 
 /// The timeline's bars as SVG, written directly (a run has thousands; the
 /// template engine would take most of the page's time), text escaped.
-fn bars_svg(bars: &[Bar]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bars.len() * 120);
+fn write_bars(out: &mut dyn Write, bars: impl Iterator<Item = Bar>) -> std::io::Result<()> {
     for b in bars {
         let mark = if b.mark.is_empty() {
             String::new()
         } else {
             format!(" {}", b.mark)
         };
-        let _ = writeln!(
+        writeln!(
             out,
-            "<rect class=\"bar {}{mark}\" data-op=\"{}\" data-node=\"{}\" data-done=\"{}\" x=\"{:.2}\" y=\"{}\" width=\"{:.2}\" height=\"8\"><title>{}</title></rect>",
+            "<rect class=\"bar {}{mark}\" data-op=\"{}\" data-node=\"{}\" data-done=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"8\"><title>{}</title></rect>",
             b.class,
             b.index,
             minijinja::HtmlEscape(&b.node),
             b.done_us,
-            b.x,
+            Fixed2(b.x),
             b.y,
-            b.w,
+            Fixed2(b.w),
             minijinja::HtmlEscape(&b.title)
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
 /// The latency plot's points as SVG, written directly.
-fn points_svg(points: &[Point]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(points.len() * 50);
+fn write_points(out: &mut dyn Write, points: &[Point]) -> std::io::Result<()> {
     for p in points {
-        let _ = writeln!(
+        writeln!(
             out,
-            "<circle class=\"pt {}\" cx=\"{:.2}\" cy=\"{:.2}\" r=\"1.6\"/>",
-            p.class, p.x, p.y
-        );
+            "<circle class=\"pt {}\" cx=\"{}\" cy=\"{}\" r=\"1.6\"/>",
+            p.class,
+            Fixed2(p.x),
+            Fixed2(p.y)
+        )?;
     }
-    out
+    Ok(())
+}
+
+/// A coordinate with two decimals, as `{:.2}` writes it but by integer
+/// arithmetic: the float formatter's exact mode took a quarter of a long
+/// run's page.
+struct Fixed2(f64);
+
+impl std::fmt::Display for Fixed2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hundredths = (self.0 * 100.0).round();
+        if !hundredths.is_finite() || hundredths.abs() >= 1e15 {
+            return write!(f, "{:.2}", self.0);
+        }
+        let h = hundredths as i64;
+        let sign = if h < 0 { "-" } else { "" };
+        let h = h.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", h / 100, h % 100)
+    }
 }
 
 /// A polyline per node of its queue depth over time, on a shared scale,
@@ -955,6 +1171,35 @@ mod tests {
                 (30, 40, "n1", 1),
             ]
         );
+    }
+
+    #[test]
+    fn a_values_prefix_is_its_json_or_a_cut_of_it() {
+        let values = [
+            json!(null),
+            json!([1, -2.5, true, "x<\"y\"", {"k": [null, {}], "é": "ü"}]),
+            json!((0..1000).collect::<Vec<_>>()),
+            json!({"text": "é".repeat(100)}),
+            json!("ab\ncd".repeat(50)),
+        ];
+        for value in &values {
+            let whole = value.to_string();
+            for max in [0, 1, 5, 17, 80, 10_000] {
+                let mut out = String::from("> ");
+                push_json_prefix(&mut out, value, max);
+                let shown = &out[2..];
+                if whole.len() <= max {
+                    assert_eq!(shown, whole);
+                } else {
+                    let cut = shown.strip_suffix("...").expect("a cut value ends in ...");
+                    assert!(cut.len() <= max, "{max}: {shown}");
+                    // What is shown is the JSON's start (a string may be
+                    // cut inside an escape-free run of characters).
+                    let stem = cut.trim_end_matches('"');
+                    assert!(whole.starts_with(stem), "{max}: {shown} of {whole}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -157,15 +157,22 @@ impl RunFolder {
         if self.report {
             let began = Instant::now();
             let log = test.message_log();
-            let page = crate::page::render_run(
+            let path = self.path("report.html");
+            let mut file = io::BufWriter::with_capacity(
+                1 << 16,
+                File::create(&path).map_err(write_err(&path))?,
+            );
+            crate::page::write_run_page(
+                &mut file,
                 &report,
                 test.history(),
                 &test.config().workload,
                 self.replay.clone(),
                 (!log.messages.is_empty()).then_some(log),
                 (!self.queues.samples.is_empty()).then_some(&self.queues),
-            );
-            self.write_text("report.html", &page)?;
+            )
+            .and_then(|()| file.flush())
+            .map_err(write_err(&path))?;
             report.workbench.report_write_s = Some(began.elapsed().as_secs_f64());
         }
         write_json(&self.path("workbench.json"), &report.workbench)?;

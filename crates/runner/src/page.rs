@@ -2,19 +2,20 @@
 //! report (verdict, problems, results.json) and its history.
 
 use lightcone_history::History;
-use lightcone_report::{render, ReportInput};
+use lightcone_report::{render_to, ReportInput};
 
 use crate::report::RunReport;
 
-/// The page of a finished run.
-pub fn render_run(
+/// Writes the page of a finished run to `out` (a buffered file).
+pub fn write_run_page(
+    out: &mut dyn std::io::Write,
     report: &RunReport,
     history: &History,
     workload_name: &str,
     replay: Option<String>,
     messages: Option<&lightcone_history::message_log::MessageLog>,
     queues: Option<&lightcone_report::QueueSeries>,
-) -> String {
+) -> std::io::Result<()> {
     let r = &report.results;
     let results = serde_json::to_value(r).expect("results serialize");
     let ops = &r.stats.details.all;
@@ -55,5 +56,5 @@ pub fn render_run(
         messages,
         queues,
     };
-    render(&input, history)
+    render_to(&input, history, out)
 }
