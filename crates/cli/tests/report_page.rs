@@ -134,7 +134,7 @@ fn an_invalid_transactional_run_draws_its_cycle() {
     let html = page(dir.path()).unwrap();
     assert!(html.contains("class=\"verdict invalid\""));
     assert!(html.contains("<h2 id=\"witness\">Anomalies</h2>"));
-    assert!(html.matches("class=\"edge\"").count() >= 2);
+    assert!(html.matches("class=\"edge ").count() >= 2);
 }
 
 #[test]
@@ -157,7 +157,7 @@ fn check_html_writes_a_checked_historys_page() {
     assert_eq!(out.status.code(), Some(1));
     let html = std::fs::read_to_string(&file).unwrap();
     assert_eq!(html.matches("class=\"bar ok\"").count(), 2);
-    assert_eq!(html.matches("class=\"edge\"").count(), 2);
+    assert_eq!(html.matches("class=\"edge ").count(), 2);
     assert!(html.contains("G1c"));
 
     let two = lightcone_in(
@@ -273,4 +273,83 @@ fn a_process_mode_page_plots_each_nodes_queue() {
     assert!(html.contains("<h2 id=\"queues\">Node queues</h2>"));
     assert_eq!(html.matches("<polyline class=\"queue\"").count(), 2);
     assert!(html.contains("<title>n0</title>") && html.contains("<title>n1</title>"));
+}
+
+#[test]
+fn a_linearizability_witness_is_drawn_as_porcupine_draws_it() {
+    // write 1; then two cas 1 -> 2 and 1 -> 3 that both succeed: the
+    // search linearizes write 1 and cas 1 -> 2, and then cas 1 -> 3
+    // cannot be linearized (the state is 2).
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("cas.jsonl");
+    let line = |i: u64, t: u64, p: u64, kind: &str, f: &str, v: serde_json::Value| {
+        serde_json::json!({"index": i, "time": t, "process": p, "type": kind, "f": f, "value": v})
+            .to_string()
+    };
+    let ops = [
+        line(0, 0, 0, "invoke", "write", 1.into()),
+        line(1, 10, 0, "ok", "write", 1.into()),
+        line(2, 20, 1, "invoke", "cas", serde_json::json!([1, 2])),
+        line(3, 25, 2, "invoke", "cas", serde_json::json!([1, 3])),
+        line(4, 30, 1, "ok", "cas", serde_json::json!([1, 2])),
+        line(5, 35, 3, "invoke", "read", serde_json::Value::Null),
+        line(6, 40, 2, "ok", "cas", serde_json::json!([1, 3])),
+        line(7, 45, 3, "ok", "read", 3.into()),
+    ];
+    std::fs::write(&history, ops.join("\n")).unwrap();
+    let file = dir.path().join("cas.html");
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "check",
+            "--model",
+            "cas-register",
+            "--html",
+            file.to_str().unwrap(),
+            history.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let html = std::fs::read_to_string(&file).unwrap();
+    let section = &html[html
+        .find("<h2 id=\"lin-witness\">")
+        .expect("the witness section")..];
+    let section = &section[..section.find("</svg>").unwrap()];
+    assert!(section.contains("Linearizability witness: the history"));
+    assert!(section.contains("has 2 operation(s); its last 2 are numbered"));
+    assert!(section.contains("<b>cas 1 -&gt; 3</b>"), "{section}");
+    // Numbered linearization points, with the state after each.
+    assert!(section.contains(">1: 1</text>") && section.contains(">2: 2</text>"));
+    // Each point lies on its operation's bar (same row, within the bar).
+    let attr = |text: &str, name: &str| -> f64 {
+        let v = text.split(&format!(" {name}=\"")).nth(1).unwrap();
+        v[..v.find('"').unwrap()].parse().unwrap()
+    };
+    let points: Vec<(f64, f64)> = section
+        .split("<g class=\"lpoint\">")
+        .skip(1)
+        .map(|g| (attr(g, "x1"), attr(g, "y1")))
+        .collect();
+    let bars: Vec<(f64, f64, f64)> = section
+        .split("<rect class=\"bar ok linearized\"")
+        .skip(1)
+        .map(|r| (attr(r, "x"), attr(r, "y"), attr(r, "width")))
+        .collect();
+    assert_eq!(points.len(), 2, "{section}");
+    assert_eq!(bars.len(), 2, "{section}");
+    for (px, py) in &points {
+        assert!(
+            bars.iter()
+                .any(|(x, y, w)| *y == py + 4.0 && x - 0.01 <= *px && *px <= x + w + 0.01),
+            "point at {px},{py} is off its bar: {bars:?}"
+        );
+    }
+    assert!(points[0].1 < points[1].1, "on their processes' rows");
+    // The stuck op outlined, and the states the model could be in.
+    assert_eq!(
+        section.matches(" stuck\"").count(),
+        2,
+        "its group and its bar"
+    );
+    assert!(html.contains("The states the model could be in there: <code>2</code>"));
 }

@@ -26,6 +26,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+mod lin_witness;
+
 use lightcone_history::message_log::{Fate, MessageLog};
 use lightcone_history::{History, Op, OpType, Process};
 use minijinja::{context, Environment};
@@ -597,6 +599,7 @@ pub fn render_to(
             time_ticks => time_ticks,
             cycles => cycles,
             witness_notes => marks.notes,
+            lin => input.workload.and_then(|w| lin_witness::lin_drawing(w, history)),
             queue_lines => queue_lines,
             queue_max => queue_max,
             diagram => input.messages.map(|_| minijinja::Value::from_safe_string(DIAGRAM_MARK.into())),
@@ -1247,7 +1250,7 @@ mod tests {
         };
         let page = render(&input, &history());
         assert!(page.contains("G1c"));
-        assert_eq!(page.matches("class=\"edge\"").count(), 2, "{page}");
+        assert_eq!(page.matches("class=\"edge ").count(), 2, "{page}");
         assert!(page.contains(">wr</text>") && page.contains(">ww</text>"));
     }
 }
