@@ -247,6 +247,31 @@ fn short_json(value: &Value) -> String {
     lightcone_history::message_log::json_prefix(value, HOVER_CHARS_MAX).0
 }
 
+/// "p50 1.2 ms, p95 3.4 ms, p99 5.6 ms, max 7.8 ms (of 1234)": nearest-rank
+/// quantiles of the ok operations' latencies.
+fn latency_quantiles(intervals: &[Interval]) -> String {
+    let mut ok: Vec<u64> = intervals
+        .iter()
+        .filter_map(|i| {
+            let c = i.complete.filter(|c| c.kind == OpType::Ok)?;
+            Some(c.time.saturating_sub(i.invoke.time))
+        })
+        .collect();
+    if ok.is_empty() {
+        return "none completed ok".to_string();
+    }
+    ok.sort_unstable();
+    let at = |q: f64| ms(ok[((ok.len() as f64 * q).ceil() as usize).clamp(1, ok.len()) - 1]);
+    format!(
+        "p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (of {})",
+        at(0.5),
+        at(0.95),
+        at(0.99),
+        at(1.0),
+        ok.len()
+    )
+}
+
 /// A bar's hover text: the process, the operation and its value, the
 /// outcome and its value, any error and the latency; each value cut at
 /// [`TITLE_VALUE_MAX`] bytes (a broadcast read holds thousands of
@@ -569,6 +594,9 @@ pub fn render_to(
         .map(|m| (m.messages.len(), m.truncated_count))
         .unwrap_or((0, 0));
 
+    let mut figures = input.figures.clone();
+    figures.push(("latency of ok operations".to_string(), latency_quantiles(&intervals)));
+
     let mut env = Environment::new();
     env.add_template("report.html", include_str!("../templates/report.html"))
         .expect("the report template parses");
@@ -580,7 +608,7 @@ pub fn render_to(
             command_line => input.command_line,
             replay => input.replay,
             problems => input.problems,
-            figures => input.figures,
+            figures => figures,
             op_count => intervals.len(),
             drawn_count => drawn.len(),
             width => WIDTH,
@@ -1125,6 +1153,9 @@ mod tests {
         assert_eq!(page.matches("class=\"shade\"").count(), 3);
         assert!(page.contains("INVALID"));
         assert!(page.contains("lost &lt;3&gt; &amp; more"), "{page}");
+        // The latency quantiles of the one ok operation, among the figures.
+        assert!(page.contains("<td>latency of ok operations</td><td>p50 "));
+        assert!(page.contains(" ms (of 1)</td>"), "{page}");
         assert!(!page.contains("<script>\""), "values are escaped");
         assert!(page.contains("lightcone test --sim -w g-set --seed 7"));
         // Self-contained: nothing fetched.
