@@ -595,7 +595,10 @@ pub fn render_to(
         .unwrap_or((0, 0));
 
     let mut figures = input.figures.clone();
-    figures.push(("latency of ok operations".to_string(), latency_quantiles(&intervals)));
+    figures.push((
+        "latency of ok operations".to_string(),
+        latency_quantiles(&intervals),
+    ));
 
     let mut env = Environment::new();
     env.add_template("report.html", include_str!("../templates/report.html"))
