@@ -109,6 +109,15 @@ pub struct TestArgs {
     /// Bound of each node's inbound message queue; messages past it are dropped and counted.
     #[arg(long, default_value_t = 100_000)]
     node_queue_max: usize,
+    /// Bound of the bytes queued for each node (64 MiB); messages past it are dropped and counted.
+    #[arg(long, default_value_t = 64 << 20)]
+    node_queue_bytes_max: u64,
+    /// The longest line read from a node's stdout (16 MiB); a longer one is reported as malformed, with its size, and skipped.
+    #[arg(long, default_value_t = 16 << 20)]
+    line_bytes_max: usize,
+    /// Bytes of each node process's stderr kept in its log (128 MiB); the rest is counted, with a marker where the log was cut.
+    #[arg(long, default_value_t = 128 << 20)]
+    node_log_bytes_max: u64,
     /// Seconds to wait between healing and the final reads.
     #[arg(long, default_value_t = 10.0)]
     recovery_time: f64,
@@ -271,7 +280,23 @@ pub fn run(args: TestArgs) -> i32 {
     let interrupt = Arc::new(AtomicBool::new(false));
     {
         let interrupt = Arc::clone(&interrupt);
-        if let Err(e) = ctrlc::set_handler(move || interrupt.store(true, Ordering::SeqCst)) {
+        // The first Ctrl-C stops the run and writes its results; a second
+        // one, in whatever phase, stops at once: every node process and
+        // whatever they started is killed, and history.jsonl (written as
+        // the run goes) keeps what was recorded.
+        let handler = move || {
+            if interrupt.swap(true, Ordering::SeqCst) {
+                lightcone_runner::kill_all_descendants(&[]);
+                eprintln!(
+                    "\nstopped at once (second Ctrl-C); history.jsonl holds what was recorded"
+                );
+                std::process::exit(lightcone_runner::exit_code::INTERRUPTED);
+            }
+            eprintln!(
+                "\nCtrl-C: stopping the run and writing its results (Ctrl-C again to stop at once)"
+            );
+        };
+        if let Err(e) = ctrlc::set_handler(handler) {
             eprintln!("warning: Ctrl-C will not stop the test cleanly: {e}");
         }
     }
@@ -297,6 +322,9 @@ pub fn run(args: TestArgs) -> i32 {
             args: node_args.clone(),
             store_root: args.store.clone(),
             node_queue_max: args.node_queue_max,
+            node_queue_bytes_max: args.node_queue_bytes_max,
+            line_bytes_max: args.line_bytes_max,
+            node_log_bytes_max: args.node_log_bytes_max,
             log_stderr: args.log_stderr,
             command_line: command_line.clone(),
             progress: true,

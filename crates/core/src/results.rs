@@ -189,6 +189,14 @@ pub struct NodeFacts {
     /// Lines of its stdout that were not valid messages (process mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub malformed_line_count: Option<u64>,
+    /// Lines of its stdout that were not valid UTF-8, read with
+    /// replacement characters (process mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_utf8_line_count: Option<u64>,
+    /// Bytes of its stderr cut from its log, past `--node-log-bytes-max`
+    /// (process mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_bytes_cut: Option<u64>,
     /// How its last process ended, when it exited on its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_status: Option<String>,
@@ -199,7 +207,9 @@ pub struct NodeFacts {
 #[serde(rename_all = "kebab-case")]
 pub struct QueueStats {
     pub capacity: usize,
+    pub capacity_bytes: u64,
     pub depth_max: usize,
+    pub depth_bytes_max: u64,
     pub enqueued_count: u64,
     pub dropped_count: u64,
     /// Per second of the run.

@@ -16,8 +16,19 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 use lightcone_proto::{Envelope, LineError};
 
+use crate::reaper;
+
 /// How many of a node's last stderr lines are kept for error messages.
 const STDERR_TAIL_LEN: usize = 20;
+/// Bytes of one stderr line written to the node's log; the rest of a
+/// longer line is cut, with a marker.
+const STDERR_LINE_BYTES_MAX: usize = 64 * 1024;
+/// Bytes of an over-long stdout line kept to show in its report.
+const LONG_LINE_HEAD_BYTES: usize = 256;
+/// How long killing a node waits for each of its pipe threads to end; a
+/// thread still blocked then is left behind (and reported), never waited
+/// for without end.
+const THREAD_JOIN_WAIT: Duration = Duration::from_secs(2);
 
 /// What the reader threads tell the main loop.
 pub enum Inbound {
@@ -26,6 +37,18 @@ pub enum Inbound {
         incarnation: u32,
         line_number: u64,
         message: Result<Envelope, (LineError, String)>,
+        /// The line was not valid UTF-8 and was read with replacement
+        /// characters (as a JVM reader does).
+        lossy: bool,
+    },
+    /// A line longer than the limit: skipped to its end, not parsed.
+    TooLong {
+        node: usize,
+        incarnation: u32,
+        line_number: u64,
+        bytes: u64,
+        /// Its first bytes, for the report.
+        head: String,
     },
     /// The node closed its stdout (it exited, or is about to).
     Eof { node: usize, incarnation: u32 },
@@ -39,10 +62,16 @@ pub enum Inbound {
 pub struct InboundQueue {
     tx: Option<Sender<(Instant, String)>>,
     dequeued: Arc<AtomicU64>,
+    /// Bytes of the lines the writer has taken out.
+    dequeued_bytes: Arc<AtomicU64>,
     pub capacity: usize,
+    /// Bound on the bytes of the queued lines.
+    pub capacity_bytes: u64,
     pub enqueued_count: u64,
+    pub enqueued_bytes: u64,
     pub dropped_count: u64,
     pub depth_max: usize,
+    pub depth_bytes_max: u64,
     writer: Option<JoinHandle<QueueDrain>>,
 }
 
@@ -54,20 +83,27 @@ pub struct QueueDrain {
 }
 
 impl InboundQueue {
-    /// Queues a line; drops it (counted) when the queue is full or the node
-    /// is gone. Says whether it was queued.
+    /// Queues a line; drops it (counted) when the queue is full, by count
+    /// or by bytes, or the node is gone. Says whether it was queued.
     pub fn push(&mut self, line: String) -> bool {
         let Some(tx) = &self.tx else {
             self.dropped_count += 1;
             return false;
         };
         let depth = self.enqueued_count - self.dequeued.load(Ordering::Relaxed);
-        if depth as usize >= self.capacity || tx.send((Instant::now(), line)).is_err() {
+        let depth_bytes = self.enqueued_bytes - self.dequeued_bytes.load(Ordering::Relaxed);
+        let bytes = line.len() as u64 + 1;
+        if depth as usize >= self.capacity
+            || depth_bytes + bytes > self.capacity_bytes
+            || tx.send((Instant::now(), line)).is_err()
+        {
             self.dropped_count += 1;
             return false;
         }
         self.enqueued_count += 1;
+        self.enqueued_bytes += bytes;
         self.depth_max = self.depth_max.max(depth as usize + 1);
+        self.depth_bytes_max = self.depth_bytes_max.max(depth_bytes + bytes);
         true
     }
 
@@ -77,10 +113,11 @@ impl InboundQueue {
             .saturating_sub(self.dequeued.load(Ordering::Relaxed))
     }
 
-    /// Closes the queue and waits for the writer to finish.
+    /// Closes the queue and waits (within a deadline) for the writer to
+    /// finish.
     pub fn close(&mut self) -> Option<QueueDrain> {
         self.tx = None;
-        self.writer.take().and_then(|h| h.join().ok())
+        self.writer.take().and_then(join_within)
     }
 }
 
@@ -91,8 +128,18 @@ pub struct NodeProcess {
     pub child: Child,
     pub queue: InboundQueue,
     pub stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// Bytes of stderr not written to the node's log (past its cap).
+    pub log_bytes_cut: Arc<AtomicU64>,
     readers: Vec<JoinHandle<()>>,
     pub exit_status: Option<ExitStatus>,
+    /// The inodes of its three pipes, to find every process holding one.
+    pipe_inodes: Vec<u64>,
+    /// Its `LIGHTCONE_NODE_TOKEN`, inherited by whatever it starts.
+    token: String,
+    /// Pipe threads left blocked after a kill (a process outside our
+    /// reach still held a pipe).
+    pub stuck_thread_count: u64,
+    killed: bool,
 }
 
 /// How to start a node (kept, to restart it after a kill).
@@ -110,6 +157,11 @@ pub struct Spawn {
     pub storage_dir: PathBuf,
     pub log_stderr: bool,
     pub queue_capacity: usize,
+    pub queue_capacity_bytes: u64,
+    /// The longest stdout line read; a longer one is reported and skipped.
+    pub line_bytes_max: usize,
+    /// Bytes of stderr written to the node's log, at most (per process).
+    pub log_bytes_max: u64,
 }
 
 /// Why a node did not start.
@@ -137,47 +189,82 @@ impl NodeProcess {
                 .open(&spec.log_path)
                 .map_err(StartError::Io)?,
         );
-        let mut child = start_process(spec, incarnation)?;
+        let token = format!("{}-{}-{incarnation}", std::process::id(), spec.id);
+        let mut child = start_process(spec, incarnation, &token)?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-
-        let (tx, rx) = unbounded::<(Instant, String)>();
-        let dequeued = Arc::new(AtomicU64::new(0));
-        let dequeued_by_writer = Arc::clone(&dequeued);
-        let writer = pipe_thread(&spec.id, "stdin", move || {
-            write_stdin(stdin, &rx, &dequeued_by_writer)
-        })?;
-
-        let node = spec.index;
-        let stdout_reader = pipe_thread(&spec.id, "stdout", move || {
-            read_stdout(stdout, node, incarnation, &inbound)
-        })?;
-
-        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-        let tail = Arc::clone(&stderr_tail);
-        let echo_as = spec.log_stderr.then(|| spec.id.clone());
-        let stderr_reader = pipe_thread(&spec.id, "stderr", move || {
-            read_stderr(stderr, log, &tail, echo_as.as_deref())
-        })?;
-
-        Ok(NodeProcess {
+        let pipe_inodes = [
+            reaper::pipe_inode(&stdin),
+            reaper::pipe_inode(&stdout),
+            reaper::pipe_inode(&stderr),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        // From here on, a failure drops the process half made: `Drop` kills
+        // it, so build the value first and start the threads into it.
+        let mut p = NodeProcess {
             id: spec.id.to_string(),
             incarnation,
             child,
             queue: InboundQueue {
-                tx: Some(tx),
-                dequeued,
+                tx: None,
+                dequeued: Arc::new(AtomicU64::new(0)),
+                dequeued_bytes: Arc::new(AtomicU64::new(0)),
                 capacity: spec.queue_capacity,
+                capacity_bytes: spec.queue_capacity_bytes,
                 enqueued_count: 0,
+                enqueued_bytes: 0,
                 dropped_count: 0,
                 depth_max: 0,
-                writer: Some(writer),
+                depth_bytes_max: 0,
+                writer: None,
             },
-            stderr_tail,
-            readers: vec![stdout_reader, stderr_reader],
+            stderr_tail: Arc::new(Mutex::new(VecDeque::new())),
+            log_bytes_cut: Arc::new(AtomicU64::new(0)),
+            readers: Vec::new(),
             exit_status: None,
-        })
+            pipe_inodes,
+            token,
+            stuck_thread_count: 0,
+            killed: false,
+        };
+
+        let (tx, rx) = unbounded::<(Instant, String)>();
+        let dequeued = Arc::clone(&p.queue.dequeued);
+        let dequeued_bytes = Arc::clone(&p.queue.dequeued_bytes);
+        p.queue.writer = Some(pipe_thread(&spec.id, "stdin", move || {
+            write_stdin(stdin, &rx, &dequeued, &dequeued_bytes)
+        })?);
+        p.queue.tx = Some(tx);
+
+        let node = spec.index;
+        let line_bytes_max = spec.line_bytes_max;
+        p.readers.push(pipe_thread(&spec.id, "stdout", move || {
+            read_stdout(stdout, node, incarnation, line_bytes_max, &inbound)
+        })?);
+
+        let tail = Arc::clone(&p.stderr_tail);
+        let cut = Arc::clone(&p.log_bytes_cut);
+        let echo_as = spec.log_stderr.then(|| spec.id.clone());
+        let log_bytes_max = spec.log_bytes_max;
+        p.readers.push(pipe_thread(&spec.id, "stderr", move || {
+            let sink = LogSink {
+                log,
+                written: 0,
+                max: log_bytes_max,
+                marked: false,
+                cut: &cut,
+            };
+            read_stderr(stderr, sink, &tail, echo_as.as_deref())
+        })?);
+        Ok(p)
+    }
+
+    /// The process id of the node's own process.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
     }
 
     /// Waits up to `timeout` for the process to exit on its own.
@@ -237,37 +324,138 @@ impl NodeProcess {
         self.signal_group(libc::SIGCONT);
     }
 
-    /// Kills the node's whole process group and reaps it: no zombies.
+    /// Kills the node: its process group, and every other process of its
+    /// (descendants, holders of its pipes, orphans with its token; see
+    /// [`reaper`]), reaps them, and ends its pipe threads, each wait with a
+    /// deadline. No zombies, and nothing of the node's left running.
     pub fn kill(&mut self) -> Option<QueueDrain> {
+        self.killed = true;
+        // Found while the node's own process still holds its descendants.
+        reaper::kill_node_processes(self.pid(), &self.pipe_inodes, &self.token);
         self.signal_group(libc::SIGCONT);
         self.signal_group(libc::SIGKILL);
         if let Ok(status) = self.child.wait() {
             self.exit_status.get_or_insert(status);
         }
+        // A fork between the scan and the kill: once more, now that the
+        // node's own process is gone.
+        reaper::kill_node_processes(self.pid(), &self.pipe_inodes, &self.token);
         let drain = self.queue.close();
+        if drain.is_none() {
+            self.stuck_thread_count += 1;
+        }
         for h in self.readers.drain(..) {
-            let _ = h.join();
+            if join_within(h).is_none() {
+                self.stuck_thread_count += 1;
+            }
         }
         drain
     }
 }
 
-/// Starts the node's program with its three pipes, its seed and its storage
-/// folder, in a process group of its own.
-fn start_process(spec: &Spawn, incarnation: u32) -> Result<Child, StartError> {
+/// A node the workbench lets go of without killing it (an early return on
+/// an error, a panic) is killed all the same.
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if !self.killed {
+            self.kill();
+        }
+    }
+}
+
+/// Joins a thread, waiting at most [`THREAD_JOIN_WAIT`]; `None` when it
+/// did not end in time (it is left behind) or panicked.
+fn join_within<T>(handle: JoinHandle<T>) -> Option<T> {
+    let deadline = Instant::now() + THREAD_JOIN_WAIT;
+    while !handle.is_finished() {
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    handle.join().ok()
+}
+
+/// Starts the node's program with its three pipes, its seed, its storage
+/// folder and its token, in a process group of its own, with a parent-death
+/// signal.
+fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, StartError> {
     let seed = lightcone_rng::node_seed(spec.run_seed, spec.index, u64::from(incarnation));
-    Command::new(&spec.bin)
+    let parent = std::process::id() as libc::pid_t;
+    let mut command = Command::new(&spec.bin);
+    command
         .args(&spec.args)
         .env("LIGHTCONE_NODE_SEED", seed.to_string())
         .env("LIGHTCONE_NODE_STORAGE", &spec.storage_dir)
+        .env(reaper::TOKEN_VAR, token)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group: killed as a group, and a Ctrl-C at the
         // terminal reaches the workbench only.
-        .process_group(0)
-        .spawn()
-        .map_err(StartError::Exec)
+        .process_group(0);
+    // The program, found as `resolve_program` finds it, and its argv,
+    // made here: the child between fork and exec may not allocate.
+    let exec = crate::program::resolve_program(&spec.bin)
+        .ok()
+        .and_then(|path| Exec::new(&path, &spec.bin, &spec.args));
+    // SAFETY: the closure runs in the child between fork and exec and
+    // calls only async-signal-safe functions (prctl, getppid, execv,
+    // _exit) on memory made before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            // SIGKILL when the thread that started it (the workbench's run
+            // loop) dies, however it dies.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The workbench died before the signal was armed.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            // exec here, with the environment the standard library has
+            // already set: its own exec is `execvp`, whose glibc version
+            // runs a file without `#!` through /bin/sh where the kernel
+            // refuses it (ENOEXEC); Maelstrom's does not, nor do we.
+            if let Some(exec) = &exec {
+                libc::execv(exec.path.as_ptr(), exec.argv.as_ptr());
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn().map_err(StartError::Exec)
+}
+
+/// A program and its argv as C strings, for `execv` in the child.
+struct Exec {
+    path: std::ffi::CString,
+    /// Pointers into `_args`, then a null.
+    argv: Vec<*const libc::c_char>,
+    _args: Vec<std::ffi::CString>,
+}
+
+// SAFETY: the pointers in `argv` point into `_args`' heap buffers, which
+// the value owns and never changes; it is read only, in the child.
+unsafe impl Send for Exec {}
+unsafe impl Sync for Exec {}
+
+impl Exec {
+    fn new(path: &std::path::Path, arg0: &std::path::Path, args: &[String]) -> Option<Exec> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = |bytes: &[u8]| std::ffi::CString::new(bytes).ok();
+        let mut all = vec![c(arg0.as_os_str().as_bytes())?];
+        for a in args {
+            all.push(c(a.as_bytes())?);
+        }
+        let mut argv: Vec<*const libc::c_char> = all.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        Some(Exec {
+            path: c(path.as_os_str().as_bytes())?,
+            argv,
+            _args: all,
+        })
+    }
 }
 
 /// Starts one of a node's pipe threads, named after the node and the pipe.
@@ -288,6 +476,7 @@ fn write_stdin(
     stdin: ChildStdin,
     queue: &Receiver<(Instant, String)>,
     dequeued: &AtomicU64,
+    dequeued_bytes: &AtomicU64,
 ) -> QueueDrain {
     let mut out = BufWriter::new(stdin);
     let mut drain = QueueDrain {
@@ -297,6 +486,7 @@ fn write_stdin(
     while let Ok((queued_at, line)) = queue.recv() {
         drain.dequeued_count += 1;
         dequeued.fetch_add(1, Ordering::Relaxed);
+        dequeued_bytes.fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
         let waited = queued_at.elapsed().as_micros() as u64;
         drain.wait_us.saturating_record(waited);
         if writeln!(out, "{line}").is_err() {
@@ -310,30 +500,49 @@ fn write_stdin(
 }
 
 /// The stdout reader: every non-blank line, parsed, to the main loop, then
-/// `Eof` when the node closes its stdout.
-fn read_stdout(stdout: ChildStdout, node: usize, incarnation: u32, inbound: &Sender<Inbound>) {
+/// `Eof` when the node closes its stdout. A line longer than
+/// `line_bytes_max` is skipped to its end and reported as `TooLong`.
+fn read_stdout(
+    stdout: ChildStdout,
+    node: usize,
+    incarnation: u32,
+    line_bytes_max: usize,
+    inbound: &Sender<Inbound>,
+) {
     let mut reader = BufReader::new(stdout);
     let mut buf = Vec::new();
     let mut line_number = 0;
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
+        let read = match read_line_bounded(&mut reader, &mut buf, line_bytes_max) {
+            Ok(LineRead::Eof) | Err(_) => break,
+            Ok(read) => read,
+        };
         line_number += 1;
-        let text = String::from_utf8_lossy(&buf);
-        let text = text.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
-            continue;
-        }
-        let message = Envelope::parse_line(text).map_err(|e| (e, text.to_string()));
-        let sent = inbound.send(Inbound::Line {
-            node,
-            incarnation,
-            line_number,
-            message,
-        });
+        let sent = if let LineRead::TooLong(bytes) = read {
+            let head = String::from_utf8_lossy(&buf[..buf.len().min(LONG_LINE_HEAD_BYTES)]);
+            inbound.send(Inbound::TooLong {
+                node,
+                incarnation,
+                line_number,
+                bytes,
+                head: head.into_owned(),
+            })
+        } else {
+            let text = String::from_utf8_lossy(&buf);
+            let lossy = matches!(text, std::borrow::Cow::Owned(_));
+            let text = text.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            let message = Envelope::parse_line(text).map_err(|e| (e, text.to_string()));
+            inbound.send(Inbound::Line {
+                node,
+                incarnation,
+                line_number,
+                message,
+                lossy,
+            })
+        };
         if sent.is_err() {
             return;
         }
@@ -341,23 +550,113 @@ fn read_stdout(stdout: ChildStdout, node: usize, incarnation: u32, inbound: &Sen
     let _ = inbound.send(Inbound::Eof { node, incarnation });
 }
 
-/// The stderr reader: every line to the node's log file and its kept tail,
-/// and echoed to the workbench's stderr as `id: line` when asked.
+/// What [`read_line_bounded`] read.
+#[derive(Debug, PartialEq)]
+enum LineRead {
+    Eof,
+    /// A whole line (with its newline, unless the stream ended first).
+    Line,
+    /// A line of this many bytes, longer than the bound: its first bytes
+    /// are kept, the rest was read and dropped.
+    TooLong(u64),
+}
+
+/// Reads one line into `buf` keeping at most `max` bytes of it: a line
+/// that never ends costs `max` bytes, not all of memory, and reading
+/// resumes after its newline.
+fn read_line_bounded(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<LineRead> {
+    buf.clear();
+    let mut total: u64 = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        let (take, ends) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        let room = max.saturating_sub(buf.len());
+        buf.extend_from_slice(&available[..take.min(room)]);
+        total += take as u64;
+        reader.consume(take);
+        if ends {
+            break;
+        }
+    }
+    Ok(match total {
+        0 => LineRead::Eof,
+        t if t > max as u64 => LineRead::TooLong(t),
+        _ => LineRead::Line,
+    })
+}
+
+/// A node's log file, written up to a cap: past it, a marker and then only
+/// a count of the bytes cut.
+struct LogSink<'a> {
+    log: BufWriter<File>,
+    written: u64,
+    max: u64,
+    /// Whether the marker of the cut is written.
+    marked: bool,
+    cut: &'a AtomicU64,
+}
+
+impl LogSink<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        let room = self.max.saturating_sub(self.written) as usize;
+        let kept = bytes.len().min(room);
+        let _ = self.log.write_all(&bytes[..kept]);
+        self.written += kept as u64;
+        if kept < bytes.len() {
+            if !self.marked {
+                self.marked = true;
+                let _ = writeln!(
+                    self.log,
+                    "\n[lightcone: this log is cut here, at {} bytes (--node-log-bytes-max); the \
+                     node's further stderr is counted in results.json, not kept]",
+                    self.max
+                );
+            }
+            self.cut
+                .fetch_add((bytes.len() - kept) as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The stderr reader: every line to the node's log file (lines cut at
+/// [`STDERR_LINE_BYTES_MAX`], the log at its cap) and its kept tail, and
+/// echoed to the workbench's stderr as `id: line` when asked.
 fn read_stderr(
     stderr: ChildStderr,
-    mut log: BufWriter<File>,
+    mut log: LogSink,
     tail: &Mutex<VecDeque<String>>,
     echo_as: Option<&str>,
 ) {
     let mut reader = BufReader::new(stderr);
     let mut buf = Vec::new();
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        let read = match read_line_bounded(&mut reader, &mut buf, STDERR_LINE_BYTES_MAX) {
+            Ok(LineRead::Eof) | Err(_) => break,
+            Ok(read) => read,
+        };
+        log.write(&buf);
+        if let LineRead::TooLong(bytes) = read {
+            log.write(
+                format!(
+                    "... [lightcone: a line of {bytes} bytes, cut at {STDERR_LINE_BYTES_MAX}]\n"
+                )
+                .as_bytes(),
+            );
         }
-        let _ = log.write_all(&buf);
         let line = String::from_utf8_lossy(&buf).trim_end().to_string();
         if let Some(id) = echo_as {
             eprintln!("{id}: {line}");
@@ -369,8 +668,55 @@ fn read_stderr(
         tail.push_back(line);
         drop(tail);
         if reader.buffer().is_empty() {
-            let _ = log.flush();
+            let _ = log.log.flush();
         }
     }
-    let _ = log.flush();
+    let _ = log.log.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_longer_than_the_bound_is_skipped_to_its_end() {
+        let input = format!("short\n{}\nnext\nlast", "x".repeat(100));
+        let mut reader = BufReader::with_capacity(7, input.as_bytes());
+        let mut buf = Vec::new();
+        let mut read = || {
+            let r = read_line_bounded(&mut reader, &mut buf, 10).unwrap();
+            (r, String::from_utf8_lossy(&buf).into_owned())
+        };
+        assert_eq!(read(), (LineRead::Line, "short\n".into()));
+        assert_eq!(read(), (LineRead::TooLong(101), "x".repeat(10)));
+        assert_eq!(read(), (LineRead::Line, "next\n".into()));
+        assert_eq!(read(), (LineRead::Line, "last".into()));
+        assert_eq!(read().0, LineRead::Eof);
+    }
+
+    #[test]
+    fn a_log_past_its_cap_is_cut_with_a_marker_and_the_rest_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n0.log");
+        let cut = AtomicU64::new(0);
+        let mut sink = LogSink {
+            log: BufWriter::new(File::create(&path).unwrap()),
+            written: 0,
+            max: 10,
+            marked: false,
+            cut: &cut,
+        };
+        sink.write(b"1234567\n");
+        sink.write(b"ab");
+        sink.write(b"cdef\n");
+        sink.write(b"more\n");
+        sink.log.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("1234567\nab\n[lightcone: this log is cut here"),
+            "{text}"
+        );
+        assert_eq!(text.matches("[lightcone: this log is cut here").count(), 1);
+        assert_eq!(cut.load(Ordering::Relaxed), 5 + 5);
+    }
 }

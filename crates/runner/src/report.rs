@@ -220,9 +220,11 @@ fn scalars(section: &serde_json::Value) -> String {
 #[derive(Default)]
 pub(crate) struct QueueTotals {
     capacity: usize,
+    capacity_bytes: u64,
     enqueued_count: u64,
     pub dropped_count: u64,
     depth_max: usize,
+    depth_bytes_max: u64,
     dequeued_count: u64,
     wait_us: Option<Histogram<u64>>,
 }
@@ -230,9 +232,11 @@ pub(crate) struct QueueTotals {
 impl QueueTotals {
     pub fn add(&mut self, queue: &InboundQueue, drain: Option<QueueDrain>) {
         self.capacity = queue.capacity;
+        self.capacity_bytes = queue.capacity_bytes;
         self.enqueued_count += queue.enqueued_count;
         self.dropped_count += queue.dropped_count;
         self.depth_max = self.depth_max.max(queue.depth_max);
+        self.depth_bytes_max = self.depth_bytes_max.max(queue.depth_bytes_max);
         if let Some(d) = drain {
             self.dequeued_count += d.dequeued_count;
             match &mut self.wait_us {
@@ -248,7 +252,9 @@ impl QueueTotals {
         let secs = run.as_secs_f64().max(1e-9);
         QueueStats {
             capacity: self.capacity,
+            capacity_bytes: self.capacity_bytes,
             depth_max: self.depth_max,
+            depth_bytes_max: self.depth_bytes_max,
             enqueued_count: self.enqueued_count,
             dropped_count: self.dropped_count,
             enqueue_rate: self.enqueued_count as f64 / secs,

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, LineWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use crate::error::{write_err, RunnerError};
 use crate::folder::{RunFacts, RunFolder, MALFORMED_SAMPLES_MAX};
 use crate::node::{Inbound, NodeProcess, Spawn, StartError};
 use crate::program::{resolve_program, ProgramError};
+use crate::reaper;
 use crate::report::{QueueTotals, RunReport, Workbench};
 
 /// Lines read from all nodes waiting for the main loop; past this the
@@ -54,6 +55,13 @@ pub struct RunOptions {
     /// Bound of each node's inbound (stdin) queue; messages past it are
     /// dropped and counted.
     pub node_queue_max: usize,
+    /// Bound of the bytes in each node's inbound queue, likewise.
+    pub node_queue_bytes_max: u64,
+    /// The longest line read from a node's stdout; a longer one is
+    /// reported as malformed, with its size, and skipped.
+    pub line_bytes_max: usize,
+    /// Bytes of a node process's stderr kept in its log.
+    pub node_log_bytes_max: u64,
     pub log_stderr: bool,
     /// The command line as typed, recorded with the results.
     pub command_line: String,
@@ -78,9 +86,19 @@ struct Loop {
     /// Queue measurements of processes already killed.
     totals: Vec<QueueTotals>,
     folder: RunFolder,
-    log: BufWriter<File>,
+    /// lightcone.log, flushed line by line: a workbench killed mid-run
+    /// leaves what it had logged.
+    log: LineWriter<File>,
     malformed: BTreeMap<String, Malformed>,
     malformed_count: u64,
+    /// Lines per node that were not valid UTF-8 (read with replacement
+    /// characters, as Maelstrom's JVM reader does).
+    invalid_utf8: Vec<u64>,
+    /// Log bytes cut and pipe threads left blocked, of processes already
+    /// killed, per node.
+    log_bytes_cut: Vec<u64>,
+    stuck_threads: Vec<u64>,
+    line_bytes_max: usize,
     start: Instant,
     progress_line: bool,
 }
@@ -88,6 +106,8 @@ struct Loop {
 /// Runs one test to the end (or to Ctrl-C, when `interrupt` is set).
 pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport, RunnerError> {
     let test = Test::new(options.config.clone())?;
+    // Orphans of the nodes (daemons) come to us, not to init: see reaper.
+    reaper::become_subreaper();
     let program = resolve_program(&options.bin)?;
     let mut folder = RunFolder::create(
         &options.store_root,
@@ -112,6 +132,9 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
             storage_dir: folder.path("node-storage").join(id),
             log_stderr: options.log_stderr,
             queue_capacity: options.node_queue_max,
+            queue_capacity_bytes: options.node_queue_bytes_max,
+            line_bytes_max: options.line_bytes_max,
+            log_bytes_max: options.node_log_bytes_max,
         };
         match NodeProcess::spawn(&spec, 0, tx.clone()) {
             Ok(p) => nodes.push(p),
@@ -154,9 +177,13 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
         dead: vec![false; count],
         totals: (0..count).map(|_| QueueTotals::default()).collect(),
         folder,
-        log: BufWriter::new(log),
+        log: LineWriter::new(log),
         malformed: BTreeMap::new(),
         malformed_count: 0,
+        invalid_utf8: vec![0; count],
+        log_bytes_cut: vec![0; count],
+        stuck_threads: vec![0; count],
+        line_bytes_max: options.line_bytes_max,
         start: Instant::now(),
         progress_line: options.progress && io::stderr().is_terminal(),
     };
@@ -251,18 +278,40 @@ impl Loop {
             Inbound::Line {
                 node, incarnation, ..
             }
+            | Inbound::TooLong {
+                node, incarnation, ..
+            }
             | Inbound::Eof { node, incarnation }
                 if incarnation != self.nodes[node].incarnation || self.dead[node] =>
             {
                 // From a process the nemesis killed: it is gone.
                 Ok(None)
             }
+            Inbound::TooLong {
+                node,
+                line_number,
+                bytes,
+                head,
+                ..
+            } => {
+                let why = format!(
+                    "it is {bytes} bytes long, over the limit of {} bytes (raise --line-bytes-max \
+                     if the node's messages are that large); skipped to its end",
+                    self.line_bytes_max
+                );
+                self.malformed(node, line_number, &why, &head)?;
+                Ok(None)
+            }
             Inbound::Line {
                 node,
                 line_number,
                 message,
+                lossy,
                 ..
             } => {
+                if lossy {
+                    self.invalid_utf8(node, line_number)?;
+                }
                 let now = self.now();
                 let problem = match message {
                     // Serialised again only when the network refuses it.
@@ -330,6 +379,34 @@ impl Loop {
         writeln!(self.log, "warning: {text}").map_err(write_err(Path::new("lightcone.log")))
     }
 
+    /// A line that was not valid UTF-8: read with replacement characters
+    /// (as Maelstrom's JVM reader does), counted, and the first of each
+    /// node's reported.
+    fn invalid_utf8(&mut self, node: usize, line_number: u64) -> Result<(), RunnerError> {
+        self.invalid_utf8[node] += 1;
+        if self.invalid_utf8[node] > 1 {
+            return Ok(());
+        }
+        let text = format!(
+            "node {} printed a line that is not valid UTF-8 (line {line_number} of its stdout); \
+             it was read with replacement characters (U+FFFD), as Maelstrom reads it; further such \
+             lines are counted in results.json",
+            self.nodes[node].id
+        );
+        self.clear_progress();
+        eprintln!("warning: {text}");
+        writeln!(self.log, "warning: {text}").map_err(write_err(Path::new("lightcone.log")))
+    }
+
+    /// Kills node `node`'s process, keeping its measurements.
+    fn kill_node(&mut self, node: usize) {
+        let p = &mut self.nodes[node];
+        let drain = p.kill();
+        self.totals[node].add(&p.queue, drain);
+        self.log_bytes_cut[node] += p.log_bytes_cut.load(std::sync::atomic::Ordering::Relaxed);
+        self.stuck_threads[node] += std::mem::take(&mut p.stuck_thread_count);
+    }
+
     fn apply_effects(&mut self) -> Result<(), RunnerError> {
         let mut recorded = false;
         for effect in self.test.take_effects() {
@@ -353,9 +430,7 @@ impl Loop {
                 }
                 Effect::Crash { node } => {
                     self.dead[node] = true;
-                    let p = &mut self.nodes[node];
-                    let drain = p.kill();
-                    self.totals[node].add(&p.queue, drain);
+                    self.kill_node(node);
                 }
                 Effect::Restart { node } => {
                     let incarnation = self.nodes[node].incarnation + 1;
@@ -389,11 +464,30 @@ impl Loop {
 
     fn finish(mut self, options: &RunOptions, ending: Ending) -> Result<RunReport, RunnerError> {
         let duration = self.start.elapsed();
-        for (node, p) in self.nodes.iter_mut().enumerate() {
+        for node in 0..self.nodes.len() {
             if !self.dead[node] {
-                let drain = p.kill();
-                self.totals[node].add(&p.queue, drain);
+                self.kill_node(node);
             }
+        }
+        // Whatever of the nodes' is left (a daemon that closed its pipes
+        // and cleared its environment): every descendant of ours.
+        let orphans = reaper::kill_all_descendants(&[]);
+        if orphans > 0 {
+            let _ = writeln!(
+                self.log,
+                "killed {orphans} process(es) the nodes left behind at the end of the run"
+            );
+        }
+        let stuck: u64 = self.stuck_threads.iter().sum();
+        if stuck > 0 {
+            self.clear_progress();
+            let text = format!(
+                "{stuck} pipe thread(s) of killed nodes were still blocked after {} s and were \
+                 left behind (a process outside the workbench's reach held a node's pipe)",
+                2
+            );
+            eprintln!("warning: {text}");
+            let _ = writeln!(self.log, "warning: {text}");
         }
         let _ = self.log.flush();
         let usage = own_usage();
@@ -401,11 +495,14 @@ impl Loop {
             .nodes
             .iter()
             .zip(&self.totals)
-            .map(|(p, totals)| {
+            .enumerate()
+            .map(|(node, (p, totals))| {
                 let facts = NodeFacts {
                     queue: Some(totals.stats(duration)),
                     start_count: u64::from(p.incarnation) + 1,
                     malformed_line_count: Some(self.malformed.get(&p.id).map_or(0, |m| m.count)),
+                    invalid_utf8_line_count: Some(self.invalid_utf8[node]),
+                    log_bytes_cut: Some(self.log_bytes_cut[node]),
                     exit_status: p.exit_status.map(|s| s.to_string()),
                     ..NodeFacts::default()
                 };
