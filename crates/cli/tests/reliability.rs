@@ -492,3 +492,39 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn duplicate_and_stray_replies_are_counted_and_reported() {
+    if !have_python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = hostile();
+    let out = run(
+        dir.path(),
+        &[
+            "-w",
+            "echo",
+            "--bin",
+            &bin,
+            "--node-count",
+            "1",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--",
+            "stray-replies",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = results(dir.path());
+    let ok = r["stats"]["ok-count"].as_u64().unwrap();
+    let u = &r["unexpected-replies"];
+    // Each echo is answered twice (the second is late) and once more to a
+    // msg_id never sent.
+    assert_eq!(u["late-count"].as_u64().unwrap(), ok, "{u}");
+    assert_eq!(u["unknown-count"].as_u64().unwrap(), ok, "{u}");
+    assert_eq!(u["samples"][0]["why"], "late");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unexpected replies to clients, dropped"));
+}

@@ -36,8 +36,8 @@ pub use results::{
 };
 pub use services::{is_service, SERVICE_NAMES};
 pub use test::{
-    Effect, Failure, MalformedReply, Phase, Progress, Refused, RouteError, Test,
-    MALFORMED_REPLY_SAMPLES_MAX,
+    Effect, Failure, MalformedReply, Phase, Progress, Refused, RouteError, Test, UnexpectedReplies,
+    UnexpectedReply, MALFORMED_REPLY_SAMPLES_MAX, UNEXPECTED_REPLY_SAMPLES_MAX,
 };
 
 pub use lightcone_proto::{NANOS_PER_MS, NANOS_PER_SEC};

@@ -114,6 +114,9 @@ pub struct Results {
     /// when there were none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub malformed_replies: Vec<crate::test::MalformedReply>,
+    /// Replies to clients that answered no request in flight (duplicates,
+    /// late, or naming no request), dropped by the clients and counted.
+    pub unexpected_replies: crate::test::UnexpectedReplies,
     pub seed: u64,
     /// Stopped by Ctrl-C: what was recorded was checked.
     pub interrupted: bool,
@@ -167,6 +170,7 @@ impl Results {
             malformed_lines,
             malformed_reply_count: test.malformed_reply_count(),
             malformed_replies: test.malformed_replies().to_vec(),
+            unexpected_replies: test.unexpected_replies().clone(),
             seed: test.config().seed,
             interrupted: *ending == Ending::Interrupted,
             aborted,

@@ -198,6 +198,62 @@ pub struct Test {
     malformed_reply_count: u64,
     /// The first [`MALFORMED_REPLY_SAMPLES_MAX`] malformed replies.
     malformed_replies: Vec<MalformedReply>,
+    unexpected_replies: UnexpectedReplies,
+}
+
+/// Unexpected replies kept in results.json (all are counted).
+pub const UNEXPECTED_REPLY_SAMPLES_MAX: usize = 20;
+
+/// Replies to clients that answer no request in flight, which the clients
+/// drop (as Maelstrom's do): counted by kind, the first few kept.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct UnexpectedReplies {
+    /// Replies to a request the client had already had answered, or had
+    /// given up on: a duplicate reply, or one after the client's timeout.
+    pub late_count: u64,
+    /// Replies whose `in_reply_to` names no request the client sent (or
+    /// that have none): a node's bug.
+    pub unknown_count: u64,
+    /// Replies to a client that no longer exists (a worker's client after
+    /// an indeterminate operation, an init or setup client once answered).
+    pub closed_client_count: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<UnexpectedReply>,
+}
+
+/// One unexpected reply: its node, type, `in_reply_to`, and what made it
+/// unexpected (`late`, `unknown`, `closed-client`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UnexpectedReply {
+    pub node: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "in-reply-to")]
+    pub in_reply_to: Option<u64>,
+    pub why: &'static str,
+}
+
+impl UnexpectedReplies {
+    pub fn count(&self) -> u64 {
+        self.late_count + self.unknown_count + self.closed_client_count
+    }
+
+    fn add(&mut self, msg: &Envelope, why: &'static str) {
+        match why {
+            "late" => self.late_count += 1,
+            "unknown" => self.unknown_count += 1,
+            _ => self.closed_client_count += 1,
+        }
+        if self.samples.len() < UNEXPECTED_REPLY_SAMPLES_MAX {
+            self.samples.push(UnexpectedReply {
+                node: msg.src.clone(),
+                kind: msg.body.kind.clone(),
+                in_reply_to: msg.body.in_reply_to,
+                why,
+            });
+        }
+    }
 }
 
 /// Malformed replies kept in results.json (all are counted).
@@ -278,6 +334,7 @@ impl Test {
             failure: None,
             counts: OpCounts::default(),
             malformed_reply_count: 0,
+            unexpected_replies: UnexpectedReplies::default(),
             malformed_replies: Vec::new(),
         })
     }
@@ -320,6 +377,11 @@ impl Test {
 
     pub fn malformed_reply_count(&self) -> u64 {
         self.malformed_reply_count
+    }
+
+    /// Replies that answered no request in flight.
+    pub fn unexpected_replies(&self) -> &UnexpectedReplies {
+        &self.unexpected_replies
     }
 
     /// The first malformed replies (at most
@@ -612,6 +674,7 @@ impl Test {
     fn client_receive(&mut self, msg: Envelope) {
         let Some(role) = self.clients.get(&msg.dest).copied() else {
             // A reply to a client that gave up and closed: dropped.
+            self.unexpected_replies.add(&msg, "closed-client");
             return;
         };
         self.network.arrive(&msg);
@@ -811,11 +874,16 @@ impl Test {
     }
 
     fn worker_reply(&mut self, worker: usize, msg: Envelope) {
-        let Some(busy) = &self.workers[worker].busy else {
-            return;
-        };
-        if msg.body.in_reply_to != Some(busy.msg_id) {
-            // A reply to a request this client gave up on: dropped.
+        let w = &self.workers[worker];
+        let in_flight = w.busy.as_ref().map(|b| b.msg_id);
+        if msg.body.in_reply_to.is_none() || msg.body.in_reply_to != in_flight {
+            // A duplicate, a reply to a request this client gave up on, or
+            // to none it sent: dropped, and counted.
+            let why = match msg.body.in_reply_to {
+                Some(id) if id >= 1 && id < w.next_msg_id => "late",
+                _ => "unknown",
+            };
+            self.unexpected_replies.add(&msg, why);
             return;
         }
         let body = msg.body;

@@ -125,6 +125,14 @@ impl RunReport {
                 r.malformed_reply_count
             ));
         }
+        let u = &r.unexpected_replies;
+        if u.unknown_count + u.late_count > 0 {
+            out.push_str(&format!(
+                "  unexpected replies to clients, dropped: {} to no request sent, {} late or \
+                 duplicate ({} to closed clients; results.json lists the first ones)\n",
+                u.unknown_count, u.late_count, u.closed_client_count
+            ));
+        }
         for p in &self.problems {
             if self.beyond_maelstrom.contains(p) {
                 out.push_str(&format!("  problem (beyond Maelstrom): {p}\n"));
