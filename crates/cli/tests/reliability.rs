@@ -26,7 +26,20 @@ fn hostile() -> String {
         .into_owned()
 }
 
-fn start(dir: &Path, args: &[&str]) -> Child {
+/// `lightcone test` arguments for an echo run of `node_count` hostile
+/// nodes: `-w echo --bin BIN --node-count N FLAGS -- NODE_ARGS`.
+fn hostile_args(bin: &str, node_count: u32, flags: &[&str], node_args: &[&str]) -> Vec<String> {
+    let count = node_count.to_string();
+    ["-w", "echo", "--bin", bin, "--node-count", &count]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .chain(["--"])
+        .chain(node_args.iter().copied())
+        .map(str::to_string)
+        .collect()
+}
+
+fn start(dir: &Path, args: &[String]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_lightcone"))
         .arg("test")
         .args(args)
@@ -56,7 +69,7 @@ fn finish(mut child: Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
+fn run(dir: &Path, args: &[String]) -> Output {
     finish(start(dir, args))
 }
 
@@ -122,19 +135,12 @@ fn a_daemonising_node_neither_hangs_the_run_nor_outlives_it() {
     let bin = hostile();
     let out = run(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "2",
-            "--time-limit",
-            "2",
-            "--",
-            "daemonize",
-            file.to_str().unwrap(),
-        ],
+            2,
+            &["--time-limit", "2"],
+            &["daemonize", file.to_str().unwrap()],
+        ),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(results(dir.path())["valid"], true);
@@ -151,23 +157,19 @@ fn killing_daemonising_nodes_mid_run_does_not_freeze_the_run() {
     let bin = hostile();
     let out = run(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "2",
-            "--time-limit",
-            "4",
-            "--nemesis",
-            "kill",
-            "--nemesis-interval",
-            "1",
-            "--",
-            "daemonize",
-            file.to_str().unwrap(),
-        ],
+            2,
+            &[
+                "--time-limit",
+                "4",
+                "--nemesis",
+                "kill",
+                "--nemesis-interval",
+                "1",
+            ],
+            &["daemonize", file.to_str().unwrap()],
+        ),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = results(dir.path());
@@ -194,19 +196,12 @@ fn ctrl_c_stops_a_run_whose_nodes_ignore_end_of_file_and_daemonise() {
     let bin = hostile();
     let child = start(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "2",
-            "--time-limit",
-            "60",
-            "--",
-            "ignore-eof+daemonize",
-            file.to_str().unwrap(),
-        ],
+            2,
+            &["--time-limit", "60"],
+            &["ignore-eof+daemonize", file.to_str().unwrap()],
+        ),
     );
     std::thread::sleep(Duration::from_secs(3));
     // SAFETY: signals our own child process.
@@ -230,9 +225,9 @@ fn a_failed_restart_kills_the_nodes_still_running() {
     if !have_python() {
         return;
     }
-    // n1 deletes the script on init, so the first restart fails: the
-    // workbench fails (exit 5) and must still kill the node left running,
-    // which ignores end of file.
+    // The script deletes itself at the first echo, so the first restart
+    // fails: the workbench fails (exit 5) and must still kill the node left
+    // running, which ignores end of file.
     let dir = tempfile::tempdir().unwrap();
     let scripts = tempfile::tempdir().unwrap();
     let nodes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nodes");
@@ -243,23 +238,21 @@ fn a_failed_restart_kills_the_nodes_still_running() {
     let file = dir.path().join("pids");
     let out = run(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             bin.to_str().unwrap(),
-            "--node-count",
-            "2",
-            "--time-limit",
-            "10",
-            "--nemesis",
-            "kill",
-            "--nemesis-interval",
-            "0.5",
-            "--",
-            "remove-self+ignore-eof",
-            file.to_str().unwrap(),
-        ],
+            2,
+            &[
+                "--time-limit",
+                "10",
+                "--nemesis",
+                "kill",
+                "--nemesis-interval",
+                "0.5",
+                "--rate",
+                "50",
+            ],
+            &["remove-self+ignore-eof", file.to_str().unwrap()],
+        ),
     );
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(
@@ -280,19 +273,12 @@ fn a_sigkilled_workbench_takes_its_nodes_along_and_leaves_its_log() {
     let bin = hostile();
     let mut child = start(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "2",
-            "--time-limit",
-            "60",
-            "--",
-            "ignore-eof",
-            file.to_str().unwrap(),
-        ],
+            2,
+            &["--time-limit", "60"],
+            &["ignore-eof", file.to_str().unwrap()],
+        ),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while pids(&file).len() < 2 && Instant::now() < deadline {
@@ -318,20 +304,12 @@ fn an_endless_stdout_line_is_reported_with_its_size_and_memory_stays_bounded() {
     let bin = hostile();
     let out = run(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "1",
-            "--time-limit",
-            "3",
-            "--rate",
-            "20",
-            "--",
-            "endless-stdout",
-        ],
+            1,
+            &["--time-limit", "3", "--rate", "20"],
+            &["endless-stdout"],
+        ),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stderr(&out);
@@ -358,20 +336,12 @@ fn an_endless_stderr_line_is_cut_in_the_log() {
     let bin = hostile();
     let out = run(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "1",
-            "--time-limit",
-            "3",
-            "--rate",
-            "20",
-            "--",
-            "endless-stderr",
-        ],
+            1,
+            &["--time-limit", "3", "--rate", "20"],
+            &["endless-stderr"],
+        ),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let log = std::fs::read(dir.path().join("store/latest/node-logs/n0.log")).unwrap();
@@ -391,22 +361,19 @@ fn a_node_log_is_capped_with_a_marker_and_the_rest_counted() {
     let bin = hostile();
     let out = run(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "1",
-            "--time-limit",
-            "3",
-            "--rate",
-            "20",
-            "--node-log-bytes-max",
-            "1048576",
-            "--",
-            "stderr-flood",
-        ],
+            1,
+            &[
+                "--time-limit",
+                "3",
+                "--rate",
+                "20",
+                "--node-log-bytes-max",
+                "1048576",
+            ],
+            &["stderr-flood"],
+        ),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let log = std::fs::read_to_string(dir.path().join("store/latest/node-logs/n0.log")).unwrap();
@@ -427,22 +394,19 @@ fn a_queue_to_a_node_that_does_not_read_is_bounded_by_bytes() {
     let bin = hostile();
     let out = run(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "2",
-            "--time-limit",
-            "3",
-            "--rate",
-            "10",
-            "--node-queue-bytes-max",
-            "1048576",
-            "--",
-            "flood-peer",
-        ],
+            2,
+            &[
+                "--time-limit",
+                "3",
+                "--rate",
+                "10",
+                "--node-queue-bytes-max",
+                "1048576",
+            ],
+            &["flood-peer"],
+        ),
     );
     assert!(matches!(out.status.code(), Some(0..=2)), "{}", stderr(&out));
     let queue = &results(dir.path())["nodes"]["n1"]["queue"];
@@ -465,20 +429,12 @@ fn a_line_that_is_not_utf8_is_counted_and_reported() {
     let bin = hostile();
     let out = run(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "1",
-            "--time-limit",
-            "2",
-            "--rate",
-            "20",
-            "--",
-            "invalid-utf8",
-        ],
+            1,
+            &["--time-limit", "2", "--rate", "20"],
+            &["invalid-utf8"],
+        ),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("printed a line that is not valid UTF-8 (line "));
@@ -502,20 +458,12 @@ fn duplicate_and_stray_replies_are_counted_and_reported() {
     let bin = hostile();
     let out = run(
         dir.path(),
-        &[
-            "-w",
-            "echo",
-            "--bin",
+        &hostile_args(
             &bin,
-            "--node-count",
-            "1",
-            "--time-limit",
-            "2",
-            "--rate",
-            "20",
-            "--",
-            "stray-replies",
-        ],
+            1,
+            &["--time-limit", "2", "--rate", "20"],
+            &["stray-replies"],
+        ),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = results(dir.path());

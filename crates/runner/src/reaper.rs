@@ -148,13 +148,31 @@ fn signal(pid: i32, sig: libc::c_int) {
 }
 
 /// Kills every process of a node besides its own (which its process group
-/// and `Child` handle take care of), in rounds until none is found, and
-/// reaps those that were the workbench's children. Returns how many were
-/// killed.
+/// and `Child` handle take care of), and reaps those that were the
+/// workbench's children. Returns how many were killed.
 pub fn kill_node_processes(node_pid: i32, pipe_inodes: &[u64], token: &str) -> usize {
+    kill_in_rounds(|| node_processes(node_pid, pipe_inodes, token))
+}
+
+/// Kills every descendant of the workbench but `spared` (the node
+/// processes it still holds a `Child` for, which it waits for itself), and
+/// reaps them: the end of a run. Returns how many were killed.
+pub fn kill_all_descendants(spared: &[i32]) -> usize {
+    let me = std::process::id() as i32;
+    kill_in_rounds(|| {
+        let mut found = descendants(&processes(), me);
+        found.retain(|pid| !spared.contains(pid));
+        found
+    })
+}
+
+/// Kills what `find` finds, in rounds until it finds nothing alive that
+/// was not killed (a process may fork between a scan and the kill), at
+/// most [`KILL_ROUNDS_MAX`]; then reaps them.
+fn kill_in_rounds(find: impl Fn() -> BTreeSet<i32>) -> usize {
     let mut killed = BTreeSet::new();
     for _ in 0..KILL_ROUNDS_MAX {
-        let found: Vec<i32> = node_processes(node_pid, pipe_inodes, token)
+        let found: Vec<i32> = find()
             .into_iter()
             .filter(|pid| !killed.contains(pid) || alive(*pid))
             .collect();
@@ -163,31 +181,6 @@ pub fn kill_node_processes(node_pid: i32, pipe_inodes: &[u64], token: &str) -> u
         }
         for &pid in &found {
             // A paused process must run to die.
-            signal(pid, libc::SIGCONT);
-            signal(pid, libc::SIGKILL);
-            killed.insert(pid);
-        }
-    }
-    reap(&killed);
-    killed.len()
-}
-
-/// Kills every descendant of the workbench but `spared` (the node
-/// processes it still holds a `Child` for, which it waits for itself), and
-/// reaps them: the end of a run. Returns how many were killed.
-pub fn kill_all_descendants(spared: &[i32]) -> usize {
-    let me = std::process::id() as i32;
-    let mut killed = BTreeSet::new();
-    for _ in 0..KILL_ROUNDS_MAX {
-        let found: Vec<i32> = descendants(&processes(), me)
-            .into_iter()
-            .filter(|pid| !spared.contains(pid))
-            .filter(|pid| !killed.contains(pid) || alive(*pid))
-            .collect();
-        if found.is_empty() {
-            break;
-        }
-        for &pid in &found {
             signal(pid, libc::SIGCONT);
             signal(pid, libc::SIGKILL);
             killed.insert(pid);

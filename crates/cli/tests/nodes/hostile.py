@@ -18,7 +18,7 @@ file to append process ids to.
                        is not UTF-8 inside a JSON string
   stray-replies        answers each echo twice, and also with a reply to a
                        msg_id the client never sent
-  remove-self          n1 deletes the script on init, so any restart fails
+  remove-self          deletes the script on its first echo, so any restart fails
 """
 import json
 import os
@@ -59,11 +59,6 @@ def daemonize():
 
 
 def on_init(msg):
-    if "remove-self" in modes and node.node_id == "n1":
-        try:
-            os.remove(os.path.abspath(sys.argv[0]))
-        except FileNotFoundError:
-            pass
     if "daemonize" in modes:
         pid = os.fork()
         if pid == 0:
@@ -87,6 +82,13 @@ def on_init(msg):
 def echo(m):
     state["echoes"] += 1
     first = state["echoes"] == 1
+    if first and "remove-self" in modes:
+        # Every node has answered init (and so has read this file) before
+        # the first echo.
+        try:
+            os.remove(os.path.abspath(sys.argv[0]))
+        except FileNotFoundError:
+            pass
     if first and "endless-stdout" in modes:
         chunk = "y" * (1 << 20)
         for _ in range(64):
