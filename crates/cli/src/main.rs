@@ -3,6 +3,7 @@
 mod alloc;
 mod check_cmd;
 mod check_txn;
+mod flags;
 mod gen_cmd;
 mod node_cmd;
 mod serve_cmd;

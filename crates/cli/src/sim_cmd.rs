@@ -105,9 +105,10 @@ pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
     cmd
 }
 
-/// Nanoseconds as a flag's seconds (the shortest decimal that parses back).
+/// Nanoseconds as a flag's seconds (exact: the decimal parses back to
+/// the same nanoseconds).
 fn secs(ns: u64) -> String {
-    format!("{}", ns as f64 / NANOS_PER_SEC as f64)
+    crate::flags::format_seconds(ns)
 }
 
 /// The flags of the faults `config` injects (nemesis, loss, duplication).

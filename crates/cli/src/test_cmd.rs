@@ -6,12 +6,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
-use lightcone_core::{Availability, LatencyDist, NemesisConfig, Ratio, TestConfig, NANOS_PER_SEC};
+use lightcone_core::{Availability, LatencyDist, NemesisConfig, Ratio, TestConfig, NANOS_PER_MS};
 use lightcone_nodes::NodeSpec;
 use lightcone_runner::{exit_code, ProgramError, RunOptions, RunnerError};
 use lightcone_workload::Topology;
 
+use crate::flags::{self, excerpt};
 use crate::sim_cmd::{self, Shard};
+
+/// The most nodes a test takes (`--node-count`, `--nodes`); a run that
+/// large is also held to the memory estimate.
+const NODE_COUNT_MAX: usize = 1_000_000;
+/// The most clients (`--concurrency`); held to the memory estimate too.
+const CONCURRENCY_MAX: usize = 10_000_000;
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
@@ -29,18 +36,19 @@ pub struct TestArgs {
     /// Node names, comma-separated (default n1..n5 when --node-count is absent).
     #[arg(long, value_delimiter = ',')]
     nodes: Option<Vec<String>>,
-    /// Seconds of workload before healing and final reads.
-    #[arg(long, default_value_t = 60.0)]
-    time_limit: f64,
+    /// Seconds of workload before healing and final reads (at most a year).
+    #[arg(long, default_value = "60", value_parser = flags::seconds, allow_hyphen_values = true,
+          value_name = "SECONDS")]
+    time_limit: u64,
     /// Client requests per second, over all clients.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, allow_hyphen_values = true)]
     rate: f64,
     /// Number of clients; a suffix n multiplies by the node count (2n). Default: Maelstrom's 1n,
     /// and 2n for lin-kv, which needs two clients per key and node.
     #[arg(long)]
     concurrency: Option<String>,
-    /// Mean network latency between nodes, in ms.
-    #[arg(long, default_value_t = 0)]
+    /// Mean network latency between nodes, in ms (at most a year).
+    #[arg(long, default_value_t = 0, value_parser = flags::millis, allow_hyphen_values = true)]
     latency: u64,
     /// constant, uniform or exponential.
     #[arg(long, default_value = "constant")]
@@ -48,8 +56,8 @@ pub struct TestArgs {
     /// Faults, comma-separated: partition, kill, pause, clock (clock needs --sim).
     #[arg(long, value_delimiter = ',')]
     nemesis: Vec<String>,
-    /// Bound of the clock offsets `--nemesis clock` gives nodes, in ms.
-    #[arg(long, default_value_t = 1000)]
+    /// Bound of the clock offsets `--nemesis clock` gives nodes, in ms (at most a year).
+    #[arg(long, default_value_t = 1000, value_parser = flags::millis, allow_hyphen_values = true)]
     clock_skew_ms: u64,
     /// Probability that a message between nodes is lost, as a ratio (1/100).
     #[arg(long, default_value = "0/1")]
@@ -69,9 +77,10 @@ pub struct TestArgs {
     /// With --seeds: do not shrink the first failing seed.
     #[arg(long, requires = "seeds")]
     no_shrink: bool,
-    /// Mean seconds between nemesis operations.
-    #[arg(long, default_value_t = 10.0)]
-    nemesis_interval: f64,
+    /// Mean seconds between nemesis operations (at most a year).
+    #[arg(long, default_value = "10", value_parser = flags::seconds, allow_hyphen_values = true,
+          value_name = "SECONDS")]
+    nemesis_interval: u64,
     /// Broadcast topology: line, grid, tree, tree2, tree3, tree4, total.
     #[arg(long, default_value = "grid")]
     topology: Topology,
@@ -109,9 +118,10 @@ pub struct TestArgs {
     /// Bound of each node's inbound message queue; messages past it are dropped and counted.
     #[arg(long, default_value_t = 100_000)]
     node_queue_max: usize,
-    /// Seconds to wait between healing and the final reads.
-    #[arg(long, default_value_t = 10.0)]
-    recovery_time: f64,
+    /// Seconds to wait between healing and the final reads (at most a year).
+    #[arg(long, default_value = "10", value_parser = flags::seconds, allow_hyphen_values = true,
+          value_name = "SECONDS")]
+    recovery_time: u64,
     /// Folder for results.
     #[arg(long, default_value = "store")]
     store: PathBuf,
@@ -138,14 +148,6 @@ fn bad_program(e: &ProgramError) -> i32 {
     usage(format!("{e}\nnothing was run and no results were written"))
 }
 
-fn seconds(flag: &str, s: f64) -> Result<u64, String> {
-    if s.is_finite() && s > 0.0 {
-        Ok((s * NANOS_PER_SEC as f64) as u64)
-    } else {
-        Err(format!("{flag} is {s}; use a positive number of seconds"))
-    }
-}
-
 /// Maelstrom's `pos?` check on an integer flag.
 fn positive(flag: &str, value: Option<u64>) -> Result<Option<u64>, String> {
     match value {
@@ -163,8 +165,18 @@ fn parse_concurrency(s: &str, node_count: usize) -> Result<usize, String> {
         .parse()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("--concurrency is {s:?}; use a positive integer, optionally with the suffix n (2n = twice the node count)"))?;
-    Ok(if per_node { n * node_count } else { n })
+        .ok_or_else(|| format!("--concurrency is {:?}; use a positive integer, optionally with the suffix n (2n = twice the node count)", excerpt(s)))?;
+    let clients = if per_node {
+        n.checked_mul(node_count)
+    } else {
+        Some(n)
+    };
+    clients.filter(|c| *c <= CONCURRENCY_MAX).ok_or_else(|| {
+        format!(
+            "--concurrency is {:?}; use at most {CONCURRENCY_MAX} clients",
+            excerpt(s)
+        )
+    })
 }
 
 fn parse_availability(s: &str) -> Result<Availability, String> {
@@ -175,20 +187,37 @@ fn parse_availability(s: &str) -> Result<Availability, String> {
         .ok()
         .filter(|f| (0.0..=1.0).contains(f))
         .map(Availability::Fraction)
-        .ok_or_else(|| format!("--availability is {s:?}; use `total` or a fraction from 0 to 1"))
+        .ok_or_else(|| {
+            format!(
+                "--availability is {:?}; use `total` or a fraction from 0 to 1",
+                excerpt(s)
+            )
+        })
 }
 
 /// The run `args` describe (the workload's name was checked by clap).
 fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
     let nodes: Vec<String> = match (args.node_count, &args.nodes) {
         (Some(0), _) => return Err("--node-count is 0; a test needs at least one node".into()),
+        (Some(n), _) if n > NODE_COUNT_MAX => {
+            return Err(format!(
+                "--node-count is {n}; use at most {NODE_COUNT_MAX} nodes"
+            ))
+        }
         (Some(n), _) => (0..n).map(|i| format!("n{i}")).collect(),
-        (None, Some(nodes)) => nodes.clone(),
+        (None, Some(nodes)) if nodes.len() > NODE_COUNT_MAX => {
+            return Err(format!(
+                "--nodes names {} nodes; use at most {NODE_COUNT_MAX}",
+                nodes.len()
+            ))
+        }
+        (None, Some(nodes)) => nodes.iter().map(|id| id.trim().to_string()).collect(),
         (None, None) => (1..=5).map(|i| format!("n{i}")).collect(),
     };
     let mut nemesis = NemesisConfig {
-        interval_ns: seconds("--nemesis-interval", args.nemesis_interval)?,
-        clock_skew_ns: args.clock_skew_ms * 1_000_000,
+        interval_ns: args.nemesis_interval,
+        // Bounded by flags::millis: no overflow.
+        clock_skew_ns: args.clock_skew_ms * NANOS_PER_MS,
         ..NemesisConfig::default()
     };
     for fault in &args.nemesis {
@@ -200,7 +229,8 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
             "" => {}
             other => {
                 return Err(format!(
-                    "unknown nemesis {other:?}; the faults are partition, kill, pause, clock (comma-separated)"
+                    "unknown nemesis {:?}; the faults are partition, kill, pause, clock (comma-separated)",
+                    excerpt(other)
                 ))
             }
         }
@@ -220,7 +250,14 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
     if args.test_count == 0 {
         return Err("--test-count is 0; use at least 1".into());
     }
-    Ok(TestConfig {
+    if args.node_queue_max == 0 {
+        return Err(
+            "--node-queue-max is 0; a node's inbound queue must hold at least 1 message \
+             (with 0 not even init would reach it)"
+                .into(),
+        );
+    }
+    let config = TestConfig {
         workload: args.workload.clone(),
         node_count: nodes.len(),
         concurrency: match &args.concurrency {
@@ -229,7 +266,7 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
         },
         nodes,
         rate: args.rate,
-        time_limit_ns: seconds("--time-limit", args.time_limit)?,
+        time_limit_ns: args.time_limit,
         latency_ms: args.latency,
         latency_dist: args.latency_dist,
         loss: args.loss,
@@ -252,7 +289,7 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
             .map(parse_availability)
             .transpose()?,
         seed,
-        recovery_ns: seconds("--recovery-time", args.recovery_time)?,
+        recovery_ns: args.recovery_time,
         log_net_send: args.log_net_send,
         log_net_recv: args.log_net_recv,
         message_log_max: if args.no_report {
@@ -261,7 +298,10 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
             args.message_log_max
         },
         ..TestConfig::default()
-    })
+    };
+    // Checked here, before any seed is printed or folder made.
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
 }
 
 pub fn run(args: TestArgs) -> i32 {

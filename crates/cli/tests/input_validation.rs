@@ -1,0 +1,274 @@
+//! Bad input is refused before anything runs: exit 4 and a message that
+//! names the flag, what is wrong and what to give instead (issue 17). Node
+//! ids that are not plain names, durations that would overflow
+//! nanoseconds, sizes that cannot fit, check's time limit and
+//! configuration bound, and gen's sizes.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{lightcone, lightcone_in};
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that `out` is a refusal: exit 4, and stderr holds each of
+/// `needles`.
+fn assert_refused(out: &Output, needles: &[&str]) {
+    let text = stderr(out);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+}
+
+/// `lightcone test ARGS` in a fresh folder, which must stay empty (no
+/// store, no run); its output.
+fn refused_test(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut argv = vec!["test"];
+    argv.extend_from_slice(args);
+    let out = lightcone_in(dir.path(), &argv);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "a refused test wrote {left:?}");
+    out
+}
+
+#[test]
+fn node_ids_that_are_not_plain_names_exit_4() {
+    // `--nodes ../../x` once wrote node-logs/../../x.log outside the store.
+    let outer = tempfile::tempdir().unwrap();
+    let dir = outer.path().join("a/b");
+    std::fs::create_dir_all(&dir).unwrap();
+    for sim in [false, true] {
+        let mut args = vec![
+            "test",
+            "-w",
+            "echo",
+            "--nodes",
+            "../../x",
+            "--time-limit",
+            "1",
+        ];
+        if sim {
+            args.push("--sim");
+        }
+        let out = lightcone_in(&dir, &args);
+        assert_refused(
+            &out,
+            &[
+                "node id \"../../x\": node ids are letters, digits, `-` and `_`",
+                "name nodes n1, n2",
+            ],
+        );
+        assert!(!outer.path().join("x.log").exists());
+        assert!(!dir.join("store").exists());
+    }
+    for service in ["lin-kv", "seq-kv", "lww-kv", "lin-tso"] {
+        let nodes = format!("n1,{service}");
+        let out = refused_test(&["--sim", "-w", "echo", "--nodes", &nodes]);
+        assert_refused(
+            &out,
+            &[&format!(
+                "node id \"{service}\": that id belongs to a service"
+            )],
+        );
+    }
+    let out = refused_test(&["--sim", "-w", "echo", "--nodes", "n1,c2"]);
+    assert_refused(
+        &out,
+        &["node id \"c2\": ids starting with `c` belong to clients"],
+    );
+    let long = "n".repeat(65);
+    let out = refused_test(&["--sim", "-w", "echo", "--nodes", &long]);
+    assert_refused(&out, &["node ids are at most 64 characters"]);
+    // Letters, digits, `-` and `_` are fine, and spaces after commas too.
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "--sim",
+            "-w",
+            "echo",
+            "--nodes",
+            "n-1, N_2",
+            "--time-limit",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn durations_that_would_overflow_nanoseconds_exit_4_with_the_maximum() {
+    let max_ms = "from 0 to 31536000000 (a year)";
+    for flag in ["--latency", "--clock-skew-ms"] {
+        for value in ["18446744073709551615", "31536000001"] {
+            let out = refused_test(&["--sim", "-w", "echo", flag, value]);
+            assert_refused(&out, &[flag, "more than the maximum", max_ms]);
+        }
+        let out = refused_test(&["--sim", "-w", "echo", flag, "-5"]);
+        assert_refused(&out, &[flag, "it is negative"]);
+    }
+    for flag in ["--time-limit", "--nemesis-interval", "--recovery-time"] {
+        for value in ["1e100", "18446744073709551615", "31536000.5"] {
+            let out = refused_test(&["--sim", "-w", "echo", flag, value]);
+            assert_refused(&out, &[flag, "more than the maximum, 31536000 s (a year)"]);
+        }
+        for (value, what) in [
+            ("NaN", "use a number of seconds such as 10, 0.5 or 2.5e-3"),
+            ("inf", "use a number of seconds such as 10, 0.5 or 2.5e-3"),
+            ("-1", "it is negative"),
+            ("0", "it must be positive"),
+            ("1e-12", "it must be positive"),
+        ] {
+            let out = refused_test(&["--sim", "-w", "echo", flag, value]);
+            assert_refused(&out, &[flag, what]);
+        }
+    }
+    // A positive rate so small that its delays would pass any time limit.
+    let out = refused_test(&["--sim", "-w", "echo", "--rate", "1e-9"]);
+    assert_refused(
+        &out,
+        &["--rate is 0.000000001; use 0 (no requests) or at least 0.000001"],
+    );
+    let out = refused_test(&["--sim", "-w", "echo", "--rate", "-1"]);
+    assert_refused(&out, &["--rate is -1; use a non-negative number"]);
+}
+
+#[test]
+fn counts_that_cannot_fit_exit_4_with_the_maximum() {
+    let out = refused_test(&[
+        "--sim",
+        "-w",
+        "echo",
+        "--node-count",
+        "18446744073709551615",
+    ]);
+    assert_refused(
+        &out,
+        &["--node-count is 18446744073709551615; use at most 1000000 nodes"],
+    );
+    let out = refused_test(&[
+        "--sim",
+        "-w",
+        "echo",
+        "--concurrency",
+        "18446744073709551615n",
+    ]);
+    assert_refused(
+        &out,
+        &["--concurrency is \"18446744073709551615n\"; use at most 10000000"],
+    );
+    let out = refused_test(&[
+        "--sim",
+        "-w",
+        "kafka",
+        "--key-count",
+        "18446744073709551615",
+    ]);
+    assert_refused(
+        &out,
+        &["--key-count is 18446744073709551615; use at most 1000000 keys"],
+    );
+    let out = refused_test(&[
+        "--sim",
+        "-w",
+        "txn-list-append",
+        "--max-txn-length",
+        "100001",
+    ]);
+    assert_refused(
+        &out,
+        &["--max-txn-length is 100001; use a positive number of operations, at most 100000"],
+    );
+}
+
+#[test]
+fn a_node_queue_of_zero_exits_4_instead_of_blaming_the_node() {
+    let out = refused_test(&["-w", "echo", "--node-count", "1", "--node-queue-max", "0"]);
+    assert_refused(
+        &out,
+        &["--node-queue-max is 0; a node's inbound queue must hold at least 1 message"],
+    );
+}
+
+fn history(dir: &Path) -> String {
+    let out = lightcone(&["gen", "register", "--clients", "3", "--ops", "50"]);
+    assert!(out.status.success());
+    let path = dir.join("h.jsonl");
+    std::fs::write(&path, &out.stdout).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn check_time_limit_is_a_positive_number_of_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = history(dir.path());
+    let check = |limit: &str| {
+        lightcone(&[
+            "check",
+            &h,
+            "--model",
+            "cas-register",
+            "--time-limit",
+            limit,
+        ])
+    };
+    // 1e100 once panicked; 0, NaN and negatives raced the timer, so that
+    // the verdict varied from run to run.
+    for (limit, what) in [
+        ("1e100", "it is more than the maximum, 31536000 s (a year)"),
+        ("NaN", "use a number of seconds such as 10"),
+        ("-1", "it is negative"),
+        ("0", "it must be positive"),
+    ] {
+        assert_refused(&check(limit), &["'--time-limit <SECONDS>'", what]);
+    }
+    let out = check("10");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn check_configs_max_of_zero_is_bad_input_not_a_malformed_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = history(dir.path());
+    let out = lightcone(&["check", &h, "--model", "cas-register", "--configs-max", "0"]);
+    assert_refused(
+        &out,
+        &["--configs-max is 0; the search needs room for at least 1 configuration"],
+    );
+    assert!(!stderr(&out).contains("malformed"));
+    assert!(out.stdout.is_empty(), "no verdict is printed");
+}
+
+#[test]
+fn gen_sizes_are_bounded_before_anything_is_allocated() {
+    // 18446744073709551615 clients once panicked, 4000000000 ran out of
+    // memory.
+    for clients in ["18446744073709551615", "4000000000", "1000001"] {
+        for kind in ["register", "unique-register"] {
+            let out = lightcone(&["gen", kind, "--clients", clients]);
+            assert_refused(
+                &out,
+                &[&format!(
+                    "--clients is {clients}; use at most 1000000 (each client keeps a slot)"
+                )],
+            );
+        }
+    }
+    let out = lightcone(&["gen", "register", "--ops", "18446744073709551615"]);
+    assert_refused(
+        &out,
+        &["--ops is 18446744073709551615; use at most 10000000 (the history is built in memory"],
+    );
+    let out = lightcone(&["gen", "list-append", "--txns", "5000001", "--inject", "G0"]);
+    assert_refused(
+        &out,
+        &["--txns is 5000001; use at most 5000000 (with --inject"],
+    );
+}
