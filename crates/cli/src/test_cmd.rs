@@ -1,7 +1,8 @@
 //! `lightcone test`: Maelstrom's flags, lightcone's defaults.
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -26,7 +27,8 @@ pub struct TestArgs {
     #[arg(short = 'w', long, default_value = "lin-kv",
           value_parser = clap::builder::PossibleValuesParser::new(lightcone_workload::NAMES))]
     workload: String,
-    /// The node program: a path, or a name looked up in PATH (python3 with the script as its
+    /// The node program: a path (a bare name of a file in the current folder runs that file,
+    /// as in Maelstrom), or else a name looked up in PATH (python3 with the script as its
     /// argument); defaults to lightcone's reference node for the workload.
     #[arg(long)]
     bin: Option<PathBuf>,
@@ -390,8 +392,23 @@ fn node_program(args: &TestArgs) -> Result<(PathBuf, Vec<String>), i32> {
         node_args.extend(args.args.iter().cloned());
         return Ok((exe, node_args));
     };
-    lightcone_runner::resolve_program(bin).map_err(|e| bad_program(&e))?;
-    Ok((bin.clone(), args.args.clone()))
+    let bin = here_or_in_path(bin);
+    lightcone_runner::resolve_program(&bin).map_err(|e| bad_program(&e))?;
+    Ok((bin, args.args.clone()))
+}
+
+/// A bare `--bin` name (no `/`) that names a file in the current folder
+/// is that file, as in Maelstrom, which runs `--bin` as a path relative
+/// to where it was started (`--bin echo.py` runs ./echo.py); any other
+/// bare name is looked up in PATH (`--bin python3 -- node.py`), which
+/// Maelstrom does not do.
+fn here_or_in_path(bin: &Path) -> PathBuf {
+    let bare = !bin.as_os_str().is_empty() && !bin.as_os_str().as_bytes().contains(&b'/');
+    if bare && bin.is_file() {
+        Path::new(".").join(bin)
+    } else {
+        bin.to_path_buf()
+    }
 }
 
 /// The worse of two exit codes: errors and interrupts, then invalid, then

@@ -272,3 +272,108 @@ fn gen_sizes_are_bounded_before_anything_is_allocated() {
         &["--txns is 5000001; use at most 5000000 (with --inject"],
     );
 }
+
+fn have_python() -> bool {
+    common::have_python()
+}
+
+/// Writes `name` into `dir` with `mode`, from the test nodes' `source`.
+fn write_node(dir: &Path, name: &str, source: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let nodes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nodes");
+    let path = dir.join(name);
+    std::fs::copy(nodes.join(source), &path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_bare_bin_name_runs_the_file_of_that_name_here_as_maelstrom_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let echo = |dir: &Path, bin: &str| {
+        lightcone_in(
+            dir,
+            &[
+                "test",
+                "-w",
+                "echo",
+                "--node-count",
+                "1",
+                "--time-limit",
+                "1",
+                "--bin",
+                bin,
+            ],
+        )
+    };
+    // Neither here nor in PATH: a bad argument, nothing run.
+    let out = echo(dir.path(), "echo.py");
+    assert_refused(
+        &out,
+        &[
+            "--bin echo.py: no executable of that name in the folders of PATH",
+            "nothing was run and no results were written",
+        ],
+    );
+    assert!(!dir.path().join("store").exists());
+    // Here but not executable: the fix is named.
+    write_node(dir.path(), "echo.py", "echo.py", 0o644);
+    write_node(dir.path(), "node_lib.py", "node_lib.py", 0o644);
+    let out = echo(dir.path(), "echo.py");
+    assert_refused(&out, &["echo.py is not executable; chmod +x it"]);
+    if !have_python() {
+        return;
+    }
+    // Here and executable: it runs (it was once looked up in PATH only).
+    write_node(dir.path(), "echo.py", "echo.py", 0o755);
+    let out = echo(dir.path(), "echo.py");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Names that are not files here still come from PATH.
+    let node = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nodes/echo.py");
+    let out = lightcone_in(
+        dir.path(),
+        &[
+            "test",
+            "-w",
+            "echo",
+            "--node-count",
+            "1",
+            "--time-limit",
+            "1",
+            "--bin",
+            "python3",
+            "--",
+            &node.to_string_lossy(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn nodes_the_system_will_not_start_leave_no_run_folder_and_no_latest_link() {
+    // With few file descriptors, the first nodes start and a later one
+    // cannot (too many open files): the workbench's limit, not the
+    // program's fault, so exit 5, with the fix; the folder made for the
+    // run is removed and `latest` is not made.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 24 && exec {} test -w echo --node-count 20 --time-limit 1",
+            env!("CARGO_BIN_EXE_lightcone")
+        ))
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("Too many open files")
+            && text.contains("raise the limit (ulimit -n) or run fewer nodes"),
+        "{text}"
+    );
+    assert!(!dir.path().join("store/latest").exists());
+    assert!(!dir.path().join("store/echo/latest").exists());
+    let runs = std::fs::read_dir(dir.path().join("store/echo")).unwrap();
+    assert_eq!(runs.count(), 0, "no run folder is left");
+}
