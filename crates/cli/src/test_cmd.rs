@@ -111,7 +111,8 @@ pub struct TestArgs {
     /// Log every message as it is received.
     #[arg(long)]
     log_net_recv: bool,
-    /// Run the test this many times.
+    /// Run the test this many times (seeds --seed, --seed+1, ... or fresh ones; the worst exit
+    /// code wins). With --sim too; not with --seeds.
     #[arg(long, default_value_t = 1)]
     test_count: u32,
     /// The run's seed (network latency, partitions, generator); chosen and printed when absent.
@@ -325,7 +326,7 @@ pub fn run(args: TestArgs) -> i32 {
     let mut worst = 0;
     for i in 0..args.test_count {
         let seed = match args.seed {
-            Some(s) => s + u64::from(i),
+            Some(s) => s.wrapping_add(u64::from(i)),
             None => lightcone_rng::fresh_seed(),
         };
         let config = match config(&args, seed) {
@@ -431,8 +432,14 @@ fn run_sim(args: TestArgs) -> i32 {
     if args.bin.is_some() {
         return usage("--sim runs lightcone's SDK nodes in-process; a --bin program runs only in process mode (drop --sim)".into());
     }
-    let seed = args.seed.unwrap_or_else(lightcone_rng::fresh_seed);
-    let config = match config(&args, seed) {
+    if args.seeds.is_some() && args.test_count > 1 {
+        return usage(format!(
+            "--test-count {} repeats one run, and --seeds already runs one per seed; drop one of them",
+            args.test_count
+        ));
+    }
+    let first_seed = args.seed.unwrap_or_else(lightcone_rng::fresh_seed);
+    let config = match config(&args, first_seed) {
         Ok(c) => c,
         Err(message) => return usage(message),
     };
@@ -441,9 +448,9 @@ fn run_sim(args: TestArgs) -> i32 {
         Err(message) => return usage(message),
     };
     let node_args = &args.args;
-    match args.seeds.clone() {
+    if let Some(range) = args.seeds.clone() {
         // A sweep writes no report: record no messages.
-        Some(range) => sim_cmd::run_sweep(
+        return sim_cmd::run_sweep(
             TestConfig {
                 message_log_max: 0,
                 ..config
@@ -453,19 +460,32 @@ fn run_sim(args: TestArgs) -> i32 {
             range,
             args.shard,
             args.no_shrink,
-        ),
-        None => {
-            let command_line = std::env::args().collect::<Vec<_>>().join(" ");
-            sim_cmd::run_one(
-                config,
-                &*factory,
-                node_args,
-                args.store.clone(),
-                command_line,
-                args.no_report,
-            )
-        }
+        );
     }
+    // --test-count as in process mode: the run again with the next seed
+    // (or a fresh one when --seed is absent), the worst exit code wins.
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    let mut worst = exit_code::VALID;
+    for i in 0..args.test_count {
+        let seed = match (i, args.seed) {
+            (0, _) => first_seed,
+            (_, Some(s)) => s.wrapping_add(u64::from(i)),
+            (_, None) => lightcone_rng::fresh_seed(),
+        };
+        let code = sim_cmd::run_one(
+            TestConfig {
+                seed,
+                ..config.clone()
+            },
+            &*factory,
+            node_args,
+            args.store.clone(),
+            command_line.clone(),
+            args.no_report,
+        );
+        worst = worse(worst, code);
+    }
+    worst
 }
 
 #[cfg(test)]
@@ -534,6 +554,21 @@ mod tests {
                 "--consistency-models",
                 "serializable, read-committed",
             ],
+            // Sub-millisecond durations (once printed in a form that read
+            // back a nanosecond short, or as 0, which is refused).
+            &[
+                "--sim",
+                "-w",
+                "echo",
+                "--recovery-time",
+                "0.0000005",
+                "--time-limit",
+                "0.000000003",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "2.5e-7",
+            ],
         ] {
             let original = config(&parse(args), 7).unwrap();
             let replay = crate::sim_cmd::replay_command(&original, &[]);
@@ -570,7 +605,7 @@ mod tests {
             faults,
             (0u64..3, 0u64..3, 1u64..20, 1u64..40, 1u64..9),
             models,
-            (1u32..30, any::<u32>()),
+            ((0u32..30, 0u32..1_000_000_000), any::<u32>()),
         )
             .prop_map(
                 |(
@@ -580,8 +615,10 @@ mod tests {
                     faults,
                     (loss, dup, keys, writes, txn),
                     models,
-                    (recovery, seed),
+                    ((recovery_s, recovery_ns), seed),
                 )| {
+                    // Any positive number of seconds to the nanosecond.
+                    let recovery = format!("{recovery_s}.{:09}", recovery_ns.max(1));
                     let mut args: Vec<String> = ["--sim", "-w", workload]
                         .iter()
                         .map(|s| s.to_string())
