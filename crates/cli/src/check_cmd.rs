@@ -17,6 +17,7 @@ use lightcone_linear::{self as linear, LinearOptions, LinearResult};
 use lightcone_runner::exit_code;
 
 use crate::check_txn;
+use crate::flags::bound_message;
 use serde_json::{json, Value};
 
 #[derive(Args, Debug)]
@@ -289,11 +290,12 @@ fn print_linear(path: &Path, result: &LinearResult, timeline: &str, ms: f64) {
         result.op_count,
         if parts == 1 { "" } else { "s" },
     );
+    // A malformed history's reason may quote its input: bounded.
     if let Some(reason) = &result.reason {
-        println!("  {reason}");
+        println!("  {}", bound_message(reason));
     }
     for problem in result.problems() {
-        println!("  {problem}");
+        println!("  {}", bound_message(&problem.to_string()));
     }
     for line in timeline.lines() {
         println!("  {line}");
@@ -400,7 +402,7 @@ pub fn run(args: CheckArgs) -> i32 {
                 if let Some(file) = &args.html {
                     if let Err(message) = write_html(file, path, &outcome, &history) {
                         errors += 1;
-                        eprintln!("error: {message}");
+                        crate::flags::print_error(&message);
                     }
                 }
                 let ms = took.as_secs_f64() * 1000.0;
@@ -408,7 +410,7 @@ pub fn run(args: CheckArgs) -> i32 {
                     let dir = check_txn::out_dir(dir, path, position, args.histories.len());
                     if let Err(message) = check_txn::write_out(&dir, result) {
                         errors += 1;
-                        eprintln!("error: {message}");
+                        crate::flags::print_error(&message);
                     }
                 }
                 match (&outcome, args.json) {
@@ -446,7 +448,7 @@ pub fn run(args: CheckArgs) -> i32 {
             }
             Err(message) => {
                 errors += 1;
-                eprintln!("error: {message}");
+                crate::flags::print_error(&message);
             }
         }
     }

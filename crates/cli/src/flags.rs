@@ -6,9 +6,76 @@ use lightcone_core::{DURATION_NS_MAX, NANOS_PER_MS, NANOS_PER_SEC};
 
 pub use lightcone_core::excerpt;
 
+/// Words of an error message longer than this are cut to an excerpt.
+const WORD_BYTES_MAX: usize = 100;
+/// Error messages longer than this are cut in the middle.
+const MESSAGE_BYTES_MAX: usize = 2000;
 /// Significant digits a number of seconds may have (more cannot be exact
 /// in nanoseconds below the maximum).
 const SECONDS_DIGITS_MAX: usize = 30;
+
+/// An error message as it is printed: every word (a run without spaces)
+/// longer than 100 bytes cut to an excerpt, and a message still longer
+/// than 2000 bytes cut in the middle (the fix is at its end). The bound
+/// on what messages from elsewhere (clap, the history readers, Elle's
+/// model names) echo of the input.
+pub fn bound_message(message: &str) -> String {
+    let bounded = bound_words(message);
+    if bounded.len() <= MESSAGE_BYTES_MAX {
+        return bounded;
+    }
+    let head_end = floor_char(&bounded, MESSAGE_BYTES_MAX * 2 / 3);
+    let tail_start = floor_char(&bounded, bounded.len() - MESSAGE_BYTES_MAX / 4);
+    format!(
+        "{} ... ({} bytes not shown) ... {}",
+        &bounded[..head_end],
+        tail_start - head_end,
+        &bounded[tail_start..]
+    )
+}
+
+/// Prints `message` as an error on stderr, bounded.
+pub fn print_error(message: &dyn std::fmt::Display) {
+    eprintln!("error: {}", bound_message(&message.to_string()));
+}
+
+/// The largest character boundary of `s` at or before `i`.
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn bound_words(message: &str) -> String {
+    if !message
+        .split_whitespace()
+        .any(|word| word.len() > WORD_BYTES_MAX)
+    {
+        return message.to_string();
+    }
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut rest = message;
+    while !rest.is_empty() {
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..word_end];
+        if word.len() > WORD_BYTES_MAX {
+            // Punctuation that ends the word ends the sentence around it.
+            let core = word.trim_end_matches(|c: char| ";:,.)`'\"".contains(c));
+            out.push_str(&excerpt(core));
+            out.push_str(&word[core.len()..]);
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[word_end..];
+        let space_end = rest
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..space_end]);
+        rest = &rest[space_end..];
+    }
+    out
+}
 
 /// A positive number of seconds (`10`, `0.5`, `2.5e-3`), as exact
 /// nanoseconds, at most [`DURATION_NS_MAX`]. Read as a decimal, not a
@@ -187,5 +254,34 @@ mod tests {
         }
         assert_eq!(format_seconds(1_500_000_000), "1.5");
         assert_eq!(format_seconds(1), "0.000000001");
+    }
+
+    #[test]
+    fn excerpts_are_bounded() {
+        assert_eq!(excerpt("short"), "short");
+        let long = "x".repeat(100_000);
+        assert_eq!(
+            excerpt(&long),
+            format!("{}... (100000 bytes)", "x".repeat(80))
+        );
+        let message = format!("found `{long}`; here  see\tthis");
+        let bounded = bound_message(&message);
+        assert_eq!(
+            bounded,
+            format!(
+                "found `{}... (100001 bytes)`; here  see\tthis",
+                "x".repeat(79)
+            )
+        );
+        assert_eq!(bound_message("a b"), "a b");
+        // Many short words: cut in the middle, the end (the fix) kept.
+        let many = format!("{} use this instead", "ab ".repeat(10_000));
+        let bounded = bound_message(&many);
+        assert!(bounded.len() < 2100, "{}", bounded.len());
+        assert!(bounded.contains(" bytes not shown) ... "), "{bounded}");
+        assert!(bounded.ends_with("ab ab  use this instead"), "{bounded}");
+        // Multi-byte characters are cut on a character boundary.
+        let wide = "é".repeat(200);
+        assert!(excerpt(&wide).starts_with(&"é".repeat(80)));
     }
 }

@@ -154,7 +154,7 @@ pub fn run(args: GenArgs) -> i32 {
         _ => Ok(()),
     };
     if let Err(message) = sizes {
-        eprintln!("error: {message}");
+        crate::flags::print_error(&message);
         return exit_code::USAGE;
     }
     let history = match args.kind {
@@ -184,7 +184,7 @@ fn run_txn(workload: Workload, seed: u64, edn: bool, args: &TxnArgs) -> i32 {
     let generator = match TxnGenerator::new(workload, seed, &options) {
         Ok(generator) => generator,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::flags::print_error(&e);
             return exit_code::USAGE;
         }
     };
@@ -195,7 +195,7 @@ fn run_txn(workload: Workload, seed: u64, edn: bool, args: &TxnArgs) -> i32 {
         ops: generator.collect(),
     };
     if let Err(e) = txn_gen::inject(&mut history, workload, anomaly, seed) {
-        eprintln!("error: {e}");
+        crate::flags::print_error(&e);
         return exit_code::USAGE;
     }
     finish(write_ops(history.ops.into_iter(), edn, true))

@@ -215,11 +215,11 @@ pub fn run_one(
             report.exit_code()
         }
         Err(lightcone_runner::RunnerError::Config(e)) => {
-            eprintln!("error: {e}");
+            crate::flags::print_error(&e);
             exit_code::USAGE
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::flags::print_error(&e);
             exit_code::WORKBENCH
         }
     }
@@ -260,7 +260,7 @@ pub fn run_sweep(
     let outcomes = match lightcone_sim::sweep(&config, &seeds, factory, threads) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::flags::print_error(&e);
             return exit_code::USAGE;
         }
     };
@@ -300,7 +300,10 @@ fn print_shrunk(config: &TestConfig, factory: &SharedFactory, node_args: &[Strin
             );
         }
         Ok(_) => println!("seed {} does not shrink further", config.seed),
-        Err(e) => eprintln!("error while shrinking: {e}"),
+        Err(e) => eprintln!(
+            "error while shrinking: {}",
+            crate::flags::bound_message(&e.to_string())
+        ),
     }
 }
 

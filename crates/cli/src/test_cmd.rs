@@ -141,7 +141,7 @@ pub struct TestArgs {
 }
 
 fn usage(message: String) -> i32 {
-    eprintln!("error: {message}");
+    crate::flags::print_error(&message);
     exit_code::USAGE
 }
 
@@ -354,11 +354,13 @@ pub fn run(args: TestArgs) -> i32 {
             Err(RunnerError::Config(e)) => return usage(e.to_string()),
             Err(RunnerError::Program(e)) if args.bin.is_some() => return bad_program(&e),
             Err(RunnerError::Program(e)) => {
-                eprintln!("error: cannot run lightcone's own reference node: {e}");
+                crate::flags::print_error(&format!(
+                    "cannot run lightcone's own reference node: {e}"
+                ));
                 return exit_code::WORKBENCH;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::flags::print_error(&e);
                 exit_code::WORKBENCH
             }
         };

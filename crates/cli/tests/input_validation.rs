@@ -377,3 +377,88 @@ fn nodes_the_system_will_not_start_leave_no_run_folder_and_no_latest_link() {
     let runs = std::fs::read_dir(dir.path().join("store/echo")).unwrap();
     assert_eq!(runs.count(), 0, "no run folder is left");
 }
+
+/// A 100 KB token in the input is shown as its first 80 characters and
+/// its length, wherever the message comes from (clap, the flags, the
+/// history readers, the checker's malformed-history reason).
+#[test]
+fn error_messages_show_an_excerpt_of_a_huge_bad_value() {
+    let token = "x".repeat(100_000);
+    let shown = format!("{}... (100000 bytes)", "x".repeat(80));
+    let bounded = |out: &Output| {
+        let text = format!("{}{}", stderr(out), String::from_utf8_lossy(&out.stdout));
+        assert!(text.len() < 2500, "{} bytes: {}", text.len(), &text[..2000]);
+        text
+    };
+    for flag in [
+        "--latency",
+        "--time-limit",
+        "--nodes",
+        "--concurrency",
+        "--nemesis",
+        "--consistency-models",
+    ] {
+        let out = refused_test(&["--sim", "-w", "echo", flag, &token]);
+        assert_eq!(out.status.code(), Some(4), "{flag}");
+        let text = bounded(&out);
+        // The excerpt may begin with a quote the message puts around it.
+        assert!(text.contains(&shown[..60]), "{flag}: {text}");
+        assert!(
+            text.contains("x... (100000 bytes)") || text.contains("x... (100001 bytes)"),
+            "{flag}: {text}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        lightcone(&["check", &path.to_string_lossy(), "--model", "cas-register"])
+    };
+    let out = check(
+        "a.edn",
+        format!("{{:process 0, :type :{token}, :f :read}}\n"),
+    );
+    assert_refused(
+        &out,
+        &["found :xxxxxxxx", "... (100001 bytes)", "reading as edn"],
+    );
+    bounded(&out);
+    let out = check(
+        "b.log",
+        format!("INFO  jepsen.util - 0\t:invoke\t:read\t{token}\n"),
+    );
+    assert_refused(
+        &out,
+        &[
+            "found `xxxx",
+            "... (100001 bytes)`; reading as porcupine-etcd",
+        ],
+    );
+    bounded(&out);
+    // Read, but malformed for the model: the verdict's reason is bounded.
+    let out = check(
+        "c.edn",
+        format!("{{:process 0, :type :invoke, :f {token}}}\n"),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("malformed history"));
+    bounded(&out);
+}
+
+/// Input that is not UTF-8 is refused with the byte offset, line and
+/// column of the first bad byte, and what the byte is.
+#[test]
+fn a_history_that_is_not_text_is_refused_at_its_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.jsonl");
+    let mut bytes = b"{\"process\":0}\n\nab\xc3\xa9cd".to_vec();
+    bytes.extend([0xff, 0xfe, 0x00, 0x81, 0x82]);
+    std::fs::write(&path, &bytes).unwrap();
+    let out = lightcone(&["check", &path.to_string_lossy(), "--model", "cas-register"]);
+    assert_refused(
+        &out,
+        &[
+            "garbage.jsonl: byte 21 (line 3, column 6) is not UTF-8 text (bytes 0xff 0xfe 0x00 0x81)",
+            "a history is text",
+        ],
+    );
+}

@@ -339,7 +339,10 @@ fn a_sub_millisecond_recovery_time_replays() {
     // matters is that the replay is the same run.
     let first = lightcone(&args, a.path());
     let command = printed_replay(&first.stderr);
-    assert!(command.contains("--recovery-time 0.000000003 "), "{command}");
+    assert!(
+        command.contains("--recovery-time 0.000000003 "),
+        "{command}"
+    );
     assert!(
         command.contains("--nemesis-interval 0.000250001"),
         "{command}"
