@@ -17,6 +17,7 @@ use lightcone_linear::{self as linear, LinearOptions, LinearResult};
 use lightcone_runner::exit_code;
 
 use crate::check_txn;
+use crate::flags::bound_message;
 use serde_json::{json, Value};
 
 #[derive(Args, Debug)]
@@ -64,11 +65,13 @@ pub struct CheckArgs {
     /// jsonl, edn, porcupine-etcd or porcupine-kv; detected when absent.
     #[arg(long)]
     format: Option<Format>,
-    /// Seconds per history before the verdict is unknown.
-    #[arg(long)]
-    time_limit: Option<f64>,
-    /// Most search configurations cached at once (memory budget); past it
-    /// the verdict is unknown.
+    /// Seconds per history before the verdict is unknown (positive, at
+    /// most a year; no limit when absent).
+    #[arg(long, value_parser = crate::flags::seconds, allow_hyphen_values = true,
+          value_name = "SECONDS")]
+    time_limit: Option<u64>,
+    /// Most search configurations cached at once (memory budget, at least
+    /// 1); past it the verdict is unknown.
     #[arg(long, default_value_t = 10_000_000)]
     configs_max: usize,
     /// Check every partition to the end, for a witness of each invalid one.
@@ -88,14 +91,54 @@ pub struct CheckArgs {
 }
 
 fn read_input(path: &PathBuf) -> Result<String, String> {
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
+    let bytes = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .map_err(|e| format!("could not read standard input: {e}"))?;
-        return Ok(text);
-    }
-    std::fs::read_to_string(path).map_err(|e| format!("could not read {}: {e}", path.display()))
+        bytes
+    } else {
+        std::fs::read(path).map_err(|e| format!("could not read {}: {e}", path.display()))?
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        let name = if path.as_os_str() == "-" {
+            "standard input".to_string()
+        } else {
+            path.display().to_string()
+        };
+        not_utf8(&name, e.as_bytes(), e.utf8_error().valid_up_to())
+    })
+}
+
+/// The error for input that is not UTF-8 text: where the first bad byte
+/// is (byte offset, line and column) and what it is.
+fn not_utf8(name: &str, bytes: &[u8], offset: usize) -> String {
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    // The prefix is valid UTF-8, so the column counts its characters.
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    let shown: Vec<String> = bytes[offset..]
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:#04x}"))
+        .collect();
+    format!(
+        "{name}: byte {offset} (line {line}, column {column}) is not UTF-8 text (bytes {}); \
+         a history is text: JSONL, EDN or Porcupine's logs",
+        shown.join(" ")
+    )
+}
+
+/// `--time-limit` as a duration.
+fn time_limit(args: &CheckArgs) -> Option<Duration> {
+    args.time_limit.map(Duration::from_nanos)
 }
 
 fn parse(args: &CheckArgs, path: &PathBuf) -> Result<(History, Format), String> {
@@ -167,7 +210,7 @@ fn check_parsed(
             search_budget: args.search_budget,
         };
         let options = check_txn::options(model, &flags)?;
-        let (result, took) = check_txn::check(history, options, args.time_limit);
+        let (result, took) = check_txn::check(history, options, time_limit(args));
         return Ok((Outcome::Txn(result), took));
     }
     if name == "kafka" {
@@ -205,10 +248,9 @@ fn check_parsed(
     options.split = !args.no_split;
     options.stop = Some(Arc::clone(&stop));
     let done = Arc::new(AtomicBool::new(false));
-    if let Some(limit) = args.time_limit {
+    if let Some(limit) = time_limit(args) {
         // The checker never reads a clock: this thread tells it to stop.
         let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
-        let limit = Duration::from_secs_f64(limit.max(0.0));
         std::thread::spawn(move || {
             let start = Instant::now();
             while start.elapsed() < limit {
@@ -228,7 +270,7 @@ fn check_parsed(
     {
         result.reason = Some(format!(
             "the time limit of {} s ran out",
-            args.time_limit.unwrap_or(0.0)
+            crate::flags::format_seconds(args.time_limit.unwrap_or(0))
         ));
     }
     let timeline = result
@@ -248,11 +290,12 @@ fn print_linear(path: &Path, result: &LinearResult, timeline: &str, ms: f64) {
         result.op_count,
         if parts == 1 { "" } else { "s" },
     );
+    // A malformed history's reason may quote its input: bounded.
     if let Some(reason) = &result.reason {
-        println!("  {reason}");
+        println!("  {}", bound_message(reason));
     }
     for problem in result.problems() {
-        println!("  {problem}");
+        println!("  {}", bound_message(&problem.to_string()));
     }
     for line in timeline.lines() {
         println!("  {line}");
@@ -338,6 +381,13 @@ fn write_html(
 pub fn run(args: CheckArgs) -> i32 {
     let mut worst = Validity::Valid;
     let mut errors = 0;
+    if args.configs_max == 0 {
+        eprintln!(
+            "error: --configs-max is 0; the search needs room for at least 1 configuration \
+             (the default is 10000000)"
+        );
+        return exit_code::USAGE;
+    }
     if args.html.is_some() && args.histories.len() > 1 {
         eprintln!(
             "error: --html writes one history's page, and {} histories were given; check them one at a time",
@@ -352,7 +402,7 @@ pub fn run(args: CheckArgs) -> i32 {
                 if let Some(file) = &args.html {
                     if let Err(message) = write_html(file, path, &outcome, &history) {
                         errors += 1;
-                        eprintln!("error: {message}");
+                        crate::flags::print_error(&message);
                     }
                 }
                 let ms = took.as_secs_f64() * 1000.0;
@@ -360,7 +410,7 @@ pub fn run(args: CheckArgs) -> i32 {
                     let dir = check_txn::out_dir(dir, path, position, args.histories.len());
                     if let Err(message) = check_txn::write_out(&dir, result) {
                         errors += 1;
-                        eprintln!("error: {message}");
+                        crate::flags::print_error(&message);
                     }
                 }
                 match (&outcome, args.json) {
@@ -398,7 +448,7 @@ pub fn run(args: CheckArgs) -> i32 {
             }
             Err(message) => {
                 errors += 1;
-                eprintln!("error: {message}");
+                crate::flags::print_error(&message);
             }
         }
     }

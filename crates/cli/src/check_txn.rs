@@ -46,7 +46,7 @@ pub fn options(model: TxnModel, flags: &TxnFlags) -> Result<TxnOptions, String> 
 pub fn check(
     history: &History,
     mut options: TxnOptions,
-    time_limit: Option<f64>,
+    time_limit: Option<Duration>,
 ) -> (CheckResult<Details>, Duration) {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
@@ -54,7 +54,6 @@ pub fn check(
     if let Some(limit) = time_limit {
         // The checker never reads a clock: this thread tells it to stop.
         let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
-        let limit = Duration::from_secs_f64(limit.max(0.0));
         std::thread::spawn(move || {
             let start = Instant::now();
             while start.elapsed() < limit {

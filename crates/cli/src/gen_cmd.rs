@@ -108,7 +108,55 @@ impl TxnArgs {
     }
 }
 
+/// The most client processes of the register generators (each keeps a
+/// slot; the transactional generator's bound too).
+const CLIENTS_MAX: usize = 1_000_000;
+/// The most operations of a history built whole in memory (the register
+/// generators, and the transactional ones with --inject): about 540 bytes
+/// each at the peak (measured with /usr/bin/time -f %M: 1M register ops
+/// 0.65 GB, 4M 2.2 GB), so 5.5 GB at the bound.
+const OPS_MAX: usize = 10_000_000;
+
+/// `value` of `flag` if it is at most `max`, else the message saying so.
+fn at_most(flag: &str, value: usize, max: usize, why: &str) -> Result<usize, String> {
+    if value > max {
+        Err(format!("{flag} is {value}; use at most {max} ({why})"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// The register generators' sizes, checked.
+fn register_sizes(clients: usize, ops: usize) -> Result<(), String> {
+    let in_memory = "the history is built in memory, about 540 bytes per operation";
+    at_most(
+        "--clients",
+        clients,
+        CLIENTS_MAX,
+        "each client keeps a slot",
+    )?;
+    at_most("--ops", ops, OPS_MAX, in_memory)?;
+    Ok(())
+}
+
 pub fn run(args: GenArgs) -> i32 {
+    let sizes = match &args.kind {
+        GenKind::Register { clients, ops, .. } | GenKind::UniqueRegister { clients, ops, .. } => {
+            register_sizes(*clients, *ops)
+        }
+        GenKind::ListAppend(txn) | GenKind::RwRegister(txn) if txn.inject.is_some() => at_most(
+            "--txns",
+            txn.txns,
+            OPS_MAX / 2,
+            "with --inject the history is built in memory",
+        )
+        .map(|_| ()),
+        _ => Ok(()),
+    };
+    if let Err(message) = sizes {
+        crate::flags::print_error(&message);
+        return exit_code::USAGE;
+    }
     let history = match args.kind {
         GenKind::Register {
             clients,
@@ -136,7 +184,7 @@ fn run_txn(workload: Workload, seed: u64, edn: bool, args: &TxnArgs) -> i32 {
     let generator = match TxnGenerator::new(workload, seed, &options) {
         Ok(generator) => generator,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::flags::print_error(&e);
             return exit_code::USAGE;
         }
     };
@@ -147,7 +195,7 @@ fn run_txn(workload: Workload, seed: u64, edn: bool, args: &TxnArgs) -> i32 {
         ops: generator.collect(),
     };
     if let Err(e) = txn_gen::inject(&mut history, workload, anomaly, seed) {
-        eprintln!("error: {e}");
+        crate::flags::print_error(&e);
         return exit_code::USAGE;
     }
     finish(write_ops(history.ops.into_iter(), edn, true))

@@ -3,6 +3,7 @@
 mod alloc;
 mod check_cmd;
 mod check_txn;
+mod flags;
 mod gen_cmd;
 mod node_cmd;
 mod serve_cmd;
@@ -43,7 +44,13 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            // clap echoes a bad value whole: a 100 KB one is bounded here.
+            let text = e.render().to_string();
+            if flags::bound_message(&text) != text && e.use_stderr() {
+                eprint!("{}", flags::bound_message(&text));
+            } else {
+                let _ = e.print();
+            }
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::SUCCESS

@@ -61,7 +61,7 @@ pub fn run(args: NodeArgs) -> i32 {
     match lightcone_nodes::run(&args.spec) {
         Ok(()) => exit_code::VALID,
         Err(e) => {
-            eprintln!("error: node {}: {e}", args.spec.name());
+            crate::flags::print_error(&format!("node {}: {e}", args.spec.name()));
             exit_code::WORKBENCH
         }
     }

@@ -105,9 +105,10 @@ pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
     cmd
 }
 
-/// Nanoseconds as a flag's seconds (the shortest decimal that parses back).
+/// Nanoseconds as a flag's seconds (exact: the decimal parses back to
+/// the same nanoseconds).
 fn secs(ns: u64) -> String {
-    format!("{}", ns as f64 / NANOS_PER_SEC as f64)
+    crate::flags::format_seconds(ns)
 }
 
 /// The flags of the faults `config` injects (nemesis, loss, duplication).
@@ -217,11 +218,11 @@ pub fn run_one(
             report.exit_code()
         }
         Err(lightcone_runner::RunnerError::Config(e)) => {
-            eprintln!("error: {e}");
+            crate::flags::print_error(&e);
             exit_code::USAGE
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::flags::print_error(&e);
             exit_code::WORKBENCH
         }
     }
@@ -262,7 +263,7 @@ pub fn run_sweep(
     let outcomes = match lightcone_sim::sweep(&config, &seeds, factory, threads) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::flags::print_error(&e);
             return exit_code::USAGE;
         }
     };
@@ -302,7 +303,10 @@ fn print_shrunk(config: &TestConfig, factory: &SharedFactory, node_args: &[Strin
             );
         }
         Ok(_) => println!("seed {} does not shrink further", config.seed),
-        Err(e) => eprintln!("error while shrinking: {e}"),
+        Err(e) => eprintln!(
+            "error while shrinking: {}",
+            crate::flags::bound_message(&e.to_string())
+        ),
     }
 }
 

@@ -1,17 +1,25 @@
 //! `lightcone test`: Maelstrom's flags, lightcone's defaults.
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
-use lightcone_core::{Availability, LatencyDist, NemesisConfig, Ratio, TestConfig, NANOS_PER_SEC};
+use lightcone_core::{Availability, LatencyDist, NemesisConfig, Ratio, TestConfig, NANOS_PER_MS};
 use lightcone_nodes::NodeSpec;
 use lightcone_runner::{exit_code, ProgramError, RunOptions, RunnerError};
 use lightcone_workload::Topology;
 
+use crate::flags::{self, excerpt};
 use crate::sim_cmd::{self, Shard};
+
+/// The most nodes a test takes (`--node-count`, `--nodes`); a run that
+/// large is also held to the memory estimate.
+const NODE_COUNT_MAX: usize = 1_000_000;
+/// The most clients (`--concurrency`); held to the memory estimate too.
+const CONCURRENCY_MAX: usize = 10_000_000;
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
@@ -19,7 +27,8 @@ pub struct TestArgs {
     #[arg(short = 'w', long, default_value = "lin-kv",
           value_parser = clap::builder::PossibleValuesParser::new(lightcone_workload::NAMES))]
     workload: String,
-    /// The node program: a path, or a name looked up in PATH (python3 with the script as its
+    /// The node program: a path (a bare name of a file in the current folder runs that file,
+    /// as in Maelstrom), or else a name looked up in PATH (python3 with the script as its
     /// argument); defaults to lightcone's reference node for the workload.
     #[arg(long)]
     bin: Option<PathBuf>,
@@ -29,18 +38,19 @@ pub struct TestArgs {
     /// Node names, comma-separated (default n1..n5 when --node-count is absent).
     #[arg(long, value_delimiter = ',')]
     nodes: Option<Vec<String>>,
-    /// Seconds of workload before healing and final reads.
-    #[arg(long, default_value_t = 60.0)]
-    time_limit: f64,
+    /// Seconds of workload before healing and final reads (at most a year).
+    #[arg(long, default_value = "60", value_parser = flags::seconds, allow_hyphen_values = true,
+          value_name = "SECONDS")]
+    time_limit: u64,
     /// Client requests per second, over all clients.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, allow_hyphen_values = true)]
     rate: f64,
     /// Number of clients; a suffix n multiplies by the node count (2n). Default: Maelstrom's 1n,
     /// and 2n for lin-kv, which needs two clients per key and node.
     #[arg(long)]
     concurrency: Option<String>,
-    /// Mean network latency between nodes, in ms.
-    #[arg(long, default_value_t = 0)]
+    /// Mean network latency between nodes, in ms (at most a year).
+    #[arg(long, default_value_t = 0, value_parser = flags::millis, allow_hyphen_values = true)]
     latency: u64,
     /// constant, uniform or exponential.
     #[arg(long, default_value = "constant")]
@@ -48,8 +58,8 @@ pub struct TestArgs {
     /// Faults, comma-separated: partition, kill, pause, clock (clock needs --sim).
     #[arg(long, value_delimiter = ',')]
     nemesis: Vec<String>,
-    /// Bound of the clock offsets `--nemesis clock` gives nodes, in ms.
-    #[arg(long, default_value_t = 1000)]
+    /// Bound of the clock offsets `--nemesis clock` gives nodes, in ms (at most a year).
+    #[arg(long, default_value_t = 1000, value_parser = flags::millis, allow_hyphen_values = true)]
     clock_skew_ms: u64,
     /// Probability that a message between nodes is lost, as a ratio (1/100).
     #[arg(long, default_value = "0/1")]
@@ -69,9 +79,10 @@ pub struct TestArgs {
     /// With --seeds: do not shrink the first failing seed.
     #[arg(long, requires = "seeds")]
     no_shrink: bool,
-    /// Mean seconds between nemesis operations.
-    #[arg(long, default_value_t = 10.0)]
-    nemesis_interval: f64,
+    /// Mean seconds between nemesis operations (at most a year).
+    #[arg(long, default_value = "10", value_parser = flags::seconds, allow_hyphen_values = true,
+          value_name = "SECONDS")]
+    nemesis_interval: u64,
     /// Broadcast topology: line, grid, tree, tree2, tree3, tree4, total.
     #[arg(long, default_value = "grid")]
     topology: Topology,
@@ -100,7 +111,8 @@ pub struct TestArgs {
     /// Log every message as it is received.
     #[arg(long)]
     log_net_recv: bool,
-    /// Run the test this many times.
+    /// Run the test this many times (seeds --seed, --seed+1, ... or fresh ones; the worst exit
+    /// code wins). With --sim too; not with --seeds.
     #[arg(long, default_value_t = 1)]
     test_count: u32,
     /// The run's seed (network latency, partitions, generator); chosen and printed when absent.
@@ -118,9 +130,10 @@ pub struct TestArgs {
     /// Bytes of each node process's stderr kept in its log (128 MiB); the rest is counted, with a marker where the log was cut.
     #[arg(long, default_value_t = 128 << 20)]
     node_log_bytes_max: u64,
-    /// Seconds to wait between healing and the final reads.
-    #[arg(long, default_value_t = 10.0)]
-    recovery_time: f64,
+    /// Seconds to wait between healing and the final reads (at most a year).
+    #[arg(long, default_value = "10", value_parser = flags::seconds, allow_hyphen_values = true,
+          value_name = "SECONDS")]
+    recovery_time: u64,
     /// Folder for results.
     #[arg(long, default_value = "store")]
     store: PathBuf,
@@ -137,7 +150,7 @@ pub struct TestArgs {
 }
 
 fn usage(message: String) -> i32 {
-    eprintln!("error: {message}");
+    crate::flags::print_error(&message);
     exit_code::USAGE
 }
 
@@ -145,14 +158,6 @@ fn usage(message: String) -> i32 {
 /// ran.
 fn bad_program(e: &ProgramError) -> i32 {
     usage(format!("{e}\nnothing was run and no results were written"))
-}
-
-fn seconds(flag: &str, s: f64) -> Result<u64, String> {
-    if s.is_finite() && s > 0.0 {
-        Ok((s * NANOS_PER_SEC as f64) as u64)
-    } else {
-        Err(format!("{flag} is {s}; use a positive number of seconds"))
-    }
 }
 
 /// Maelstrom's `pos?` check on an integer flag.
@@ -172,8 +177,18 @@ fn parse_concurrency(s: &str, node_count: usize) -> Result<usize, String> {
         .parse()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("--concurrency is {s:?}; use a positive integer, optionally with the suffix n (2n = twice the node count)"))?;
-    Ok(if per_node { n * node_count } else { n })
+        .ok_or_else(|| format!("--concurrency is {:?}; use a positive integer, optionally with the suffix n (2n = twice the node count)", excerpt(s)))?;
+    let clients = if per_node {
+        n.checked_mul(node_count)
+    } else {
+        Some(n)
+    };
+    clients.filter(|c| *c <= CONCURRENCY_MAX).ok_or_else(|| {
+        format!(
+            "--concurrency is {:?}; use at most {CONCURRENCY_MAX} clients",
+            excerpt(s)
+        )
+    })
 }
 
 fn parse_availability(s: &str) -> Result<Availability, String> {
@@ -184,20 +199,37 @@ fn parse_availability(s: &str) -> Result<Availability, String> {
         .ok()
         .filter(|f| (0.0..=1.0).contains(f))
         .map(Availability::Fraction)
-        .ok_or_else(|| format!("--availability is {s:?}; use `total` or a fraction from 0 to 1"))
+        .ok_or_else(|| {
+            format!(
+                "--availability is {:?}; use `total` or a fraction from 0 to 1",
+                excerpt(s)
+            )
+        })
 }
 
 /// The run `args` describe (the workload's name was checked by clap).
 fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
     let nodes: Vec<String> = match (args.node_count, &args.nodes) {
         (Some(0), _) => return Err("--node-count is 0; a test needs at least one node".into()),
+        (Some(n), _) if n > NODE_COUNT_MAX => {
+            return Err(format!(
+                "--node-count is {n}; use at most {NODE_COUNT_MAX} nodes"
+            ))
+        }
         (Some(n), _) => (0..n).map(|i| format!("n{i}")).collect(),
-        (None, Some(nodes)) => nodes.clone(),
+        (None, Some(nodes)) if nodes.len() > NODE_COUNT_MAX => {
+            return Err(format!(
+                "--nodes names {} nodes; use at most {NODE_COUNT_MAX}",
+                nodes.len()
+            ))
+        }
+        (None, Some(nodes)) => nodes.iter().map(|id| id.trim().to_string()).collect(),
         (None, None) => (1..=5).map(|i| format!("n{i}")).collect(),
     };
     let mut nemesis = NemesisConfig {
-        interval_ns: seconds("--nemesis-interval", args.nemesis_interval)?,
-        clock_skew_ns: args.clock_skew_ms * 1_000_000,
+        interval_ns: args.nemesis_interval,
+        // Bounded by flags::millis: no overflow.
+        clock_skew_ns: args.clock_skew_ms * NANOS_PER_MS,
         ..NemesisConfig::default()
     };
     for fault in &args.nemesis {
@@ -209,7 +241,8 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
             "" => {}
             other => {
                 return Err(format!(
-                    "unknown nemesis {other:?}; the faults are partition, kill, pause, clock (comma-separated)"
+                    "unknown nemesis {:?}; the faults are partition, kill, pause, clock (comma-separated)",
+                    excerpt(other)
                 ))
             }
         }
@@ -229,7 +262,31 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
     if args.test_count == 0 {
         return Err("--test-count is 0; use at least 1".into());
     }
-    Ok(TestConfig {
+    if args.node_queue_max == 0 {
+        return Err(
+            "--node-queue-max is 0; a node's inbound queue must hold at least 1 message \
+             (with 0 not even init would reach it)"
+                .into(),
+        );
+    }
+    // Below a kilobyte not even init fits, nor a line worth reading.
+    for (flag, value) in [
+        ("--node-queue-bytes-max", args.node_queue_bytes_max),
+        ("--line-bytes-max", args.line_bytes_max as u64),
+        ("--node-log-bytes-max", args.node_log_bytes_max),
+    ] {
+        if value < 1024 {
+            return Err(format!(
+                "{flag} is {value}; use at least 1024 bytes (the default is {})",
+                match flag {
+                    "--node-queue-bytes-max" => "67108864 (64 MiB)",
+                    "--line-bytes-max" => "16777216 (16 MiB)",
+                    _ => "134217728 (128 MiB)",
+                }
+            ));
+        }
+    }
+    let config = TestConfig {
         workload: args.workload.clone(),
         node_count: nodes.len(),
         concurrency: match &args.concurrency {
@@ -238,7 +295,7 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
         },
         nodes,
         rate: args.rate,
-        time_limit_ns: seconds("--time-limit", args.time_limit)?,
+        time_limit_ns: args.time_limit,
         latency_ms: args.latency,
         latency_dist: args.latency_dist,
         loss: args.loss,
@@ -261,7 +318,7 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
             .map(parse_availability)
             .transpose()?,
         seed,
-        recovery_ns: seconds("--recovery-time", args.recovery_time)?,
+        recovery_ns: args.recovery_time,
         log_net_send: args.log_net_send,
         log_net_recv: args.log_net_recv,
         message_log_max: if args.no_report {
@@ -270,7 +327,10 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
             args.message_log_max
         },
         ..TestConfig::default()
-    })
+    };
+    // Checked here, before any seed is printed or folder made.
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
 }
 
 pub fn run(args: TestArgs) -> i32 {
@@ -308,7 +368,7 @@ pub fn run(args: TestArgs) -> i32 {
     let mut worst = 0;
     for i in 0..args.test_count {
         let seed = match args.seed {
-            Some(s) => s + u64::from(i),
+            Some(s) => s.wrapping_add(u64::from(i)),
             None => lightcone_rng::fresh_seed(),
         };
         let config = match config(&args, seed) {
@@ -339,11 +399,13 @@ pub fn run(args: TestArgs) -> i32 {
             Err(RunnerError::Config(e)) => return usage(e.to_string()),
             Err(RunnerError::Program(e)) if args.bin.is_some() => return bad_program(&e),
             Err(RunnerError::Program(e)) => {
-                eprintln!("error: cannot run lightcone's own reference node: {e}");
+                crate::flags::print_error(&format!(
+                    "cannot run lightcone's own reference node: {e}"
+                ));
                 return exit_code::WORKBENCH;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::flags::print_error(&e);
                 exit_code::WORKBENCH
             }
         };
@@ -378,8 +440,23 @@ fn node_program(args: &TestArgs) -> Result<(PathBuf, Vec<String>), i32> {
         node_args.extend(args.args.iter().cloned());
         return Ok((exe, node_args));
     };
-    lightcone_runner::resolve_program(bin).map_err(|e| bad_program(&e))?;
-    Ok((bin.clone(), args.args.clone()))
+    let bin = here_or_in_path(bin);
+    lightcone_runner::resolve_program(&bin).map_err(|e| bad_program(&e))?;
+    Ok((bin, args.args.clone()))
+}
+
+/// A bare `--bin` name (no `/`) that names a file in the current folder
+/// is that file, as in Maelstrom, which runs `--bin` as a path relative
+/// to where it was started (`--bin echo.py` runs ./echo.py); any other
+/// bare name is looked up in PATH (`--bin python3 -- node.py`), which
+/// Maelstrom does not do.
+fn here_or_in_path(bin: &Path) -> PathBuf {
+    let bare = !bin.as_os_str().is_empty() && !bin.as_os_str().as_bytes().contains(&b'/');
+    if bare && bin.is_file() {
+        Path::new(".").join(bin)
+    } else {
+        bin.to_path_buf()
+    }
 }
 
 /// The worse of two exit codes: errors and interrupts, then invalid, then
@@ -402,8 +479,14 @@ fn run_sim(args: TestArgs) -> i32 {
     if args.bin.is_some() {
         return usage("--sim runs lightcone's SDK nodes in-process; a --bin program runs only in process mode (drop --sim)".into());
     }
-    let seed = args.seed.unwrap_or_else(lightcone_rng::fresh_seed);
-    let config = match config(&args, seed) {
+    if args.seeds.is_some() && args.test_count > 1 {
+        return usage(format!(
+            "--test-count {} repeats one run, and --seeds already runs one per seed; drop one of them",
+            args.test_count
+        ));
+    }
+    let first_seed = args.seed.unwrap_or_else(lightcone_rng::fresh_seed);
+    let config = match config(&args, first_seed) {
         Ok(c) => c,
         Err(message) => return usage(message),
     };
@@ -412,9 +495,9 @@ fn run_sim(args: TestArgs) -> i32 {
         Err(message) => return usage(message),
     };
     let node_args = &args.args;
-    match args.seeds.clone() {
+    if let Some(range) = args.seeds.clone() {
         // A sweep writes no report: record no messages.
-        Some(range) => sim_cmd::run_sweep(
+        return sim_cmd::run_sweep(
             TestConfig {
                 message_log_max: 0,
                 ..config
@@ -424,19 +507,32 @@ fn run_sim(args: TestArgs) -> i32 {
             range,
             args.shard,
             args.no_shrink,
-        ),
-        None => {
-            let command_line = std::env::args().collect::<Vec<_>>().join(" ");
-            sim_cmd::run_one(
-                config,
-                &*factory,
-                node_args,
-                args.store.clone(),
-                command_line,
-                args.no_report,
-            )
-        }
+        );
     }
+    // --test-count as in process mode: the run again with the next seed
+    // (or a fresh one when --seed is absent), the worst exit code wins.
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    let mut worst = exit_code::VALID;
+    for i in 0..args.test_count {
+        let seed = match (i, args.seed) {
+            (0, _) => first_seed,
+            (_, Some(s)) => s.wrapping_add(u64::from(i)),
+            (_, None) => lightcone_rng::fresh_seed(),
+        };
+        let code = sim_cmd::run_one(
+            TestConfig {
+                seed,
+                ..config.clone()
+            },
+            &*factory,
+            node_args,
+            args.store.clone(),
+            command_line.clone(),
+            args.no_report,
+        );
+        worst = worse(worst, code);
+    }
+    worst
 }
 
 #[cfg(test)]
@@ -505,6 +601,21 @@ mod tests {
                 "--consistency-models",
                 "serializable, read-committed",
             ],
+            // Sub-millisecond durations (once printed in a form that read
+            // back a nanosecond short, or as 0, which is refused).
+            &[
+                "--sim",
+                "-w",
+                "echo",
+                "--recovery-time",
+                "0.0000005",
+                "--time-limit",
+                "0.000000003",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "2.5e-7",
+            ],
         ] {
             let original = config(&parse(args), 7).unwrap();
             let replay = crate::sim_cmd::replay_command(&original, &[]);
@@ -541,7 +652,7 @@ mod tests {
             faults,
             (0u64..3, 0u64..3, 1u64..20, 1u64..40, 1u64..9),
             models,
-            (1u32..30, any::<u32>()),
+            ((0u32..30, 0u32..1_000_000_000), any::<u32>()),
         )
             .prop_map(
                 |(
@@ -551,8 +662,10 @@ mod tests {
                     faults,
                     (loss, dup, keys, writes, txn),
                     models,
-                    (recovery, seed),
+                    ((recovery_s, recovery_ns), seed),
                 )| {
+                    // Any positive number of seconds to the nanosecond.
+                    let recovery = format!("{recovery_s}.{:09}", recovery_ns.max(1));
                     let mut args: Vec<String> = ["--sim", "-w", workload]
                         .iter()
                         .map(|s| s.to_string())

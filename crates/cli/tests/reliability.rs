@@ -476,3 +476,24 @@ fn duplicate_and_stray_replies_are_counted_and_reported() {
     assert_eq!(u["samples"][0]["why"], "late");
     assert!(String::from_utf8_lossy(&out.stdout).contains("unexpected replies to clients, dropped"));
 }
+
+#[test]
+fn byte_bounds_below_a_kilobyte_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for flag in [
+        "--node-queue-bytes-max",
+        "--line-bytes-max",
+        "--node-log-bytes-max",
+    ] {
+        let out = run(
+            dir.path(),
+            &["-w", "echo", "--time-limit", "1", flag, "10"].map(str::to_string),
+        );
+        assert_eq!(out.status.code(), Some(4), "{flag}");
+        assert!(
+            stderr(&out).contains(&format!("{flag} is 10; use at least 1024 bytes")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -6,6 +6,55 @@ use lightcone_workload::Topology;
 
 use crate::{NANOS_PER_MS, NANOS_PER_SEC};
 
+/// The longest duration a run takes for its time limit, recovery time,
+/// nemesis interval, mean latency or clock skew: a year. The core adds a
+/// few such durations to the current time, scaled at most by the latency
+/// distribution's tail (an exponential draw is under 37 x its mean) and
+/// lin-kv's client timeout (10 x the mean latency); that stays far below
+/// the 584 years of u64 nanoseconds, so no time sum overflows.
+pub const DURATION_NS_MAX: u64 = 365 * 24 * 3600 * NANOS_PER_SEC;
+/// The smallest positive `--rate`: one request in about 12 days. A smaller
+/// one would draw delays past any time limit (and past u64 nanoseconds).
+pub const RATE_POSITIVE_MIN: f64 = 1e-6;
+/// The most keys in play at once (`--key-count`; kafka keeps a list of
+/// them); the transactional generator's own bound.
+pub const KEY_COUNT_MAX: u64 = 1_000_000;
+/// The most micro-operations in a transaction (`--max-txn-length`); the
+/// transactional generator's own bound.
+pub const TXN_LENGTH_MAX: u64 = 100_000;
+/// The longest node id: ids name files (`node-logs/<id>.log`).
+pub const NODE_ID_LEN_MAX: usize = 64;
+
+/// Why `id` cannot name a node, or `None` when it can: node ids are file
+/// names and message addresses, so they are letters, digits, `-` and `_`,
+/// at most [`NODE_ID_LEN_MAX`] long, and neither a client's (`c1`) nor a
+/// service's (`lin-kv`).
+pub fn node_id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        return Some("a node id cannot be empty; name nodes n1, n2...");
+    }
+    if id.len() > NODE_ID_LEN_MAX {
+        return Some("node ids are at most 64 characters (they name files)");
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Some(
+            "node ids are letters, digits, `-` and `_` (they name files); name nodes n1, n2...",
+        );
+    }
+    if crate::services::is_service(id) {
+        return Some(
+            "that id belongs to a service (lin-kv, seq-kv, lww-kv, lin-tso); name nodes n1, n2...",
+        );
+    }
+    if id.starts_with('c') {
+        return Some("ids starting with `c` belong to clients; name nodes n1, n2...");
+    }
+    None
+}
+
 /// How a message's latency is drawn (Maelstrom's `--latency-dist`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LatencyDist {
@@ -199,8 +248,23 @@ pub enum ConfigError {
         value: String,
         fix: &'static str,
     },
+    #[error("node id {id:?}: {fix}")]
+    NodeId { id: String, fix: &'static str },
     #[error(transparent)]
     Workload(#[from] lightcone_workload::WorkloadError),
+}
+
+/// How much of a bad value an error message shows, in characters.
+const EXCERPT_CHARS_MAX: usize = 80;
+
+/// `text` as an error message shows it: whole when short, else its first
+/// 80 characters and its length ("abc... (100000 bytes)"), so that a huge
+/// bad value is not echoed whole.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS_MAX) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}... ({} bytes)", &text[..end], text.len()),
+    }
 }
 
 impl TestConfig {
@@ -223,18 +287,19 @@ impl TestConfig {
         if ids.is_empty() {
             return invalid("--node-count", "0".into(), "a test needs at least one node");
         }
-        if let Some(bad) = ids.iter().find(|id| id.is_empty() || id.starts_with('c')) {
-            return invalid(
-                "a node id",
-                format!("{bad:?}"),
-                "ids starting with `c` belong to clients; name nodes n1, n2...",
-            );
+        for id in &ids {
+            if let Some(fix) = node_id_problem(id) {
+                return Err(ConfigError::NodeId {
+                    id: excerpt(id),
+                    fix,
+                });
+            }
         }
         let mut sorted = ids.clone();
         sorted.sort();
         sorted.dedup();
         if sorted.len() != ids.len() {
-            return invalid("--nodes", ids.join(","), "node ids must differ");
+            return invalid("--nodes", excerpt(&ids.join(",")), "node ids must differ");
         }
         if self.concurrency == 0 {
             return invalid("--concurrency", "0".into(), "use at least 1 (or 1n)");
@@ -242,22 +307,19 @@ impl TestConfig {
         if !(self.rate >= 0.0 && self.rate.is_finite()) {
             return invalid("--rate", self.rate.to_string(), "use a non-negative number");
         }
-        if self.time_limit_ns == 0 {
+        if self.rate > 0.0 && self.rate < RATE_POSITIVE_MIN {
             return invalid(
-                "--time-limit",
-                "0".into(),
-                "use a positive number of seconds",
+                "--rate",
+                self.rate.to_string(),
+                "use 0 (no requests) or at least 0.000001 requests per second",
             );
         }
-        if self.nemesis.is_enabled() && self.nemesis.interval_ns == 0 {
-            return invalid(
-                "--nemesis-interval",
-                "0".into(),
-                "use a positive number of seconds",
-            );
-        }
+        self.validate_durations()?;
         if self.key_count == Some(0) {
             return invalid("--key-count", "0".into(), "use a positive number of keys");
+        }
+        if let Some(keys) = self.key_count.filter(|k| *k > KEY_COUNT_MAX) {
+            return invalid("--key-count", keys.to_string(), "use at most 1000000 keys");
         }
         if self.max_writes_per_key == 0 {
             return invalid(
@@ -266,11 +328,11 @@ impl TestConfig {
                 "use a positive number of writes",
             );
         }
-        if self.max_txn_length == 0 {
+        if self.max_txn_length == 0 || self.max_txn_length > TXN_LENGTH_MAX {
             return invalid(
                 "--max-txn-length",
-                "0".into(),
-                "use a positive number of operations",
+                self.max_txn_length.to_string(),
+                "use a positive number of operations, at most 100000",
             );
         }
         if let Some(bad) = self
@@ -294,5 +356,113 @@ impl TestConfig {
             }
         }
         Ok(())
+    }
+
+    /// Every duration is positive where it must be and at most
+    /// [`DURATION_NS_MAX`], so that the core's time sums cannot overflow.
+    fn validate_durations(&self) -> Result<(), ConfigError> {
+        let too_long = "use at most a year: 31536000 s, or 31536000000 ms";
+        let positive = "use a positive number of seconds";
+        let ms = NANOS_PER_MS;
+        for (field, ns, must_be_positive, unit) in [
+            ("--time-limit", self.time_limit_ns, true, NANOS_PER_SEC),
+            ("--recovery-time", self.recovery_ns, false, NANOS_PER_SEC),
+            (
+                "--nemesis-interval",
+                self.nemesis.interval_ns,
+                self.nemesis.is_enabled(),
+                NANOS_PER_SEC,
+            ),
+            ("--clock-skew-ms", self.nemesis.clock_skew_ns, false, ms),
+            (
+                "client timeout",
+                self.client_timeout_ns,
+                true,
+                NANOS_PER_SEC,
+            ),
+            ("init timeout", self.init_timeout_ns, true, NANOS_PER_SEC),
+        ] {
+            if must_be_positive && ns == 0 {
+                return Err(ConfigError::Invalid {
+                    field,
+                    value: "0".into(),
+                    fix: positive,
+                });
+            }
+            if ns > DURATION_NS_MAX {
+                let value = format!("{}", ns as f64 / unit as f64);
+                return Err(ConfigError::Invalid {
+                    field,
+                    value,
+                    fix: too_long,
+                });
+            }
+        }
+        if self.latency_ms > DURATION_NS_MAX / ms {
+            return Err(ConfigError::Invalid {
+                field: "--latency",
+                value: self.latency_ms.to_string(),
+                fix: too_long,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_are_plain_names_of_neither_clients_nor_services() {
+        for good in ["n1", "N_2", "node-3", "a", &"n".repeat(NODE_ID_LEN_MAX)] {
+            assert_eq!(node_id_problem(good), None, "{good}");
+        }
+        for bad in ["", "../x", "n 1", "n/1", "é", "lin-kv", "lin-tso", "c1"] {
+            assert!(node_id_problem(bad).is_some(), "{bad:?}");
+        }
+        assert!(node_id_problem(&"n".repeat(NODE_ID_LEN_MAX + 1)).is_some());
+        let config = TestConfig {
+            nodes: vec!["n1".into(), "../../x".into()],
+            ..TestConfig::default()
+        };
+        let e = config.validate().unwrap_err().to_string();
+        assert!(
+            e.starts_with("node id \"../../x\": node ids are letters"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations_past_a_year_are_refused() {
+        let ok = TestConfig::default();
+        assert_eq!(ok.validate(), Ok(()));
+        let long = |c: TestConfig| c.validate().unwrap_err().to_string();
+        let e = long(TestConfig {
+            latency_ms: u64::MAX,
+            ..ok.clone()
+        });
+        assert!(
+            e.starts_with("--latency is 18446744073709551615; use at most a year"),
+            "{e}"
+        );
+        let e = long(TestConfig {
+            time_limit_ns: DURATION_NS_MAX + 1,
+            ..ok.clone()
+        });
+        assert!(e.starts_with("--time-limit is 31536000"), "{e}");
+        let mut skewed = ok.clone();
+        skewed.nemesis.clock_skew_ns = u64::MAX;
+        assert!(long(skewed).starts_with("--clock-skew-ms is"));
+        assert_eq!(
+            TestConfig {
+                time_limit_ns: DURATION_NS_MAX,
+                recovery_ns: DURATION_NS_MAX,
+                latency_ms: DURATION_NS_MAX / NANOS_PER_MS,
+                ..ok
+            }
+            .validate(),
+            Ok(())
+        );
     }
 }

@@ -26,7 +26,10 @@ mod results;
 mod services;
 mod test;
 
-pub use config::{ConfigError, LatencyDist, NemesisConfig, Ratio, TestConfig};
+pub use config::{
+    excerpt, node_id_problem, ConfigError, LatencyDist, NemesisConfig, Ratio, TestConfig,
+    DURATION_NS_MAX, KEY_COUNT_MAX, NODE_ID_LEN_MAX, RATE_POSITIVE_MIN, TXN_LENGTH_MAX,
+};
 pub use lightcone_check::availability::Availability;
 pub use lightcone_check::Validity;
 pub use nemesis::{ClockSkew, Fault, Grudge, PartitionKind};

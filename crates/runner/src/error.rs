@@ -16,7 +16,12 @@ pub enum RunnerError {
     /// run or when its first processes would not start. Nothing was run.
     #[error(transparent)]
     Program(#[from] ProgramError),
-    #[error("could not start node {node} as {bin:?}: {source}; check that --bin names an executable file")]
+    /// The system refused to start a node's process (its resources, or a
+    /// program that went away after the run began).
+    #[error(
+        "could not start node {node} as {bin:?}: {source}; {}",
+        spawn_fix(source)
+    )]
     Spawn {
         node: String,
         bin: PathBuf,
@@ -24,6 +29,18 @@ pub enum RunnerError {
     },
     #[error("could not write {path:?}: {source}")]
     Write { path: PathBuf, source: io::Error },
+}
+
+/// What to do about a process the system would not start, by its error.
+fn spawn_fix(source: &io::Error) -> &'static str {
+    match source.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => {
+            "too many open files: raise the limit (ulimit -n) or run fewer nodes"
+        }
+        Some(libc::EAGAIN) => "too many processes: raise the limit (ulimit -u) or run fewer nodes",
+        Some(libc::ENOMEM) => "out of memory: run fewer nodes, or free memory",
+        _ => "check that --bin still names an executable file",
+    }
 }
 
 pub(crate) fn write_err(path: &Path) -> impl FnOnce(io::Error) -> RunnerError + '_ {

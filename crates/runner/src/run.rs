@@ -142,14 +142,13 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
                 for p in &mut nodes {
                     p.kill();
                 }
+                // The run never started: leave no empty results behind
+                // (and `latest` was not moved).
+                folder.discard();
                 let source = match e {
                     StartError::Exec(source) => {
                         match ProgramError::from_exec(&options.bin, &program, source) {
-                            Ok(e) => {
-                                // Nothing ran: leave no empty results behind.
-                                folder.discard();
-                                return Err(e.into());
-                            }
+                            Ok(e) => return Err(e.into()),
                             Err(source) => source,
                         }
                     }
