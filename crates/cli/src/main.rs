@@ -5,6 +5,7 @@ mod check_cmd;
 mod check_txn;
 mod flags;
 mod gen_cmd;
+mod memory;
 mod node_cmd;
 mod serve_cmd;
 mod sim_cmd;

@@ -13,6 +13,7 @@ use lightcone_runner::{exit_code, ProgramError, RunOptions, RunnerError};
 use lightcone_workload::Topology;
 
 use crate::flags::{self, excerpt};
+use crate::memory;
 use crate::sim_cmd::{self, Shard};
 
 /// The most nodes a test takes (`--node-count`, `--nodes`); a run that
@@ -144,6 +145,10 @@ pub struct TestArgs {
     /// (the rest are counted, not drawn).
     #[arg(long, default_value_t = 100_000)]
     message_log_max: usize,
+    /// The most memory, in GB, the run may be estimated to need (default: this machine's
+    /// memory); a run estimated to need more is refused before it starts.
+    #[arg(long, value_parser = memory::parse_gb, allow_hyphen_values = true, value_name = "GB")]
+    memory_max: Option<f64>,
     /// Arguments passed to the node program (after `--` when they start with `-`).
     #[arg(trailing_var_arg = true)]
     args: Vec<String>,
@@ -375,6 +380,11 @@ pub fn run(args: TestArgs) -> i32 {
             Ok(c) => c,
             Err(message) => return usage(message),
         };
+        if i == 0 {
+            if let Err(message) = fits_in_memory(&args, &config, 1) {
+                return usage(message);
+            }
+        }
         eprintln!("seed {seed} (replay with --seed {seed})");
         let options = RunOptions {
             config,
@@ -459,6 +469,20 @@ fn here_or_in_path(bin: &Path) -> PathBuf {
     }
 }
 
+/// Refuses a run estimated to need more memory than `--memory-max` or,
+/// without it, this machine has; `at_once` runs side by side.
+fn fits_in_memory(args: &TestArgs, config: &TestConfig, at_once: usize) -> Result<(), String> {
+    let reference_node = args.bin.is_none();
+    let estimate = memory::estimate(config, reference_node);
+    let (limit, from) = match (args.memory_max, memory::machine_bytes()) {
+        (Some(gb), _) => (gb * 1e9, "--memory-max"),
+        (None, Some(bytes)) => (bytes, "this machine's memory"),
+        // Nothing to hold the estimate to.
+        (None, None) => return Ok(()),
+    };
+    memory::check(&estimate, at_once, limit, from)
+}
+
 /// The worse of two exit codes: errors and interrupts, then invalid, then
 /// unknown, then valid.
 fn worse(a: i32, b: i32) -> i32 {
@@ -494,6 +518,16 @@ fn run_sim(args: TestArgs) -> i32 {
         Ok(f) => f,
         Err(message) => return usage(message),
     };
+    // A sweep runs a simulation per thread at once.
+    let at_once = match &args.seeds {
+        Some(range) => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(range.clone().count().max(1)),
+        None => 1,
+    };
+    if let Err(message) = fits_in_memory(&args, &config, at_once) {
+        return usage(message);
+    }
     let node_args = &args.args;
     if let Some(range) = args.seeds.clone() {
         // A sweep writes no report: record no messages.

@@ -462,3 +462,93 @@ fn a_history_that_is_not_text_is_refused_at_its_first_bad_byte() {
         ],
     );
 }
+
+/// A run that cannot fit is refused before it starts, with the estimate,
+/// its largest part, what lowers it and the flag to go ahead anyway.
+#[test]
+fn runs_that_cannot_fit_in_memory_are_refused_with_the_figure() {
+    // 360 million operations: about 220 GB.
+    let out = refused_test(&[
+        "--sim",
+        "-w",
+        "echo",
+        "--rate",
+        "100000",
+        "--time-limit",
+        "3600",
+        "--memory-max",
+        "100",
+    ]);
+    assert_refused(
+        &out,
+        &[
+            "this run would need about 220.7 GB of memory, more than --memory-max (100.0 GB): \
+             220.7 GB for 360000000 operations (--rate 100000 x --time-limit 3600 s) at 613 B \
+             each (echo); lower --rate or --time-limit, or pass --memory-max 221 to run it anyway",
+        ],
+    );
+    // Without --memory-max the limit is this machine's memory: 22 TB is
+    // more than any machine this runs on.
+    let out = refused_test(&[
+        "--sim",
+        "-w",
+        "echo",
+        "--rate",
+        "100000",
+        "--time-limit",
+        "360000",
+    ]);
+    assert_refused(&out, &["more than this machine's memory ("]);
+    // 100000 nodes, in process mode too: refused before any is started.
+    let out = refused_test(&[
+        "-w",
+        "echo",
+        "--node-count",
+        "100000",
+        "--memory-max",
+        "100",
+    ]);
+    assert_refused(
+        &out,
+        &["500.0 GB for 100000 nodes (50 B x nodes²); lower the node count"],
+    );
+    let out = refused_test(&[
+        "--sim",
+        "-w",
+        "broadcast",
+        "--node-count",
+        "1000",
+        "--topology",
+        "total",
+        "--memory-max",
+        "20",
+    ]);
+    assert_refused(
+        &out,
+        &["45.0 GB for the total topology, sent to every node"],
+    );
+    // A small run over a smaller limit, then let through by a larger one.
+    let small = [
+        "--sim",
+        "-w",
+        "echo",
+        "--node-count",
+        "1",
+        "--time-limit",
+        "1",
+        "--memory-max",
+    ];
+    let out = refused_test(&[&small[..], &["0.001"]].concat());
+    assert_refused(
+        &out,
+        &[
+            "more than --memory-max (1 MB)",
+            "pass --memory-max 1 to run it anyway",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone_in(dir.path(), &[&["test"][..], &small, &["1"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = refused_test(&[&small[..], &["0"]].concat());
+    assert_refused(&out, &["use a positive number of gigabytes"]);
+}
