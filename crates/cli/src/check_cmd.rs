@@ -141,13 +141,52 @@ fn time_limit(args: &CheckArgs) -> Option<Duration> {
     args.time_limit.map(Duration::from_nanos)
 }
 
-fn parse(args: &CheckArgs, path: &PathBuf) -> Result<(History, Format), String> {
+fn parse(args: &CheckArgs, path: &PathBuf) -> Result<formats::Reading, String> {
     let text = read_input(path)?;
-    let parsed = match args.format {
-        Some(format) => formats::read(&text, format).map(|h| (h, format)),
-        None => formats::read_auto(&text),
+    let reading = formats::read_for_check(&text, args.format)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(torn) = &reading.torn_line {
+        // What a run that stopped mid-write (a full disk, a crash) leaves:
+        // the ops before it are whole, and are checked.
+        eprintln!(
+            "warning: {}: line {} is torn (it has no newline at its end and is not a whole op: column {}: {}); it is left out and the {} ops before it are checked",
+            path.display(),
+            torn.line,
+            torn.column,
+            torn.message,
+            reading.history.len()
+        );
+    }
+    Ok(reading)
+}
+
+/// Completions with no invocation open stand for whole transactions in
+/// the transactional checks (Elle's tests write histories of completions
+/// alone); any other check would leave them out, so it refuses them.
+fn refuse_lone_completions(
+    path: &Path,
+    model: &str,
+    lone: &formats::LoneCompletions,
+) -> Result<(), String> {
+    let Some(first) = &lone.first else {
+        return Ok(());
     };
-    parsed.map_err(|e| format!("{}: {e}", path.display()))
+    if lone_transactions_allowed(model) {
+        return Ok(());
+    }
+    let others = match lone.count - 1 {
+        0 => String::new(),
+        1 => " (and 1 more like it)".to_string(),
+        n => format!(" (and {n} more like it)"),
+    };
+    Err(format!(
+        "{}: {first}{others}; the {model} check pairs each completion with its invocation, and only the transactional checks (--model list-append, rw-register) take a completion alone, as a whole transaction",
+        path.display()
+    ))
+}
+
+fn lone_transactions_allowed(model: &str) -> bool {
+    lightcone_txn::TxnModel::by_name(model).is_some()
 }
 
 fn model_name(args: &CheckArgs, format: Format) -> Result<String, String> {
@@ -188,9 +227,11 @@ impl Outcome {
 
 /// Checks one history; `Err` is a malformed input or a bad argument.
 fn check_one(args: &CheckArgs, path: &PathBuf) -> Result<(Outcome, Duration, History), String> {
-    let (history, format) = parse(args, path)?;
-    let (outcome, took) = check_parsed(args, &history, format)?;
-    Ok((outcome, took, history))
+    let reading = parse(args, path)?;
+    let model = model_name(args, reading.format)?;
+    refuse_lone_completions(path, &model, &reading.lone_completions)?;
+    let (outcome, took) = check_parsed(args, &reading.history, reading.format)?;
+    Ok((outcome, took, reading.history))
 }
 
 /// Checks a parsed history by the model the arguments name.

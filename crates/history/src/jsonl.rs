@@ -32,6 +32,38 @@ impl History {
         read_pieces(text, threads.max(1))
     }
 
+    /// [`History::from_jsonl`] for a file that a run may have stopped
+    /// writing in the middle of a line (a full disk, a crash): a last line
+    /// with no newline after it that is not an op is left out, and comes
+    /// back as the error it would have been, for the caller to warn of. A
+    /// bad line anywhere else is still the error.
+    pub fn from_jsonl_torn(text: &str) -> Result<(History, Option<ReadError>), ReadError> {
+        if text.ends_with('\n') {
+            return History::from_jsonl(text).map(|h| (h, None));
+        }
+        let cut = text.rfind('\n').map_or(0, |nl| nl + 1);
+        let (body, tail) = text.split_at(cut);
+        let mut history = History::from_jsonl(body)?;
+        if tail.trim().is_empty() {
+            return Ok((history, None));
+        }
+        match read_op(tail) {
+            Ok(mut op) => {
+                op.index = history.ops.len() as u64;
+                history.ops.push(op);
+                Ok((history, None))
+            }
+            Err(e) => {
+                let torn = ReadError {
+                    line: count_lines(body) + 1,
+                    column: e.column(),
+                    message: e.to_string(),
+                };
+                Ok((history, Some(torn)))
+            }
+        }
+    }
+
     pub fn to_jsonl(&self) -> String {
         let mut out = String::new();
         for op in &self.ops {
@@ -216,9 +248,7 @@ fn read_written_op(line: &str) -> Option<Op> {
     if value.bytes().filter(|&b| b == b'[' || b == b'{').count() >= NESTING_MAX {
         return None;
     }
-    let mut de = serde_json::Deserializer::from_str(value);
-    let value = crate::value::deserialize(&mut de).ok()?;
-    de.end().ok()?;
+    let value = crate::value::from_str_sized(value).ok()?;
     Some(Op {
         index,
         time,
@@ -310,32 +340,55 @@ fn count_lines(text: &str) -> usize {
     newlines + usize::from(!text.is_empty() && !text.ends_with('\n'))
 }
 
-/// Streams ops to a writer as they happen, numbering them.
+/// The most room [`HistoryWriter`] keeps between lines.
+const LINE_KEPT_BYTES_MAX: usize = 1 << 20;
+
+/// Streams ops to a writer as they happen, numbering them. Each op's line
+/// is handed to the writer whole, in one `write_all`, so a writer that
+/// keeps whole lines (the runner's history.jsonl does) never sees a part
+/// of one.
 pub struct HistoryWriter<W: Write> {
     out: W,
     next_index: u64,
+    /// The line being made (kept for its allocation).
+    line: Vec<u8>,
 }
 
 impl<W: Write> HistoryWriter<W> {
     pub fn new(out: W) -> Self {
-        HistoryWriter { out, next_index: 0 }
+        HistoryWriter {
+            out,
+            next_index: 0,
+            line: Vec::new(),
+        }
     }
 
     /// Writes one op (renumbered) and returns it as written.
     pub fn append(&mut self, mut op: Op) -> io::Result<Op> {
         op.index = self.next_index;
+        self.write_line(&op)?;
         self.next_index += 1;
-        serde_json::to_writer(&mut self.out, &op)?;
-        self.out.write_all(b"\n")?;
         Ok(op)
     }
 
     /// Writes one op as it is, keeping its index (for ops already
     /// numbered, such as the workbench's).
     pub fn write(&mut self, op: &Op) -> io::Result<()> {
+        self.write_line(op)?;
         self.next_index = op.index + 1;
-        serde_json::to_writer(&mut self.out, op)?;
-        self.out.write_all(b"\n")
+        Ok(())
+    }
+
+    fn write_line(&mut self, op: &Op) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, op)?;
+        self.line.push(b'\n');
+        let written = self.out.write_all(&self.line);
+        if self.line.capacity() > LINE_KEPT_BYTES_MAX {
+            // One huge op does not keep its room for the rest of the run.
+            self.line = Vec::new();
+        }
+        written
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -439,6 +492,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_left_out_and_reported() {
+        let good = "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}";
+        let whole = format!("{good}\n\n{good}\n");
+        let (h, torn) = History::from_jsonl_torn(&whole).unwrap();
+        assert_eq!((h.len(), torn.is_none()), (2, true));
+        // No newline after a whole op: it is read.
+        let (h, torn) = History::from_jsonl_torn(whole.trim_end()).unwrap();
+        assert_eq!((h.len(), torn.is_none()), (2, true));
+        // Blank space after the last newline is no line.
+        let (h, torn) = History::from_jsonl_torn(&format!("{whole}  ")).unwrap();
+        assert_eq!((h.len(), torn.is_none()), (2, true));
+        for cut in 1..good.len() {
+            let text = format!("{whole}{}", &good[..cut]);
+            let (h, torn) = History::from_jsonl_torn(&text).unwrap();
+            assert_eq!(h.len(), 2, "{text}");
+            let torn = torn.unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(torn.line, 4, "{text}");
+            assert!(torn.column >= 1, "{text}");
+            // Read strictly, the same line is the error.
+            let e = History::from_jsonl(&text).unwrap_err();
+            assert_eq!((e.line, e.column), (torn.line, torn.column));
+        }
+        // A bad line before the last is an error, torn tail or not.
+        let text = format!("{good}\nnonsense\n{}", &good[..5]);
+        let e = History::from_jsonl_torn(&text).unwrap_err();
+        assert_eq!(e.line, 2);
+        let e = History::from_jsonl_torn("nonsense\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        // A file that is one torn line is an empty history.
+        let (h, torn) = History::from_jsonl_torn(&good[..9]).unwrap();
+        assert_eq!((h.len(), torn.map(|t| t.line)), (0, Some(1)));
     }
 
     #[test]

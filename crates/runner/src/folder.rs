@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
@@ -15,6 +15,7 @@ use lightcone_history::{HistoryWriter, Op};
 use serde::Serialize;
 
 use crate::error::{write_err, RunnerError};
+use crate::history_file::WholeLines;
 use crate::report::{RunReport, Workbench};
 
 /// Refused messages kept in results.json.
@@ -34,7 +35,9 @@ pub struct RunFolder {
     pub dir: PathBuf,
     root: PathBuf,
     workload: String,
-    history: HistoryWriter<BufWriter<File>>,
+    /// history.jsonl, which holds whole lines only, even after a failed
+    /// write (a full disk).
+    history: HistoryWriter<WholeLines<File>>,
     history_path: PathBuf,
     /// Whether `finish` writes report.html.
     report: bool,
@@ -66,7 +69,7 @@ impl RunFolder {
             dir,
             root: root.to_path_buf(),
             workload: workload.to_string(),
-            history: HistoryWriter::new(BufWriter::new(file)),
+            history: HistoryWriter::new(WholeLines::new(file, 0)),
             history_path,
             report: true,
             replay: None,

@@ -9,6 +9,7 @@
 
 mod error;
 mod folder;
+mod history_file;
 mod node;
 mod page;
 mod program;

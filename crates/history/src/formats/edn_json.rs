@@ -22,14 +22,7 @@ pub(crate) fn to_json(node: &Node<'_>) -> Result<Value, FormatError> {
         Kind::Char(c) => Value::String(c.to_string()),
         Kind::Keyword(name) | Kind::Symbol(name) => Value::String((*name).to_string()),
         Kind::List(items) | Kind::Vector(items) => Value::Array(array(items)?),
-        Kind::Set(items) => {
-            let mut keyed: Vec<(String, Value)> = array(items)?
-                .into_iter()
-                .map(|v| (v.to_string(), v))
-                .collect();
-            keyed.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
-        }
+        Kind::Set(items) => sorted_set(array(items)?),
         Kind::Map(entries) => {
             let mut object = Map::new();
             for (key, value) in entries {
@@ -38,7 +31,26 @@ pub(crate) fn to_json(node: &Node<'_>) -> Result<Value, FormatError> {
             Value::Object(object)
         }
         Kind::Tagged(_, inner) => to_json(inner)?,
+        Kind::Json(_, built) => built.as_ref().clone()?,
     })
+}
+
+/// [`to_json`] of a form that is no longer needed: a value read straight
+/// into JSON, and a string, are moved rather than copied.
+pub(crate) fn into_json(node: Node<'_>) -> Result<Value, FormatError> {
+    match node.kind {
+        Kind::Json(_, built) => *built,
+        Kind::Str(s) => Ok(Value::String(s)),
+        _ => to_json(&node),
+    }
+}
+
+/// A set's members as a JSON array, sorted by their JSON text so that the
+/// same set always reads the same way.
+pub(crate) fn sorted_set(members: Vec<Value>) -> Value {
+    let mut keyed: Vec<(String, Value)> = members.into_iter().map(|v| (v.to_string(), v)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
 }
 
 fn array(items: &[Node<'_>]) -> Result<Vec<Value>, FormatError> {
@@ -47,7 +59,7 @@ fn array(items: &[Node<'_>]) -> Result<Vec<Value>, FormatError> {
 
 /// A map key as a JSON object key: strings as they are, keywords and
 /// symbols without the colon, anything else as its JSON text.
-fn key_text(key: &Node<'_>) -> Result<String, FormatError> {
+pub(crate) fn key_text(key: &Node<'_>) -> Result<String, FormatError> {
     Ok(match &key.kind {
         Kind::Str(s) => s.clone(),
         Kind::Keyword(name) | Kind::Symbol(name) => (*name).to_string(),

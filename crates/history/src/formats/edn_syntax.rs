@@ -9,9 +9,22 @@
 //!
 //! Scalars are kept as text (numbers) or borrowed slices (keywords, symbols)
 //! and are converted only when a reader needs them, so a huge integer in a
-//! field nobody reads is not an error.
+//! field nobody reads is not an error. Histories are read an op map at a
+//! time, with the values inside read straight into JSON ([`edn_build`]).
+
+#[path = "edn_build.rs"]
+mod edn_build;
+
+use serde_json::Value;
 
 use super::FormatError;
+
+pub(crate) use edn_build::read_op_forms;
+
+/// A form read straight into the JSON value an op carries, or the reason
+/// it cannot be one (an integer beyond 64 bits, a float that is not
+/// finite), which is an error only if a reader uses the form.
+pub(crate) type Built = Result<Value, FormatError>;
 
 /// Where a form starts: 1-based line and column, columns counted in
 /// characters.
@@ -49,6 +62,9 @@ pub(crate) enum Kind<'a> {
     /// `#tag form`, and also a record literal such as
     /// `#jepsen.history.Op{...}`.
     Tagged(&'a str, Box<Node<'a>>),
+    /// A collection or tagged element inside an op map, read straight into
+    /// JSON, and what it was (as [`Kind::describe`] names it).
+    Json(&'static str, Box<Built>),
 }
 
 impl Kind<'_> {
@@ -68,6 +84,7 @@ impl Kind<'_> {
             Kind::Set(_) => "a set",
             Kind::Map(_) => "a map",
             Kind::Tagged(..) => "a tagged element",
+            Kind::Json(what, _) => what,
         }
     }
 }
@@ -75,7 +92,8 @@ impl Kind<'_> {
 /// Nesting deeper than this is refused rather than risking the stack.
 const DEPTH_MAX: usize = 128;
 
-/// Reads every top-level form of `text`.
+/// Reads every top-level form of `text` as a tree of forms.
+#[cfg(test)]
 pub(crate) fn parse_all(text: &str) -> Result<Vec<Node<'_>>, FormatError> {
     let mut parser = Parser::new(text);
     let mut forms = Vec::new();
@@ -97,6 +115,7 @@ pub(crate) fn parse_all(text: &str) -> Result<Vec<Node<'_>>, FormatError> {
     }
 }
 
+#[derive(Clone)]
 struct Parser<'a> {
     text: &'a str,
     /// Byte offset of the next character.
@@ -194,14 +213,7 @@ impl<'a> Parser<'a> {
     /// The caller has skipped blanks and checked that input remains.
     fn form(&mut self, depth: usize) -> Result<Option<Node<'a>>, FormatError> {
         let pos = self.pos();
-        if depth > DEPTH_MAX {
-            return Err(Self::error_at(
-                pos,
-                format!(
-                    "forms nest deeper than {DEPTH_MAX} levels; an op history never needs that"
-                ),
-            ));
-        }
+        Self::check_depth(pos, depth)?;
         let c = self
             .peek()
             .expect("form() is called only when input remains");
@@ -236,15 +248,28 @@ impl<'a> Parser<'a> {
         Ok(Some(Node { pos, kind }))
     }
 
-    /// Reads forms up to `close`; the opener has been consumed.
-    fn sequence(
+    /// Refuses nesting deeper than [`DEPTH_MAX`].
+    fn check_depth(pos: Pos, depth: usize) -> Result<(), FormatError> {
+        if depth > DEPTH_MAX {
+            return Err(Self::error_at(
+                pos,
+                format!(
+                    "forms nest deeper than {DEPTH_MAX} levels; an op history never needs that"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads the items of a collection up to `close` (the opener has been
+    /// consumed), calling `item` where each starts.
+    fn items(
         &mut self,
         open: Pos,
         close: char,
         name: &str,
-        depth: usize,
-    ) -> Result<Vec<Node<'a>>, FormatError> {
-        let mut items = Vec::new();
+        mut item: impl FnMut(&mut Self) -> Result<(), FormatError>,
+    ) -> Result<(), FormatError> {
         loop {
             self.skip_blank();
             match self.peek() {
@@ -258,7 +283,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(c) if c == close => {
                     self.bump();
-                    return Ok(items);
+                    return Ok(());
                 }
                 Some(c @ (')' | ']' | '}')) => {
                     return Err(self.error_here(format!(
@@ -266,23 +291,34 @@ impl<'a> Parser<'a> {
                         open.line, open.column
                     )))
                 }
-                Some(_) => {
-                    if let Some(item) = self.form(depth + 1)? {
-                        items.push(item);
-                    }
-                }
+                Some(_) => item(self)?,
             }
         }
+    }
+
+    /// Reads forms up to `close`; the opener has been consumed.
+    fn sequence(
+        &mut self,
+        open: Pos,
+        close: char,
+        name: &str,
+        depth: usize,
+    ) -> Result<Vec<Node<'a>>, FormatError> {
+        let mut items = Vec::new();
+        self.items(open, close, name, |p| {
+            if let Some(item) = p.form(depth + 1)? {
+                items.push(item);
+            }
+            Ok(())
+        })?;
+        Ok(items)
     }
 
     fn map(&mut self, open: Pos, depth: usize) -> Result<Kind<'a>, FormatError> {
         let items = self.sequence(open, '}', "map", depth)?;
         if items.len() % 2 == 1 {
             let last = items.last().expect("an odd count is at least one");
-            return Err(Self::error_at(
-                last.pos,
-                "this map key has no value: expected an even number of forms in the map",
-            ));
+            return Err(Self::no_value(last.pos));
         }
         let mut entries = Vec::with_capacity(items.len() / 2);
         let mut items = items.into_iter();
@@ -290,6 +326,14 @@ impl<'a> Parser<'a> {
             entries.push((key, value));
         }
         Ok(Kind::Map(entries))
+    }
+
+    /// The error for a map key at `pos` with no value after it.
+    fn no_value(pos: Pos) -> FormatError {
+        Self::error_at(
+            pos,
+            "this map key has no value: expected an even number of forms in the map",
+        )
     }
 
     /// `#{...}`, `#_form`, `##Inf`, or a tag `#name form`.
@@ -314,7 +358,8 @@ impl<'a> Parser<'a> {
                         "expected a form after `#_` (which discards the next form)",
                     ));
                 }
-                self.form(depth + 1)?;
+                // Read as JSON, which keeps no tree of the form.
+                self.json_form(depth + 1)?;
                 Ok(None)
             }
             Some('#') => {

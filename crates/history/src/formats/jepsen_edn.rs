@@ -11,8 +11,9 @@
 
 use serde_json::Value;
 
-use super::edn_json::{as_u64, to_json};
-use super::edn_syntax::{parse_all, Kind, Node, Pos};
+use super::edn_json::{as_u64, into_json};
+use super::edn_syntax::{read_op_forms, Kind, Node, Pos};
+use super::pairing::{check_pairs, LoneCompletions};
 use super::FormatError;
 use crate::{History, Op, OpType, Process};
 
@@ -23,53 +24,66 @@ pub(crate) const OP_MAP_EXAMPLE: &str = "{:process 0, :type :invoke, :f :read, :
 pub(crate) const NIL_READ: &str = "nil-read";
 
 /// One op map: its keyword-keyed entries and where it opens.
-pub(crate) struct OpMap<'n, 'a> {
+pub(crate) struct OpMap<'a> {
     pub pos: Pos,
-    entries: &'n [(Node<'a>, Node<'a>)],
+    entries: Vec<(Node<'a>, Node<'a>)>,
 }
 
-impl<'n, 'a> OpMap<'n, 'a> {
+impl<'a> OpMap<'a> {
     /// The value under keyword `key`, if the map has it.
-    pub fn get(&self, key: &str) -> Option<&'n Node<'a>> {
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
         self.entries
             .iter()
             .find(|(k, _)| matches!(k.kind, Kind::Keyword(name) if name == key))
             .map(|(_, v)| v)
     }
 
-    pub fn require(&self, key: &str, what: &str) -> Result<&'n Node<'a>, FormatError> {
-        self.get(key).ok_or_else(|| FormatError {
+    pub fn require(&self, key: &str, what: &str) -> Result<&Node<'a>, FormatError> {
+        self.get(key).ok_or_else(|| self.missing(key, what))
+    }
+
+    /// The value under `key` as JSON, moved out of the map (a second take
+    /// finds nil).
+    pub fn take_json(&mut self, key: &str) -> Result<Option<Value>, FormatError> {
+        let Some((_, node)) = self
+            .entries
+            .iter_mut()
+            .find(|(k, _)| matches!(k.kind, Kind::Keyword(name) if name == key))
+        else {
+            return Ok(None);
+        };
+        let pos = node.pos;
+        into_json(std::mem::replace(
+            node,
+            Node {
+                pos,
+                kind: Kind::Nil,
+            },
+        ))
+        .map(Some)
+    }
+
+    /// [`OpMap::take_json`] of a key the map must have.
+    pub fn require_json(&mut self, key: &str, what: &str) -> Result<Value, FormatError> {
+        self.take_json(key)?.ok_or_else(|| self.missing(key, what))
+    }
+
+    fn missing(&self, key: &str, what: &str) -> FormatError {
+        FormatError {
             line: self.pos.line,
             column: self.pos.column,
             message: format!("this op map has no :{key}: expected {what}"),
-        })
-    }
-}
-
-/// The op maps of a parsed EDN text, in order: top-level maps (tagged or
-/// not), and the maps inside top-level vectors and lists.
-pub(crate) fn op_maps<'n, 'a>(forms: &'n [Node<'a>]) -> Result<Vec<OpMap<'n, 'a>>, FormatError> {
-    let mut maps = Vec::new();
-    for form in forms {
-        match &form.kind {
-            Kind::Vector(items) | Kind::List(items) => {
-                for item in items {
-                    maps.push(op_map(item)?);
-                }
-            }
-            _ => maps.push(op_map(form)?),
         }
     }
-    Ok(maps)
 }
 
-fn op_map<'n, 'a>(node: &'n Node<'a>) -> Result<OpMap<'n, 'a>, FormatError> {
-    match &node.kind {
+fn op_map(node: Node<'_>) -> Result<OpMap<'_>, FormatError> {
+    match node.kind {
         Kind::Map(entries) => Ok(OpMap {
             pos: node.pos,
             entries,
         }),
-        Kind::Tagged(_, inner) if matches!(inner.kind, Kind::Map(_)) => op_map(inner),
+        Kind::Tagged(_, inner) if matches!(inner.kind, Kind::Map(_)) => op_map(*inner),
         other => Err(at(
             node.pos,
             format!(
@@ -92,7 +106,7 @@ pub(crate) struct Common {
 
 /// Reads `:process`, `:type`, `:time`, `:error` and lightcone's own `:node`
 /// and `:final`; `None` for an op of a non-client process.
-pub(crate) fn common(map: &OpMap<'_, '_>) -> Result<Option<Common>, FormatError> {
+pub(crate) fn common(map: &mut OpMap<'_>) -> Result<Option<Common>, FormatError> {
     let process = map.require("process", "an integer process such as :process 0")?;
     let process = match &process.kind {
         Kind::Int(text) => as_u64(text).ok_or_else(|| {
@@ -121,10 +135,7 @@ pub(crate) fn common(map: &OpMap<'_, '_>) -> Result<Option<Common>, FormatError>
             )
         })?,
     };
-    let error = match map.get("error") {
-        None => None,
-        Some(node) => Some(to_json(node)?).filter(|v| !v.is_null()),
-    };
+    let error = map.take_json("error")?.filter(|v| !v.is_null());
     let node = map.get("node").and_then(|n| match &n.kind {
         Kind::Str(s) => Some(s.clone()),
         Kind::Keyword(s) | Kind::Symbol(s) => Some((*s).to_string()),
@@ -163,7 +174,7 @@ fn op_type(node: &Node<'_>) -> Result<OpType, FormatError> {
 }
 
 /// An op's `:f` as a string: a keyword, symbol or string.
-pub(crate) fn function(map: &OpMap<'_, '_>) -> Result<(String, Pos), FormatError> {
+pub(crate) fn function(map: &OpMap<'_>) -> Result<(String, Pos), FormatError> {
     let node = map.require("f", "a function such as :f :read")?;
     match &node.kind {
         Kind::Keyword(name) | Kind::Symbol(name) => Ok(((*name).to_string(), node.pos)),
@@ -188,13 +199,10 @@ pub(crate) fn op(common: Common, f: String, value: Value) -> Op {
 }
 
 /// Reads Jepsen EDN.
-pub(crate) fn read(text: &str) -> Result<History, FormatError> {
+pub(crate) fn read(text: &str) -> Result<(History, LoneCompletions), FormatError> {
     read_client_ops(text, |map, common| {
         let (f, _) = function(map)?;
-        let value = match map.get("value") {
-            Some(node) => to_json(node)?,
-            None => Value::Null,
-        };
+        let value = map.take_json("value")?.unwrap_or(Value::Null);
         let mut op = op(common, f, value);
         apply_nil_read_rule(&mut op);
         Ok(op)
@@ -203,19 +211,25 @@ pub(crate) fn read(text: &str) -> Result<History, FormatError> {
 
 /// Reads a history of EDN op maps, the client ops only (the nemesis and
 /// other non-client actors take no part in checking), each made by
-/// `to_op` from its map and the fields every op has.
+/// `to_op` from its map and the fields every op has, and checks that they
+/// pair up. The maps are read and made into ops one at a time.
 pub(crate) fn read_client_ops(
     text: &str,
-    mut to_op: impl FnMut(&OpMap<'_, '_>, Common) -> Result<Op, FormatError>,
-) -> Result<History, FormatError> {
-    let forms = parse_all(text)?;
+    mut to_op: impl FnMut(&mut OpMap<'_>, Common) -> Result<Op, FormatError>,
+) -> Result<(History, LoneCompletions), FormatError> {
     let mut history = History::default();
-    for map in op_maps(&forms)? {
-        if let Some(common) = common(&map)? {
-            history.push(to_op(&map, common)?);
+    // Where each op's map opens, for errors in how the ops pair up.
+    let mut places: Vec<Pos> = Vec::new();
+    read_op_forms(text, |node| {
+        let mut map = op_map(node)?;
+        if let Some(common) = common(&mut map)? {
+            history.push(to_op(&mut map, common)?);
+            places.push(map.pos);
         }
-    }
-    Ok(history)
+        Ok(())
+    })?;
+    let lone = check_pairs(&history.ops, |k| (places[k].line, places[k].column))?;
+    Ok((history, lone))
 }
 
 /// Knossos treats an `:ok` read of nil (or of the independent tuple
@@ -263,7 +277,7 @@ mod tests {
     use serde_json::json;
 
     fn ops(text: &str) -> Vec<Op> {
-        read(text).unwrap().ops
+        read(text).unwrap().0.ops
     }
 
     #[test]
@@ -357,6 +371,59 @@ mod tests {
         assert_eq!(h[5].kind, OpType::Ok, "only reads");
         assert_eq!(h[6].kind, OpType::Fail, "only ok reads");
         assert_eq!(h[6].error, None);
+    }
+
+    #[test]
+    fn ops_that_do_not_pair_up_are_errors_at_their_map() {
+        let e = error(
+            "{:process 0, :type :invoke, :f :read}\n  {:process 0, :type :invoke, :f :write}",
+        );
+        assert_eq!((e.line, e.column), (2, 3));
+        assert!(e.message.contains("still running"), "{}", e.message);
+        let e = error("[{:process 0, :type :invoke, :f :read}\n {:process 0, :type :ok, :f :cas}]");
+        assert_eq!((e.line, e.column), (2, 2));
+        assert!(
+            e.message.contains("invoked `read` at line 1"),
+            "{}",
+            e.message
+        );
+        // A completion alone is counted, not refused (Elle's histories).
+        let (h, lone) = read("{:process 0, :type :ok, :f :txn, :value []}\n").unwrap();
+        assert_eq!((h.len(), lone.count), (1, 1));
+        assert_eq!(lone.first.unwrap().line, 1);
+        // The nemesis is not paired.
+        let (_, lone) = read(
+            "{:process :nemesis, :type :info, :f :start}\n{:process :nemesis, :type :info, :f :stop}",
+        )
+        .unwrap();
+        assert_eq!(lone.count, 0);
+    }
+
+    #[test]
+    fn huge_and_nested_values_read_as_the_tree_converts_them() {
+        // Straight into JSON, as converting a tree of the same text does.
+        let long: Vec<String> = (0..5000).map(|i| i.to_string()).collect();
+        for value in [
+            format!("[{}]", long.join(" ")),
+            format!("#{{{}}}", long.join(",")),
+            format!(
+                "[[{}] #_ [1 2] (3 #inst \"x\" ##Inf) {{:a [1 {{\\c 2}}], [1] #{{}}}}]",
+                long.join(" ")
+            ),
+        ] {
+            let text = format!("{{:process 0, :type :invoke, :f :w, :value {value}}}");
+            let want = super::super::edn_json::to_json(
+                &super::super::edn_syntax::parse_all(&value).unwrap()[0],
+            )
+            .unwrap();
+            assert_eq!(ops(&text)[0].value, want, "{value}");
+        }
+        // A value JSON cannot hold is an error only in a field that is read.
+        let e = error("{:process 0, :type :invoke, :f :w, :value [1 [99999999999999999999]]}");
+        assert_eq!((e.line, e.column), (1, 47));
+        assert!(e.message.contains("64 bits"), "{}", e.message);
+        let h = ops("{:process 0, :type :invoke, :f :w, :other [99999999999999999999 1e999]}");
+        assert_eq!(h[0].value, Value::Null);
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod edn_json;
 mod edn_syntax;
 mod edn_writer;
 mod jepsen_edn;
+mod pairing;
 mod porcupine_etcd;
 mod porcupine_kv;
 
@@ -40,6 +41,7 @@ use std::str::FromStr;
 use crate::History;
 
 pub use edn_writer::to_edn;
+pub use pairing::LoneCompletions;
 
 /// A history format `lightcone check` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,30 +207,117 @@ fn has_key_field(head: &str) -> bool {
 }
 
 /// Reads `text` as `format`. Blank lines are skipped; an empty input is an
-/// empty history.
+/// empty history. Client ops must pair up as Jepsen's do (see
+/// [`Reading::lone_completions`] for the one thing that is let pass): a
+/// process that invokes while its previous op is still running, or
+/// completes another function than it invoked, is an error naming the
+/// line.
 pub fn read(text: &str, format: Format) -> Result<History, FormatError> {
-    let result = match format {
-        Format::Jsonl => History::from_jsonl(text).map_err(|e| {
-            // serde_json repeats the position the error already carries.
-            let suffix = format!(" at line 1 column {}", e.column);
-            let message = e.message.strip_suffix(&suffix).unwrap_or(&e.message);
-            FormatError {
-                line: e.line,
-                column: e.column,
-                message: message.to_string(),
-            }
-        }),
-        Format::Edn => jepsen_edn::read(text),
-        Format::PorcupineEtcd => porcupine_etcd::read(text),
-        Format::PorcupineKv => porcupine_kv::read(text),
-    };
-    result.map_err(|e| e.with_hint(&format!("reading as {format}, {}", format.example())))
+    read_as(text, format, false).map(|r| r.history)
 }
 
 /// Detects the format, then reads. An input no format fits is an error that
 /// says what was tried and suggests `--format`; so is an empty input, which
 /// every format would read as an empty history.
 pub fn read_auto(text: &str) -> Result<(History, Format), FormatError> {
+    read_detected(text, false).map(|r| (r.history, r.format))
+}
+
+/// A history read as `lightcone check` reads a file, and what the reader
+/// let pass.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Reading {
+    pub history: History,
+    pub format: Format,
+    /// A torn last line that was left out (JSONL only): where it is and
+    /// why it is not an op. A run that stops in the middle of writing a
+    /// line (a full disk, a crash) leaves one.
+    pub torn_line: Option<FormatError>,
+    /// Client completions that had no invocation open. A history of
+    /// completions alone is how Elle's tests write transactions, which the
+    /// transactional checks take as whole; any other check would leave
+    /// them out, so it should refuse the history ([`read`] and
+    /// [`read_auto`] let them pass).
+    pub lone_completions: LoneCompletions,
+}
+
+/// Reads `text` as `format`, or as the format detected when `None`, as
+/// [`read`] and [`read_auto`] do, except that the last line of a JSONL
+/// history, when it has no newline after it and is not an op, is left out
+/// and reported in [`Reading::torn_line`] (for a warning) rather than
+/// failing the whole file. A bad line elsewhere is still an error.
+pub fn read_for_check(text: &str, format: Option<Format>) -> Result<Reading, FormatError> {
+    match format {
+        Some(format) => read_as(text, format, true),
+        None => read_detected(text, true),
+    }
+}
+
+fn read_as(text: &str, format: Format, torn_ok: bool) -> Result<Reading, FormatError> {
+    let hint = |e: FormatError| e.with_hint(&format!("reading as {format}, {}", format.example()));
+    let mut torn_line = None;
+    let (history, lone_completions) = match format {
+        Format::Jsonl => read_jsonl(text, torn_ok).map(|(history, torn, lone)| {
+            torn_line = torn;
+            (history, lone)
+        }),
+        Format::Edn => jepsen_edn::read(text),
+        Format::PorcupineEtcd => {
+            porcupine_etcd::read(text).map(|h| (h, LoneCompletions::default()))
+        }
+        Format::PorcupineKv => porcupine_kv::read(text),
+    }
+    .map_err(hint)?;
+    Ok(Reading {
+        history,
+        format,
+        torn_line: torn_line.map(hint),
+        lone_completions,
+    })
+}
+
+/// Reads JSONL, leaving out a torn last line if `torn_ok`, and checks how
+/// the ops pair up.
+fn read_jsonl(
+    text: &str,
+    torn_ok: bool,
+) -> Result<(History, Option<FormatError>, LoneCompletions), FormatError> {
+    let (history, torn) = if torn_ok {
+        History::from_jsonl_torn(text).map_err(jsonl_error)?
+    } else {
+        (History::from_jsonl(text).map_err(jsonl_error)?, None)
+    };
+    let lone = pairing::check_pairs(&history.ops, |k| jsonl_place(text, k))?;
+    Ok((history, torn.map(jsonl_error), lone))
+}
+
+/// The line and column of the `k`th op of a JSONL text (its `k`th
+/// non-blank line), for errors found after reading.
+fn jsonl_place(text: &str, k: usize) -> (usize, usize) {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .nth(k)
+        .map_or((1, 1), |(i, line)| {
+            let blank = line.len() - line.trim_start().len();
+            (i + 1, line[..blank].chars().count() + 1)
+        })
+}
+
+/// A JSONL reading error as a [`FormatError`].
+fn jsonl_error(e: crate::ReadError) -> FormatError {
+    // serde_json repeats the position the error already carries.
+    let suffix = format!(" at line 1 column {}", e.column);
+    let message = e.message.strip_suffix(&suffix).unwrap_or(&e.message);
+    FormatError {
+        line: e.line,
+        column: e.column,
+        message: message.to_string(),
+    }
+}
+
+fn read_detected(text: &str, torn_ok: bool) -> Result<Reading, FormatError> {
     let Some((line, column, first)) = first_content(text) else {
         return Err(FormatError {
             line: 1,
@@ -250,14 +339,13 @@ pub fn read_auto(text: &str) -> Result<(History, Format), FormatError> {
             ),
         });
     };
-    let history = read(text, format).map_err(|e| FormatError {
+    read_as(text, format, torn_ok).map_err(|e| FormatError {
         message: format!(
             "{} (the format was detected from the first line; pass --format to choose another)",
             e.message
         ),
         ..e
-    })?;
-    Ok((history, format))
+    })
 }
 
 /// The first non-blank line: its number, the column of its first
@@ -340,6 +428,38 @@ mod tests {
         assert!(!e.message.contains("at line 1 column"), "{}", e.message);
         assert!(e.message.contains("reading as jsonl"), "{}", e.message);
         assert!(e.to_string().starts_with("line 3, column "), "{e}");
+    }
+
+    #[test]
+    fn read_for_check_leaves_out_a_torn_jsonl_line() {
+        let good = "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n";
+        let other = good.replace("\"process\":0", "\"process\":1");
+        let text = format!("{good}{other}{{\"process\":2,\"ty");
+        for format in [None, Some(Format::Jsonl)] {
+            let r = read_for_check(&text, format).unwrap();
+            assert_eq!((r.history.len(), r.format), (2, Format::Jsonl));
+            let torn = r.torn_line.unwrap();
+            assert_eq!(torn.line, 3);
+            assert!(
+                torn.message.contains("reading as jsonl"),
+                "{}",
+                torn.message
+            );
+            assert!(
+                !torn.message.contains("at line 1 column"),
+                "{}",
+                torn.message
+            );
+        }
+        // Strict reading refuses it, at the same place.
+        let e = read(&text, Format::Jsonl).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(read_auto(&text).is_err());
+        // Other formats are read as they are.
+        let edn = "{:process 0, :type :invoke, :f :read}\n{:process 0, :ty";
+        assert!(read_for_check(edn, None).is_err());
+        let whole = read_for_check(&format!("{good}{other}"), None).unwrap();
+        assert_eq!((whole.history.len(), whole.torn_line), (2, None));
     }
 
     #[test]

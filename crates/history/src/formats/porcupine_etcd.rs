@@ -29,8 +29,9 @@ const TIMED_OUT: &str = "timed-out";
 
 pub(crate) fn read(text: &str) -> Result<History, FormatError> {
     let mut history = History::default();
-    // The value each process's open invocation carries, for its timeout.
-    let mut open: BTreeMap<u64, Value> = BTreeMap::new();
+    // The function and value of each process's open invocation, for its
+    // completion and its timeout.
+    let mut open: BTreeMap<u64, Invoked> = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -41,6 +42,13 @@ pub(crate) fn read(text: &str) -> Result<History, FormatError> {
         history.push(op.at(number as u64));
     }
     Ok(history)
+}
+
+/// An invocation that has not completed yet.
+struct Invoked {
+    f: &'static str,
+    value: Value,
+    line: usize,
 }
 
 /// One log line, its fields checked.
@@ -209,8 +217,19 @@ impl Event {
 
     /// Checks the value fits the type and function, and pairs a timeout
     /// with its invocation.
-    fn into_op(self, open: &mut BTreeMap<u64, Value>) -> Result<Op, FormatError> {
+    fn into_op(self, open: &mut BTreeMap<u64, Invoked>) -> Result<Op, FormatError> {
         let process = Process::Client(self.process);
+        if self.kind != OpType::Invoke {
+            if let Some(invoked) = open.get(&self.process).filter(|i| i.f != self.f) {
+                return Err(self.error(
+                    self.kind_column,
+                    format!(
+                        "process {} completes :{} but invoked :{} at line {}: a completion names the function of its invocation; write :{} here, or fix the invocation",
+                        self.process, self.f, invoked.f, invoked.line, invoked.f
+                    ),
+                ));
+            }
+        }
         if self.value == EtcdValue::TimedOut {
             if matches!(self.kind, OpType::Invoke | OpType::Ok) {
                 return Err(self.error(
@@ -221,10 +240,10 @@ impl Event {
                     ),
                 ));
             }
-            let Some(value) = open.remove(&self.process) else {
+            let Some(invoked) = open.remove(&self.process) else {
                 return Err(self.unpaired());
             };
-            let mut op = Op::new(process, OpType::Info, self.f, value);
+            let mut op = Op::new(process, OpType::Info, self.f, invoked.value);
             op.error = Some(json!(TIMED_OUT));
             return Ok(op);
         }
@@ -253,7 +272,12 @@ impl Event {
         }
         let value = self.value.to_json();
         if self.kind == OpType::Invoke {
-            if open.insert(self.process, value.clone()).is_some() {
+            let invoked = Invoked {
+                f: self.f,
+                value: value.clone(),
+                line: self.line,
+            };
+            if open.insert(self.process, invoked).is_some() {
                 return Err(self.error(
                     self.kind_column,
                     format!(
@@ -436,6 +460,16 @@ mod tests {
         assert!(e.message.contains("invokes again"), "{}", e.message);
         let e = error(&["0 :ok :read 1"]);
         assert!(e.message.contains("no invocation"), "{}", e.message);
+        let e = error(&["0 :invoke :write 1", "0 :ok :read 1"]);
+        assert_eq!((e.line, e.column), (2, 23));
+        assert!(
+            e.message
+                .contains("completes :read but invoked :write at line 1"),
+            "{}",
+            e.message
+        );
+        let e = error(&["0 :invoke :write 1", "0 :info :cas :timed-out"]);
+        assert!(e.message.contains("invoked :write"), "{}", e.message);
         let e = error(&["3 :info :cas :timed-out"]);
         assert!(e.message.contains("no invocation"), "{}", e.message);
         let e = read("INFO  jepsen.util - 0\t:invoke\n").unwrap_err();

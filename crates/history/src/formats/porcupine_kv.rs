@@ -12,12 +12,12 @@
 
 use serde_json::Value;
 
-use super::edn_json::to_json;
 use super::jepsen_edn::{at, function, op, read_client_ops};
+use super::pairing::LoneCompletions;
 use super::FormatError;
 use crate::History;
 
-pub(crate) fn read(text: &str) -> Result<History, FormatError> {
+pub(crate) fn read(text: &str) -> Result<(History, LoneCompletions), FormatError> {
     read_client_ops(text, |map, common| {
         let (f, f_pos) = function(map)?;
         if !matches!(f.as_str(), "get" | "put" | "append") {
@@ -26,11 +26,8 @@ pub(crate) fn read(text: &str) -> Result<History, FormatError> {
                 format!("expected :f to be :get, :put or :append, found :{f}"),
             ));
         }
-        let key = to_json(map.require("key", "a key such as :key \"0\"")?)?;
-        let value = match map.get("value") {
-            Some(node) => to_json(node)?,
-            None => Value::Null,
-        };
+        let key = map.require_json("key", "a key such as :key \"0\"")?;
+        let value = map.take_json("value")?.unwrap_or(Value::Null);
         Ok(op(common, f, Value::Array(vec![key, value])))
     })
 }
@@ -43,7 +40,7 @@ mod tests {
 
     #[test]
     fn maps_get_put_append_to_key_value_tuples() {
-        let h = read(
+        let (h, _) = read(
             "{:process 9, :type :invoke, :f :append, :key \"0\", :value \"x 9 0 y\"}\n\
              {:process 1, :type :invoke, :f :get, :key \"9\", :value nil}\n\
              {:process 4, :type :invoke, :f :put, :key \"1\", :value \"a\"}\n\
