@@ -37,7 +37,7 @@ impl RaftKv {
                         index: backup.index,
                         term: backup.term,
                     },
-                    data,
+                    data: data.into(),
                 });
                 hard_state = Some(HardState {
                     term: backup.term,
