@@ -97,8 +97,9 @@ pub struct RaftKv {
     /// The term and vote last made durable.
     stored_term_vote: Option<(u64, u64)>,
     snapshot_index: u64,
-    /// Where outgoing Raft messages are serialized, kept between messages
-    /// so that each costs one allocation of its exact size.
+    /// Where outgoing Raft messages and snapshots of the state are
+    /// serialized, kept between uses so that each costs one allocation of
+    /// its exact size.
     scratch: Vec<u8>,
 }
 

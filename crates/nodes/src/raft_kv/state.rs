@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lightcone_sdk::{Body, ErrorCode, NodeError, Value};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A client command as a log entry: who proposed it, to answer it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +59,31 @@ pub(super) struct SnapshotData {
     pub(super) applied_ids: Vec<(u64, u64)>,
 }
 
+/// [`SnapshotData`] borrowed from the state, to serialize without first
+/// copying the map and the up to [`APPLIED_IDS_MAX`] ids (a snapshot is
+/// taken every `--snapshot-every` entries for the whole run).
+#[derive(Serialize)]
+struct SnapshotView<'a> {
+    #[serde(serialize_with = "serialize_values")]
+    state: &'a BTreeMap<String, (Value, Value)>,
+    #[serde(serialize_with = "serialize_pairs")]
+    applied_ids: &'a BTreeMap<u64, u64>,
+}
+
+fn serialize_values<S: Serializer>(
+    map: &&BTreeMap<String, (Value, Value)>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(map.values())
+}
+
+fn serialize_pairs<S: Serializer>(
+    map: &&BTreeMap<u64, u64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(map.iter())
+}
+
 impl KvState {
     fn from_pairs(pairs: Vec<(Value, Value)>) -> KvState {
         let map = pairs
@@ -79,11 +104,13 @@ impl KvState {
         state
     }
 
-    pub(super) fn to_snapshot(&self) -> SnapshotData {
-        SnapshotData {
-            state: self.pairs(),
-            applied_ids: self.applied_ids.iter().map(|(i, id)| (*i, *id)).collect(),
-        }
+    /// Appends the state to `out` as the JSON of a [`SnapshotData`].
+    pub(super) fn write_snapshot(&self, out: &mut Vec<u8>) {
+        let view = SnapshotView {
+            state: &self.map,
+            applied_ids: &self.applied_ids,
+        };
+        serde_json::to_writer(out, &view).expect("JSON values serialize");
     }
 
     /// Records that command `id` was applied at `index`; false if it had
@@ -227,5 +254,45 @@ pub(super) fn parse_op(body: &Body) -> Result<Op, NodeError> {
             Ok(Op::Txn { txn: mops.clone() })
         }
         other => Err(NodeError::not_supported(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lightcone_sdk::json;
+
+    #[test]
+    fn a_snapshot_written_from_the_maps_reads_back_as_snapshot_data() {
+        let mut state = KvState::default();
+        state
+            .apply(&Op::Write {
+                key: json!("k"),
+                value: json!([1, "two"]),
+            })
+            .unwrap();
+        state
+            .apply(&Op::Write {
+                key: json!(3),
+                value: json!(null),
+            })
+            .unwrap();
+        for (index, id) in [(4, 40), (5, 50), (7, 70)] {
+            assert!(state.remember(index, id));
+        }
+        let mut written = b"prefix".to_vec();
+        state.write_snapshot(&mut written);
+        assert_eq!(&written[..6], b"prefix", "appended, not overwritten");
+        let data: SnapshotData = serde_json::from_slice(&written[6..]).unwrap();
+        // The same bytes as serializing an owned copy of the state.
+        let owned = SnapshotData {
+            state: state.pairs(),
+            applied_ids: vec![(4, 40), (5, 50), (7, 70)],
+        };
+        assert_eq!(written[6..], serde_json::to_vec(&owned).unwrap());
+        let mut restored = KvState::from_snapshot(data);
+        assert_eq!(restored.pairs(), state.pairs());
+        assert_eq!(restored.applied_ids, state.applied_ids);
+        assert!(!restored.remember(8, 50), "command 50 was applied");
     }
 }
