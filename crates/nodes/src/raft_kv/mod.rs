@@ -36,9 +36,11 @@
 //! The files: `options.rs` (how a node runs, backups), `requests.rs`
 //! (serving, proposing, forwarding to the leader, timeouts), `reads.rs`
 //! (ReadIndex), `state.rs` (the replicated state machine), `apply.rs`
-//! (committed entries and their answers), `durable.rs` and `raft_log.rs`
-//! (Raft's durable state in the SDK storage); here, the Ready loop.
+//! (committed entries and their answers), `applied_ids.rs` (the window
+//! of applied command ids), `durable.rs` and `raft_log.rs` (Raft's durable
+//! state in the SDK storage); here, the Ready loop.
 
+mod applied_ids;
 mod apply;
 mod durable;
 mod options;

@@ -1,10 +1,12 @@
 //! The replicated state machine: the commands the log carries and the
 //! key-value map they build, the same on every replica.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use lightcone_sdk::{Body, ErrorCode, NodeError, Value};
 use serde::{Deserialize, Serialize, Serializer};
+
+use super::applied_ids::AppliedIds;
 
 /// A client command as a log entry: who proposed it, to answer it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,11 +46,18 @@ const APPLIED_IDS_MAX: usize = 1 << 16;
 /// The replicated state machine: key (as JSON text) to key and value, and
 /// the ids of the commands applied lately (by log index), which every
 /// replica holds alike because they follow the log.
-#[derive(Default)]
 pub(super) struct KvState {
     map: BTreeMap<String, (Value, Value)>,
-    applied_ids: BTreeMap<u64, u64>,
-    ids: BTreeSet<u64>,
+    applied_ids: AppliedIds,
+}
+
+impl Default for KvState {
+    fn default() -> KvState {
+        KvState {
+            map: BTreeMap::new(),
+            applied_ids: AppliedIds::new(APPLIED_IDS_MAX),
+        }
+    }
 }
 
 /// What a snapshot holds.
@@ -57,31 +66,6 @@ pub(super) struct SnapshotData {
     pub(super) state: Vec<(Value, Value)>,
     /// `[index, command id]` of recently applied commands.
     pub(super) applied_ids: Vec<(u64, u64)>,
-}
-
-/// [`SnapshotData`] borrowed from the state, to serialize without first
-/// copying the map and the up to [`APPLIED_IDS_MAX`] ids (a snapshot is
-/// taken every `--snapshot-every` entries for the whole run).
-#[derive(Serialize)]
-struct SnapshotView<'a> {
-    #[serde(serialize_with = "serialize_values")]
-    state: &'a BTreeMap<String, (Value, Value)>,
-    #[serde(serialize_with = "serialize_pairs")]
-    applied_ids: &'a BTreeMap<u64, u64>,
-}
-
-fn serialize_values<S: Serializer>(
-    map: &&BTreeMap<String, (Value, Value)>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(map.values())
-}
-
-fn serialize_pairs<S: Serializer>(
-    map: &&BTreeMap<u64, u64>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(map.iter())
 }
 
 impl KvState {
@@ -104,28 +88,24 @@ impl KvState {
         state
     }
 
-    /// Appends the state to `out` as the JSON of a [`SnapshotData`].
+    /// Appends the state to `out` as the JSON of a [`SnapshotData`],
+    /// straight from the map and the applied ids' kept text: a snapshot is
+    /// taken every `--snapshot-every` entries for the whole run, and
+    /// neither is copied for it.
     pub(super) fn write_snapshot(&self, out: &mut Vec<u8>) {
-        let view = SnapshotView {
-            state: &self.map,
-            applied_ids: &self.applied_ids,
-        };
-        serde_json::to_writer(out, &view).expect("JSON values serialize");
+        out.extend_from_slice(br#"{"state":"#);
+        serde_json::Serializer::new(&mut *out)
+            .collect_seq(self.map.values())
+            .expect("JSON values serialize");
+        out.extend_from_slice(br#","applied_ids":"#);
+        self.applied_ids.write_json(out);
+        out.push(b'}');
     }
 
     /// Records that command `id` was applied at `index`; false if it had
     /// been applied before.
     pub(super) fn remember(&mut self, index: u64, id: u64) -> bool {
-        if !self.ids.insert(id) {
-            return false;
-        }
-        self.applied_ids.insert(index, id);
-        while self.applied_ids.len() > APPLIED_IDS_MAX {
-            if let Some((_, old)) = self.applied_ids.pop_first() {
-                self.ids.remove(&old);
-            }
-        }
-        true
+        self.applied_ids.remember(index, id)
     }
 
     pub(super) fn pairs(&self) -> Vec<(Value, Value)> {
@@ -292,7 +272,8 @@ mod tests {
         assert_eq!(written[6..], serde_json::to_vec(&owned).unwrap());
         let mut restored = KvState::from_snapshot(data);
         assert_eq!(restored.pairs(), state.pairs());
-        assert_eq!(restored.applied_ids, state.applied_ids);
+        let ids = |s: &KvState| s.applied_ids.iter().collect::<Vec<_>>();
+        assert_eq!(ids(&restored), ids(&state));
         assert!(!restored.remember(8, 50), "command 50 was applied");
     }
 }
