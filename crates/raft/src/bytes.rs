@@ -88,6 +88,27 @@ pub(crate) mod option {
     }
 }
 
+/// The same for shared byte fields (snapshot data): read into a `Vec`
+/// once, then shared.
+pub(crate) mod shared {
+    use std::sync::Arc;
+
+    use serde::{Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        bytes: &Arc<[u8]>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        super::serialize(bytes, serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Arc<[u8]>, D::Error> {
+        super::deserialize(deserializer).map(Arc::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::message::{Entry, Message, MessageBody};

@@ -25,6 +25,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::message::{Entry, HardState, Snapshot, SnapshotMetadata};
@@ -135,6 +136,10 @@ impl Storage for FileStorage {
         self.memory.hard_state()
     }
 
+    fn snapshot_metadata(&self) -> SnapshotMetadata {
+        self.memory.snapshot_metadata()
+    }
+
     fn snapshot(&self) -> Snapshot {
         self.memory.snapshot()
     }
@@ -195,15 +200,14 @@ impl Storage for FileStorage {
         self.rewrite_log()
     }
 
-    fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<()> {
+    fn compact(&mut self, index: u64, data: Arc<[u8]>) -> Result<()> {
         let term = self.memory.term(index)?;
         let snapshot = Snapshot {
             metadata: SnapshotMetadata { index, term },
             data,
         };
         self.write_snapshot(&snapshot)?;
-        let data = snapshot.data;
-        self.memory.compact(index, data)?;
+        self.memory.compact(index, snapshot.data)?;
         self.rewrite_log()
     }
 }
@@ -308,7 +312,7 @@ fn read_snapshot(dir: &Path) -> Result<Snapshot> {
             index: u64_at(&bytes, 0).unwrap_or_default(),
             term: u64_at(&bytes, 8).unwrap_or_default(),
         },
-        data: data.to_vec(),
+        data: data.into(),
     })
 }
 
@@ -384,7 +388,7 @@ mod tests {
                 .unwrap();
             storage.append(&[entry(3, 3), entry(4, 3)]).unwrap();
             storage.set_hard_state(hard_state).unwrap();
-            storage.compact(2, b"state@2".to_vec()).unwrap();
+            storage.compact(2, b"state@2".as_slice().into()).unwrap();
             storage.append(&[entry(5, 3)]).unwrap();
         }
         let storage = FileStorage::open(dir.path()).unwrap();
@@ -393,7 +397,7 @@ mod tests {
             storage.snapshot().metadata,
             SnapshotMetadata { index: 2, term: 1 }
         );
-        assert_eq!(storage.snapshot().data, b"state@2");
+        assert_eq!(&*storage.snapshot().data, b"state@2");
         assert_eq!(
             storage.entries(3, 6).unwrap(),
             vec![entry(3, 3), entry(4, 3), entry(5, 3)]
@@ -434,7 +438,7 @@ mod tests {
             storage.append(&[entry(1, 1), entry(2, 1)]).unwrap();
             let snapshot = Snapshot {
                 metadata: SnapshotMetadata { index: 5, term: 4 },
-                data: b"s".to_vec(),
+                data: b"s".as_slice().into(),
             };
             storage.apply_snapshot(snapshot).unwrap();
         }

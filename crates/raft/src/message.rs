@@ -5,6 +5,8 @@
 //! [`Message`] as JSON inside whatever envelope its transport uses (a
 //! Maelstrom body field, for instance).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// A node id. `0` is never a valid id: it means "none" in [`HardState::vote`]
@@ -78,11 +80,17 @@ pub struct SnapshotMetadata {
 
 /// The application's state machine as of `metadata.index`, as opaque bytes
 /// (Raft paper, 7).
+///
+/// The data is shared, not owned: a snapshot grows with the state machine,
+/// and storage, the unstable log, a `Ready` and every InstallSnapshot
+/// message hold the same bytes, so cloning a `Snapshot` costs a reference
+/// count, never a copy. Build one with `data: bytes.into()` from a
+/// `Vec<u8>`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub metadata: SnapshotMetadata,
-    #[serde(with = "crate::bytes")]
-    pub data: Vec<u8>,
+    #[serde(with = "crate::bytes::shared")]
+    pub data: Arc<[u8]>,
 }
 
 impl Snapshot {

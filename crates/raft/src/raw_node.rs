@@ -1,6 +1,8 @@
 //! The host's handle on a Raft node: inputs (`tick`, `step`, `propose`,
 //! `read_index`, `campaign`) and the output batch [`Ready`].
 
+use std::sync::Arc;
+
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::message::{Entry, HardState, Message, NodeId, ReadState, Role, Snapshot, SoftState};
@@ -165,12 +167,14 @@ impl<S: Storage> RawNode<S> {
     /// Log compaction (Raft paper, 7): the host's state machine, serialized
     /// as `data`, reflects every entry up to `index`; the storage keeps it
     /// as its snapshot and drops those entries. `index` must be applied.
-    pub fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<()> {
+    /// `data` is a `Vec<u8>` or an `Arc<[u8]>`; the storage shares it from
+    /// then on.
+    pub fn compact(&mut self, index: u64, data: impl Into<Arc<[u8]>>) -> Result<()> {
         let applied = self.raft.log.applied;
         if index > applied || index > self.raft.log.persisted_index() {
             return Err(Error::CompactPastApplied { index, applied });
         }
-        self.raft.log.storage.compact(index, data)
+        self.raft.log.storage.compact(index, data.into())
     }
 
     /// The storage, to read the log or snapshot.

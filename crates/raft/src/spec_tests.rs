@@ -226,7 +226,7 @@ fn raft_7_a_lagging_follower_catches_up_by_install_snapshot() {
         .delivered
         .iter()
         .any(|m| m.to == 3 && matches!(m.body, MessageBody::InstallSnapshot { .. })));
-    assert_eq!(cluster.nodes[&3].storage().snapshot().data, b"state@6");
+    assert_eq!(&*cluster.nodes[&3].storage().snapshot().data, b"state@6");
     assert_eq!(cluster.applied_data(3), vec![b"f".to_vec()]);
     assert_eq!(cluster.nodes[&3].status().applied, 7);
 }

@@ -4,6 +4,14 @@
 //! Raft reads its stable log through [`Storage`]; the host writes to it
 //! while handling a [`crate::Ready`] (entries, hard state, snapshot) and when
 //! compacting. A storage holds one snapshot and the log entries after it.
+//!
+//! Raft looks up the first index and the terms of entries on nearly every
+//! message, so those lookups read the snapshot's metadata only
+//! ([`Storage::snapshot_metadata`]). The snapshot's data grows with the
+//! state machine; it is read only to send it to a follower that is behind,
+//! and then shared, not copied (`Snapshot::data` is an `Arc`).
+
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::message::{Entry, HardState, Snapshot, SnapshotMetadata};
@@ -16,7 +24,14 @@ use crate::message::{Entry, HardState, Snapshot, SnapshotMetadata};
 pub trait Storage {
     /// The hard state last written (default when none).
     fn hard_state(&self) -> HardState;
-    /// The current snapshot (the empty snapshot at 0 when none).
+    /// Where the current snapshot ends (index and term 0 when none).
+    /// Every first-index and term lookup comes here, so it must be O(1)
+    /// and must not touch the snapshot's data.
+    fn snapshot_metadata(&self) -> SnapshotMetadata;
+    /// The current snapshot (the empty snapshot at 0 when none). Raft asks
+    /// for it only to send it to a follower that is behind the log start
+    /// (Raft paper, 7). Hand out the data shared (clone the `Arc`), not
+    /// copied.
     fn snapshot(&self) -> Snapshot;
     /// The entries `[low, high)`.
     fn entries(&self, low: u64, high: u64) -> Result<Vec<Entry>>;
@@ -24,7 +39,7 @@ pub trait Storage {
     fn term(&self, index: u64) -> Result<u64>;
     /// The first index held in the log: the snapshot index + 1.
     fn first_index(&self) -> u64 {
-        self.snapshot().metadata.index + 1
+        self.snapshot_metadata().index + 1
     }
     /// The last index held (the snapshot index when the log is empty).
     fn last_index(&self) -> u64;
@@ -42,12 +57,13 @@ pub trait Storage {
     /// Log compaction (Raft paper, 7): stores `data` as the snapshot at
     /// `index` and drops entries up to `index`. The caller guarantees that
     /// `index` is applied.
-    fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<()>;
+    fn compact(&mut self, index: u64, data: Arc<[u8]>) -> Result<()>;
 }
 
 /// A [`Storage`] in memory. Cloning it is what a simulated crash keeps: the
 /// simulator clones the storage at the crash and restarts the node from the
-/// clone.
+/// clone. The clone shares the snapshot's data and copies the entries after
+/// it (at most the host's compaction interval).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryStorage {
     hard_state: HardState,
@@ -105,7 +121,12 @@ impl Storage for MemoryStorage {
         self.hard_state
     }
 
+    fn snapshot_metadata(&self) -> SnapshotMetadata {
+        self.snapshot.metadata
+    }
+
     fn snapshot(&self) -> Snapshot {
+        // The data is an `Arc`: this clone is a reference count.
         self.snapshot.clone()
     }
 
@@ -165,7 +186,7 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<()> {
+    fn compact(&mut self, index: u64, data: Arc<[u8]>) -> Result<()> {
         let current = self.snapshot_index();
         if index <= current {
             return Err(Error::SnapshotOutOfDate { index, current });
@@ -182,7 +203,11 @@ impl Storage for MemoryStorage {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
+    use crate::message::MessageBody;
+    use crate::test_cluster::Cluster;
 
     fn entry(index: u64, term: u64) -> Entry {
         Entry {
@@ -210,11 +235,117 @@ mod tests {
             HardState::default(),
             vec![entry(1, 1), entry(2, 2), entry(3, 2)],
         );
-        storage.compact(2, b"state".to_vec()).unwrap();
+        storage.compact(2, b"state".as_slice().into()).unwrap();
         assert_eq!(storage.first_index(), 3);
         assert_eq!(storage.term(2).unwrap(), 2);
         assert!(matches!(storage.term(1), Err(Error::Compacted { .. })));
         assert_eq!(storage.entries(3, 4).unwrap(), vec![entry(3, 2)]);
-        assert_eq!(storage.snapshot().data, b"state");
+        assert_eq!(&*storage.snapshot().data, b"state");
+    }
+
+    /// A [`MemoryStorage`] that counts how often Raft asks it for the whole
+    /// snapshot. It keeps the trait's own `first_index`, the one a host's
+    /// storage inherits.
+    #[derive(Default)]
+    struct SnapshotCounting {
+        inner: MemoryStorage,
+        snapshot_calls: Cell<usize>,
+    }
+
+    impl Storage for SnapshotCounting {
+        fn hard_state(&self) -> HardState {
+            self.inner.hard_state()
+        }
+        fn snapshot_metadata(&self) -> SnapshotMetadata {
+            self.inner.snapshot_metadata()
+        }
+        fn snapshot(&self) -> Snapshot {
+            self.snapshot_calls.set(self.snapshot_calls.get() + 1);
+            self.inner.snapshot()
+        }
+        fn entries(&self, low: u64, high: u64) -> Result<Vec<Entry>> {
+            self.inner.entries(low, high)
+        }
+        fn term(&self, index: u64) -> Result<u64> {
+            self.inner.term(index)
+        }
+        fn last_index(&self) -> u64 {
+            self.inner.last_index()
+        }
+        fn append(&mut self, entries: &[Entry]) -> Result<()> {
+            self.inner.append(entries)
+        }
+        fn set_hard_state(&mut self, hard_state: HardState) -> Result<()> {
+            self.inner.set_hard_state(hard_state)
+        }
+        fn apply_snapshot(&mut self, snapshot: Snapshot) -> Result<()> {
+            self.inner.apply_snapshot(snapshot)
+        }
+        fn compact(&mut self, index: u64, data: Arc<[u8]>) -> Result<()> {
+            self.inner.compact(index, data)
+        }
+    }
+
+    /// The regression of issue 17: `first_index` cloned the snapshot, and
+    /// Raft asks for it on every term lookup, so a node slowed down with
+    /// the size of its state machine times the number of messages.
+    #[test]
+    fn raft_7_only_install_snapshot_reads_the_snapshot_and_shares_its_data() {
+        let storages = (1..=3)
+            .map(|id| (id, SnapshotCounting::default()))
+            .collect();
+        let mut cluster = Cluster::with_storages(storages, |_| {});
+        cluster.campaign(1);
+        assert_eq!(cluster.leaders(), vec![(1, 1)]);
+        cluster.isolate(3);
+        let state = vec![b's'; 1 << 20];
+        for round in 0..20u8 {
+            for i in 0..10u8 {
+                cluster.node(1).propose(vec![round, i]).unwrap();
+            }
+            cluster.deliver();
+            let applied = cluster.nodes[&1].status().applied;
+            cluster.node(1).compact(applied, state.clone()).unwrap();
+            cluster.tick(1);
+        }
+        assert_eq!(cluster.nodes[&1].status().first_index, 202);
+        for (id, node) in &cluster.nodes {
+            let calls = node.storage().snapshot_calls.get();
+            assert_eq!(
+                calls, 0,
+                "node {id} read its snapshot for index or term lookups"
+            );
+        }
+
+        // Node 3 is behind the leader's log start: the leader reads its
+        // snapshot once per InstallSnapshot, and the bytes travel shared.
+        cluster.heal();
+        cluster.node(1).propose(b"after".to_vec()).unwrap();
+        cluster.tick(4);
+        assert_eq!(cluster.nodes[&3].status().applied, 202);
+        let sent = cluster
+            .delivered
+            .iter()
+            .filter(|m| matches!(m.body, MessageBody::InstallSnapshot { .. }))
+            .count();
+        assert!(sent >= 1, "node 3 was not sent the snapshot");
+        assert_eq!(cluster.nodes[&1].storage().snapshot_calls.get(), sent);
+        let leader = &cluster.nodes[&1].storage().inner.snapshot;
+        let follower = &cluster.nodes[&3].storage().inner.snapshot;
+        assert_eq!(follower.metadata, leader.metadata);
+        assert!(Arc::ptr_eq(&follower.data, &leader.data));
+    }
+
+    #[test]
+    fn snapshot_and_a_clone_of_the_storage_share_the_data() {
+        let mut storage = MemoryStorage::with_log(HardState::default(), vec![entry(1, 1)]);
+        storage.compact(1, vec![7; 1 << 20].into()).unwrap();
+        let crashed = storage.clone();
+        let held = storage.snapshot().data;
+        assert!(Arc::ptr_eq(&held, &crashed.snapshot().data));
+        assert_eq!(
+            storage.snapshot_metadata(),
+            SnapshotMetadata { index: 1, term: 1 }
+        );
     }
 }

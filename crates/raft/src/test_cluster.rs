@@ -1,16 +1,17 @@
 //! A tiny, fully controlled cluster for the unit tests: messages wait in
 //! one queue until the test delivers them, links can be cut, and every
-//! `Ready` is persisted to the node's `MemoryStorage` and applied at once.
+//! `Ready` is persisted to the node's storage (a `MemoryStorage` unless a
+//! test brings its own) and applied at once.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::config::Config;
 use crate::message::{Entry, HardState, Message, NodeId, ReadState, Role};
 use crate::raw_node::{persist_ready, RawNode};
-use crate::storage::MemoryStorage;
+use crate::storage::{MemoryStorage, Storage};
 
-pub(crate) struct Cluster {
-    pub(crate) nodes: BTreeMap<NodeId, RawNode<MemoryStorage>>,
+pub(crate) struct Cluster<S: Storage = MemoryStorage> {
+    pub(crate) nodes: BTreeMap<NodeId, RawNode<S>>,
     /// Every entry each node applied, in order (no-ops included).
     pub(crate) applied: BTreeMap<NodeId, Vec<Entry>>,
     pub(crate) read_states: BTreeMap<NodeId, Vec<ReadState>>,
@@ -38,30 +39,6 @@ impl Cluster {
         Cluster::with_storages(storages, configure)
     }
 
-    /// Nodes that start from the given storages.
-    pub(crate) fn with_storages(
-        storages: BTreeMap<NodeId, MemoryStorage>,
-        configure: impl Fn(&mut Config),
-    ) -> Cluster {
-        let voters: Vec<NodeId> = storages.keys().copied().collect();
-        let nodes = storages
-            .into_iter()
-            .map(|(id, storage)| {
-                let mut config = Config::new(id, voters.clone());
-                configure(&mut config);
-                (id, RawNode::new(config, storage).expect("valid config"))
-            })
-            .collect();
-        Cluster {
-            nodes,
-            applied: BTreeMap::new(),
-            read_states: BTreeMap::new(),
-            in_flight: VecDeque::new(),
-            isolated: BTreeSet::new(),
-            delivered: Vec::new(),
-        }
-    }
-
     /// Storages whose logs hold entries of the given terms (index i + 1 has
     /// `terms[i]`), at hard-state term `term`, commit `commit`.
     pub(crate) fn storages_with_logs(
@@ -86,8 +63,34 @@ impl Cluster {
             })
             .collect()
     }
+}
 
-    pub(crate) fn node(&mut self, id: NodeId) -> &mut RawNode<MemoryStorage> {
+impl<S: Storage> Cluster<S> {
+    /// Nodes that start from the given storages.
+    pub(crate) fn with_storages(
+        storages: BTreeMap<NodeId, S>,
+        configure: impl Fn(&mut Config),
+    ) -> Cluster<S> {
+        let voters: Vec<NodeId> = storages.keys().copied().collect();
+        let nodes = storages
+            .into_iter()
+            .map(|(id, storage)| {
+                let mut config = Config::new(id, voters.clone());
+                configure(&mut config);
+                (id, RawNode::new(config, storage).expect("valid config"))
+            })
+            .collect();
+        Cluster {
+            nodes,
+            applied: BTreeMap::new(),
+            read_states: BTreeMap::new(),
+            in_flight: VecDeque::new(),
+            isolated: BTreeSet::new(),
+            delivered: Vec::new(),
+        }
+    }
+
+    pub(crate) fn node(&mut self, id: NodeId) -> &mut RawNode<S> {
         self.nodes.get_mut(&id).expect("node exists")
     }
 
@@ -96,7 +99,7 @@ impl Cluster {
         for (id, node) in self.nodes.iter_mut() {
             while node.has_ready() {
                 let ready = node.ready();
-                persist_ready(node.storage_mut(), &ready).expect("memory storage accepts");
+                persist_ready(node.storage_mut(), &ready).expect("the storage accepts a ready");
                 self.in_flight.extend(ready.messages.iter().cloned());
                 let applied = self.applied.entry(*id).or_default();
                 applied.extend(ready.committed_entries.iter().cloned());

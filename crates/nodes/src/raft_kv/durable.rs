@@ -1,12 +1,18 @@
 //! Raft's durable state mirrored into the SDK's storage: written after
 //! each `Ready` and before its messages go out, read back on a restart,
 //! compacted into snapshots. The log itself is `raft_log.rs`.
+//!
+//! The snapshot is one record, `INDEX TERM ` and then its data as it is
+//! (the state machine's JSON): as a JSON document, the data would be
+//! escaped once more, and a snapshot is written every `--snapshot-every`
+//! entries for as long as the node runs.
 
 use lightcone_raft::{
     Entry, HardState, MemoryStorage, Ready, Snapshot, SnapshotMetadata, Storage as _,
 };
 use lightcone_sdk::Context;
 
+use super::raft_log::take_number;
 use super::state::{KvState, SnapshotData};
 use super::RaftKv;
 
@@ -19,7 +25,7 @@ impl RaftKv {
     pub(super) fn recover(&mut self, ctx: &mut Context<Self>) -> MemoryStorage {
         let mut storage = MemoryStorage::new();
         let durable = ctx.storage();
-        let mut snapshot: Option<Snapshot> = read_json(durable.get(KEY_SNAPSHOT));
+        let mut snapshot = durable.get(KEY_SNAPSHOT).and_then(|b| decode_snapshot(&b));
         let mut hard_state: Option<HardState> = read_json(durable.get(KEY_HARD_STATE));
         let segments = self.durable_log.recover(durable);
         if snapshot.is_none() && hard_state.is_none() && segments.is_empty() {
@@ -37,7 +43,7 @@ impl RaftKv {
                         index: backup.index,
                         term: backup.term,
                     },
-                    data,
+                    data: data.into(),
                 });
                 hard_state = Some(HardState {
                     term: backup.term,
@@ -48,8 +54,7 @@ impl RaftKv {
                 // must come back from the backup, not from an empty log.
                 let durable = ctx.storage();
                 if let Some(snapshot) = &snapshot {
-                    let bytes = serde_json::to_vec(snapshot).expect("snapshots serialize");
-                    durable.put(KEY_SNAPSHOT, &bytes);
+                    durable.put(KEY_SNAPSHOT, &encode_snapshot(snapshot));
                 }
                 if let Some(hard_state) = &hard_state {
                     let bytes = serde_json::to_vec(hard_state).expect("hard states serialize");
@@ -103,8 +108,7 @@ impl RaftKv {
     /// order recovery needs: snapshot, entries, then the hard state.
     pub(super) fn store(&mut self, ctx: &mut Context<Self>, ready: &Ready) {
         if let Some(snapshot) = &ready.snapshot {
-            let bytes = serde_json::to_vec(snapshot).expect("snapshots serialize");
-            ctx.storage().put(KEY_SNAPSHOT, &bytes);
+            ctx.storage().put(KEY_SNAPSHOT, &encode_snapshot(snapshot));
             self.durable_log.clear(ctx.storage());
         }
         self.durable_log.append(ctx.storage(), &ready.entries);
@@ -131,20 +135,63 @@ impl RaftKv {
         let Some(raft) = self.raft.as_mut() else {
             return;
         };
-        let data = serde_json::to_vec(&self.state.to_snapshot()).expect("JSON values serialize");
+        // Serialized straight from the state into the buffer kept between
+        // uses; the Raft storage then shares one copy (and so does any
+        // InstallSnapshot it sends).
+        self.scratch.clear();
+        self.state.write_snapshot(&mut self.scratch);
         let index = self.applied;
-        if raft.compact(index, data).is_err() {
+        if raft.compact(index, self.scratch.as_slice()).is_err() {
             return;
         }
         let snapshot = raft.storage().snapshot();
-        let bytes = serde_json::to_vec(&snapshot).expect("snapshots serialize");
-        ctx.storage().put(KEY_SNAPSHOT, &bytes);
+        ctx.storage().put(KEY_SNAPSHOT, &encode_snapshot(&snapshot));
         self.durable_log.compact(ctx.storage(), index);
         self.snapshot_index = index;
     }
 }
 
+/// The durable record of a snapshot: `INDEX TERM ` and the data.
+fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
+    use std::io::Write;
+    let mut bytes = Vec::with_capacity(42 + snapshot.data.len());
+    let SnapshotMetadata { index, term } = snapshot.metadata;
+    write!(bytes, "{index} {term} ").expect("writing to a Vec cannot fail");
+    bytes.extend_from_slice(&snapshot.data);
+    bytes
+}
+
+fn decode_snapshot(mut bytes: &[u8]) -> Option<Snapshot> {
+    let index = take_number(&mut bytes)?;
+    let term = take_number(&mut bytes)?;
+    Some(Snapshot {
+        metadata: SnapshotMetadata { index, term },
+        data: bytes.into(),
+    })
+}
+
 /// Parses a durable record (absent or unreadable: none).
 fn read_json<T: serde::de::DeserializeOwned>(bytes: Option<Vec<u8>>) -> Option<T> {
     bytes.and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_record_round_trips_any_data_and_refuses_a_bad_header() {
+        let snapshot = Snapshot {
+            metadata: SnapshotMetadata {
+                index: 1234,
+                term: 7,
+            },
+            data: br#"{"state": [[1, "a b"]]} "#.as_slice().into(),
+        };
+        let bytes = encode_snapshot(&snapshot);
+        assert!(bytes.starts_with(b"1234 7 {"), "the data is not escaped");
+        assert_eq!(decode_snapshot(&bytes), Some(snapshot));
+        assert_eq!(decode_snapshot(b"1234 "), None);
+        assert_eq!(decode_snapshot(br#"{"metadata": {}}"#), None);
+    }
 }

@@ -36,9 +36,11 @@
 //! The files: `options.rs` (how a node runs, backups), `requests.rs`
 //! (serving, proposing, forwarding to the leader, timeouts), `reads.rs`
 //! (ReadIndex), `state.rs` (the replicated state machine), `apply.rs`
-//! (committed entries and their answers), `durable.rs` and `raft_log.rs`
-//! (Raft's durable state in the SDK storage); here, the Ready loop.
+//! (committed entries and their answers), `applied_ids.rs` (the window
+//! of applied command ids), `durable.rs` and `raft_log.rs` (Raft's durable
+//! state in the SDK storage); here, the Ready loop.
 
+mod applied_ids;
 mod apply;
 mod durable;
 mod options;
@@ -97,8 +99,9 @@ pub struct RaftKv {
     /// The term and vote last made durable.
     stored_term_vote: Option<(u64, u64)>,
     snapshot_index: u64,
-    /// Where outgoing Raft messages are serialized, kept between messages
-    /// so that each costs one allocation of its exact size.
+    /// Where outgoing Raft messages and snapshots of the state are
+    /// serialized, kept between uses so that each costs one allocation of
+    /// its exact size.
     scratch: Vec<u8>,
 }
 

@@ -145,21 +145,23 @@ fn encode_segment(entries: &[Entry]) -> Vec<u8> {
 
 fn decode_segment(mut bytes: &[u8]) -> Option<Vec<Entry>> {
     let mut entries = Vec::new();
-    let number = |bytes: &mut &[u8]| -> Option<u64> {
-        let space = bytes.iter().position(|b| *b == b' ')?;
-        let n = std::str::from_utf8(&bytes[..space]).ok()?.parse().ok()?;
-        *bytes = &bytes[space + 1..];
-        Some(n)
-    };
     while !bytes.is_empty() {
-        let index = number(&mut bytes)?;
-        let term = number(&mut bytes)?;
-        let len = usize::try_from(number(&mut bytes)?).ok()?;
+        let index = take_number(&mut bytes)?;
+        let term = take_number(&mut bytes)?;
+        let len = usize::try_from(take_number(&mut bytes)?).ok()?;
         let data = bytes.get(..len)?.to_vec();
         bytes = &bytes[len..];
         entries.push(Entry { index, term, data });
     }
     Some(entries)
+}
+
+/// Reads a decimal number and the space after it off the front of `bytes`.
+pub(super) fn take_number(bytes: &mut &[u8]) -> Option<u64> {
+    let space = bytes.iter().position(|b| *b == b' ')?;
+    let n = std::str::from_utf8(&bytes[..space]).ok()?.parse().ok()?;
+    *bytes = &bytes[space + 1..];
+    Some(n)
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! The replicated state machine: the commands the log carries and the
 //! key-value map they build, the same on every replica.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use lightcone_sdk::{Body, ErrorCode, NodeError, Value};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::applied_ids::AppliedIds;
 
 /// A client command as a log entry: who proposed it, to answer it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,11 +46,18 @@ const APPLIED_IDS_MAX: usize = 1 << 16;
 /// The replicated state machine: key (as JSON text) to key and value, and
 /// the ids of the commands applied lately (by log index), which every
 /// replica holds alike because they follow the log.
-#[derive(Default)]
 pub(super) struct KvState {
     map: BTreeMap<String, (Value, Value)>,
-    applied_ids: BTreeMap<u64, u64>,
-    ids: BTreeSet<u64>,
+    applied_ids: AppliedIds,
+}
+
+impl Default for KvState {
+    fn default() -> KvState {
+        KvState {
+            map: BTreeMap::new(),
+            applied_ids: AppliedIds::new(APPLIED_IDS_MAX),
+        }
+    }
 }
 
 /// What a snapshot holds.
@@ -79,26 +88,24 @@ impl KvState {
         state
     }
 
-    pub(super) fn to_snapshot(&self) -> SnapshotData {
-        SnapshotData {
-            state: self.pairs(),
-            applied_ids: self.applied_ids.iter().map(|(i, id)| (*i, *id)).collect(),
-        }
+    /// Appends the state to `out` as the JSON of a [`SnapshotData`],
+    /// straight from the map and the applied ids' kept text: a snapshot is
+    /// taken every `--snapshot-every` entries for the whole run, and
+    /// neither is copied for it.
+    pub(super) fn write_snapshot(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(br#"{"state":"#);
+        serde_json::Serializer::new(&mut *out)
+            .collect_seq(self.map.values())
+            .expect("JSON values serialize");
+        out.extend_from_slice(br#","applied_ids":"#);
+        self.applied_ids.write_json(out);
+        out.push(b'}');
     }
 
     /// Records that command `id` was applied at `index`; false if it had
     /// been applied before.
     pub(super) fn remember(&mut self, index: u64, id: u64) -> bool {
-        if !self.ids.insert(id) {
-            return false;
-        }
-        self.applied_ids.insert(index, id);
-        while self.applied_ids.len() > APPLIED_IDS_MAX {
-            if let Some((_, old)) = self.applied_ids.pop_first() {
-                self.ids.remove(&old);
-            }
-        }
-        true
+        self.applied_ids.remember(index, id)
     }
 
     pub(super) fn pairs(&self) -> Vec<(Value, Value)> {
@@ -227,5 +234,46 @@ pub(super) fn parse_op(body: &Body) -> Result<Op, NodeError> {
             Ok(Op::Txn { txn: mops.clone() })
         }
         other => Err(NodeError::not_supported(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lightcone_sdk::json;
+
+    #[test]
+    fn a_snapshot_written_from_the_maps_reads_back_as_snapshot_data() {
+        let mut state = KvState::default();
+        state
+            .apply(&Op::Write {
+                key: json!("k"),
+                value: json!([1, "two"]),
+            })
+            .unwrap();
+        state
+            .apply(&Op::Write {
+                key: json!(3),
+                value: json!(null),
+            })
+            .unwrap();
+        for (index, id) in [(4, 40), (5, 50), (7, 70)] {
+            assert!(state.remember(index, id));
+        }
+        let mut written = b"prefix".to_vec();
+        state.write_snapshot(&mut written);
+        assert_eq!(&written[..6], b"prefix", "appended, not overwritten");
+        let data: SnapshotData = serde_json::from_slice(&written[6..]).unwrap();
+        // The same bytes as serializing an owned copy of the state.
+        let owned = SnapshotData {
+            state: state.pairs(),
+            applied_ids: vec![(4, 40), (5, 50), (7, 70)],
+        };
+        assert_eq!(written[6..], serde_json::to_vec(&owned).unwrap());
+        let mut restored = KvState::from_snapshot(data);
+        assert_eq!(restored.pairs(), state.pairs());
+        let ids = |s: &KvState| s.applied_ids.iter().collect::<Vec<_>>();
+        assert_eq!(ids(&restored), ids(&state));
+        assert!(!restored.remember(8, 50), "command 50 was applied");
     }
 }
