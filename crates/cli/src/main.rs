@@ -3,6 +3,8 @@
 mod alloc;
 mod check_cmd;
 mod check_txn;
+#[cfg(test)]
+mod fuzz_args;
 mod gen_cmd;
 mod node_cmd;
 mod serve_cmd;
