@@ -4,6 +4,8 @@ mod alloc;
 mod check_cmd;
 mod check_txn;
 mod flags;
+#[cfg(test)]
+mod fuzz_args;
 mod gen_cmd;
 mod memory;
 mod node_cmd;

@@ -74,6 +74,10 @@ impl History {
     }
 }
 
+/// The shortest line that is an op: `{"f":"","type":"ok","process":0}`
+/// (every other field has a default, and JSON needs no spaces).
+const OP_BYTES_MIN: usize = 32;
+
 /// Inputs smaller than this are read on one thread, and each thread reads
 /// at least this much.
 const PARALLEL_MIN_BYTES: usize = 8 << 20;
@@ -87,8 +91,13 @@ const THREADS_MAX: usize = 8;
 /// (the vector is not copied; BENCHMARKS.md has the figures).
 fn read_pieces(text: &str, pieces: usize) -> Result<History, ReadError> {
     let pieces = split_lines(text, pieces);
-    // A slot for an op on each line.
-    let lines: Vec<usize> = pieces.iter().map(|p| count_lines(p)).collect();
+    // A slot for an op on each line, but no more than the piece has room
+    // for: a text of blank lines (or short bad ones) gets no slots it
+    // cannot fill.
+    let lines: Vec<usize> = pieces
+        .iter()
+        .map(|p| count_lines(p).min(p.len() / OP_BYTES_MIN))
+        .collect();
     let starts: Vec<usize> = lines
         .iter()
         .scan(0, |at, &n| Some(std::mem::replace(at, *at + n)))
@@ -201,6 +210,10 @@ fn read_lines(
             (written, e)
         })?;
         op.index = first + written as u64;
+        assert!(
+            written < slots.len(),
+            "an op line is at least {OP_BYTES_MIN} bytes, so a piece has a slot for each"
+        );
         slots[written] = op;
         written += 1;
     }
@@ -491,6 +504,53 @@ mod tests {
                     "{pieces} pieces"
                 );
             }
+        }
+    }
+
+    /// Fuzzing found (jsonl case 82304 of seed 17) that a float of 17
+    /// significant digits read back one ULP off once written: serde_json's
+    /// default float parsing is not exact. The workspace turns on its
+    /// `float_roundtrip`.
+    #[test]
+    fn floats_read_back_exactly_as_written() {
+        for text in [
+            "-2.18446744073709551615",
+            "-2.1844674407370954",
+            "0.30000000000000004",
+            "1e-300",
+            "5e-324",
+            "1.7976931348623157e308",
+        ] {
+            let line = format!("{{\"process\":0,\"type\":\"ok\",\"f\":\"r\",\"value\":[{text}]}}");
+            let h = History::from_jsonl(&line).unwrap();
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(h.ops[0].value[0].as_f64(), Some(want), "{text}");
+            assert_eq!(History::from_jsonl(&h.to_jsonl()).unwrap(), h, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_shortest_op_has_a_slot_and_blank_lines_take_none() {
+        let shortest = "{\"f\":\"\",\"type\":\"ok\",\"process\":0}";
+        assert_eq!(shortest.len(), OP_BYTES_MIN);
+        for pieces in 1..4 {
+            let text = format!("{shortest}\n").repeat(10);
+            assert_eq!(read_pieces(&text, pieces).unwrap().len(), 10);
+            assert_eq!(
+                read_pieces(&text.replace('\n', ""), pieces)
+                    .unwrap_err()
+                    .line,
+                1
+            );
+            let blank = format!("{}{shortest}", "\n".repeat(1000));
+            assert_eq!(read_pieces(&blank, pieces).unwrap().len(), 1);
+        }
+        // Shorter lines are never ops.
+        for text in [
+            "{\"f\":\"\",\"type\":\"ok\",\"process\":\"0\"",
+            "{\"process\":0,\"type\":\"ok\"}",
+        ] {
+            assert!(read_op(text).is_err(), "{text}");
         }
     }
 

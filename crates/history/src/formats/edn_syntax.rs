@@ -12,6 +12,8 @@
 //! field nobody reads is not an error. Histories are read an op map at a
 //! time, with the values inside read straight into JSON ([`edn_build`]).
 
+// A child module (in its own file beside this one), so that it can use
+// the parser's private parts.
 #[path = "edn_build.rs"]
 mod edn_build;
 
