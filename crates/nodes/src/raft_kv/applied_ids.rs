@@ -10,7 +10,8 @@
 //! snapshot copies that text instead of formatting every number again.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::io::Write;
+
+use super::decimal::{decimal, DIGITS_MAX};
 
 /// A bounded window of `(log index, command id)`, oldest first.
 pub(super) struct AppliedIds {
@@ -46,13 +47,15 @@ impl AppliedIds {
             "commands are applied in log order"
         );
         let start = self.text.len();
-        let mut pair = [0u8; 44];
-        let mut cursor = &mut pair[..];
-        write!(cursor, "[{index},{id}],").expect("two u64 fit in 44 bytes");
-        let len = 44 - cursor.len();
-        self.text.extend(&pair[..len]);
-        debug_assert_eq!(self.text.len() - start, len);
-        self.window.push_back((index, id, len as u8));
+        let mut buf = [0; DIGITS_MAX];
+        self.text.push_back(b'[');
+        self.text.extend(decimal(index, 0, &mut buf));
+        self.text.push_back(b',');
+        self.text.extend(decimal(id, 0, &mut buf));
+        self.text.extend(b"],");
+        // At most 2 * 20 digits and 4 brackets and commas.
+        let len = u8::try_from(self.text.len() - start).expect("a pair's text fits 44 bytes");
+        self.window.push_back((index, id, len));
         while self.window.len() > self.len_max {
             let Some((_, old, old_len)) = self.window.pop_front() else {
                 break;
