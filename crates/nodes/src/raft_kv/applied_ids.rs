@@ -9,14 +9,17 @@
 //! JSON, `[index,id],` per id, up to date as ids come and go: writing a
 //! snapshot copies that text instead of formatting every number again.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::io::Write;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::decimal::{decimal, DIGITS_MAX};
 
 /// A bounded window of `(log index, command id)`, oldest first.
 pub(super) struct AppliedIds {
     /// `(index, id, length of its text)`, in log order.
     window: VecDeque<(u64, u64, u8)>,
-    ids: BTreeSet<u64>,
+    /// Only looked up, never iterated, so its order cannot leak into a run.
+    ids: HashSet<u64, BuildHasherDefault<IdHasher>>,
     /// `[index,id],` for each of `window`, in the same order: serde_json's
     /// compact form of the `(u64, u64)` pairs, each followed by a comma.
     text: VecDeque<u8>,
@@ -29,7 +32,7 @@ impl AppliedIds {
         assert!(len_max > 0, "the applied-ids window holds at least one id");
         AppliedIds {
             window: VecDeque::new(),
-            ids: BTreeSet::new(),
+            ids: HashSet::default(),
             text: VecDeque::new(),
             len_max,
         }
@@ -46,13 +49,15 @@ impl AppliedIds {
             "commands are applied in log order"
         );
         let start = self.text.len();
-        let mut pair = [0u8; 44];
-        let mut cursor = &mut pair[..];
-        write!(cursor, "[{index},{id}],").expect("two u64 fit in 44 bytes");
-        let len = 44 - cursor.len();
-        self.text.extend(&pair[..len]);
-        debug_assert_eq!(self.text.len() - start, len);
-        self.window.push_back((index, id, len as u8));
+        let mut buf = [0; DIGITS_MAX];
+        self.text.push_back(b'[');
+        self.text.extend(decimal(index, 0, &mut buf));
+        self.text.push_back(b',');
+        self.text.extend(decimal(id, 0, &mut buf));
+        self.text.extend(b"],");
+        // At most 2 * 20 digits and 4 brackets and commas.
+        let len = u8::try_from(self.text.len() - start).expect("a pair's text fits 44 bytes");
+        self.window.push_back((index, id, len));
         while self.window.len() > self.len_max {
             let Some((_, old, old_len)) = self.window.pop_front() else {
                 break;
@@ -80,6 +85,29 @@ impl AppliedIds {
             out.pop();
         }
         out.push(b']');
+    }
+}
+
+/// Hashes a command id with one multiply (Fx hash): ids are random `u64`s
+/// drawn by the proposing node, and every applied command looks one up and
+/// forgets another, in a set of up to 65536 where a B-tree walk missed the
+/// cache at every level. Fixed, unlike std's seeded SipHash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

@@ -12,7 +12,7 @@ use lightcone_raft::{
 };
 use lightcone_sdk::Context;
 
-use super::raft_log::take_number;
+use super::decimal::{push_number, take_number};
 use super::state::{KvState, SnapshotData};
 use super::RaftKv;
 
@@ -153,10 +153,9 @@ impl RaftKv {
 
 /// The durable record of a snapshot: `INDEX TERM ` and the data.
 fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
-    use std::io::Write;
     let mut bytes = Vec::with_capacity(42 + snapshot.data.len());
-    let SnapshotMetadata { index, term } = snapshot.metadata;
-    write!(bytes, "{index} {term} ").expect("writing to a Vec cannot fail");
+    push_number(&mut bytes, snapshot.metadata.index);
+    push_number(&mut bytes, snapshot.metadata.term);
     bytes.extend_from_slice(&snapshot.data);
     bytes
 }

@@ -38,10 +38,12 @@
 //! (ReadIndex), `state.rs` (the replicated state machine), `apply.rs`
 //! (committed entries and their answers), `applied_ids.rs` (the window
 //! of applied command ids), `durable.rs` and `raft_log.rs` (Raft's durable
-//! state in the SDK storage); here, the Ready loop.
+//! state in the SDK storage), `decimal.rs` (numbers in those records);
+//! here, the Ready loop.
 
 mod applied_ids;
 mod apply;
+mod decimal;
 mod durable;
 mod options;
 mod raft_log;

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use lightcone_raft::Entry;
 use lightcone_sdk::Storage;
 
+use super::decimal::{decimal, push_number, take_number, DIGITS_MAX};
+
 const KEY_PREFIX: &str = "raft/log/";
 
 /// The segments held in durable storage.
@@ -34,8 +36,15 @@ pub(crate) struct DurableLog {
 }
 
 impl DurableLog {
+    /// `raft/log/` and the segment number in 20 digits, so the keys sort
+    /// in write order.
     fn key(segment: u64) -> String {
-        format!("{KEY_PREFIX}{segment:020}")
+        let mut key = String::with_capacity(KEY_PREFIX.len() + DIGITS_MAX);
+        key.push_str(KEY_PREFIX);
+        let mut buf = [0; DIGITS_MAX];
+        let digits = decimal(segment, DIGITS_MAX, &mut buf);
+        key.push_str(std::str::from_utf8(digits).expect("digits are ASCII"));
+        key
     }
 
     /// Reads every segment back, in write order, and remembers them.
@@ -125,19 +134,13 @@ impl DurableLog {
 /// another: cheaper than JSON, which would escape the commands' JSON text
 /// once more.
 fn encode_segment(entries: &[Entry]) -> Vec<u8> {
-    use std::io::Write;
     // Three numbers of at most 20 digits and their spaces per entry.
     let size = entries.iter().map(|e| 63 + e.data.len()).sum();
     let mut bytes = Vec::with_capacity(size);
     for entry in entries {
-        write!(
-            bytes,
-            "{} {} {} ",
-            entry.index,
-            entry.term,
-            entry.data.len()
-        )
-        .expect("writing to a Vec cannot fail");
+        push_number(&mut bytes, entry.index);
+        push_number(&mut bytes, entry.term);
+        push_number(&mut bytes, entry.data.len() as u64);
         bytes.extend_from_slice(&entry.data);
     }
     bytes
@@ -154,14 +157,6 @@ fn decode_segment(mut bytes: &[u8]) -> Option<Vec<Entry>> {
         entries.push(Entry { index, term, data });
     }
     Some(entries)
-}
-
-/// Reads a decimal number and the space after it off the front of `bytes`.
-pub(super) fn take_number(bytes: &mut &[u8]) -> Option<u64> {
-    let space = bytes.iter().position(|b| *b == b' ')?;
-    let n = std::str::from_utf8(&bytes[..space]).ok()?.parse().ok()?;
-    *bytes = &bytes[space + 1..];
-    Some(n)
 }
 
 #[cfg(test)]

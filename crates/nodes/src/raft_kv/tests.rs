@@ -1,6 +1,6 @@
 use super::options::read_backup;
 use super::*;
-use lightcone_sdk::{json, MockCluster};
+use lightcone_sdk::{json, Harness, MockCluster};
 
 const MS: u64 = NANOS_PER_MS;
 
@@ -198,4 +198,50 @@ fn restore_reads_a_saved_backup_reply_and_names_a_bad_file() {
     let error = read_backup(&missing.display().to_string()).unwrap_err();
     assert!(error.contains("could not read the backup file"), "{error}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Moves a lone node's clock 3 s in 10 ms steps (an election timeout and
+/// then some) and returns what it sent to clients.
+fn settle(node: &mut Harness<RaftKv>) -> Vec<Envelope> {
+    (0..300)
+        .flat_map(|_| node.advance(10 * MS))
+        .filter(|m| m.dest.starts_with('c'))
+        .collect()
+}
+
+#[test]
+fn a_node_restarted_after_compaction_recovers_from_its_snapshot_record() {
+    let options = Options {
+        snapshot_every: 4,
+        ..Options::default()
+    };
+    let storage = lightcone_sdk::MemoryStorage::new();
+    let start = || {
+        let node = RaftKv::new(options.clone());
+        Harness::with_storage(node, "n0", &["n0"], Box::new(storage.clone()))
+    };
+    let mut node = start();
+    settle(&mut node);
+    for k in 0..10 {
+        let mut replies = node.request("c1", write(k, k * 10));
+        replies.extend(settle(&mut node));
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        assert_eq!(replies[0].body.kind, "write_ok");
+    }
+    let snapshot_index = node.node().snapshot_index;
+    assert!(snapshot_index >= 8, "compacted at {snapshot_index}");
+    drop(node);
+
+    // The restart reads the snapshot record back, then the log after it.
+    let mut node = start();
+    assert_eq!(node.node().snapshot_index, snapshot_index);
+    // Index 1 is the leader's no-op; every later index up to the
+    // snapshot's is a write of a new key.
+    let restored = node.node().state.pairs().len() as u64;
+    assert_eq!(restored, snapshot_index - 1);
+    settle(&mut node);
+    assert_eq!(node.node().state.pairs().len(), 10);
+    let mut got = node.request("c1", read(9));
+    got.extend(settle(&mut node));
+    assert_eq!(got[0].body.get("value"), Some(&json!(90)), "{got:?}");
 }
