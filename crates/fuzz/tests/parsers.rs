@@ -414,19 +414,15 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn campaign(cases: u64, input_bytes_max: usize) {
     let seed = env_u64("LIGHTCONE_FUZZ_SEED", SEED);
     let targets = targets();
-    let per_target = cases / targets.len() as u64;
+    let n = targets.len() as u64;
     let limits = limits(input_bytes_max);
     let outcomes: Vec<Outcome> = targets
         .iter()
-        .map(|t| {
-            let out = run(
-                t,
-                seed,
-                0..per_target,
-                &limits,
-                &failures_dir(),
-                Some(&ALLOC),
-            );
+        .enumerate()
+        .map(|(i, t)| {
+            // The cases shared out, the first targets taking what is left.
+            let count = cases / n + u64::from((i as u64) < cases % n);
+            let out = run(t, seed, 0..count, &limits, &failures_dir(), Some(&ALLOC));
             println!("{}", out.summary());
             out
         })
