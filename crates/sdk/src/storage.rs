@@ -44,10 +44,18 @@ impl Storage for MemoryStorage {
         self.map.lock().expect("storage lock").get(key).cloned()
     }
     fn put(&mut self, key: &str, value: &[u8]) {
-        self.map
-            .lock()
-            .expect("storage lock")
-            .insert(key.to_string(), value.to_vec());
+        let mut map = self.map.lock().expect("storage lock");
+        // A key written again keeps its allocation (a snapshot record is
+        // rewritten at every compaction and can be megabytes).
+        match map.get_mut(key) {
+            Some(old) => {
+                old.clear();
+                old.extend_from_slice(value);
+            }
+            None => {
+                map.insert(key.to_string(), value.to_vec());
+            }
+        }
     }
     fn delete(&mut self, key: &str) {
         self.map.lock().expect("storage lock").remove(key);

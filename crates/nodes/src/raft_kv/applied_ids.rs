@@ -12,8 +12,6 @@
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::decimal::{decimal, DIGITS_MAX};
-
 /// A bounded window of `(log index, command id)`, oldest first.
 pub(super) struct AppliedIds {
     /// `(index, id, length of its text)`, in log order.
@@ -49,11 +47,11 @@ impl AppliedIds {
             "commands are applied in log order"
         );
         let start = self.text.len();
-        let mut buf = [0; DIGITS_MAX];
+        let mut digits = itoa::Buffer::new();
         self.text.push_back(b'[');
-        self.text.extend(decimal(index, 0, &mut buf));
+        self.text.extend(digits.format(index).as_bytes());
         self.text.push_back(b',');
-        self.text.extend(decimal(id, 0, &mut buf));
+        self.text.extend(digits.format(id).as_bytes());
         self.text.extend(b"],");
         // At most 2 * 20 digits and 4 brackets and commas.
         let len = u8::try_from(self.text.len() - start).expect("a pair's text fits 44 bytes");

@@ -144,8 +144,13 @@ impl RaftKv {
         if raft.compact(index, self.scratch.as_slice()).is_err() {
             return;
         }
+        // The record is written into the same buffer, whose capacity is
+        // kept: a fresh megabyte per compaction costs more in page faults
+        // than in copying.
         let snapshot = raft.storage().snapshot();
-        ctx.storage().put(KEY_SNAPSHOT, &encode_snapshot(&snapshot));
+        self.scratch.clear();
+        write_snapshot_record(&mut self.scratch, &snapshot);
+        ctx.storage().put(KEY_SNAPSHOT, &self.scratch);
         self.durable_log.compact(ctx.storage(), index);
         self.snapshot_index = index;
     }
@@ -154,10 +159,15 @@ impl RaftKv {
 /// The durable record of a snapshot: `INDEX TERM ` and the data.
 fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(42 + snapshot.data.len());
-    push_number(&mut bytes, snapshot.metadata.index);
-    push_number(&mut bytes, snapshot.metadata.term);
-    bytes.extend_from_slice(&snapshot.data);
+    write_snapshot_record(&mut bytes, snapshot);
     bytes
+}
+
+/// Appends the durable record of `snapshot` to `out`.
+fn write_snapshot_record(out: &mut Vec<u8>, snapshot: &Snapshot) {
+    push_number(out, snapshot.metadata.index);
+    push_number(out, snapshot.metadata.term);
+    out.extend_from_slice(&snapshot.data);
 }
 
 fn decode_snapshot(mut bytes: &[u8]) -> Option<Snapshot> {

@@ -43,6 +43,7 @@
 
 mod applied_ids;
 mod apply;
+mod command_wire;
 mod decimal;
 mod durable;
 mod options;

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use lightcone_raft::Entry;
 use lightcone_sdk::Storage;
 
-use super::decimal::{decimal, push_number, take_number, DIGITS_MAX};
+use super::decimal::{push_decimal, push_number, take_number, DIGITS_MAX};
 
 const KEY_PREFIX: &str = "raft/log/";
 
@@ -39,12 +39,10 @@ impl DurableLog {
     /// `raft/log/` and the segment number in 20 digits, so the keys sort
     /// in write order.
     fn key(segment: u64) -> String {
-        let mut key = String::with_capacity(KEY_PREFIX.len() + DIGITS_MAX);
-        key.push_str(KEY_PREFIX);
-        let mut buf = [0; DIGITS_MAX];
-        let digits = decimal(segment, DIGITS_MAX, &mut buf);
-        key.push_str(std::str::from_utf8(digits).expect("digits are ASCII"));
-        key
+        let mut key = Vec::with_capacity(KEY_PREFIX.len() + DIGITS_MAX);
+        key.extend_from_slice(KEY_PREFIX.as_bytes());
+        push_decimal(&mut key, segment, DIGITS_MAX);
+        String::from_utf8(key).expect("the prefix and the digits are ASCII")
     }
 
     /// Reads every segment back, in write order, and remembers them.

@@ -8,16 +8,16 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::applied_ids::AppliedIds;
 
-/// A client command as a log entry: who proposed it, to answer it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A client command as a log entry: who proposed it, to answer it. Its
+/// serde form is a compact array (`command_wire`).
+#[derive(Debug, Clone)]
 pub(super) struct Command {
     pub(super) origin: String,
     pub(super) id: u64,
     pub(super) op: Op,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "f", rename_all = "kebab-case")]
+#[derive(Debug, Clone)]
 pub(super) enum Op {
     Write {
         key: Value,
@@ -27,7 +27,6 @@ pub(super) enum Op {
         key: Value,
         from: Value,
         to: Value,
-        #[serde(default)]
         create: bool,
     },
     Backup,
