@@ -132,7 +132,16 @@ impl<S: Storage> Raft<S> {
             return;
         }
         let was_paused = progress.is_paused(self.config.max_inflight_entries);
-        if !progress.maybe_update(index) {
+        let updated = progress.maybe_update(index);
+        // A probe acknowledged at the index already known to match also
+        // proves where the follower's log matches ours (a follower that a
+        // snapshot just caught up acknowledges exactly that): stream from
+        // there. Probing again would be acknowledged the same way, forever.
+        // etcd-raft's stepLeader has the same condition on MsgAppResp:
+        // `pr.MaybeUpdate(m.Index) || (pr.Match == m.Index && pr.State ==
+        // tracker.StateProbe)`.
+        let probe_matched = progress.state == ProgressState::Probe && index == progress.match_index;
+        if !updated && !probe_matched {
             if was_paused {
                 self.send_append(from, false);
             }
@@ -145,7 +154,7 @@ impl<S: Storage> Raft<S> {
             }
             _ => {}
         }
-        if self.maybe_commit() {
+        if updated && self.maybe_commit() {
             self.on_leader_commit();
         }
         // Stream the rest of the follower's backlog, bounded by the

@@ -232,6 +232,35 @@ fn raft_7_a_lagging_follower_catches_up_by_install_snapshot() {
 }
 
 #[test]
+fn raft_7_a_follower_caught_up_by_a_snapshot_is_not_probed_forever() {
+    // The snapshot's acknowledgement moves the follower to Probe; the
+    // probe after it is acknowledged at the same index. That ack must
+    // settle the follower in Replicate, not send the same probe again: with
+    // nothing new to send, the probes went back and forth without end (and
+    // a simulation with zero latency never left that instant).
+    let mut cluster = Cluster::new(3, plain);
+    cluster.campaign(1);
+    cluster.isolate(3);
+    for i in 0..5u8 {
+        cluster.node(1).propose(vec![b'a' + i]).unwrap();
+    }
+    cluster.deliver();
+    cluster.node(1).compact(6, b"state@6".to_vec()).unwrap();
+    cluster.heal();
+    let before = cluster.delivered.len();
+    cluster.tick(4);
+    assert_eq!(cluster.nodes[&3].status().applied, 6);
+    let appends_to_3 = cluster.delivered[before..]
+        .iter()
+        .filter(|m| m.to == 3 && matches!(m.body, MessageBody::Append { .. }))
+        .count();
+    assert!(
+        appends_to_3 <= 4,
+        "{appends_to_3} appends to an idle, caught-up follower"
+    );
+}
+
+#[test]
 fn compacting_past_the_applied_index_is_refused() {
     let mut cluster = Cluster::new(1, plain);
     cluster.campaign(1);

@@ -2,7 +2,7 @@
 //! valid under partitions, crashes, pauses, message loss and duplication,
 //! with Raft's safety properties (Raft paper, Figure 3) checked from what
 //! the nodes log as they run; and the two deliberately broken variants
-//! caught within 100 seeds.
+//! caught within 100 and 250 seeds.
 
 use std::collections::BTreeMap;
 
@@ -173,7 +173,8 @@ fn local_reads_without_read_index_are_caught_within_100_seeds() {
 /// few seconds at 200 requests/s no committed entry was ever overwritten in
 /// 100 seeds. Faults every 0.1 s on average (partitions, crashes and
 /// pauses) and 20 requests/s, which leaves a new leader without an entry of
-/// its own term for tens of ms, make it happen in about 5 seeds of 100.
+/// its own term for tens of ms, make it happen (before the probe fix of
+/// the Raft library, in about 5 seeds of 100; since, first at seed 197).
 fn figure_8_config(seed: u64) -> TestConfig {
     let mut c = config(5, seed, 60);
     c.rate = 20.0;
@@ -185,10 +186,10 @@ fn figure_8_config(seed: u64) -> TestConfig {
 const FAST_ELECTIONS: [&str; 4] = ["--election-ticks", "8", "--tick-ms", "10"];
 
 #[test]
-fn committing_a_previous_terms_entry_by_counting_is_caught_within_100_seeds() {
+fn committing_a_previous_terms_entry_by_counting_is_caught_within_250_seeds() {
     let mut args = vec!["--unsafe-commit-previous-term"];
     args.extend(FAST_ELECTIONS);
-    let caught = (0..100).find_map(|seed| {
+    let caught = (0..250).find_map(|seed| {
         let outcome = run(figure_8_config(seed), &args);
         // A safety violation, not just unavailability.
         let unsafe_ = outcome
@@ -198,7 +199,7 @@ fn committing_a_previous_terms_entry_by_counting_is_caught_within_100_seeds() {
         let found = unsafe_ || !outcome.violations.is_empty();
         found.then_some((seed, outcome))
     });
-    let (seed, outcome) = caught.expect("Raft paper, 5.4.2 (Figure 8): no seed of 100 showed it");
+    let (seed, outcome) = caught.expect("Raft paper, 5.4.2 (Figure 8): no seed of 250 showed it");
     eprintln!(
         "--unsafe-commit-previous-term caught at seed {seed}: {:?} {:?}",
         outcome.problems, outcome.violations
