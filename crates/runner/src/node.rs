@@ -28,7 +28,7 @@ const LONG_LINE_HEAD_BYTES: usize = 256;
 /// How long killing a node waits for each of its pipe threads to end; a
 /// thread still blocked then is left behind (and reported), never waited
 /// for without end.
-const THREAD_JOIN_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const THREAD_JOIN_WAIT: Duration = Duration::from_secs(2);
 
 /// What the reader threads tell the main loop.
 pub enum Inbound {

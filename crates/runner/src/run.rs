@@ -11,7 +11,7 @@ use lightcone_core::{Effect, Ending, MalformedLines, NodeFacts, Test, TestConfig
 
 use crate::error::{write_err, RunnerError};
 use crate::folder::{RunFacts, RunFolder, MALFORMED_SAMPLES_MAX};
-use crate::node::{Inbound, NodeProcess, Spawn, StartError};
+use crate::node::{Inbound, NodeProcess, Spawn, StartError, THREAD_JOIN_WAIT};
 use crate::program::{resolve_program, ProgramError};
 use crate::reaper;
 use crate::report::{QueueTotals, RunReport, Workbench};
@@ -483,7 +483,7 @@ impl Loop {
             let text = format!(
                 "{stuck} pipe thread(s) of killed nodes were still blocked after {} s and were \
                  left behind (a process outside the workbench's reach held a node's pipe)",
-                2
+                THREAD_JOIN_WAIT.as_secs()
             );
             eprintln!("warning: {text}");
             let _ = writeln!(self.log, "warning: {text}");
