@@ -269,6 +269,10 @@ pub(crate) fn search(
 
 impl Search<'_, '_, '_, '_> {
     fn run(&mut self, init: u32) -> SeqVerdict {
+        let stopped = || self.budget.stop.is_some_and(|s| s.load(Ordering::Relaxed));
+        if stopped() {
+            return SeqVerdict::Unknown("stopped by the caller".to_string());
+        }
         let mut state = init;
         if let Some(verdict) = self.enter(&mut state) {
             return verdict;
