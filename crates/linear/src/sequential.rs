@@ -521,14 +521,25 @@ fn search_witness(
             )
         })
         .collect();
-    let cause = format!(
-        "after the longest order the search found that keeps each process's program order \
-         ({} ops), no process's next op is legal in any state reachable there ({}); the next \
-         ops: {}",
+    let mut cause = format!(
+        "the longest orders the search found that keep each process's program order take {} \
+         ops; from there (states: {}) no choice of the next op leads to an order of every \
+         op; the next ops: {}",
         deepest.path.len(),
         described.join(", "),
         heads.join("; ")
     );
+    if !deepest.unwritten.is_empty() {
+        let values: Vec<String> = deepest
+            .unwritten
+            .iter()
+            .map(|&s| model.describe_state(intern.state(s)))
+            .collect();
+        cause.push_str(&format!(
+            "; ops still to be taken need the value {}, which no op still to be taken writes",
+            values.join(", ")
+        ));
+    }
     let prefix = deepest
         .path
         .iter()

@@ -11,15 +11,32 @@
 //! search as Lowe caches it, with program order in place of real time),
 //! and bounded by a budget of configurations.
 //!
-//! Two reductions keep it small:
-//! - A read-only op at the head of its process that is legal in the
-//!   current state is taken at once, without trying alternatives: in any
+//! Reductions keep it small:
+//! - A read-only op (or, for registers, a cas from v to v) at the head of
+//!   its process that is legal in the current state is taken at once, without trying alternatives: in any
 //!   order that takes it later, moving it up to now keeps every op legal
 //!   (it changes no state, and nothing of its own process lies between).
 //! - An indeterminate op that is its process's last (Jepsen retires a
 //!   process after `info`) is never explicitly skipped: the order is
 //!   complete once every process has taken all its ops but such a last
 //!   one, which then never happened.
+//! - An indeterminate op that would leave the state as it is is never
+//!   taken: dropping it from an order keeps the order legal.
+//! - For registers, an indeterminate write or cas (of value v) is taken
+//!   only when another candidate needs the register to hold v (a read of
+//!   v, a cas from v). Proof: in a legal order, the op X right after it
+//!   either needs v, or is a write (then the indeterminate op's effect is
+//!   never seen and dropping it keeps the order legal); repeating the
+//!   drop gives an order in which each taken indeterminate op is followed
+//!   by an op needing its value, and X is then a candidate where the
+//!   indeterminate op was taken (not of its process: the op is its
+//!   process's last, or pending; when it is not its process's last, the
+//!   search reaches the same order by passing over it and taking it from
+//!   the pending ops once X is a candidate).
+//! - For registers, a configuration is dead when some op still to be
+//!   taken needs a value v the register does not hold and no op still to
+//!   be taken writes v: every state from here on is the current one or
+//!   one that a remaining op writes.
 //!
 //! An indeterminate op followed by other ops of its process (not Jepsen's
 //! way, but a history may have it) may take effect at any point after its
@@ -34,6 +51,7 @@ use lightcone_history::Process;
 use rustc_hash::FxHashSet;
 
 use super::intern::Interner;
+use super::model::RegisterOp;
 use super::prepare::LinOp;
 
 /// Search steps between looks at the caller's stop flag.
@@ -61,6 +79,10 @@ pub(crate) struct Deepest {
     pub pending: Vec<usize>,
     /// Every state reached with that prefix's counts.
     pub states: Vec<u32>,
+    /// For registers: values (as states) that some op still to be taken
+    /// needs and no op still to be taken writes, other than the state
+    /// there.
+    pub unwritten: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +253,91 @@ struct Search<'o, 'i, 'm, 'b> {
     deepest: Option<Deepest>,
     deepest_counts: Vec<u32>,
     deepest_len: usize,
+    /// For register models, what each op needs and writes.
+    values: Option<Values>,
+    /// Determinate ops that leave the state as it is wherever they are
+    /// legal (reads; for registers, a cas from v to v too).
+    observes: Vec<bool>,
+}
+
+/// For register models: the value (as a state) each op needs and the
+/// value it writes, and, over the ops not yet taken, how many determinate
+/// ones need each value and how many write it.
+struct Values {
+    needs: Vec<Option<u32>>,
+    writes: Vec<Option<u32>>,
+    /// By state id (grown as states are interned).
+    needed: Vec<u32>,
+    written: Vec<u32>,
+    /// Values needed and never written by the ops not yet taken.
+    doomed: usize,
+}
+
+impl Values {
+    fn new(ops: &[LinOp], op_ids: &[u32], intern: &mut Interner) -> Option<Values> {
+        let model = intern.model();
+        let mut needs = Vec::with_capacity(ops.len());
+        let mut writes = Vec::with_capacity(ops.len());
+        for (op, &id) in ops.iter().zip(op_ids) {
+            let written = match model.register_op(&op.op)? {
+                RegisterOp::Write(v) | RegisterOp::Cas(_, v) => Some(intern.state_id(v.clone())),
+                RegisterOp::Read(_) => None,
+            };
+            needs.push(intern.required_state(id));
+            writes.push(written);
+        }
+        let mut values = Values {
+            needs,
+            writes,
+            needed: Vec::new(),
+            written: Vec::new(),
+            doomed: 0,
+        };
+        for i in 0..ops.len() {
+            values.count(i, !ops[i].is_indeterminate(), 1);
+        }
+        Some(values)
+    }
+
+    fn is_doomed(&self, v: usize) -> bool {
+        self.needed.get(v).is_some_and(|&n| n > 0) && self.written.get(v).is_none_or(|&w| w == 0)
+    }
+
+    /// Adds `delta` (1 or -1) to op `i`'s counts, keeping `doomed`.
+    fn count(&mut self, i: usize, determinate: bool, delta: i32) {
+        let update = |v: u32, need: bool, this: &mut Values| {
+            let v = v as usize;
+            if v >= this.needed.len() {
+                this.needed.resize(v + 1, 0);
+                this.written.resize(v + 1, 0);
+            }
+            let before = this.is_doomed(v);
+            let slot = if need {
+                &mut this.needed[v]
+            } else {
+                &mut this.written[v]
+            };
+            *slot = slot
+                .checked_add_signed(delta)
+                .expect("counts stay non-negative");
+            match (before, this.is_doomed(v)) {
+                (false, true) => this.doomed += 1,
+                (true, false) => this.doomed -= 1,
+                _ => {}
+            }
+        };
+        if let (Some(v), true) = (self.needs[i], determinate) {
+            update(v, true, self);
+        }
+        if let Some(v) = self.writes[i] {
+            update(v, false, self);
+        }
+    }
+
+    /// Some op not yet taken can never become legal from `state`.
+    fn is_dead(&self, state: u32) -> bool {
+        self.doomed > usize::from(self.is_doomed(state as usize))
+    }
 }
 
 /// Searches `ops` for a sequentially consistent order from the state
@@ -241,8 +348,17 @@ pub(crate) fn search(
     init: u32,
     budget: &SeqBudget,
 ) -> SeqOutcome {
-    let op_ids = ops.iter().map(|op| intern.op_id(&op.op)).collect();
+    let op_ids: Vec<u32> = ops.iter().map(|op| intern.op_id(&op.op)).collect();
+    let values = Values::new(ops, &op_ids, intern);
     let programs = Programs::new(ops);
+    let observes = (0..ops.len())
+        .map(|i| {
+            let unchanged = values
+                .as_ref()
+                .is_some_and(|v| v.needs[i].is_some() && v.needs[i] == v.writes[i]);
+            !ops[i].is_indeterminate() && (intern.is_read_only(op_ids[i]) || unchanged)
+        })
+        .collect();
     let mut s = Search {
         ops,
         op_ids,
@@ -258,6 +374,8 @@ pub(crate) fn search(
         deepest: None,
         deepest_counts: Vec::new(),
         deepest_len: 0,
+        values,
+        observes,
     };
     let verdict = s.run(init);
     SeqOutcome {
@@ -322,6 +440,12 @@ impl Search<'_, '_, '_, '_> {
                 .collect();
             return Some(SeqVerdict::Valid(order));
         }
+        if self.values.as_ref().is_some_and(|v| v.is_dead(*state)) {
+            self.note_dead_end(*state);
+            let back_to = self.frames.last().map_or(0, |f| f.path_len);
+            self.undo_to(back_to);
+            return None;
+        }
         if !self
             .visited
             .insert(&self.programs, &self.counts, *state, &self.pending)
@@ -359,7 +483,7 @@ impl Search<'_, '_, '_, '_> {
             for p in 0..self.programs.ops.len() {
                 while let Some(&i) = self.programs.ops[p].get(self.counts[p] as usize) {
                     let id = self.op_ids[i];
-                    if self.ops[i].is_indeterminate() || !self.intern.is_read_only(id) {
+                    if !self.observes[i] {
                         break;
                     }
                     let now = self.state_now(state);
@@ -389,25 +513,31 @@ impl Search<'_, '_, '_, '_> {
     /// find an order for a history that is close to linearizable first),
     /// then the pending ops.
     fn moves(&mut self, state: u32) -> Vec<Move> {
-        let mut heads: Vec<(u32, usize, usize)> = (0..self.programs.ops.len())
+        let mut heads: Vec<((bool, u32), usize, usize)> = (0..self.programs.ops.len())
             .filter_map(|p| {
                 let i = *self.programs.ops[p].get(self.counts[p] as usize)?;
-                Some((self.ops[i].call_rank, p, i))
+                Some((
+                    (self.ops[i].is_indeterminate(), self.ops[i].call_rank),
+                    p,
+                    i,
+                ))
             })
             .collect();
         heads.sort_unstable();
+        // Values some candidate needs, for the rule on indeterminate
+        // register writes.
+        let needed: Vec<u32> = match &self.values {
+            Some(values) => heads
+                .iter()
+                .map(|&(_, _, i)| i)
+                .chain(self.pending.iter().copied())
+                .filter_map(|i| values.needs[i])
+                .collect(),
+            None => Vec::new(),
+        };
         let mut moves = Vec::new();
         for (_, p, i) in heads {
-            let t = self.intern.step(state, self.op_ids[i]);
-            let mut k = 0;
-            while let Some(next) = self.intern.successor(t, k) {
-                moves.push(Move {
-                    undo: Undo::Took(p as u32),
-                    op: i,
-                    state: next,
-                });
-                k += 1;
-            }
+            self.push_takes(&mut moves, Undo::Took(p as u32), i, state, &needed);
             let is_last = self.counts[p] as usize + 1 == self.programs.ops[p].len();
             if self.ops[i].is_indeterminate() && !is_last {
                 moves.push(Move {
@@ -417,22 +547,54 @@ impl Search<'_, '_, '_, '_> {
                 });
             }
         }
-        for &i in &self.pending {
-            let t = self.intern.step(state, self.op_ids[i]);
-            let mut k = 0;
-            while let Some(next) = self.intern.successor(t, k) {
-                moves.push(Move {
-                    undo: Undo::TookPending(i),
-                    op: i,
-                    state: next,
-                });
-                k += 1;
-            }
+        for k in 0..self.pending.len() {
+            let i = self.pending[k];
+            self.push_takes(&mut moves, Undo::TookPending(i), i, state, &needed);
         }
         moves
     }
 
+    /// The moves that take op `i` from `state` (one per next state),
+    /// less those an indeterminate op need not make (see the module's
+    /// doc): leaving the state as it is, or, for registers, writing a
+    /// value no other candidate needs.
+    fn push_takes(
+        &mut self,
+        moves: &mut Vec<Move>,
+        undo: Undo,
+        i: usize,
+        state: u32,
+        needed: &[u32],
+    ) {
+        let t = self.intern.step(state, self.op_ids[i]);
+        let optional = self.ops[i].is_indeterminate();
+        let mut k = 0;
+        while let Some(next) = self.intern.successor(t, k) {
+            k += 1;
+            if optional {
+                if next == state {
+                    continue;
+                }
+                // Another candidate needing `next` (`i` itself needs
+                // `state`, which is not `next`).
+                if self.values.is_some() && !needed.contains(&next) {
+                    continue;
+                }
+            }
+            moves.push(Move {
+                undo,
+                op: i,
+                state: next,
+            });
+        }
+    }
+
     fn apply(&mut self, undo: Undo, op: usize, state: u32) {
+        if !matches!(undo, Undo::Passed(_)) {
+            if let Some(values) = self.values.as_mut() {
+                values.count(op, !self.ops[op].is_indeterminate(), -1);
+            }
+        }
         match undo {
             Undo::Took(p) => self.counts[p as usize] += 1,
             Undo::Passed(p) => {
@@ -452,6 +614,11 @@ impl Search<'_, '_, '_, '_> {
     fn undo_to(&mut self, len: usize) {
         while self.path.len() > len {
             let step = self.path.pop().expect("the path is longer than len");
+            if !matches!(step.undo, Undo::Passed(_)) {
+                if let Some(values) = self.values.as_mut() {
+                    values.count(step.op, !self.ops[step.op].is_indeterminate(), 1);
+                }
+            }
             match step.undo {
                 Undo::Took(p) => self.counts[p as usize] -= 1,
                 Undo::Passed(p) => {
@@ -499,6 +666,12 @@ impl Search<'_, '_, '_, '_> {
             blocked,
             pending: self.pending.clone(),
             states: vec![state],
+            unwritten: self.values.as_ref().map_or_else(Vec::new, |v| {
+                (0..v.needed.len())
+                    .filter(|&x| x != state as usize && v.is_doomed(x))
+                    .map(|x| x as u32)
+                    .collect()
+            }),
         });
         self.deepest_counts.clone_from(&self.counts);
         self.deepest_len = len;

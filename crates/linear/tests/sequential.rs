@@ -81,6 +81,7 @@ fn a_process_cannot_read_the_initial_value_after_its_own_write() {
     assert_eq!(w.prefix.len(), 1, "after the write");
     assert_eq!(w.states, vec![json!(1)]);
     assert!(w.cause.contains("program order"), "{}", w.cause);
+    assert!(w.cause.contains("need the value nil"), "{}", w.cause);
 }
 
 /// The store-buffering (Dekker) pattern on two keys: each process writes
