@@ -18,6 +18,8 @@ use lightcone_linear::{
 use lightcone_rng::Rng;
 use serde_json::{json, Value};
 
+mod sc_replay;
+
 fn op(p: u64, kind: OpType, f: &str, v: Value) -> Op {
     Op::new(Process::Client(p), kind, f, v)
 }
@@ -620,8 +622,10 @@ fn the_checker_agrees_with_brute_force_on_random_tiny_histories() {
                         .join("\n")
                 );
                 if got && r.method == SequentialMethod::Search {
-                    // The order found replays in program order.
-                    assert!(r.order.is_some());
+                    let order = r.order.as_ref().expect("the search gives its order");
+                    if let Err(e) = sc_replay::replay(&h, model.as_ref(), order) {
+                        panic!("{model_name} case {case}: the order {order:?} is wrong: {e}");
+                    }
                 }
                 *counts.entry((model_name, search_only, got)).or_default() += 1;
             }
