@@ -293,8 +293,8 @@ impl Values {
             written: Vec::new(),
             doomed: 0,
         };
-        for i in 0..ops.len() {
-            values.count(i, !ops[i].is_indeterminate(), 1);
+        for (i, op) in ops.iter().enumerate() {
+            values.count(i, !op.is_indeterminate(), 1);
         }
         Some(values)
     }
