@@ -231,6 +231,41 @@ impl SequentialResult {
         }
     }
 
+    /// A short text a person can read: the verdict, and for a history
+    /// that is not sequentially consistent the witness (the op that
+    /// cannot be ordered and why, the end of the longest order found, the
+    /// states reachable there, the other ops that could come next).
+    pub fn timeline(&self, model: &dyn Model) -> String {
+        let Some(w) = &self.witness else {
+            return match self.valid {
+                Validity::Valid => format!("sequentially consistent ({})\n", self.method.as_str()),
+                _ => format!("{}\n", self.problems().join("\n")),
+            };
+        };
+        let mut out = format!("{} is not sequentially consistent\n", self.name());
+        // The witness's own timeline, in this checker's words.
+        let text = w.timeline(model);
+        let text = text
+            .replacen("cannot linearize", "cannot order", 1)
+            .replacen(
+                "the longest linearization found",
+                "the longest order found",
+                1,
+            )
+            .replacen(
+                "concurrent ops not linearized there",
+                "other ops not taken there",
+                1,
+            )
+            .replacen(
+                "no op before it could be linearized in a way that helps",
+                "found without a search",
+                1,
+            );
+        out.push_str(&text);
+        out
+    }
+
     /// The result as JSON with kebab-case keys.
     pub fn to_json(&self) -> Value {
         json!({

@@ -133,6 +133,13 @@ fn store_buffering_is_sequentially_consistent_per_key_but_not_as_a_whole() {
             assert_eq!(r.method, SequentialMethod::Search);
             assert!(r.witness.is_some());
             assert!(r.problems()[0].contains("not sequentially consistent"));
+            let model = model_by_name(model, None).unwrap();
+            let text = r.timeline(model.as_ref());
+            assert!(
+                text.starts_with("the history is not sequentially consistent\ncannot order op"),
+                "{text}"
+            );
+            assert!(!text.contains("lineariz"), "{text}");
         }
     }
 }
@@ -249,6 +256,8 @@ fn reads_in_an_order_that_contradicts_another_process_order_of_writes() {
     let r = sc(&h, "register", false);
     assert_eq!(r.valid, Validity::Invalid);
     assert_eq!(r.method, SequentialMethod::WriteOrder);
+    let text = r.timeline(model_by_name("register", None).unwrap().as_ref());
+    assert!(!text.contains("lineariz"), "{text}");
     let w = r.witness.unwrap();
     assert!(w.cause.contains("cycle"), "{}", w.cause);
     assert_eq!(sc(&h, "register", true).valid, Validity::Invalid);
