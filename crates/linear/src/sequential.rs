@@ -542,10 +542,14 @@ fn search_witness(
     // be taken next (an indeterminate one may simply never happen).
     let mut blocked = deepest.blocked.clone();
     blocked.sort_by_key(|&i| ops[i].call_rank);
-    let stuck = blocked
-        .iter()
-        .copied()
-        .find(|&i| !ops[i].is_indeterminate())
+    let stuck = deepest
+        .doomed
+        .or_else(|| {
+            blocked
+                .iter()
+                .copied()
+                .find(|&i| !ops[i].is_indeterminate())
+        })
         .or_else(|| blocked.first().copied())
         .expect("a dead end has an op left to take");
     let heads: Vec<String> = blocked
@@ -567,6 +571,15 @@ fn search_witness(
         described.join(", "),
         heads.join("; ")
     );
+    if let Some(i) = deepest.doomed {
+        cause.push_str(&format!(
+            "; op {} (process {}) {}, still to be taken, can never become legal from there \
+             (no op still to be taken may make it legal)",
+            ops[i].invoke_index,
+            ops[i].process,
+            witness::describe(model, key, &ops[i].op)
+        ));
+    }
     if !deepest.unwritten.is_empty() {
         let values: Vec<String> = deepest
             .unwritten

@@ -33,6 +33,10 @@
 //!   process's last, or pending; when it is not its process's last, the
 //!   search reaches the same order by passing over it and taking it from
 //!   the pending ops once X is a candidate).
+//! - For models whose states only grow (a kv value under appends), a
+//!   configuration is dead when an op still to be taken can never become
+//!   legal and no op still to be taken may revive it
+//!   ([`Model::may_become_legal`](super::model::Model::may_become_legal)).
 //! - For registers, a configuration is dead when some op still to be
 //!   taken needs a value v the register does not hold and no op still to
 //!   be taken writes v: every state from here on is the current one or
@@ -83,6 +87,9 @@ pub(crate) struct Deepest {
     /// needs and no op still to be taken writes, other than the state
     /// there.
     pub unwritten: Vec<u32>,
+    /// An op still to be taken that can never become legal there (the
+    /// reason the configuration is dead), if the search knew one.
+    pub doomed: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -440,7 +447,11 @@ impl Search<'_, '_, '_, '_> {
                 .collect();
             return Some(SeqVerdict::Valid(order));
         }
-        if self.values.as_ref().is_some_and(|v| v.is_dead(*state)) {
+        let dead = match &self.values {
+            Some(values) => values.is_dead(*state),
+            None => self.never_legal_again(*state).is_some(),
+        };
+        if dead {
             self.note_dead_end(*state);
             let back_to = self.frames.last().map_or(0, |f| f.path_len);
             self.undo_to(back_to);
@@ -468,6 +479,60 @@ impl Search<'_, '_, '_, '_> {
             next: 0,
         });
         None
+    }
+
+    /// For models whose states only grow ([`Model::may_become_legal`],
+    /// as the linearizability search's `monotone.rs` uses it): some
+    /// determinate op still to be taken can never become legal from
+    /// `state`, and no op still to be taken may revive it. Every state
+    /// from here on is reached from `state` by ops still to be taken, so
+    /// the op could never be taken.
+    ///
+    /// [`Model::may_become_legal`]: super::model::Model::may_become_legal
+    fn never_legal_again(&mut self, state: u32) -> Option<usize> {
+        let remaining = self.remaining();
+        let revivers: Vec<u32> = remaining
+            .iter()
+            .map(|&i| self.op_ids[i])
+            .filter(|&id| !self.intern.is_monotone(id))
+            .collect();
+        for &i in &remaining {
+            let id = self.op_ids[i];
+            if self.ops[i].is_indeterminate() || self.intern.may_become_legal(state, id) {
+                continue;
+            }
+            if !revivers
+                .iter()
+                .any(|&y| y != id && self.intern.may_revive(y, id))
+            {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// The ops still to be taken: each process's rest, and the pending.
+    fn remaining(&self) -> Vec<usize> {
+        (0..self.programs.ops.len())
+            .flat_map(|p| {
+                self.programs.ops[p][self.counts[p] as usize..]
+                    .iter()
+                    .copied()
+            })
+            .chain(self.pending.iter().copied())
+            .collect()
+    }
+
+    /// A determinate op still to be taken that can never become legal
+    /// from `state`, if there is one the pruning rules know of.
+    fn doomed_op(&mut self, state: u32) -> Option<usize> {
+        let Some(values) = &self.values else {
+            return self.never_legal_again(state);
+        };
+        self.remaining().into_iter().find(|&i| {
+            !self.ops[i].is_indeterminate()
+                && values.needs[i].is_some_and(|v| v != state && values.is_doomed(v as usize))
+        })
     }
 
     /// The state at the end of the path.
@@ -656,6 +721,7 @@ impl Search<'_, '_, '_, '_> {
         let blocked = (0..self.programs.ops.len())
             .filter_map(|p| self.programs.ops[p].get(self.counts[p] as usize).copied())
             .collect();
+        let doomed = self.doomed_op(state);
         self.deepest = Some(Deepest {
             path: self
                 .path
@@ -672,6 +738,7 @@ impl Search<'_, '_, '_, '_> {
                     .map(|x| x as u32)
                     .collect()
             }),
+            doomed,
         });
         self.deepest_counts.clone_from(&self.counts);
         self.deepest_len = len;
