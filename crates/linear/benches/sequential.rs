@@ -3,7 +3,8 @@
 //! `LIGHTCONE_PORCUPINE` names another folder), each checked once with
 //! the default options, stopped after 60 s (the stop flag, as a caller's
 //! time limit would). Prints each file's verdict, how it was decided, the
-//! configurations searched and the time, then the totals.
+//! configurations searched and the time, then the totals; then the same
+//! for Porcupine's kv histories.
 //!
 //! `cargo bench -p lightcone-linear --bench sequential` (add `--
 //! --search-only` to skip the linearizability check and the pre-passes).
@@ -37,10 +38,15 @@ fn read(path: &Path) -> History {
         .0
 }
 
-/// Checks `h`, stopped after 60 s: the result and the time in ms.
+/// Checks `h` against `model`, stopped after 60 s: the result and the
+/// time in ms.
 #[allow(clippy::disallowed_methods)] // a benchmark measures wall time
-fn timed_check(h: &History, mut options: SequentialOptions) -> (SequentialResult, f64) {
-    let model = model_by_name("cas-register", None).expect("a built-in model");
+fn timed_check(
+    h: &History,
+    model: &str,
+    mut options: SequentialOptions,
+) -> (SequentialResult, f64) {
+    let model = model_by_name(model, None).expect("a built-in model");
     let stop = Arc::new(AtomicBool::new(false));
     options.stop = Some(stop.clone());
     let (done, finished) = mpsc::channel::<()>();
@@ -105,7 +111,7 @@ fn main() {
         let h = read(path);
         let mut options = SequentialOptions::default();
         options.search_only = search_only;
-        let (r, ms) = timed_check(&h, options);
+        let (r, ms) = timed_check(&h, "cas-register", options);
         total_ms += ms;
         *counts.entry(verdict(r.valid)).or_default() += 1;
         slowest.push((ms, name.clone()));
@@ -134,5 +140,32 @@ fn main() {
     );
     for (ms, file) in slowest.iter().take(3) {
         println!("  slowest: {file} {ms:.2} ms");
+    }
+
+    // Porcupine's kv histories (per key, then as a whole).
+    for file in [
+        "c01-ok", "c01-bad", "c10-ok", "c10-bad", "c50-ok", "c50-bad",
+    ] {
+        let path = data_dir().join(format!("kv/{file}.txt"));
+        if !path.exists() {
+            continue;
+        }
+        let h = read(&path);
+        let mut options = SequentialOptions::default();
+        options.search_only = search_only;
+        let (r, ms) = timed_check(&h, "kv", options);
+        let lin = expected
+            .get(&format!("kv/{file}.txt"))
+            .map_or("-", String::as_str);
+        println!(
+            "kv/{:<13} {:>11} {:>8} {:>13} {:>10} {:>10.2}{}",
+            file,
+            lin,
+            verdict(r.valid),
+            r.method.as_str(),
+            r.configs,
+            ms,
+            r.reason.map(|x| format!("  ({x})")).unwrap_or_default()
+        );
     }
 }

@@ -122,3 +122,38 @@ fn every_etcd_history_is_decided_and_every_linearizable_one_is_sequentially_cons
     }
     println!("{} files: {counts:?}", files.len());
 }
+
+/// Porcupine's kv histories: the linearizable ones are sequentially
+/// consistent, and the ones that are not linearizable are not
+/// sequentially consistent either (a key's gets see appends in orders no
+/// single order of that key's ops explains).
+#[test]
+fn porcupine_kv_histories_are_decided() {
+    let Some(data) = data_dir() else {
+        println!("SKIPPED: ../shared/data not found");
+        return;
+    };
+    let model = model_by_name("kv", None).unwrap();
+    for (file, want) in [
+        ("c01-ok", Validity::Valid),
+        ("c01-bad", Validity::Invalid),
+        ("c10-ok", Validity::Valid),
+        ("c10-bad", Validity::Invalid),
+        ("c50-ok", Validity::Valid),
+        ("c50-bad", Validity::Invalid),
+    ] {
+        let h = read(&data.join(format!("porcupine/kv/{file}.txt")));
+        let mut options = SequentialOptions::default();
+        options.configs_max = CONFIGS_MAX;
+        let r = check_sequential(&h, model.as_ref(), &options);
+        assert_eq!(r.valid, want, "{file}: {:?}", r.reason);
+        if want == Validity::Invalid {
+            assert!(
+                r.key.is_some(),
+                "{file}: a key is not sequentially consistent"
+            );
+            assert!(r.witness.is_some());
+        }
+        println!("kv/{file}: {:?} ({})", r.valid, r.method.as_str());
+    }
+}
