@@ -394,19 +394,15 @@ pub(crate) fn search(
 
 impl Search<'_, '_, '_, '_> {
     fn run(&mut self, init: u32) -> SeqVerdict {
-        let stopped = || self.budget.stop.is_some_and(|s| s.load(Ordering::Relaxed));
-        if stopped() {
+        if self.stopped() {
             return SeqVerdict::Unknown("stopped by the caller".to_string());
         }
-        let mut state = init;
-        if let Some(verdict) = self.enter(&mut state) {
+        if let Some(verdict) = self.enter(init) {
             return verdict;
         }
         loop {
             self.steps += 1;
-            if self.steps % STOP_CHECK_STEPS == 0
-                && self.budget.stop.is_some_and(|s| s.load(Ordering::Relaxed))
-            {
+            if self.steps % STOP_CHECK_STEPS == 0 && self.stopped() {
                 return SeqVerdict::Unknown("stopped by the caller".to_string());
             }
             let Some(frame) = self.frames.last_mut() else {
@@ -420,24 +416,34 @@ impl Search<'_, '_, '_, '_> {
                 let m = frame.moves[frame.next];
                 frame.next += 1;
                 self.apply(m.undo, m.op, m.state);
-                state = m.state;
-                if let Some(verdict) = self.enter(&mut state) {
+                if let Some(verdict) = self.enter(m.state) {
                     return verdict;
                 }
             } else {
                 let frame = self.frames.pop().expect("a frame is on top");
                 self.note_dead_end(frame.state);
-                let back_to = self.frames.last().map_or(0, |f| f.path_len);
-                self.undo_to(back_to);
+                self.back_out();
             }
         }
     }
 
-    /// Arrives at a configuration: takes every legal read-only op at the
-    /// head of its process, then decides it is complete, seen before
-    /// (backs out), over the budget, or new (pushes its frame).
-    fn enter(&mut self, state: &mut u32) -> Option<SeqVerdict> {
-        self.take_legal_reads(*state);
+    fn stopped(&self) -> bool {
+        self.budget.stop.is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
+    /// Backs out of the configuration at the end of the path, to the
+    /// frame below.
+    fn back_out(&mut self) {
+        let back_to = self.frames.last().map_or(0, |f| f.path_len);
+        self.undo_to(back_to);
+    }
+
+    /// Arrives at a configuration in `state`: takes every legal read-only
+    /// op at the head of its process, then decides it is complete, seen
+    /// before (backs out), over the budget, dead (backs out), or new
+    /// (pushes its frame).
+    fn enter(&mut self, state: u32) -> Option<SeqVerdict> {
+        self.take_legal_reads(state);
         if self.is_complete() {
             let order = self
                 .path
@@ -447,22 +453,11 @@ impl Search<'_, '_, '_, '_> {
                 .collect();
             return Some(SeqVerdict::Valid(order));
         }
-        let dead = match &self.values {
-            Some(values) => values.is_dead(*state),
-            None => self.never_legal_again(*state).is_some(),
-        };
-        if dead {
-            self.note_dead_end(*state);
-            let back_to = self.frames.last().map_or(0, |f| f.path_len);
-            self.undo_to(back_to);
-            return None;
-        }
         if !self
             .visited
-            .insert(&self.programs, &self.counts, *state, &self.pending)
+            .insert(&self.programs, &self.counts, state, &self.pending)
         {
-            let back_to = self.frames.last().map_or(0, |f| f.path_len);
-            self.undo_to(back_to);
+            self.back_out();
             return None;
         }
         if self.visited.len() > self.budget.configs_max {
@@ -471,10 +466,19 @@ impl Search<'_, '_, '_, '_> {
                 self.budget.configs_max_said
             )));
         }
-        let moves = self.moves(*state);
+        let dead = match &self.values {
+            Some(values) => values.is_dead(state),
+            None => self.never_legal_again(state).is_some(),
+        };
+        if dead {
+            self.note_dead_end(state);
+            self.back_out();
+            return None;
+        }
+        let moves = self.moves(state);
         self.frames.push(Frame {
             path_len: self.path.len(),
-            state: *state,
+            state,
             moves,
             next: 0,
         });
