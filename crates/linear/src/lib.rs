@@ -89,9 +89,12 @@ mod prepare;
 mod register;
 mod result;
 mod search;
+mod sequential;
+mod sequential_search;
 mod table;
 mod whole;
 mod witness;
+mod write_order;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -108,6 +111,7 @@ pub use models::{
     MODEL_NAMES,
 };
 pub use result::{Details, LinearResult, Method, PartitionResult};
+pub use sequential::{check_sequential, SequentialMethod, SequentialOptions, SequentialResult};
 pub use witness::{LinearizedOp, Witness, WitnessOp};
 
 use frontier::FrontierOutcome;
