@@ -48,16 +48,16 @@ pub(crate) fn describe(prepared: &Prepared, id: u32) -> String {
     let what = match (&e.read_text, &e.written) {
         (Some(r), Some(w)) => format!("cas {r} to {w}"),
         (Some(r), None) => format!("read {r}"),
-        (None, Some(w)) => format!("wrote {w}"),
-        (None, None) => "did nothing".to_string(),
+        (None, Some(w)) => format!("write {w}"),
+        (None, None) => "nothing".to_string(),
     };
-    format!("process {process} {what}{key} (op {})", e.index)
+    format!("op {} (process {process}: {what}{key})", e.index)
 }
 
 fn describe_edge(prepared: &Prepared, e: &Edge) -> String {
     let from = describe(prepared, e.from);
     match e.why {
-        Why::Po => format!("{from} precedes in its process"),
+        Why::Po => format!("{from} precedes the next in its process"),
         Why::Wr => format!("{from} is read by the next"),
         Why::Before { read } => format!(
             "{from} must precede the next because it precedes {}, which reads the next",
@@ -194,7 +194,7 @@ pub(crate) fn check_cc(prepared: &Prepared, order: &CausalOrder) -> Found {
                             name: "WriteCORead",
                             ops: sorted(&[events[read_from as usize].index, events[w as usize].index, e.index]),
                             description: format!(
-                                "{} reads the value of {}, but {} is causally after that write and causally before the read",
+                                "{} reads from {}, but {} is causally after that write and causally before the read",
                                 describe(prepared, id),
                                 describe(prepared, read_from),
                                 describe(prepared, w)
@@ -221,7 +221,7 @@ fn init_read(prepared: &Prepared, name: &'static str, how: &str, w: u32, read: u
         name,
         ops: sorted(&[events[w as usize].index, events[read as usize].index]),
         description: format!(
-            "{} returns the initial value, but {} {how} precedes it",
+            "{} returns the initial value, but {} precedes it {how}",
             describe(prepared, read),
             describe(prepared, w)
         ),
@@ -327,7 +327,7 @@ pub(crate) fn saturate(
 impl Saturation {
     fn what_short(&self) -> &'static str {
         if self.cyclic == "CyclicHB" {
-            "happens-before"
+            "in happens-before"
         } else {
             "in the process's view"
         }

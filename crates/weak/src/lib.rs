@@ -18,13 +18,17 @@
 //!   session (formalisation in `session.rs`).
 //!
 //! The hierarchy, stronger first: linearizable > sequential >
-//! {causal-memory, causal-convergence} > causal. causal-memory and
-//! causal-convergence also imply pram, which implies read-your-writes,
-//! monotonic-reads and monotonic-writes; causal implies
-//! writes-follow-reads. Bouajjani's causal does *not* imply pram (nor
+//! {causal-memory, causal-convergence} > causal > writes-follow-reads, and
+//! causal-memory > pram > {read-your-writes, monotonic-reads,
+//! monotonic-writes}. Not every arrow of the textbook picture holds for
+//! these definitions: Bouajjani's causal does not imply pram (nor
 //! read-your-writes with monotonic-reads): it lets each read pick its own
-//! order (`tests/ladder/cc-not-cm.jsonl`). Monotonic-writes alone is
-//! never violated by a history without a thin-air read (see `session.rs`).
+//! order (`tests/ladder/cc-not-cm.jsonl`); causal-convergence does not
+//! imply pram either, since a read there answers only to its causal past
+//! (`tests/ladder/ccv-not-cm.jsonl`); and pram does not imply
+//! writes-follow-reads (`tests/ladder/wfr-only.jsonl`). Monotonic-writes
+//! alone is never violated by a history without a thin-air read (see
+//! `session.rs`).
 //!
 //! How ops are read: each client invocation is paired with its process's
 //! next completion. `ok` took effect; `fail` did not and is dropped; `info`

@@ -247,15 +247,15 @@ pub(crate) fn prepare(history: &History, options: &WeakOptions) -> Result<Prepar
         if !took_effect || v == initial || writer.contains_key(&(k, v)) {
             continue;
         }
-        let what = if r.kind == Kind::Cas { "cas expected" } else { "read" };
+        let what = if r.kind == Kind::Cas { "cas from" } else { "read" };
         return Err(Early::Invalid(BadPattern {
             name: "ThinAirRead",
             ops: vec![r.index],
             description: format!(
-                "process {} {what} {v}{} (op {}), a value no operation writes",
+                "op {} (process {}: {what} {v}{}) reads a value no operation writes",
+                r.index,
                 r.process,
-                describe_key(&keys[k as usize]),
-                r.index
+                describe_key(&keys[k as usize])
             ),
         }));
     }

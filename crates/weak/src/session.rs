@@ -137,11 +137,13 @@ fn own_write_cycle(
                         events[read_b as usize].index,
                     ]),
                     description: format!(
-                        "{} after {} reads the latter, and {} after {} reads the former: no order of the session's own writes lets both reads see all of them",
+                        "{} comes after the session's {}, so the session's write order must put that write before {}; but {} comes after {}, so the order must put that one before {}",
                         describe(prepared, read_b),
                         describe(prepared, a),
+                        describe(prepared, b),
                         describe(prepared, read_a),
-                        describe(prepared, b)
+                        describe(prepared, b),
+                        describe(prepared, a)
                     ),
                 });
             }
@@ -190,7 +192,7 @@ pub(crate) fn check_monotonic_reads(prepared: &Prepared) -> Found {
                                 e.index,
                             ]),
                             description: format!(
-                                "{} goes back to a write the session had moved past{}: {} came first, then {}",
+                                "{} goes back to a write{} the session had moved past: {} came first, then {}",
                                 describe(prepared, id),
                                 describe_key(&prepared.keys[e.key as usize]),
                                 describe(prepared, before),

@@ -466,7 +466,6 @@ fn the_hierarchy_holds_on_the_brute_force() {
         ("causal-memory", "causal"),
         ("causal-convergence", "causal"),
         ("causal-memory", "pram"),
-        ("causal-convergence", "pram"),
         ("pram", "read-your-writes"),
         ("pram", "monotonic-reads"),
         ("pram", "monotonic-writes"),
