@@ -24,6 +24,8 @@
 //! brute-force reading of the axiomatic definitions on thousands of tiny
 //! random histories (tests/differential.rs).
 
+use rayon::prelude::*;
+
 use crate::order::{last_before, limit_before, Clocks, Edge, Graph, Why};
 use crate::prepare::{describe_key, Event, Prepared, Source};
 use crate::{BadPattern, WeakOptions};
@@ -174,7 +176,7 @@ fn writes_before<'a>(
         .iter()
         .filter_map(move |(lane, writes)| {
             let limit = limit_before(events, clocks, read, *lane);
-            last_before(events, writes, limit)
+            last_before(writes, limit)
         })
 }
 
@@ -271,11 +273,16 @@ pub(crate) struct Saturation {
 /// x that precedes a read of `lane` (reading x from another write) is put
 /// before that write. Then a cycle, or an init read with a write of its
 /// key before it, is bad.
+///
+/// `base_clocks`, when given, are the clocks of `edges` as they come (the
+/// causal order's, for causal memory), which saves the first round's
+/// ordering.
 pub(crate) fn saturate(
     prepared: &Prepared,
     options: &WeakOptions,
     lane: u32,
     mut edges: Vec<Edge>,
+    base_clocks: Option<&Clocks>,
     names: &Saturation,
 ) -> Found {
     let events = &prepared.events;
@@ -284,19 +291,31 @@ pub(crate) fn saturate(
         .copied()
         .filter(|&id| events[id as usize].read.is_some())
         .collect();
-    for _round in 0..options.saturation_rounds_max {
-        let graph = Graph::new(events.len(), &edges);
-        let order = match graph.topological_order() {
-            Ok(order) => order,
-            Err(cycle) => {
-                return Found::Bad(cycle_pattern(prepared, names.cyclic, names.what, &cycle))
+    for round in 0..options.saturation_rounds_max {
+        let computed;
+        let clocks = match base_clocks {
+            Some(clocks) if round == 0 => clocks,
+            _ => {
+                let graph = Graph::new(events.len(), &edges);
+                let order = match graph.topological_order() {
+                    Ok(order) => order,
+                    Err(cycle) => {
+                        return Found::Bad(cycle_pattern(
+                            prepared,
+                            names.cyclic,
+                            names.what,
+                            &cycle,
+                        ))
+                    }
+                };
+                computed = Clocks::new(prepared, &graph, &order);
+                &computed
             }
         };
-        let clocks = Clocks::new(prepared, &graph, &order);
         let mut added = 0usize;
         for &r in &reads {
             let source = events[r as usize].read.expect("reads only");
-            for w in writes_before(prepared, &clocks, r) {
+            for w in writes_before(prepared, clocks, r) {
                 match source {
                     Source::Init => {
                         return Found::Bad(init_read(prepared, names.init_read, names.what_short(), w, r))
@@ -342,13 +361,26 @@ pub(crate) fn check_cm(prepared: &Prepared, options: &WeakOptions, order: &Causa
         init_read: "WriteHBInitRead",
         what: "happens-before (the causal order, and each write before a read of this process put before the write that read reads)",
     };
-    for lane in 0..prepared.lanes.len() as u32 {
-        match saturate(prepared, options, lane, order.edges.clone(), &names) {
-            Found::Nothing => {}
-            other => return other,
-        }
-    }
-    Found::Nothing
+    first_found((0..prepared.lanes.len() as u32).into_par_iter().map(|lane| {
+        saturate(
+            prepared,
+            options,
+            lane,
+            order.edges.clone(),
+            Some(&order.clocks),
+            &names,
+        )
+    }))
+}
+
+/// The finding of the first process (in lane order) that found
+/// something; the processes are saturated in parallel.
+fn first_found(per_lane: impl IndexedParallelIterator<Item = Found>) -> Found {
+    let found: Vec<Found> = per_lane.collect();
+    found
+        .into_iter()
+        .find(|f| !matches!(f, Found::Nothing))
+        .unwrap_or(Found::Nothing)
 }
 
 /// PRAM (Lipton & Sandberg 1988, as formalised by Ahamad et al. 1995 and
@@ -366,14 +398,10 @@ pub(crate) fn check_pram(prepared: &Prepared, options: &WeakOptions) -> Found {
         init_read: "WriteViewInitRead",
         what: "the process's view (program order of each process's writes, its own ops, reads after the writes they read, and each write before one of its reads put before the write that read reads)",
     };
-    for lane in 0..prepared.lanes.len() as u32 {
+    first_found((0..prepared.lanes.len() as u32).into_par_iter().map(|lane| {
         let edges = view_edges(prepared, lane);
-        match saturate(prepared, options, lane, edges, &names) {
-            Found::Nothing => {}
-            other => return other,
-        }
-    }
-    Found::Nothing
+        saturate(prepared, options, lane, edges, None, &names)
+    }))
 }
 
 /// The base order of process `lane`'s view.

@@ -195,11 +195,10 @@ impl Clocks {
 }
 
 /// The last write of `writes` (one process's writes of a key, in program
-/// order) strictly before `read`, given the frontier of that process at
-/// `read` (its own position when it is `read`'s process).
-pub(crate) fn last_before(events: &[Event], writes: &[u32], limit: u32) -> Option<u32> {
-    let k = writes.partition_point(|&w| events[w as usize].pos < limit);
-    k.checked_sub(1).map(|k| writes[k])
+/// order, as (position, event id)) strictly before `limit` in position.
+pub(crate) fn last_before(writes: &[(u32, u32)], limit: u32) -> Option<u32> {
+    let k = writes.partition_point(|&(pos, _)| pos < limit);
+    k.checked_sub(1).map(|k| writes[k].1)
 }
 
 /// The limit to give [`last_before`] for `lane`'s writes before `read`.

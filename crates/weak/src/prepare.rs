@@ -53,8 +53,9 @@ pub(crate) struct Prepared {
     /// Each key's JSON text (empty for the single register).
     pub keys: Vec<String>,
     /// For each key, the processes writing it, each with its writes of
-    /// the key in program order.
-    pub key_writers: Vec<Vec<(u32, Vec<u32>)>>,
+    /// the key in program order as (position, event id): the positions
+    /// side by side for binary searches that stay in cache.
+    pub key_writers: Vec<Vec<(u32, Vec<(u32, u32)>)>>,
 }
 
 /// Why the models cannot be decided past the reading: an invalid history
@@ -326,13 +327,13 @@ fn build(
             Source::Write(event_of[w])
         });
     }
-    let mut key_writers: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new(); keys.len()];
+    let mut key_writers: Vec<Vec<(u32, Vec<(u32, u32)>)>> = vec![Vec::new(); keys.len()];
     for (lane, ids) in lanes.iter().enumerate() {
-        let mut by_key: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut by_key: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
         for &id in ids {
             let e = &events[id as usize];
             if e.writes() {
-                by_key.entry(e.key).or_default().push(id);
+                by_key.entry(e.key).or_default().push((e.pos, id));
             }
         }
         for (k, ws) in by_key {
