@@ -72,35 +72,63 @@ fn describe_edge(prepared: &Prepared, e: &Edge) -> String {
     }
 }
 
-/// A bad pattern made of a cycle of edges.
+/// At most this many steps of a cycle are put in words.
+const CYCLE_STEPS_SHOWN_MAX: usize = 12;
+
+/// A bad pattern made of a cycle of edges. A run of program-order edges
+/// is one step, named by its ends (the ops between are not involved).
 pub(crate) fn cycle_pattern(
     prepared: &Prepared,
     name: &'static str,
     what: &str,
     cycle: &[Edge],
 ) -> BadPattern {
+    let n = prepared.events.len() as u32;
+    // Auxiliary nodes are left out.
+    let cycle: Vec<Edge> = cycle.iter().copied().filter(|e| e.from < n).collect();
     let mut ops: Vec<u64> = Vec::new();
     let mut steps = Vec::new();
-    for e in cycle {
-        if (e.from as usize) < prepared.events.len() {
-            ops.push(prepared.events[e.from as usize].index);
-        }
-        match e.why {
-            Why::Before { read } | Why::ReadThenWrite { read } => {
-                ops.push(prepared.events[read as usize].index)
+    let mut k = 0;
+    while k < cycle.len() {
+        let e = cycle[k];
+        ops.push(prepared.events[e.from as usize].index);
+        if e.why == Why::Po {
+            let mut last = k;
+            while last + 1 < cycle.len() && cycle[last + 1].why == Why::Po {
+                last += 1;
             }
-            _ => {}
+            let to = cycle[last].to;
+            let to = if to < n {
+                describe(prepared, to)
+            } else {
+                "the next".to_string()
+            };
+            steps.push(format!(
+                "{} precedes {to} in its process",
+                describe(prepared, e.from)
+            ));
+            k = last + 1;
+            continue;
         }
-        if (e.from as usize) < prepared.events.len() {
-            steps.push(describe_edge(prepared, e));
+        if let Why::Before { read } | Why::ReadThenWrite { read } = e.why {
+            ops.push(prepared.events[read as usize].index);
         }
+        steps.push(describe_edge(prepared, &e));
+        k += 1;
     }
     ops.sort_unstable();
     ops.dedup();
+    let shown = if steps.len() > CYCLE_STEPS_SHOWN_MAX {
+        let more = steps.len() - CYCLE_STEPS_SHOWN_MAX;
+        steps.truncate(CYCLE_STEPS_SHOWN_MAX);
+        format!("{}; ... {more} steps more", steps.join("; "))
+    } else {
+        steps.join("; ")
+    };
     BadPattern {
         name,
         ops,
-        description: format!("{what} is cyclic: {}; and round again", steps.join("; ")),
+        description: format!("{what} is cyclic: {shown}; and round again"),
     }
 }
 
@@ -189,7 +217,9 @@ pub(crate) fn check_cc(prepared: &Prepared, order: &CausalOrder) -> Found {
         let Some(source) = e.read else { continue };
         for w in writes_before(prepared, &order.clocks, id) {
             match source {
-                Source::Init => return Found::Bad(init_read(prepared, "WriteCOInitRead", "causally", w, id)),
+                Source::Init => {
+                    return Found::Bad(init_read(prepared, "WriteCOInitRead", "causally", w, id))
+                }
                 Source::Write(read_from) => {
                     if w != read_from && order.clocks.reaches(events, read_from, w) {
                         return Found::Bad(BadPattern {
@@ -318,9 +348,20 @@ pub(crate) fn saturate(
             for w in writes_before(prepared, clocks, r) {
                 match source {
                     Source::Init => {
-                        return Found::Bad(init_read(prepared, names.init_read, names.what_short(), w, r))
+                        return Found::Bad(init_read(
+                            prepared,
+                            names.init_read,
+                            names.what_short(),
+                            w,
+                            r,
+                        ))
                     }
                     Source::Write(read_from) => {
+                        if w != read_from && clocks.reaches(events, read_from, w) {
+                            // The edge w -> read_from would close a cycle:
+                            // say so with the three ops that make it.
+                            return Found::Bad(write_between(prepared, names, read_from, w, r));
+                        }
                         if w != read_from && !clocks.reaches(events, w, read_from) {
                             edges.push(Edge {
                                 from: w,
@@ -343,6 +384,33 @@ pub(crate) fn saturate(
     ))
 }
 
+/// The cycle of a saturation closed by one edge: `w` is between
+/// `read_from` and `read`, which reads `read_from`.
+fn write_between(
+    prepared: &Prepared,
+    names: &Saturation,
+    read_from: u32,
+    w: u32,
+    read: u32,
+) -> BadPattern {
+    let events = &prepared.events;
+    BadPattern {
+        name: names.cyclic,
+        ops: sorted(&[
+            events[read_from as usize].index,
+            events[w as usize].index,
+            events[read as usize].index,
+        ]),
+        description: format!(
+            "{} reads from {}, but {} comes after that write and before the read {}: it must be both before and after the write read",
+            describe(prepared, read),
+            describe(prepared, read_from),
+            describe(prepared, w),
+            names.what_short()
+        ),
+    }
+}
+
 impl Saturation {
     fn what_short(&self) -> &'static str {
         if self.cyclic == "CyclicHB" {
@@ -361,16 +429,20 @@ pub(crate) fn check_cm(prepared: &Prepared, options: &WeakOptions, order: &Causa
         init_read: "WriteHBInitRead",
         what: "happens-before (the causal order, and each write before a read of this process put before the write that read reads)",
     };
-    first_found((0..prepared.lanes.len() as u32).into_par_iter().map(|lane| {
-        saturate(
-            prepared,
-            options,
-            lane,
-            order.edges.clone(),
-            Some(&order.clocks),
-            &names,
-        )
-    }))
+    first_found(
+        (0..prepared.lanes.len() as u32)
+            .into_par_iter()
+            .map(|lane| {
+                saturate(
+                    prepared,
+                    options,
+                    lane,
+                    order.edges.clone(),
+                    Some(&order.clocks),
+                    &names,
+                )
+            }),
+    )
 }
 
 /// The finding of the first process (in lane order) that found
@@ -398,10 +470,14 @@ pub(crate) fn check_pram(prepared: &Prepared, options: &WeakOptions) -> Found {
         init_read: "WriteViewInitRead",
         what: "the process's view (program order of each process's writes, its own ops, reads after the writes they read, and each write before one of its reads put before the write that read reads)",
     };
-    first_found((0..prepared.lanes.len() as u32).into_par_iter().map(|lane| {
-        let edges = view_edges(prepared, lane);
-        saturate(prepared, options, lane, edges, None, &names)
-    }))
+    first_found(
+        (0..prepared.lanes.len() as u32)
+            .into_par_iter()
+            .map(|lane| {
+                let edges = view_edges(prepared, lane);
+                saturate(prepared, options, lane, edges, None, &names)
+            }),
+    )
 }
 
 /// The base order of process `lane`'s view.

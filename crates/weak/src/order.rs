@@ -71,8 +71,8 @@ impl Graph {
         &self.incoming[self.starts[n] as usize..self.starts[n + 1] as usize]
     }
 
-    /// A topological order of the nodes (Kahn), or the edges of a cycle
-    /// in order.
+    /// A topological order of the nodes (Kahn), or the edges of a short
+    /// cycle in order.
     pub fn topological_order(&self) -> Result<Vec<u32>, Vec<Edge>> {
         let n = self.node_count;
         let mut out_starts = vec![0u32; n + 1];
@@ -83,31 +83,84 @@ impl Graph {
             out_starts[i + 1] += out_starts[i];
         }
         let mut fill = out_starts.clone();
+        // Each node's outgoing edges, as positions in `incoming`.
         let mut outgoing = vec![0u32; self.incoming.len()];
-        for e in &self.incoming {
+        for (k, e) in self.incoming.iter().enumerate() {
             let slot = &mut fill[e.from as usize];
-            outgoing[*slot as usize] = e.to;
+            outgoing[*slot as usize] = k as u32;
             *slot += 1;
         }
+        let out = |v: usize| &outgoing[out_starts[v] as usize..out_starts[v + 1] as usize];
         let mut pending: Vec<u32> = (0..n)
             .map(|v| self.starts[v + 1] - self.starts[v])
             .collect();
-        let mut order: Vec<u32> = (0..n as u32).filter(|&v| pending[v as usize] == 0).collect();
+        let mut order: Vec<u32> = (0..n as u32)
+            .filter(|&v| pending[v as usize] == 0)
+            .collect();
         let mut next = 0;
         while next < order.len() {
             let v = order[next] as usize;
             next += 1;
-            for &w in &outgoing[out_starts[v] as usize..out_starts[v + 1] as usize] {
-                pending[w as usize] -= 1;
-                if pending[w as usize] == 0 {
-                    order.push(w);
+            for &k in out(v) {
+                let w = self.incoming[k as usize].to as usize;
+                pending[w] -= 1;
+                if pending[w] == 0 {
+                    order.push(w as u32);
                 }
             }
         }
         if order.len() == n {
             return Ok(order);
         }
-        Err(self.cycle(&pending))
+        let cycle = self.cycle(&pending);
+        // A shorter cycle through one of the found cycle's first nodes
+        // (breadth-first over the nodes Kahn could not order).
+        let best = cycle
+            .iter()
+            .take(CYCLE_STARTS_MAX)
+            .filter_map(|e| self.shortest_cycle_through(e.to, &pending, &out))
+            .min_by_key(Vec::len);
+        Err(match best {
+            Some(best) if best.len() < cycle.len() => best,
+            _ => cycle,
+        })
+    }
+
+    /// The shortest cycle through `start` among unordered nodes.
+    fn shortest_cycle_through<'a>(
+        &self,
+        start: u32,
+        pending: &[u32],
+        out: &impl Fn(usize) -> &'a [u32],
+    ) -> Option<Vec<Edge>> {
+        let mut via: Vec<u32> = vec![u32::MAX; self.node_count];
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(v) = queue.pop_front() {
+            for &k in out(v as usize) {
+                let e = self.incoming[k as usize];
+                let w = e.to as usize;
+                if pending[w] == 0 || via[w] != u32::MAX {
+                    continue;
+                }
+                via[w] = k;
+                if e.to == start {
+                    let mut cycle = Vec::new();
+                    let mut at = start;
+                    loop {
+                        let e = self.incoming[via[at as usize] as usize];
+                        cycle.push(e);
+                        at = e.from;
+                        if at == start {
+                            break;
+                        }
+                    }
+                    cycle.reverse();
+                    return Some(cycle);
+                }
+                queue.push_back(e.to);
+            }
+        }
+        None
     }
 
     /// A cycle among the nodes Kahn's algorithm could not order: from any
@@ -137,6 +190,9 @@ impl Graph {
         }
     }
 }
+
+/// How many nodes of a found cycle a shorter one is searched through.
+const CYCLE_STARTS_MAX: usize = 16;
 
 /// Vector clocks: for each event and process, one more than the last
 /// position of that process's events that reach the event (itself

@@ -102,7 +102,12 @@ fn text(v: &Value) -> String {
 }
 
 /// The key and the value of an op's value: `[key, v]` when keyed.
-fn split<'a>(v: &'a Value, keyed: bool, what: &str, index: u64) -> Result<(String, &'a Value), String> {
+fn split<'a>(
+    v: &'a Value,
+    keyed: bool,
+    what: &str,
+    index: u64,
+) -> Result<(String, &'a Value), String> {
     if !keyed {
         return Ok((String::new(), v));
     }
@@ -208,8 +213,7 @@ pub(crate) fn prepare(history: &History, options: &WeakOptions) -> Result<Prepar
     // one whose value is read.
     let happened = |r: &Raw, k: u32| -> bool {
         r.determinate
-            || r
-                .written
+            || r.written
                 .as_deref()
                 .is_some_and(|v| observed.contains_key(&(k, v)))
     };
@@ -248,7 +252,11 @@ pub(crate) fn prepare(history: &History, options: &WeakOptions) -> Result<Prepar
         if !took_effect || v == initial || writer.contains_key(&(k, v)) {
             continue;
         }
-        let what = if r.kind == Kind::Cas { "cas from" } else { "read" };
+        let what = if r.kind == Kind::Cas {
+            "cas from"
+        } else {
+            "read"
+        };
         return Err(Early::Invalid(BadPattern {
             name: "ThinAirRead",
             ops: vec![r.index],

@@ -137,7 +137,11 @@ fn to_history(ops: &[TinyOp]) -> History {
 
 /// All orders of `items` in which `before(a, b)` puts a before b, each
 /// given to `visit` until it says stop (returns true).
-fn orders(items: &[usize], before: &dyn Fn(usize, usize) -> bool, visit: &mut dyn FnMut(&[usize]) -> bool) -> bool {
+fn orders(
+    items: &[usize],
+    before: &dyn Fn(usize, usize) -> bool,
+    visit: &mut dyn FnMut(&[usize]) -> bool,
+) -> bool {
     fn go(
         left: &mut Vec<usize>,
         done: &mut Vec<usize>,
@@ -252,7 +256,9 @@ fn brute_cc(ops: &[TinyOp], f: &Facts, memory: bool) -> bool {
                 i == o
             }
         };
-        orders(&past, &|a, b| f.co[a][b], &mut |seq| legal(ops, seq, &visible))
+        orders(&past, &|a, b| f.co[a][b], &mut |seq| {
+            legal(ops, seq, &visible)
+        })
     })
 }
 
@@ -282,9 +288,11 @@ fn brute_pram(ops: &[TinyOp], f: &Facts) -> bool {
         let view: Vec<usize> = (0..f.n)
             .filter(|&i| ops[i].proc == p || ops[i].writes().is_some())
             .collect();
-        orders(&view, &|a, b| ops[a].proc == ops[b].proc && a < b, &mut |seq| {
-            legal(ops, seq, &|i| ops[i].proc == p)
-        })
+        orders(
+            &view,
+            &|a, b| ops[a].proc == ops[b].proc && a < b,
+            &mut |seq| legal(ops, seq, &|i| ops[i].proc == p),
+        )
     })
 }
 
@@ -428,7 +436,8 @@ fn bad_patterns_agree_with_brute_force() {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let ops = generate(&mut rng);
         let results = check_all(&to_history(&ops), &options());
-        let valid = |m: &str| results.iter().find(|r| r.model == m).unwrap().valid == Validity::Valid;
+        let valid =
+            |m: &str| results.iter().find(|r| r.model == m).unwrap().valid == Validity::Valid;
         for (k, (a, b)) in separations.iter().enumerate() {
             if valid(a) && !valid(b) {
                 separated[k] += 1;
@@ -451,15 +460,24 @@ fn bad_patterns_agree_with_brute_force() {
             }
         }
     }
-    eprintln!("separations: {:?}", separations.iter().zip(&separated).collect::<Vec<_>>());
+    eprintln!(
+        "separations: {:?}",
+        separations.iter().zip(&separated).collect::<Vec<_>>()
+    );
     for (pair, count) in separations.iter().zip(&separated) {
         assert!(*count >= 5, "{pair:?} separated by only {count} histories");
     }
-    eprintln!("invalid counts of {histories}: {:?}", MODEL_NAMES.iter().zip(&invalid).collect::<Vec<_>>());
+    eprintln!(
+        "invalid counts of {histories}: {:?}",
+        MODEL_NAMES.iter().zip(&invalid).collect::<Vec<_>>()
+    );
     // Each model is found invalid on some of them (the test can fail),
     // except monotonic-writes, which alone only a thin-air read violates.
     for (m, count) in MODEL_NAMES.iter().zip(&invalid) {
-        assert!(*count > 20, "{m}: only {count} invalid histories of {histories}");
+        assert!(
+            *count > 20,
+            "{m}: only {count} invalid histories of {histories}"
+        );
     }
 }
 
@@ -480,7 +498,10 @@ fn the_hierarchy_holds_on_the_brute_force() {
         let ops = generate(&mut rng);
         for (strong, weak) in implies {
             if brute(&ops, strong) {
-                assert!(brute(&ops, weak), "seed {seed}: {strong} but not {weak}: {ops:?}");
+                assert!(
+                    brute(&ops, weak),
+                    "seed {seed}: {strong} but not {weak}: {ops:?}"
+                );
             }
         }
     }
@@ -488,9 +509,11 @@ fn the_hierarchy_holds_on_the_brute_force() {
 
 fn brute_sequential(ops: &[TinyOp]) -> bool {
     let all: Vec<usize> = (0..ops.len()).collect();
-    orders(&all, &|a, b| ops[a].proc == ops[b].proc && a < b, &mut |seq| {
-        legal(ops, seq, &|_| true)
-    })
+    orders(
+        &all,
+        &|a, b| ops[a].proc == ops[b].proc && a < b,
+        &mut |seq| legal(ops, seq, &|_| true),
+    )
 }
 
 /// `times[i]`: positions of op i's invocation and completion in the file.
@@ -517,14 +540,25 @@ fn tiny_from_jsonl(text: &str) -> (Vec<TinyOp>, Vec<(usize, usize)>) {
     for (i, c) in h.pair_positions() {
         let c = c.unwrap();
         let (inv, ok) = (&h.ops[i], &h.ops[c]);
-        let Process::Client(p) = inv.process else { continue };
+        let Process::Client(p) = inv.process else {
+            continue;
+        };
         let k = key(&inv.value);
         let act = match inv.f.as_str() {
-            "read" => Act::Read { key: k, val: val(&ok.value[1]) },
-            "write" => Act::Write { key: k, val: val(&inv.value[1]) },
+            "read" => Act::Read {
+                key: k,
+                val: val(&ok.value[1]),
+            },
+            "write" => Act::Write {
+                key: k,
+                val: val(&inv.value[1]),
+            },
             other => panic!("f {other}"),
         };
-        ops.push(TinyOp { proc: p as usize, act });
+        ops.push(TinyOp {
+            proc: p as usize,
+            act,
+        });
         times.push((i, c));
     }
     (ops, times)
@@ -592,7 +626,10 @@ fn causal_models_agree_with_brute_force_on_larger_histories() {
     // history of eight ops or more (tests/ladder/ccv-not-cm.jsonl, which
     // the brute force checks too); random ones seldom hit it.
     eprintln!("ccv-not-cm {ccv_not_cm}, cm-not-ccv {cm_not_ccv}, cc-only {cc_only}");
-    assert!(cm_not_ccv >= 5 && cc_only >= 5, "too few histories separate the causal models");
+    assert!(
+        cm_not_ccv >= 5 && cc_only >= 5,
+        "too few histories separate the causal models"
+    );
 }
 
 /// A history of a simulated causally consistent store: each process a
@@ -616,12 +653,15 @@ fn simulate_store(rng: &mut ChaCha8Rng, lww: bool) -> Vec<TinyOp> {
         if rng.gen_range(0..2) == 0 {
             // Deliver a write whose dependencies the replica has.
             let p = rng.gen_range(0..procs);
-            let ready: Vec<usize> = (0..writes.len())
-                .filter(|&w| {
-                    !applied[p].get(w).copied().unwrap_or(false)
-                        && writes[w].3.iter().enumerate().all(|(d, &dep)| !dep || applied[p].get(d).copied().unwrap_or(false))
-                })
-                .collect();
+            let ready: Vec<usize> =
+                (0..writes.len())
+                    .filter(|&w| {
+                        !applied[p].get(w).copied().unwrap_or(false)
+                            && writes[w].3.iter().enumerate().all(|(d, &dep)| {
+                                !dep || applied[p].get(d).copied().unwrap_or(false)
+                            })
+                    })
+                    .collect();
             if let Some(&w) = ready.get(rng.gen_range(0..ready.len().max(1))) {
                 let (_, key, val, _) = writes[w];
                 applied[p].resize(writes.len(), false);
@@ -639,21 +679,33 @@ fn simulate_store(rng: &mut ChaCha8Rng, lww: bool) -> Vec<TinyOp> {
             let val = writes.len() as u32 + 1;
             let mut deps = applied[proc].clone();
             deps.resize(writes.len(), false);
-            let base = (0..writes.len()).filter(|&d| deps[d]).map(|d| stamps[d].0).max().unwrap_or(0);
+            let base = (0..writes.len())
+                .filter(|&d| deps[d])
+                .map(|d| stamps[d].0)
+                .max()
+                .unwrap_or(0);
             stamps.push((base + rng.gen_range(1..=4), writes.len()));
             writes.push((proc, key, val, deps));
             let w = writes.len() - 1;
             applied[proc].resize(writes.len(), false);
             applied[proc][w] = true;
             state[proc][key as usize] = (val, w + 1);
-            ops.push(TinyOp { proc, act: Act::Write { key, val } });
+            ops.push(TinyOp {
+                proc,
+                act: Act::Write { key, val },
+            });
         } else {
             let val = state[proc][key as usize].0;
-            ops.push(TinyOp { proc, act: Act::Read { key, val } });
+            ops.push(TinyOp {
+                proc,
+                act: Act::Read { key, val },
+            });
         }
     }
     if rng.gen_range(0..3) == 0 {
-        let reads: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].reads().is_some()).collect();
+        let reads: Vec<usize> = (0..ops.len())
+            .filter(|&i| ops[i].reads().is_some())
+            .collect();
         if let Some(&r) = reads.get(rng.gen_range(0..reads.len().max(1))) {
             let key = ops[r].key();
             let mut choices = vec![0];

@@ -74,11 +74,19 @@ fn witnesses_name_the_papers_patterns() {
         ("ccv-not-cm.jsonl", "pram", "WriteViewInitRead"),
         ("pram-not-cc.jsonl", "causal", "WriteCOInitRead"),
         ("wfr-only.jsonl", "causal", "CyclicCO"),
-        ("wfr-only.jsonl", "writes-follow-reads", "CyclicWritesFollowReads"),
+        (
+            "wfr-only.jsonl",
+            "writes-follow-reads",
+            "CyclicWritesFollowReads",
+        ),
         ("mw-with-mr.jsonl", "causal", "WriteCORead"),
         ("thin-air.jsonl", "monotonic-writes", "ThinAirRead"),
         ("ryw-only.jsonl", "read-your-writes", "OwnWriteInitRead"),
-        ("ryw-own-order.jsonl", "read-your-writes", "OwnWritesOutOfOrder"),
+        (
+            "ryw-own-order.jsonl",
+            "read-your-writes",
+            "OwnWritesOutOfOrder",
+        ),
         ("mr-only.jsonl", "monotonic-reads", "NonMonotonicRead"),
         ("mr-only.jsonl", "pram", "CyclicView"),
     ];
@@ -86,7 +94,9 @@ fn witnesses_name_the_papers_patterns() {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         let history = History::from_jsonl(&text).unwrap();
         let r = check(&history, model, &WeakOptions::keyed()).unwrap();
-        let w = r.witness.unwrap_or_else(|| panic!("{file} {model}: no witness"));
+        let w = r
+            .witness
+            .unwrap_or_else(|| panic!("{file} {model}: no witness"));
         eprintln!("{file} {model}: {} {:?}: {}", w.name, w.ops, w.description);
         assert_eq!(w.name, pattern, "{file} {model}: {}", w.description);
     }

@@ -14,7 +14,12 @@ type Step = (u64, &'static str, OpType, Value, Value);
 fn history(steps: &[Step]) -> History {
     let mut h = History::default();
     for (p, f, kind, inv, comp) in steps {
-        h.push(Op::new(Process::Client(*p), OpType::Invoke, *f, inv.clone()));
+        h.push(Op::new(
+            Process::Client(*p),
+            OpType::Invoke,
+            *f,
+            inv.clone(),
+        ));
         h.push(Op::new(Process::Client(*p), *kind, *f, comp.clone()));
     }
     h
@@ -33,7 +38,11 @@ fn verdicts(h: &History) -> Vec<(&'static str, Validity)> {
 
 fn all(h: &History, valid: Validity) {
     for r in check_all(h, &WeakOptions::default()) {
-        assert_eq!(r.valid, valid, "{}: {:?} {:?}", r.model, r.reason, r.witness);
+        assert_eq!(
+            r.valid, valid,
+            "{}: {:?} {:?}",
+            r.model, r.reason, r.witness
+        );
     }
 }
 
@@ -51,7 +60,10 @@ fn a_value_written_twice_is_unknown_naming_key_and_value() {
     for r in check_all(&h, &WeakOptions::keyed()) {
         assert_eq!(r.valid, Validity::Unknown, "{}", r.model);
         let reason = r.reason.unwrap();
-        assert!(reason.contains("value 5 is written twice of key \"k1\" (ops 0 and 2)"), "{reason}");
+        assert!(
+            reason.contains("value 5 is written twice of key \"k1\" (ops 0 and 2)"),
+            "{reason}"
+        );
     }
 }
 
@@ -93,15 +105,42 @@ fn another_function_is_unknown_naming_the_op_never_invalid() {
 #[test]
 fn the_nemesis_is_ignored() {
     let mut h = History::default();
-    h.push(Op::new(Process::Nemesis, OpType::Info, "start-partition", json!("majority")));
-    h.push(Op::new(Process::Client(0), OpType::Invoke, "write", json!(1)));
-    h.push(Op::new(Process::Nemesis, OpType::Info, "start-partition", json!(null)));
+    h.push(Op::new(
+        Process::Nemesis,
+        OpType::Info,
+        "start-partition",
+        json!("majority"),
+    ));
+    h.push(Op::new(
+        Process::Client(0),
+        OpType::Invoke,
+        "write",
+        json!(1),
+    ));
+    h.push(Op::new(
+        Process::Nemesis,
+        OpType::Info,
+        "start-partition",
+        json!(null),
+    ));
     h.push(Op::new(Process::Client(0), OpType::Ok, "write", json!(1)));
-    h.push(Op::new(Process::Client(1), OpType::Invoke, "read", json!(null)));
+    h.push(Op::new(
+        Process::Client(1),
+        OpType::Invoke,
+        "read",
+        json!(null),
+    ));
     h.push(Op::new(Process::Client(1), OpType::Ok, "read", json!(1)));
-    h.push(Op::new(Process::Nemesis, OpType::Info, "kill", json!(["n1"])));
+    h.push(Op::new(
+        Process::Nemesis,
+        OpType::Info,
+        "kill",
+        json!(["n1"]),
+    ));
     all(&h, Validity::Valid);
-    assert!(check_all(&h, &WeakOptions::default()).iter().all(|r| r.op_count == 2));
+    assert!(check_all(&h, &WeakOptions::default())
+        .iter()
+        .all(|r| r.op_count == 2));
 }
 
 #[test]
@@ -137,7 +176,12 @@ fn an_indeterminate_write_happened_only_if_read() {
     assert_eq!(r.witness.unwrap().name, "WriteCORead");
     // An invocation with no completion is indeterminate too.
     let mut h = history(&[ok(1, "read", json!(null), json!(3))]);
-    h.push(Op::new(Process::Client(0), OpType::Invoke, "write", json!(3)));
+    h.push(Op::new(
+        Process::Client(0),
+        OpType::Invoke,
+        "write",
+        json!(3),
+    ));
     all(&h, Validity::Valid);
 }
 
@@ -198,7 +242,12 @@ fn keys_are_independent_registers() {
     let r = check(&h, "causal", &WeakOptions::keyed()).unwrap();
     let w = r.witness.unwrap();
     assert_eq!((w.name, w.ops.as_slice()), ("WriteCOInitRead", &[0, 6][..]));
-    assert!(w.description.contains("op 6 (process 1: read null of key 1)"), "{}", w.description);
+    assert!(
+        w.description
+            .contains("op 6 (process 1: read null of key 1)"),
+        "{}",
+        w.description
+    );
 }
 
 #[test]
@@ -239,5 +288,8 @@ fn past_the_clock_bound_the_causal_models_are_unknown() {
         assert_eq!(r.valid, Validity::Unknown, "{model}");
         assert!(r.reason.unwrap().contains("clock_entries_max = 3"));
     }
-    assert_eq!(check(&h, "monotonic-reads", &options).unwrap().valid, Validity::Valid);
+    assert_eq!(
+        check(&h, "monotonic-reads", &options).unwrap().valid,
+        Validity::Valid
+    );
 }
