@@ -42,6 +42,10 @@ impl Event {
     }
 }
 
+/// One process's writes of one key: its lane, and the writes in program
+/// order as (position, event id).
+pub(crate) type KeyWriter = (u32, Vec<(u32, u32)>);
+
 /// A differentiated history, ready for the models.
 #[derive(Debug)]
 pub(crate) struct Prepared {
@@ -55,7 +59,7 @@ pub(crate) struct Prepared {
     /// For each key, the processes writing it, each with its writes of
     /// the key in program order as (position, event id): the positions
     /// side by side for binary searches that stay in cache.
-    pub key_writers: Vec<Vec<(u32, Vec<(u32, u32)>)>>,
+    pub key_writers: Vec<Vec<KeyWriter>>,
 }
 
 /// Why the models cannot be decided past the reading: an invalid history
@@ -299,7 +303,8 @@ fn build(
     let mut events = Vec::new();
     for (i, (r, &k)) in raws.iter().zip(&raw_keys).enumerate() {
         // Indeterminate ops count only for the writes that happened.
-        if !r.determinate && !(r.written.is_some() && happened(r, k)) {
+        let took_effect = r.determinate || (r.written.is_some() && happened(r, k));
+        if !took_effect {
             continue;
         }
         let lane = *lane_of.entry(r.process).or_insert_with(|| {
@@ -335,7 +340,7 @@ fn build(
             Source::Write(event_of[w])
         });
     }
-    let mut key_writers: Vec<Vec<(u32, Vec<(u32, u32)>)>> = vec![Vec::new(); keys.len()];
+    let mut key_writers: Vec<Vec<KeyWriter>> = vec![Vec::new(); keys.len()];
     for (lane, ids) in lanes.iter().enumerate() {
         let mut by_key: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
         for &id in ids {

@@ -96,9 +96,9 @@ fn generate_sized(rng: &mut ChaCha8Rng, ops_max: usize, keys: u8) -> Vec<TinyOp>
         .iter()
         .filter_map(|o| o.writes().map(|v| (o.key(), v)))
         .collect();
-    for i in 0..ops.len() {
-        let key = ops[i].key();
-        let own = ops[i].writes();
+    for op in ops.iter_mut() {
+        let key = op.key();
+        let own = op.writes();
         let mut choices: Vec<u32> = vec![0];
         choices.extend(
             written
@@ -110,7 +110,7 @@ fn generate_sized(rng: &mut ChaCha8Rng, ops_max: usize, keys: u8) -> Vec<TinyOp>
         if rng.gen_range(0..200) == 0 {
             pick = 99;
         }
-        match &mut ops[i].act {
+        match &mut op.act {
             Act::Read { val, .. } => *val = pick,
             Act::Cas { from, .. } => *from = pick,
             Act::Write { .. } => {}
@@ -600,7 +600,7 @@ fn causal_models_agree_with_brute_force_on_larger_histories() {
             _ => simulate_store(&mut rng, false),
         };
         let results = check_all(&to_history(&ops), &options());
-        let mut verdict = |m: &str| {
+        let verdict = |m: &str| {
             let r = results.iter().find(|r| r.model == m).unwrap();
             let expected = brute(&ops, m);
             assert_eq!(
