@@ -123,6 +123,17 @@ impl Default for WeakOptions {
 }
 
 impl WeakOptions {
+    /// What is wrong with these options, if anything.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.clock_entries_max == 0 {
+            return Err("clock_entries_max is 0: no history with an op could be checked; give it a positive bound (the default is 2^26)".to_string());
+        }
+        if self.saturation_rounds_max == 0 {
+            return Err("saturation_rounds_max is 0: causal-memory and pram could decide nothing; give it a positive bound (the default is 64)".to_string());
+        }
+        Ok(())
+    }
+
     /// The options for a key-value history of `[key, v]` tuples.
     pub fn keyed() -> WeakOptions {
         WeakOptions {
@@ -170,15 +181,34 @@ fn model_name(model: &str) -> Result<&'static str, String> {
 }
 
 /// Decides one model.
+/// An unknown model name, or invalid options, is an error.
 pub fn check(history: &History, model: &str, options: &WeakOptions) -> Result<WeakResult, String> {
     let model = model_name(model)?;
+    options.validate()?;
     let mut shared = Shared::new(history, options);
     Ok(shared.check(model))
 }
 
 /// Decides every model of [`MODEL_NAMES`], reading the history and
-/// building the causal order once.
+/// building the causal order once. Options that do not
+/// [`WeakOptions::validate`] give every model unknown, with the reason.
 pub fn check_all(history: &History, options: &WeakOptions) -> Vec<WeakResult> {
+    if let Err(reason) = options.validate() {
+        let op_count = history
+            .iter()
+            .filter(|op| op.is_client() && op.is_invoke())
+            .count();
+        return MODEL_NAMES
+            .iter()
+            .map(|&model| WeakResult {
+                model,
+                valid: Validity::Unknown,
+                reason: Some(reason.clone()),
+                witness: None,
+                op_count,
+            })
+            .collect();
+    }
     let mut shared = Shared::new(history, options);
     MODEL_NAMES.iter().map(|m| shared.check(m)).collect()
 }

@@ -4,7 +4,7 @@
 //! only when a read observes their value, every read resolved to the one
 //! write of its value (the history must be differentiated).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use lightcone_history::{History, OpType, Process};
 use serde_json::Value;
@@ -205,12 +205,28 @@ pub(crate) fn prepare(history: &History, options: &WeakOptions) -> Result<Prepar
         id
     };
     let raw_keys: Vec<u32> = raws.iter().map(|r| key_of(&r.key)).collect();
-    // The values read (determinately), by key: they decide which
-    // indeterminate writes happened.
-    let mut observed: HashMap<(u32, &str), ()> = HashMap::new();
-    for (r, &k) in raws.iter().zip(&raw_keys) {
-        if let (true, Some(v)) = (r.determinate, r.read.as_deref()) {
-            observed.insert((k, v), ());
+    // The values read by ops that happened, by key: they decide which
+    // indeterminate writes happened. A determinate read happened; an
+    // indeterminate cas whose value is read happened, and so did its read
+    // (a worklist, each value once).
+    let mut indeterminate: HashMap<(u32, &str), Vec<usize>> = HashMap::new();
+    let mut work: Vec<(u32, &str)> = Vec::new();
+    for (i, (r, &k)) in raws.iter().zip(&raw_keys).enumerate() {
+        match (r.determinate, r.read.as_deref(), r.written.as_deref()) {
+            (true, Some(v), _) => work.push((k, v)),
+            (false, _, Some(v)) => indeterminate.entry((k, v)).or_default().push(i),
+            _ => {}
+        }
+    }
+    let mut observed: HashSet<(u32, &str)> = HashSet::new();
+    while let Some(kv) = work.pop() {
+        if !observed.insert(kv) {
+            continue;
+        }
+        for &i in indeterminate.get(&kv).map_or(&[][..], Vec::as_slice) {
+            if let Some(from) = raws[i].read.as_deref() {
+                work.push((kv.0, from));
+            }
         }
     }
     // Every write that happened: each ok write, and each indeterminate
@@ -219,7 +235,7 @@ pub(crate) fn prepare(history: &History, options: &WeakOptions) -> Result<Prepar
         r.determinate
             || r.written
                 .as_deref()
-                .is_some_and(|v| observed.contains_key(&(k, v)))
+                .is_some_and(|v| observed.contains(&(k, v)))
     };
     let mut writer: HashMap<(u32, &str), usize> = HashMap::new();
     let mut repeated: Option<String> = None;

@@ -34,10 +34,18 @@ enum Act {
     Cas { key: u8, from: u32, to: u32 },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Outcome {
+    Ok,
+    Fail,
+    Info,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct TinyOp {
     proc: usize,
     act: Act,
+    outcome: Outcome,
 }
 
 impl TinyOp {
@@ -89,7 +97,12 @@ fn generate_sized(rng: &mut ChaCha8Rng, ops_max: usize, keys: u8) -> Vec<TinyOp>
                     }
                 }
             };
-            TinyOp { proc, act }
+            let outcome = match rng.gen_range(0..100) {
+                0..=84 => Outcome::Ok,
+                85..=91 => Outcome::Fail,
+                _ => Outcome::Info,
+            };
+            TinyOp { proc, act, outcome }
         })
         .collect();
     let written: Vec<(u8, u32)> = ops
@@ -129,8 +142,13 @@ fn to_history(ops: &[TinyOp]) -> History {
             Act::Write { val, .. } => ("write", json!([k, val]), json!([k, val])),
             Act::Cas { from, to, .. } => ("cas", json!([k, [from, to]]), json!([k, [from, to]])),
         };
+        let kind = match o.outcome {
+            Outcome::Ok => OpType::Ok,
+            Outcome::Fail => OpType::Fail,
+            Outcome::Info => OpType::Info,
+        };
         h.push(Op::new(p, OpType::Invoke, f, inv));
-        h.push(Op::new(p, OpType::Ok, f, ok));
+        h.push(Op::new(p, kind, f, ok));
     }
     h
 }
@@ -391,7 +409,38 @@ fn brute_session(ops: &[TinyOp], f: &Facts, g: Guarantee) -> bool {
     })
 }
 
+/// The ops that happened: ok ones; not failed ones; an indeterminate
+/// write (or cas) if an op that happened reads its value; no
+/// indeterminate read.
+fn happened(ops: &[TinyOp]) -> Vec<TinyOp> {
+    let mut kept: Vec<bool> = ops.iter().map(|o| o.outcome == Outcome::Ok).collect();
+    loop {
+        let mut changed = false;
+        for i in 0..ops.len() {
+            if kept[i] || ops[i].outcome != Outcome::Info {
+                continue;
+            }
+            let Some(v) = ops[i].writes() else { continue };
+            let read = (0..ops.len())
+                .any(|j| kept[j] && ops[j].key() == ops[i].key() && ops[j].reads() == Some(v));
+            if read {
+                kept[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    ops.iter()
+        .zip(&kept)
+        .filter(|(_, &k)| k)
+        .map(|(o, _)| *o)
+        .collect()
+}
+
 fn brute(ops: &[TinyOp], model: &str) -> bool {
+    let ops = &happened(ops)[..];
     let f = facts(ops);
     match model {
         "causal" => brute_cc(ops, &f, false),
@@ -558,6 +607,7 @@ fn tiny_from_jsonl(text: &str) -> (Vec<TinyOp>, Vec<(usize, usize)>) {
         ops.push(TinyOp {
             proc: p as usize,
             act,
+            outcome: Outcome::Ok,
         });
         times.push((i, c));
     }
@@ -693,12 +743,14 @@ fn simulate_store(rng: &mut ChaCha8Rng, lww: bool) -> Vec<TinyOp> {
             ops.push(TinyOp {
                 proc,
                 act: Act::Write { key, val },
+                outcome: Outcome::Ok,
             });
         } else {
             let val = state[proc][key as usize].0;
             ops.push(TinyOp {
                 proc,
                 act: Act::Read { key, val },
+                outcome: Outcome::Ok,
             });
         }
     }

@@ -293,3 +293,30 @@ fn past_the_clock_bound_the_causal_models_are_unknown() {
         Validity::Valid
     );
 }
+
+#[test]
+fn an_indeterminate_cas_read_only_by_another_indeterminate_cas_happened() {
+    // Process 2 reads 3, written by process 1's indeterminate cas 2 -> 3,
+    // which read 2, written by process 0's indeterminate cas 1 -> 2: both
+    // happened, so nothing is read from thin air.
+    let h = history(&[
+        ok(3, "write", json!(1), json!(1)),
+        (0, "cas", OpType::Info, json!([1, 2]), Value::Null),
+        (1, "cas", OpType::Info, json!([2, 3]), Value::Null),
+        ok(2, "read", json!(null), json!(3)),
+    ]);
+    all(&h, Validity::Valid);
+}
+
+#[test]
+fn options_that_bound_nothing_are_refused() {
+    let options = WeakOptions {
+        saturation_rounds_max: 0,
+        ..WeakOptions::default()
+    };
+    let e = check(&History::default(), "pram", &options).unwrap_err();
+    assert!(e.contains("saturation_rounds_max is 0"), "{e}");
+    for r in check_all(&History::default(), &options) {
+        assert_eq!(r.valid, Validity::Unknown);
+    }
+}
