@@ -42,9 +42,14 @@
 //!
 //! The checks are polynomial for *differentiated* histories (each value
 //! written at most once per key, never the initial value): each read then
-//! reads from one known write. Otherwise the verdict is unknown with the
-//! key and value written twice, except that a read of a value nothing
-//! writes (ThinAirRead) is invalid under every model whatever else holds.
+//! reads from one known write. Otherwise the reads of an ambiguous value
+//! (written twice, or the initial value once written) are left out, as
+//! if they read nothing, and indeterminate writes of such values are
+//! dropped: every bad pattern found without them is made of certain
+//! reads-from edges and writes that happened, so it holds whatever the
+//! ambiguous reads read, and the verdict is invalid; finding none, the
+//! verdict is unknown, with the key and value written twice. A read of a
+//! value nothing writes (ThinAirRead) is invalid under every model.
 //!
 //! ```
 //! use lightcone_history::History;
@@ -243,7 +248,15 @@ impl<'a> Shared<'a> {
         let found = match &self.prepared {
             Err(Early::Invalid(bad)) => Found::Bad(bad.clone()),
             Err(Early::Unknown(reason)) => Found::Unknown(reason.clone()),
-            Ok(_) => self.decide(model),
+            Ok(prepared) => {
+                let uncertain = prepared.uncertain.clone();
+                match (self.decide(model), uncertain) {
+                    // Found with the ambiguous reads left out: it holds
+                    // whatever they read.
+                    (Found::Nothing, Some(reason)) => Found::Unknown(reason),
+                    (found, _) => found,
+                }
+            }
         };
         let (valid, reason, witness) = match found {
             Found::Nothing => (Validity::Valid, None, None),

@@ -4,7 +4,7 @@
 //! only when a read observes their value, every read resolved to the one
 //! write of its value (the history must be differentiated).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use lightcone_history::{History, OpType, Process};
 use serde_json::Value;
@@ -60,6 +60,10 @@ pub(crate) struct Prepared {
     /// the key in program order as (position, event id): the positions
     /// side by side for binary searches that stay in cache.
     pub key_writers: Vec<Vec<KeyWriter>>,
+    /// Why the history is not differentiated, if it is not: then the
+    /// reads of ambiguous values have no `read`, and what is found
+    /// without them is sound but finding nothing is unknown.
+    pub uncertain: Option<String>,
 }
 
 /// Why the models cannot be decided past the reading: an invalid history
@@ -194,7 +198,7 @@ pub(crate) fn prepare(history: &History, options: &WeakOptions) -> Result<Prepar
     let raws = read_raw(history, options).map_err(Early::Unknown)?;
     let initial = text(&options.initial);
     let mut keys: Vec<String> = Vec::new();
-    let mut key_ids: HashMap<String, u32> = HashMap::new();
+    let mut key_ids: HashMap<String, u32> = HashMap::default();
     let mut key_of = |k: &str| -> u32 {
         if let Some(&id) = key_ids.get(k) {
             return id;
@@ -205,71 +209,55 @@ pub(crate) fn prepare(history: &History, options: &WeakOptions) -> Result<Prepar
         id
     };
     let raw_keys: Vec<u32> = raws.iter().map(|r| key_of(&r.key)).collect();
-    // The values read by ops that happened, by key: they decide which
-    // indeterminate writes happened. A determinate read happened; an
-    // indeterminate cas whose value is read happened, and so did its read
-    // (a worklist, each value once).
-    let mut indeterminate: HashMap<(u32, &str), Vec<usize>> = HashMap::new();
-    let mut work: Vec<(u32, &str)> = Vec::new();
+    // Every op that writes each value (but did not fail), by key. A value
+    // written twice, or the initial value written at all, is ambiguous: a
+    // read of it could read either.
+    let mut writers: HashMap<(u32, &str), Vec<usize>> = HashMap::default();
     for (i, (r, &k)) in raws.iter().zip(&raw_keys).enumerate() {
-        match (r.determinate, r.read.as_deref(), r.written.as_deref()) {
-            (true, Some(v), _) => work.push((k, v)),
-            (false, _, Some(v)) => indeterminate.entry((k, v)).or_default().push(i),
-            _ => {}
+        if let Some(v) = r.written.as_deref() {
+            writers.entry((k, v)).or_default().push(i);
         }
     }
-    let mut observed: HashSet<(u32, &str)> = HashSet::new();
+    let unique =
+        |k: u32, v: &str| v != initial && writers.get(&(k, v)).is_some_and(|w| w.len() == 1);
+    // The values read by ops that happened, by key: they decide which
+    // indeterminate writes happened. A determinate read happened; an
+    // indeterminate cas whose (unambiguous) value is read happened, and so
+    // did its read (a worklist, each value once).
+    let mut work: Vec<(u32, &str)> = Vec::new();
+    for (r, &k) in raws.iter().zip(&raw_keys) {
+        if let (true, Some(v)) = (r.determinate, r.read.as_deref()) {
+            work.push((k, v));
+        }
+    }
+    let mut observed: HashSet<(u32, &str)> = HashSet::default();
     while let Some(kv) = work.pop() {
-        if !observed.insert(kv) {
+        if !observed.insert(kv) || !unique(kv.0, kv.1) {
             continue;
         }
-        for &i in indeterminate.get(&kv).map_or(&[][..], Vec::as_slice) {
-            if let Some(from) = raws[i].read.as_deref() {
-                work.push((kv.0, from));
-            }
+        let w = &raws[writers[&kv][0]];
+        if let (false, Some(from)) = (w.determinate, w.read.as_deref()) {
+            work.push((kv.0, from));
         }
     }
     // Every write that happened: each ok write, and each indeterminate
-    // one whose value is read.
+    // one whose value, written by it alone, is read.
     let happened = |r: &Raw, k: u32| -> bool {
         r.determinate
             || r.written
                 .as_deref()
-                .is_some_and(|v| observed.contains(&(k, v)))
+                .is_some_and(|v| unique(k, v) && observed.contains(&(k, v)))
     };
-    let mut writer: HashMap<(u32, &str), usize> = HashMap::new();
-    let mut repeated: Option<String> = None;
-    for (i, (r, &k)) in raws.iter().zip(&raw_keys).enumerate() {
-        let Some(v) = r.written.as_deref() else {
-            continue;
-        };
-        if !happened(r, k) {
-            continue;
-        }
-        let place = describe_key(&keys[k as usize]);
-        if v == initial && repeated.is_none() {
-            repeated = Some(format!(
-                "op {} writes the initial value {v}{place}: the history is not differentiated (a read of {v} could read it or the initial state), so the weak models are not decided",
-                r.index
-            ));
-        }
-        if let Some(&first) = writer.get(&(k, v)) {
-            if repeated.is_none() {
-                repeated = Some(format!(
-                    "value {v} is written twice{place} (ops {} and {}): the history is not differentiated (a read of {v} could read either), so the weak models are not decided",
-                    raws[first].index, r.index
-                ));
-            }
-        } else {
-            writer.insert((k, v), i);
-        }
-    }
     // A read of a value nothing writes is invalid under every model here,
     // differentiated or not.
-    for (r, &k) in raws.iter().zip(&raw_keys) {
+    for (i, (r, &k)) in raws.iter().zip(&raw_keys).enumerate() {
         let Some(v) = r.read.as_deref() else { continue };
         let took_effect = r.determinate || (r.kind == Kind::Cas && happened(r, k));
-        if !took_effect || v == initial || writer.contains_key(&(k, v)) {
+        // A cas from v to v reads no value of its own writing.
+        let written_by_another = writers
+            .get(&(k, v))
+            .is_some_and(|w| w.iter().any(|&j| j != i));
+        if !took_effect || v == initial || written_by_another {
             continue;
         }
         let what = if r.kind == Kind::Cas {
@@ -288,10 +276,53 @@ pub(crate) fn prepare(history: &History, options: &WeakOptions) -> Result<Prepar
             ),
         }));
     }
-    if let Some(reason) = repeated {
-        return Err(Early::Unknown(reason));
+    // The first ambiguity, in history order.
+    let mut uncertain: Option<String> = None;
+    for (i, (r, &k)) in raws.iter().zip(&raw_keys).enumerate() {
+        let Some(v) = r.written.as_deref() else {
+            continue;
+        };
+        let place = describe_key(&keys[k as usize]);
+        if v == initial {
+            uncertain = Some(format!(
+                "op {} writes the initial value {v}{place}: the history is not differentiated (a read of {v} could read it or the initial state), so only violations that hold whatever the reads read are reported",
+                r.index
+            ));
+            break;
+        }
+        let same = &writers[&(k, v)];
+        if same.len() > 1 && same[1] == i {
+            uncertain = Some(format!(
+                "value {v} is written twice{place} (ops {} and {}): the history is not differentiated (a read of {v} could read either), so only violations that hold whatever the reads read are reported",
+                raws[same[0]].index, r.index
+            ));
+            break;
+        }
     }
-    Ok(build(&raws, raw_keys, keys, &writer, &initial, happened))
+    // What each op read: the initial value, the one write of its value,
+    // or (ambiguous) nothing known.
+    let sources: Vec<Option<RawSource>> = raws
+        .iter()
+        .zip(&raw_keys)
+        .map(|(r, &k)| {
+            let v = r.read.as_deref()?;
+            if v == initial {
+                let written = writers.contains_key(&(k, v));
+                return (!written).then_some(RawSource::Init);
+            }
+            unique(k, v).then(|| RawSource::Raw(writers[&(k, v)][0]))
+        })
+        .collect();
+    let mut prepared = build(&raws, raw_keys, keys, &sources, happened);
+    prepared.uncertain = uncertain;
+    Ok(prepared)
+}
+
+/// What a raw op read.
+#[derive(Clone, Copy)]
+enum RawSource {
+    Init,
+    Raw(usize),
 }
 
 /// " of key K", or nothing for the single register.
@@ -307,13 +338,12 @@ fn build(
     raws: &[Raw],
     raw_keys: Vec<u32>,
     keys: Vec<String>,
-    writer: &HashMap<(u32, &str), usize>,
-    initial: &str,
+    sources: &[Option<RawSource>],
     happened: impl Fn(&Raw, u32) -> bool,
 ) -> Prepared {
     // Events in history order; a raw op's event id, to resolve reads.
     let mut event_of: Vec<u32> = vec![u32::MAX; raws.len()];
-    let mut lane_of: HashMap<u64, u32> = HashMap::new();
+    let mut lane_of: HashMap<u64, u32> = HashMap::default();
     let mut process_ids = Vec::new();
     let mut lanes: Vec<Vec<u32>> = Vec::new();
     let mut events = Vec::new();
@@ -342,23 +372,26 @@ fn build(
         });
         lane_events.push(id);
     }
-    for (i, (r, &k)) in raws.iter().zip(&raw_keys).enumerate() {
-        let (id, Some(v)) = (event_of[i], r.read.as_deref()) else {
-            continue;
-        };
+    for (i, source) in sources.iter().enumerate() {
+        let id = event_of[i];
         if id == u32::MAX {
             continue;
         }
-        events[id as usize].read = Some(if v == initial {
-            Source::Init
-        } else {
-            let w = writer[&(k, v)];
-            Source::Write(event_of[w])
-        });
+        events[id as usize].read = match source {
+            None => None,
+            Some(RawSource::Init) => Some(Source::Init),
+            Some(RawSource::Raw(w)) => {
+                assert!(
+                    event_of[*w] != u32::MAX,
+                    "the one write of a value an op that happened reads happened"
+                );
+                Some(Source::Write(event_of[*w]))
+            }
+        };
     }
     let mut key_writers: Vec<Vec<KeyWriter>> = vec![Vec::new(); keys.len()];
     for (lane, ids) in lanes.iter().enumerate() {
-        let mut by_key: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
+        let mut by_key: HashMap<u32, Vec<(u32, u32)>> = HashMap::default();
         for &id in ids {
             let e = &events[id as usize];
             if e.writes() {
@@ -379,5 +412,6 @@ fn build(
         process_ids,
         keys,
         key_writers,
+        uncertain: None,
     }
 }

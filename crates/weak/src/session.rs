@@ -27,7 +27,7 @@
 //! thin-air read; it bites only with read-your-writes or monotonic-reads
 //! (their conjunction with it is PRAM, Brzezinski et al. 2003).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::causal::{cycle_pattern, describe, Found};
 use crate::order::{Edge, Graph, Why};
@@ -54,8 +54,8 @@ pub(crate) fn check_read_your_writes(prepared: &Prepared) -> Found {
     for ids in &prepared.lanes {
         // This session's writes by key, in order, and the last read of
         // each of its writes.
-        let mut own: HashMap<u32, Vec<u32>> = HashMap::new();
-        let mut last_read: HashMap<u32, u32> = HashMap::new();
+        let mut own: HashMap<u32, Vec<u32>> = HashMap::default();
+        let mut last_read: HashMap<u32, u32> = HashMap::default();
         for &id in ids {
             let e = &events[id as usize];
             match e.read {
@@ -161,8 +161,8 @@ pub(crate) fn check_monotonic_reads(prepared: &Prepared) -> Found {
     for ids in &prepared.lanes {
         // Per key: the current source and its last read; sources left,
         // with their last read and the read that left them.
-        let mut current: HashMap<u32, (Source, u32)> = HashMap::new();
-        let mut left: HashMap<(u32, Source), (u32, u32)> = HashMap::new();
+        let mut current: HashMap<u32, (Source, u32)> = HashMap::default();
+        let mut left: HashMap<(u32, Source), (u32, u32)> = HashMap::default();
         for &id in ids {
             let e = &events[id as usize];
             let Some(source) = e.read else { continue };

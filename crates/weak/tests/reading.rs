@@ -320,3 +320,44 @@ fn options_that_bound_nothing_are_refused() {
         assert_eq!(r.valid, Validity::Unknown);
     }
 }
+
+#[test]
+fn a_violation_that_holds_whatever_the_ambiguous_reads_read_is_invalid() {
+    // Key 1's value 5 is written twice, so its read is ambiguous; key 2's
+    // reads are not, and go back to the initial value.
+    let h = history(&[
+        ok(0, "write", json!([1, 5]), json!([1, 5])),
+        ok(1, "write", json!([1, 5]), json!([1, 5])),
+        ok(2, "read", json!([1, null]), json!([1, 5])),
+        ok(0, "write", json!([2, 1]), json!([2, 1])),
+        ok(2, "read", json!([2, null]), json!([2, 1])),
+        ok(2, "read", json!([2, null]), json!([2, null])),
+    ]);
+    let results = check_all(&h, &WeakOptions::keyed());
+    let get = |m: &str| results.iter().find(|r| r.model == m).unwrap();
+    let cc = get("causal");
+    assert_eq!(cc.valid, Validity::Invalid);
+    assert_eq!(cc.witness.as_ref().unwrap().name, "WriteCOInitRead");
+    assert_eq!(get("monotonic-reads").valid, Validity::Invalid);
+    // Nothing certain is wrong for read-your-writes: unknown, with why.
+    let ryw = get("read-your-writes");
+    assert_eq!(ryw.valid, Validity::Unknown);
+    assert!(ryw
+        .reason
+        .as_ref()
+        .unwrap()
+        .contains("value 5 is written twice of key 1"));
+}
+
+#[test]
+fn a_cas_from_its_own_new_value_reads_thin_air() {
+    let h = history(&[ok(0, "cas", json!([4, 4]), json!([4, 4]))]);
+    for r in check_all(&h, &WeakOptions::default()) {
+        assert_eq!(
+            r.witness.map(|w| w.name),
+            Some("ThinAirRead"),
+            "{}",
+            r.model
+        );
+    }
+}
