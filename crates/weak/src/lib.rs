@@ -51,6 +51,24 @@
 //! verdict is unknown, with the key and value written twice. A read of a
 //! value nothing writes (ThinAirRead) is invalid under every model.
 //!
+//! How each is decided, for n events and P client processes (cost and
+//! bounds):
+//! - The causal order `po ∪ wr` is sorted once (Kahn's algorithm; a
+//!   cycle is CyclicCO) and summarised by vector clocks, n x P entries,
+//!   past [`WeakOptions::clock_entries_max`] unknown.
+//! - causal: for each read and each process writing its key, that
+//!   process's last write of the key causally before the read (a binary
+//!   search): WriteCOInitRead and WriteCORead. O(n P log n).
+//! - causal-convergence: those last writes give at most P conflict edges
+//!   per read; one more topological sort finds CyclicCF. O(n P log n).
+//! - causal-memory and pram: per process, rounds of saturation (each write
+//!   before a read of the process goes before the write the read reads),
+//!   each round O(n P log n), at most
+//!   [`WeakOptions::saturation_rounds_max`] rounds (unknown past it); the
+//!   processes in parallel on rayon's pool, each busy thread holding its
+//!   own clocks.
+//! - The session guarantees: one pass per process, O(n log n).
+//!
 //! ```
 //! use lightcone_history::History;
 //! use lightcone_weak::{check, WeakOptions};
