@@ -13,8 +13,9 @@ use clap::Args;
 use lightcone_check::{CheckResult, Validity};
 use lightcone_history::formats::{self, Format};
 use lightcone_history::History;
-use lightcone_linear::{self as linear, LinearOptions, LinearResult};
+use lightcone_linear::{self as linear, LinearOptions, LinearResult, SequentialOptions};
 use lightcone_runner::exit_code;
+use lightcone_workload::ladder::{self, Ladder, LadderOptions};
 
 use crate::check_txn;
 use crate::flags::bound_message;
@@ -32,9 +33,12 @@ pub struct CheckArgs {
     /// Default: cas-register for porcupine-etcd, kv for porcupine-kv.
     #[arg(long)]
     model: Option<String>,
-    /// list-append, rw-register: the consistency models the history must
-    /// satisfy, Elle's names and aliases, comma-separated (default
-    /// strict-serializable).
+    /// The consistency models the history must satisfy, comma-separated.
+    /// list-append, rw-register: Elle's names and aliases (default
+    /// strict-serializable). register, cas-register, kv, independent-*:
+    /// linearizable (the default), sequential, causal-memory,
+    /// causal-convergence, causal, pram, read-your-writes, monotonic-reads,
+    /// monotonic-writes, writes-follow-reads, or all (the whole ladder).
     #[arg(long)]
     consistency_models: Option<String>,
     /// list-append, rw-register: further anomalies to look for (Elle's
@@ -213,6 +217,13 @@ enum Outcome {
     },
     /// The transactional checker's result.
     Txn(CheckResult<lightcone_txn::Details>),
+    /// A register or key-value history held to several models
+    /// (`--consistency-models`), strongest first.
+    Ladder {
+        model: String,
+        op_count: usize,
+        ladder: Box<Ladder>,
+    },
 }
 
 impl Outcome {
@@ -221,6 +232,7 @@ impl Outcome {
             Outcome::Linear(result, _) => result.valid,
             Outcome::Workload { result, .. } => result.valid,
             Outcome::Txn(result) => check_txn::valid(result),
+            Outcome::Ladder { ladder, .. } => ladder.valid(),
         }
     }
 }
@@ -276,12 +288,14 @@ fn check_parsed(
         })?),
         None => None,
     };
+    let initial_value = initial.clone();
     let model = linear::model_by_name(&name, initial).ok_or_else(|| {
         format!(
             "unknown model {name:?}; the models are {}, kafka, list-append, rw-register",
             linear::model_names().join(", ")
         )
     })?;
+    let models = register_models(args, &name)?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut options = LinearOptions::default();
     options.configs_max = args.configs_max;
@@ -304,6 +318,40 @@ fn check_parsed(
         });
     }
     let start = Instant::now();
+    if models != ["linearizable"] {
+        let mut sequential = SequentialOptions::default();
+        sequential.configs_max = args.configs_max;
+        sequential.stop = Some(Arc::clone(&stop));
+        let ladder_options = LadderOptions {
+            linear: options,
+            sequential,
+            keyed: name == "kv" || name.starts_with("independent-"),
+            initial: initial_value.unwrap_or(Value::Null),
+        };
+        let mut ladder = ladder::climb(history, model.as_ref(), &models, &ladder_options);
+        let took = start.elapsed();
+        done.store(true, Ordering::Relaxed);
+        if stop.load(Ordering::Relaxed) {
+            for rung in &mut ladder.rungs {
+                if rung.valid == Validity::Unknown && rung.reason.is_none() {
+                    rung.reason = Some(format!(
+                        "the time limit of {} s ran out",
+                        crate::flags::format_seconds(args.time_limit.unwrap_or(0))
+                    ));
+                }
+            }
+        }
+        let op_count = history
+            .iter()
+            .filter(|op| op.is_client() && op.is_invoke())
+            .count();
+        let outcome = Outcome::Ladder {
+            model: name,
+            op_count,
+            ladder: Box::new(ladder),
+        };
+        return Ok((outcome, took));
+    }
     let mut result = linear::check(history, model.as_ref(), &options);
     let took = start.elapsed();
     done.store(true, Ordering::Relaxed);
@@ -319,6 +367,60 @@ fn check_parsed(
         .map(|w| w.timeline(model.as_ref()))
         .unwrap_or_default();
     Ok((Outcome::Linear(result, timeline), took))
+}
+
+/// The register and key-value models the ladder reads.
+const LADDER_MODELS: &[&str] = &[
+    "register",
+    "cas-register",
+    "kv",
+    "independent-register",
+    "independent-cas-register",
+];
+
+/// `--consistency-models` for a linearizability model: the ladder's names
+/// (linearizable alone when absent).
+fn register_models(args: &CheckArgs, model: &str) -> Result<Vec<&'static str>, String> {
+    let Some(list) = &args.consistency_models else {
+        return Ok(vec!["linearizable"]);
+    };
+    if !LADDER_MODELS.contains(&model) {
+        return Err(format!(
+            "--consistency-models does not apply to the {model} model; it takes the register \
+             and key-value models ({}) and the transactional ones (list-append, rw-register)",
+            LADDER_MODELS.join(", ")
+        ));
+    }
+    ladder::parse_register_models(list).map_err(|e| format!("--consistency-models: {e}"))
+}
+
+/// The ladder: the overall verdict, then one line per model, strongest
+/// first, with its witness or the reason it is undecided.
+fn print_ladder(path: &Path, model: &str, op_count: usize, ladder: &Ladder, ms: f64) {
+    println!(
+        "{}: {} ({model} model, {op_count} ops) in {ms:.2} ms",
+        path.display(),
+        ladder.valid().to_string().to_uppercase(),
+    );
+    let width = ladder
+        .rungs
+        .iter()
+        .map(|r| r.model.len())
+        .max()
+        .unwrap_or(0);
+    for rung in &ladder.rungs {
+        let why = match rung.valid {
+            Validity::Valid => String::new(),
+            Validity::Invalid => format!(": {}", rung.witness.as_deref().unwrap_or("no witness")),
+            Validity::Unknown => format!(": {}", rung.reason.as_deref().unwrap_or("no reason")),
+        };
+        println!(
+            "  {:<width$}  {}{}",
+            rung.model,
+            rung.valid,
+            bound_message(&why)
+        );
+    }
 }
 
 fn print_linear(path: &Path, result: &LinearResult, timeline: &str, ms: f64) {
@@ -387,6 +489,15 @@ fn write_html(
             result.valid,
             result.problems.clone(),
             serde_json::to_value(result.section()).ok(),
+        ),
+        Outcome::Ladder { model, ladder, .. } => (
+            ladder.valid(),
+            ladder.problems(),
+            Some(json!({
+                "model": model,
+                "consistency-models": ladder.rungs,
+                "linear": ladder.linear.as_ref().map(|l| l.to_json()),
+            })),
         ),
         Outcome::Linear(result, timeline) => {
             let mut problems = Vec::new();
@@ -459,6 +570,33 @@ pub fn run(args: CheckArgs) -> i32 {
                         println!("{}", check_txn::to_json(path, result, ms))
                     }
                     (Outcome::Txn(result), false) => check_txn::print(path, result, ms),
+                    (
+                        Outcome::Ladder {
+                            model,
+                            op_count,
+                            ladder,
+                        },
+                        true,
+                    ) => {
+                        let v = json!({
+                            "file": path,
+                            "model": model,
+                            "valid": ladder.valid(),
+                            "op-count": op_count,
+                            "consistency-models": ladder.rungs,
+                            "problems": ladder.problems(),
+                            "time-ms": ms,
+                        });
+                        println!("{v}");
+                    }
+                    (
+                        Outcome::Ladder {
+                            model,
+                            op_count,
+                            ladder,
+                        },
+                        false,
+                    ) => print_ladder(path, model, *op_count, ladder, ms),
                     (Outcome::Linear(result, _), true) => {
                         let mut v = result.to_json();
                         v["file"] = json!(path);

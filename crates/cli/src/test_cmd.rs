@@ -90,10 +90,13 @@ pub struct TestArgs {
     /// `total`, or the fraction of requests that must succeed.
     #[arg(long)]
     availability: Option<String>,
-    /// The consistency models a transactional history must satisfy (txn-list-append,
-    /// txn-rw-register), comma-separated, Elle's names and aliases.
-    #[arg(long, default_value = "strict-serializable")]
-    consistency_models: String,
+    /// The consistency models the history must satisfy, comma-separated: for txn-list-append
+    /// and txn-rw-register Elle's names and aliases (default strict-serializable); for lin-kv
+    /// linearizable (the default), sequential, causal-memory, causal-convergence, causal,
+    /// pram, read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads or all
+    /// (then every write is of a value new to its key, so that the weaker models can be decided).
+    #[arg(long)]
+    consistency_models: Option<String>,
     /// Keys in play at once (kafka and the transactional workloads; Elle's default 10).
     #[arg(long)]
     key_count: Option<u64>,
@@ -163,6 +166,29 @@ fn usage(message: String) -> i32 {
 /// ran.
 fn bad_program(e: &ProgramError) -> i32 {
     usage(format!("{e}\nnothing was run and no results were written"))
+}
+
+/// `--consistency-models` for `workload`, in the order the workload's
+/// checker names them: Elle's models for the transactional workloads, the
+/// register ladder's for lin-kv; none for a workload that has no models.
+/// Absent: the workload's default (an empty list).
+fn consistency_models(workload: &str, list: Option<&str>) -> Result<Vec<String>, String> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    let models = match workload {
+        "txn-list-append" | "txn-rw-register" => {
+            lightcone_txn::consistency::parse_models(list).map_err(|e| e.to_string())
+        }
+        "lin-kv" => lightcone_workload::ladder::parse_register_models(list),
+        other => Err(format!(
+            "the {other} workload is not held to consistency models; only lin-kv, \
+             txn-list-append and txn-rw-register are"
+        )),
+    };
+    models
+        .map(|m| m.into_iter().map(str::to_string).collect())
+        .map_err(|e| format!("--consistency-models: {e}"))
 }
 
 /// Maelstrom's `pos?` check on an integer flag.
@@ -312,11 +338,7 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
             .unwrap_or_default(),
         max_txn_length: positive("--max-txn-length", Some(args.max_txn_length))?
             .unwrap_or_default(),
-        consistency_models: lightcone_txn::consistency::parse_models(&args.consistency_models)
-            .map_err(|e| format!("--consistency-models: {e}"))?
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
+        consistency_models: consistency_models(&args.workload, args.consistency_models.as_deref())?,
         availability: args
             .availability
             .as_deref()
@@ -629,11 +651,18 @@ mod tests {
             &[
                 "--sim",
                 "-w",
-                "lin-kv",
+                "txn-list-append",
                 "--max-txn-length",
                 "2",
                 "--consistency-models",
                 "serializable, read-committed",
+            ],
+            &[
+                "--sim",
+                "-w",
+                "lin-kv",
+                "--consistency-models",
+                "monotonic-reads, sequential",
             ],
             // Sub-millisecond durations (once printed in a form that read
             // back a nanosecond short, or as 0, which is refused).
@@ -670,15 +699,8 @@ mod tests {
         ];
         let faults =
             proptest::sample::subsequence(vec!["partition", "kill", "pause", "clock"], 0..=4);
-        let models = proptest::sample::subsequence(
-            vec![
-                "read-committed",
-                "serializable",
-                "strict-serializable",
-                "PL-2",
-            ],
-            1..=3,
-        );
+        // Indices into each workload's own names (below).
+        let models = proptest::sample::subsequence(vec![0usize, 1, 2, 3], 1..=3);
         (
             workload,
             nodes,
@@ -719,7 +741,6 @@ mod tests {
                         ("--key-count", keys.to_string()),
                         ("--max-writes-per-key", writes.to_string()),
                         ("--max-txn-length", txn.to_string()),
-                        ("--consistency-models", models.join(",")),
                         ("--recovery-time", recovery.to_string()),
                         ("--seed", seed.to_string()),
                     ] {
@@ -730,6 +751,19 @@ mod tests {
                         args.push("--nemesis".to_string());
                         args.push(faults.join(","));
                     }
+                    let names = match workload {
+                        "txn-list-append" | "txn-rw-register" => [
+                            "read-committed",
+                            "serializable",
+                            "strict-serializable",
+                            "PL-2",
+                        ],
+                        "lin-kv" => ["sequential", "causal", "monotonic-reads", "pram"],
+                        _ => return args,
+                    };
+                    let chosen: Vec<&str> = models.iter().map(|i| names[*i]).collect();
+                    args.push("--consistency-models".to_string());
+                    args.push(chosen.join(","));
                     args
                 },
             )
@@ -752,17 +786,50 @@ mod tests {
 
     #[test]
     fn elle_model_names_and_positive_counts_are_required() {
-        let e = config(&parse(&["--consistency-models", "bogus"]), 1).unwrap_err();
+        let e = config(
+            &parse(&["-w", "txn-list-append", "--consistency-models", "bogus"]),
+            1,
+        )
+        .unwrap_err();
         assert!(
             e.starts_with("--consistency-models: unknown consistency model \"bogus\""),
             "{e}"
         );
+        let e = config(
+            &parse(&["-w", "lin-kv", "--consistency-models", "serializable"]),
+            1,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("\"serializable\"") && e.contains("monotonic-reads"),
+            "{e}"
+        );
+        let e = config(
+            &parse(&["-w", "echo", "--consistency-models", "sequential"]),
+            1,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("only lin-kv, txn-list-append and txn-rw-register"),
+            "{e}"
+        );
+        let ok = config(
+            &parse(&["-w", "lin-kv", "--consistency-models", "pram, sequential"]),
+            1,
+        )
+        .unwrap();
+        assert_eq!(ok.consistency_models, ["sequential", "pram"]);
         for flag in ["--max-txn-length", "--max-writes-per-key", "--key-count"] {
             let e = config(&parse(&[flag, "0"]), 1).unwrap_err();
             assert!(e.starts_with(flag) && e.contains("positive"), "{e}");
         }
         let ok = config(
-            &parse(&["--consistency-models", "read-committed,serializable"]),
+            &parse(&[
+                "-w",
+                "txn-list-append",
+                "--consistency-models",
+                "read-committed,serializable",
+            ]),
             1,
         )
         .unwrap();

@@ -186,8 +186,10 @@ pub struct TestConfig {
     pub max_writes_per_key: u64,
     /// Most micro-operations in one transaction (Maelstrom's 4).
     pub max_txn_length: u64,
-    /// The consistency models a transactional history is held to (Elle's
-    /// names; Maelstrom's default strict-serializable).
+    /// The consistency models the history is held to: Elle's names for the
+    /// transactional workloads, the ladder's for lin-kv
+    /// (`lightcone_workload::ladder`). Empty: the workload's default
+    /// (Maelstrom's strict-serializable; linearizable).
     pub consistency_models: Vec<String>,
     pub availability: Option<Availability>,
     pub seed: u64,
@@ -226,7 +228,7 @@ impl Default for TestConfig {
             key_count: None,
             max_writes_per_key: 16,
             max_txn_length: 4,
-            consistency_models: vec!["strict-serializable".to_string()],
+            consistency_models: Vec::new(),
             availability: None,
             seed: 0,
             client_timeout_ns: 5 * NANOS_PER_SEC,
@@ -250,6 +252,8 @@ pub enum ConfigError {
     },
     #[error("node id {id:?}: {fix}")]
     NodeId { id: String, fix: &'static str },
+    #[error("--consistency-models is {list}: {problem}")]
+    ConsistencyModels { list: String, problem: String },
     #[error(transparent)]
     Workload(#[from] lightcone_workload::WorkloadError),
 }
@@ -335,16 +339,26 @@ impl TestConfig {
                 "use a positive number of operations, at most 100000",
             );
         }
-        if let Some(bad) = self
-            .consistency_models
-            .iter()
-            .find(|m| lightcone_txn::consistency::parse_models(m).is_err())
-        {
-            return invalid(
-                "--consistency-models",
-                format!("{bad:?}"),
-                "use consistency models Elle knows, such as strict-serializable or read-committed",
-            );
+        if !self.consistency_models.is_empty() {
+            let list = self.consistency_models.join(",");
+            let problem = match self.workload.as_str() {
+                "lin-kv" => lightcone_workload::ladder::parse_register_models(&list).err(),
+                "txn-list-append" | "txn-rw-register" => {
+                    lightcone_txn::consistency::parse_models(&list)
+                        .err()
+                        .map(|e| e.to_string())
+                }
+                other => Some(format!(
+                    "the {other} workload is not held to consistency models; only lin-kv, \
+                     txn-list-append and txn-rw-register are"
+                )),
+            };
+            if let Some(problem) = problem {
+                return Err(ConfigError::ConsistencyModels {
+                    list: format!("{list:?}"),
+                    problem,
+                });
+            }
         }
         if let Some(Availability::Fraction(f)) = self.availability {
             if !(0.0..=1.0).contains(&f) {

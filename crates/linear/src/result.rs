@@ -231,7 +231,7 @@ impl LinearResult {
         serde_json::to_value(self.to_check_result().section()).expect("details serialize")
     }
 
-    fn details(&self) -> Details {
+    pub fn details(&self) -> Details {
         let key = |p: &PartitionResult| p.key.clone().unwrap_or(Value::Null);
         let mut methods: BTreeMap<&'static str, usize> = BTreeMap::new();
         for p in &self.partitions {

@@ -13,6 +13,7 @@ mod counter;
 mod echo;
 mod g_set;
 mod kafka;
+pub mod ladder;
 mod lin_kv;
 pub mod topology;
 mod txn;
@@ -179,6 +180,8 @@ pub enum WorkloadDetails {
     Counter(lightcone_check::counter::Details),
     /// lin-kv.
     Linear(lightcone_linear::Details),
+    /// lin-kv held to other models (`--consistency-models`).
+    Ladder(ladder::LadderDetails),
     Kafka(lightcone_kafka::Details),
     /// txn-list-append, txn-rw-register: Elle's result.
     Txn(lightcone_txn::Details),
@@ -229,8 +232,10 @@ pub struct WorkloadOptions {
     pub max_writes_per_key: u64,
     /// Micro-ops per transaction at most (`--max-txn-length`).
     pub max_txn_length: u64,
-    /// The consistency models a transactional history must satisfy
-    /// (`--consistency-models`, Elle's names).
+    /// The consistency models the history must satisfy
+    /// (`--consistency-models`): Elle's names for the transactional
+    /// workloads, [`ladder::REGISTER_MODELS`] for lin-kv; empty for the
+    /// workload's default (strict-serializable, linearizable).
     pub consistency_models: Vec<String>,
     /// Client workers (kafka crashes each about every 30 s).
     pub concurrency: usize,
@@ -249,7 +254,18 @@ pub fn build(name: &str, options: &WorkloadOptions) -> Result<Box<dyn Workload>,
         "g-set" => Box::new(AddRead(GSet::default())),
         "g-counter" => Box::new(AddRead(Counter::grow_only())),
         "pn-counter" => Box::new(AddRead(Counter::positive_negative())),
-        "lin-kv" => Box::new(LinKv::new(options.nodes.len())),
+        "lin-kv" => {
+            let models = if options.consistency_models.is_empty() {
+                vec!["linearizable"]
+            } else {
+                ladder::parse_register_models(&options.consistency_models.join(",")).map_err(
+                    |e| WorkloadError::Invalid {
+                        message: format!("--consistency-models: {e}"),
+                    },
+                )?
+            };
+            Box::new(LinKv::with_models(options.nodes.len(), models))
+        }
         "kafka" => Box::new(Kafka::new(options)),
         "txn-list-append" | "txn-rw-register" => {
             let model = if name == "txn-list-append" {

@@ -5,6 +5,7 @@ use lightcone_history::History;
 use lightcone_linear::{self as linear, LinearOptions};
 use lightcone_proto::{Body, ErrorCode, Value};
 
+use crate::ladder::{self, LadderDetails, LadderOptions};
 use crate::{Completion, Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
 
@@ -18,19 +19,70 @@ const PROCESSES_PER_KEY_MAX: usize = 20;
 /// After 20 processes have touched a key (clients crash and come back as
 /// new processes) the group moves on to a fresh key. Values are Jepsen's
 /// independent tuples `[key, value]`; checked per key as a cas-register.
+///
+/// Held to models below linearizability (`--consistency-models`, see
+/// `ladder.rs`), the writes change: the causal, PRAM and session checkers
+/// decide only differentiated histories, so every write and every cas's
+/// `to` is a value never written to that key before (0, 1, 2, ...), and a
+/// cas's `from` is one of the last few values written to the key (lightcone
+/// only; Maelstrom has no such option).
 pub struct LinKv {
     node_count: usize,
     /// Per group: its current key and the processes that touched it.
     groups: BTreeMap<usize, (u64, Vec<u64>)>,
     next_key: u64,
+    /// The models the history is held to, strongest first.
+    models: Vec<&'static str>,
+    /// With unique values, per key: the next value to write and the last
+    /// few written.
+    written: Option<BTreeMap<u64, (u64, Vec<u64>)>>,
 }
 
+/// How many of a key's latest values a cas may expect, with unique values.
+const RECENT_VALUES: usize = 4;
+
 impl LinKv {
+    /// Held to linearizability, as Maelstrom's lin-kv is.
     pub fn new(node_count: usize) -> LinKv {
+        LinKv::with_models(node_count, vec!["linearizable"])
+    }
+
+    /// Held to `models` (names from [`crate::ladder::REGISTER_MODELS`]).
+    pub fn with_models(node_count: usize, models: Vec<&'static str>) -> LinKv {
+        let unique = models.iter().any(|m| *m != "linearizable");
         LinKv {
             node_count,
             groups: BTreeMap::new(),
             next_key: 0,
+            models,
+            written: unique.then(BTreeMap::new),
+        }
+    }
+
+    /// With unique values: a write or cas of a value new to `key`.
+    fn next_unique(
+        rng: &mut Rng,
+        written: &mut BTreeMap<u64, (u64, Vec<u64>)>,
+        key: u64,
+    ) -> Invocation {
+        let (next, recent) = written.entry(key).or_default();
+        let value = *next;
+        *next += 1;
+        let cas_from = (!recent.is_empty() && rng.below(3) != 0)
+            .then(|| recent[rng.below(recent.len() as u64) as usize]);
+        recent.push(value);
+        if recent.len() > RECENT_VALUES {
+            recent.remove(0);
+        }
+        match cas_from {
+            Some(from) => {
+                let pair = Value::from(vec![Value::from(from), Value::from(value)]);
+                Invocation::new("cas", Value::from(vec![Value::from(key), pair]))
+            }
+            None => Invocation::new(
+                "write",
+                Value::from(vec![Value::from(key), Value::from(value)]),
+            ),
         }
     }
 
@@ -86,6 +138,9 @@ impl Workload for LinKv {
         if reader {
             return Invocation::new("read", Value::from(vec![Value::from(key), Value::Null]));
         }
+        if let Some(written) = &mut self.written {
+            return LinKv::next_unique(rng, written, key);
+        }
         if rng.below(3) == 0 {
             Invocation::new(
                 "write",
@@ -140,8 +195,25 @@ impl Workload for LinKv {
     fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
         let model =
             linear::model_by_name("independent-cas-register", None).expect("the model is built in");
-        linear::check(history, model.as_ref(), &LinearOptions::default())
-            .to_check_result()
-            .map(WorkloadDetails::Linear)
+        if self.models == ["linearizable"] {
+            return linear::check(history, model.as_ref(), &LinearOptions::default())
+                .to_check_result()
+                .map(WorkloadDetails::Linear);
+        }
+        let options = LadderOptions {
+            keyed: true,
+            ..LadderOptions::default()
+        };
+        let ladder = ladder::climb(history, model.as_ref(), &self.models, &options);
+        let details = LadderDetails {
+            model: "independent-cas-register",
+            rungs: ladder.rungs.clone(),
+            linear: ladder.linear.as_ref().map(|l| l.details()),
+        };
+        CheckResult::new(
+            ladder.valid(),
+            ladder.problems(),
+            WorkloadDetails::Ladder(details),
+        )
     }
 }

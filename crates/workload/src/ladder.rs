@@ -1,0 +1,256 @@
+//! The consistency models a register or key-value history can be held to,
+//! strongest first, and the names `--consistency-models` takes for them
+//! (in `lightcone check` with a register model, and in the lin-kv
+//! workload).
+//!
+//! The hierarchy, stronger first: linearizable > sequential >
+//! {causal-memory, causal-convergence} > causal > writes-follow-reads, and
+//! causal-memory > pram > {read-your-writes, monotonic-reads,
+//! monotonic-writes}. For Bouajjani et al.'s definitions (POPL 2017),
+//! causal and causal-convergence do not imply pram: each read of causal
+//! picks its own order of its causal past (`lightcone-weak`'s doc and
+//! `crates/weak/tests/ladder/` show each gap with a history).
+//!
+//! [`climb`] decides each model asked for, independently: linearizable by
+//! `lightcone_linear::check`, sequential by `check_sequential`, the rest by
+//! `lightcone_weak` (decided for differentiated histories; unknown, with
+//! the reason, where values repeat). The ladder is the strongest-first list
+//! of those verdicts, each with its witness in words.
+
+use lightcone_check::Validity;
+use lightcone_history::History;
+use lightcone_linear::{
+    self as linear, LinearOptions, LinearResult, Model, SequentialOptions, SequentialResult,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Every model, strongest first: the order the ladder is printed in.
+pub const REGISTER_MODELS: &[&str] = &[
+    "linearizable",
+    "sequential",
+    "causal-memory",
+    "causal-convergence",
+    "causal",
+    "pram",
+    "read-your-writes",
+    "monotonic-reads",
+    "monotonic-writes",
+    "writes-follow-reads",
+];
+
+/// The models of a comma-separated list (spaces around names allowed;
+/// `all` is every model), strongest first, each once.
+pub fn parse_register_models(list: &str) -> Result<Vec<&'static str>, String> {
+    let mut wanted = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        if name.is_empty() {
+            continue;
+        }
+        if name == "all" {
+            wanted.extend_from_slice(REGISTER_MODELS);
+            continue;
+        }
+        match REGISTER_MODELS.iter().find(|m| **m == name) {
+            Some(model) => wanted.push(*model),
+            None => {
+                return Err(format!(
+                    "unknown consistency model {name:?} for a register or key-value history; \
+                     use `all` or any of {}",
+                    REGISTER_MODELS.join(", ")
+                ))
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Err(format!(
+            "no consistency model named; use `all` or any of {}",
+            REGISTER_MODELS.join(", ")
+        ));
+    }
+    Ok(REGISTER_MODELS
+        .iter()
+        .copied()
+        .filter(|m| wanted.contains(m))
+        .collect())
+}
+
+/// One model's verdict on a history.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Rung {
+    pub model: &'static str,
+    pub valid: Validity,
+    /// Why the verdict is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why the model does not hold, in words (the bad pattern or the stuck
+    /// operation and its operations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<String>,
+    /// The witness's operations (history indices of their invocations).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ops: Vec<u64>,
+}
+
+/// Every model's verdict, strongest first, and the linearizability result
+/// in full (for its drawing) when linearizability was asked for.
+#[derive(Debug)]
+pub struct Ladder {
+    pub rungs: Vec<Rung>,
+    pub linear: Option<LinearResult>,
+    pub sequential: Option<SequentialResult>,
+}
+
+impl Ladder {
+    /// Invalid if any model asked for is violated; else unknown if any is
+    /// undecided; else valid.
+    pub fn valid(&self) -> Validity {
+        self.rungs
+            .iter()
+            .fold(Validity::Valid, |v, rung| v.merge(rung.valid))
+    }
+
+    /// One sentence per model that does not hold or is undecided.
+    pub fn problems(&self) -> Vec<String> {
+        self.rungs
+            .iter()
+            .filter_map(|rung| match rung.valid {
+                Validity::Valid => None,
+                Validity::Invalid => Some(format!(
+                    "not {}: {}",
+                    rung.model,
+                    rung.witness.as_deref().unwrap_or("no witness")
+                )),
+                Validity::Unknown => Some(format!(
+                    "{} undecided: {}",
+                    rung.model,
+                    rung.reason.as_deref().unwrap_or("no reason given")
+                )),
+            })
+            .collect()
+    }
+}
+
+/// A run's section of results.json when lin-kv is held to models other
+/// than linearizability alone.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LadderDetails {
+    pub model: &'static str,
+    /// Each model's verdict, strongest first.
+    pub rungs: Vec<Rung>,
+    /// The linearizability check's details, when it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linear: Option<linear::Details>,
+}
+
+/// How [`climb`] reads and bounds its checks.
+#[derive(Debug, Clone, Default)]
+pub struct LadderOptions {
+    pub linear: LinearOptions,
+    pub sequential: SequentialOptions,
+    /// Ops' values are Jepsen independent tuples `[key, v]` (a key-value
+    /// store), not one register's values.
+    pub keyed: bool,
+    /// The value every key holds before its first write.
+    pub initial: Value,
+}
+
+/// Decides each of `models` (names from [`REGISTER_MODELS`]) for a
+/// register or key-value `history`, whose sequential specification is
+/// `model`.
+pub fn climb(
+    history: &History,
+    model: &dyn Model,
+    models: &[&'static str],
+    options: &LadderOptions,
+) -> Ladder {
+    let mut ladder = Ladder {
+        rungs: Vec::new(),
+        linear: None,
+        sequential: None,
+    };
+    let weak_options = lightcone_weak::WeakOptions {
+        keyed: options.keyed,
+        initial: options.initial.clone(),
+        ..lightcone_weak::WeakOptions::default()
+    };
+    for &name in models {
+        let rung = match name {
+            "linearizable" => {
+                let result = linear::check(history, model, &options.linear);
+                let rung = Rung {
+                    model: name,
+                    valid: result.valid,
+                    reason: result.reason.clone(),
+                    witness: (result.valid == Validity::Invalid)
+                        .then(|| result.problems().join("; ")),
+                    ops: result
+                        .witness()
+                        .map(|w| vec![w.op.invoke_index])
+                        .unwrap_or_default(),
+                };
+                ladder.linear = Some(result);
+                rung
+            }
+            "sequential" => {
+                let result = linear::check_sequential(history, model, &options.sequential);
+                let rung = Rung {
+                    model: name,
+                    valid: result.valid,
+                    reason: result.reason.clone(),
+                    witness: (result.valid == Validity::Invalid)
+                        .then(|| result.problems().join("; ")),
+                    ops: result
+                        .witness
+                        .as_ref()
+                        .map(|w| vec![w.op.invoke_index])
+                        .unwrap_or_default(),
+                };
+                ladder.sequential = Some(result);
+                rung
+            }
+            weak => {
+                let result = lightcone_weak::check(history, weak, &weak_options)
+                    .expect("the ladder's names are the weak checker's");
+                Rung {
+                    model: name,
+                    valid: result.valid,
+                    reason: result.reason,
+                    witness: result
+                        .witness
+                        .as_ref()
+                        .map(|w| format!("{}: {}", w.name, w.description)),
+                    ops: result.witness.map(|w| w.ops).unwrap_or_default(),
+                }
+            }
+        };
+        ladder.rungs.push(rung);
+    }
+    ladder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_parse_in_ladder_order_and_unknown_names_are_refused() {
+        assert_eq!(
+            parse_register_models("monotonic-reads, linearizable,sequential").unwrap(),
+            ["linearizable", "sequential", "monotonic-reads"]
+        );
+        assert_eq!(parse_register_models("all").unwrap(), REGISTER_MODELS);
+        assert_eq!(
+            parse_register_models("pram,all,pram").unwrap(),
+            REGISTER_MODELS
+        );
+        let e = parse_register_models("serializable").unwrap_err();
+        assert!(
+            e.contains("\"serializable\"") && e.contains("causal-memory"),
+            "{e}"
+        );
+        assert!(parse_register_models(" , ").is_err());
+    }
+}
