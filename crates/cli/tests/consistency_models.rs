@@ -125,31 +125,23 @@ fn a_node_forwarding_to_lww_kv_breaks_monotonic_reads() {
 
 #[test]
 fn the_reference_raft_node_holds_every_model() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = lightcone_in(
-        dir.path(),
-        &[
-            "test",
-            "--sim",
-            "-w",
-            "lin-kv",
-            "--time-limit",
-            "10",
-            "--rate",
-            "50",
-            "--nemesis",
-            "partition",
-            "--consistency-models",
-            "all",
-            "--seed",
-            "3",
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let text = std::fs::read_to_string(dir.path().join("store/latest/results.json")).unwrap();
-    let results: Value = serde_json::from_str(&text).unwrap();
-    let verdicts = verdicts(&results);
+    let r = test(&[
+        "--sim",
+        "-w",
+        "lin-kv",
+        "--time-limit",
+        "10",
+        "--rate",
+        "50",
+        "--nemesis",
+        "partition",
+        "--consistency-models",
+        "all",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let verdicts = verdicts(&r.results.expect("results.json"));
     assert_eq!(verdicts.len(), 10, "{verdicts:?}");
     assert!(
         verdicts.iter().all(|(_, v)| *v == Value::Bool(true)),

@@ -93,6 +93,26 @@ pub struct Rung {
     pub ops: Vec<u64>,
 }
 
+impl Rung {
+    /// The rung of a search's verdict (linearizable, sequential): its
+    /// problems as the witness, the stuck op as its operations.
+    fn searched(
+        model: &'static str,
+        valid: Validity,
+        reason: Option<String>,
+        problems: Vec<String>,
+        witness: Option<&linear::Witness>,
+    ) -> Rung {
+        Rung {
+            model,
+            valid,
+            reason,
+            witness: (valid == Validity::Invalid).then(|| problems.join("; ")),
+            ops: witness.map(|w| vec![w.op.invoke_index]).unwrap_or_default(),
+        }
+    }
+}
+
 /// Every model's verdict, strongest first, and the linearizability result
 /// in full (for its drawing) when linearizability was asked for.
 #[derive(Debug)]
@@ -180,34 +200,25 @@ pub fn climb(
         let rung = match name {
             "linearizable" => {
                 let result = linear::check(history, model, &options.linear);
-                let rung = Rung {
-                    model: name,
-                    valid: result.valid,
-                    reason: result.reason.clone(),
-                    witness: (result.valid == Validity::Invalid)
-                        .then(|| result.problems().join("; ")),
-                    ops: result
-                        .witness()
-                        .map(|w| vec![w.op.invoke_index])
-                        .unwrap_or_default(),
-                };
+                let rung = Rung::searched(
+                    name,
+                    result.valid,
+                    result.reason.clone(),
+                    result.problems(),
+                    result.witness(),
+                );
                 ladder.linear = Some(result);
                 rung
             }
             "sequential" => {
                 let result = linear::check_sequential(history, model, &options.sequential);
-                let rung = Rung {
-                    model: name,
-                    valid: result.valid,
-                    reason: result.reason.clone(),
-                    witness: (result.valid == Validity::Invalid)
-                        .then(|| result.problems().join("; ")),
-                    ops: result
-                        .witness
-                        .as_ref()
-                        .map(|w| vec![w.op.invoke_index])
-                        .unwrap_or_default(),
-                };
+                let rung = Rung::searched(
+                    name,
+                    result.valid,
+                    result.reason.clone(),
+                    result.problems(),
+                    result.witness.as_ref(),
+                );
                 ladder.sequential = Some(result);
                 rung
             }
