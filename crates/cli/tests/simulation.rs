@@ -134,7 +134,16 @@ fn sweep_finds_the_unreliable_broadcast_replays_it_and_shrinks_it() {
     let shrunk = *replays.last().unwrap();
     assert!(stdout.contains("shrunk seed"), "{stdout}");
     let c = tempfile::tempdir().unwrap();
-    assert_eq!(replay(shrunk, c.path()).status.code(), Some(1), "{shrunk}");
+    let shrunk_out = replay(shrunk, c.path());
+    assert_eq!(shrunk_out.status.code(), Some(1), "{shrunk}");
+    // The same failure, not one any tiny run shows.
+    let shrunk_stdout = String::from_utf8_lossy(&shrunk_out.stdout);
+    assert!(
+        shrunk_stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("problem") && l.contains(": workload: ")),
+        "the shrunk run fails in the workload's check, as the original did: {shrunk_stdout}"
+    );
     let ops = |d: &Path| read(d, "history.jsonl").lines().count();
     assert!(
         ops(c.path()) < ops(a.path()),

@@ -27,6 +27,30 @@ impl SeedOutcome {
     pub fn is_failure(&self) -> bool {
         self.valid == Validity::Invalid || self.aborted.is_some()
     }
+
+    /// What failed, for shrinking to keep: `aborted`, else the checker
+    /// section of the problems (`workload` before any other, since the
+    /// others, such as `stats`' "no write operation succeeded", are what
+    /// any small enough run shows); `None` if nothing failed.
+    pub fn failure_kind(&self) -> Option<String> {
+        if self.aborted.is_some() {
+            return Some("aborted".to_string());
+        }
+        if self.valid != Validity::Invalid {
+            return None;
+        }
+        let sections: Vec<&str> = self
+            .problems
+            .iter()
+            .map(|p| p.split(':').next().unwrap_or(p).trim())
+            .collect();
+        let kind = if sections.contains(&"workload") {
+            "workload"
+        } else {
+            sections.first().copied().unwrap_or("invalid")
+        };
+        Some(kind.to_string())
+    }
 }
 
 /// Runs `config` with `seed`, in memory, and judges it.
@@ -127,8 +151,10 @@ fn candidates(config: &TestConfig) -> Vec<(String, TestConfig)> {
 }
 
 /// Greedily shrinks a failing run: keeps any smaller configuration that
-/// still fails with the same seed, until none does. Returns the smallest
-/// and the steps taken. Bounded by `attempts_max` simulations.
+/// still fails the same way with the same seed (the same
+/// [`SeedOutcome::failure_kind`]: a lost write must not shrink into a run
+/// too small to have a successful write), until none does. Returns the
+/// smallest and the steps taken. Bounded by `attempts_max` simulations.
 pub fn shrink(
     config: &TestConfig,
     factory: &SharedFactory,
@@ -136,14 +162,18 @@ pub fn shrink(
 ) -> Result<(TestConfig, Vec<String>), ConfigError> {
     let mut best = config.clone();
     let mut steps = Vec::new();
-    let mut attempts = 0;
+    let mut attempts = 1;
+    let kind = run_seed(config, config.seed, factory)?.failure_kind();
+    if kind.is_none() {
+        return Ok((best, steps));
+    }
     'outer: loop {
         for (why, candidate) in candidates(&best) {
             if attempts >= attempts_max {
                 break 'outer;
             }
             attempts += 1;
-            if run_seed(&candidate, candidate.seed, factory)?.is_failure() {
+            if run_seed(&candidate, candidate.seed, factory)?.failure_kind() == kind {
                 steps.push(why);
                 best = candidate;
                 continue 'outer;
@@ -175,5 +205,43 @@ mod tests {
         // lin-kv cannot lose one client, but can lose a node (and its two).
         assert!(candidates.iter().all(|(why, _)| why != "one client fewer"));
         assert!(candidates.iter().any(|(why, _)| why == "one node fewer"));
+    }
+
+    fn outcome(valid: Validity, aborted: Option<&str>, problems: &[&str]) -> SeedOutcome {
+        SeedOutcome {
+            seed: 0,
+            valid,
+            aborted: aborted.map(str::to_string),
+            problems: problems.iter().map(|p| p.to_string()).collect(),
+            virtual_ns: 0,
+            step_count: 0,
+        }
+    }
+
+    #[test]
+    fn the_failure_kind_prefers_the_workload_and_ignores_valid_runs() {
+        let lost = outcome(
+            Validity::Invalid,
+            None,
+            &[
+                "stats: no write operation succeeded",
+                "workload: key 0 is not linearizable",
+            ],
+        );
+        assert_eq!(lost.failure_kind().as_deref(), Some("workload"));
+        let stats = outcome(
+            Validity::Invalid,
+            None,
+            &["stats: no write operation succeeded"],
+        );
+        assert_eq!(stats.failure_kind().as_deref(), Some("stats"));
+        assert_ne!(stats.failure_kind(), lost.failure_kind());
+        let aborted = outcome(Validity::Unknown, Some("livelock"), &[]);
+        assert_eq!(aborted.failure_kind().as_deref(), Some("aborted"));
+        assert_eq!(outcome(Validity::Valid, None, &[]).failure_kind(), None);
+        assert_eq!(
+            outcome(Validity::Unknown, None, &["x: y"]).failure_kind(),
+            None
+        );
     }
 }
