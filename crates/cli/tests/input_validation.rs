@@ -390,15 +390,16 @@ fn error_messages_show_an_excerpt_of_a_huge_bad_value() {
         assert!(text.len() < 2500, "{} bytes: {}", text.len(), &text[..2000]);
         text
     };
-    for flag in [
-        "--latency",
-        "--time-limit",
-        "--nodes",
-        "--concurrency",
-        "--nemesis",
-        "--consistency-models",
+    for (workload, flag) in [
+        ("echo", "--latency"),
+        ("echo", "--time-limit"),
+        ("echo", "--nodes"),
+        ("echo", "--concurrency"),
+        ("echo", "--nemesis"),
+        ("txn-list-append", "--consistency-models"),
+        ("lin-kv", "--consistency-models"),
     ] {
-        let out = refused_test(&["--sim", "-w", "echo", flag, &token]);
+        let out = refused_test(&["--sim", "-w", workload, flag, &token]);
         assert_eq!(out.status.code(), Some(4), "{flag}");
         let text = bounded(&out);
         // The excerpt may begin with a quote the message puts around it.
