@@ -28,6 +28,16 @@
 //!   exactly that entry's index (the same on every replica), which
 //!   [`Options::restore`] turns back into a cluster.
 //!
+//! Graceful degradation ("fractional availability"), behind the runtime
+//! flag `degraded-reads` (off unless `--degraded-reads`; flipped by
+//! `{"type": "flag", "name": "degraded-reads", "value": true}`, answered
+//! `flag_ok`; an unknown flag is error 10, not-supported): while it is on,
+//! a client's read that cannot be served linearizably (no leader known, the
+//! leader silent, the ReadIndex not confirmed within
+//! [`Options::degraded_read_ms`]) is answered from this node's own state,
+//! possibly stale, as `read_ok` with `"degraded": true`. The flag is not
+//! durable: a restarted node starts with `--degraded-reads` again.
+//!
 //! Test-only switches that break the store, to show that checkers catch
 //! them: `--unsafe-local-reads` (any node answers reads from its own state,
 //! without ReadIndex) and `--unsafe-commit-previous-term` (Raft paper,
@@ -94,6 +104,8 @@ pub struct RaftKv {
     reads: BTreeMap<u64, Pending>,
     /// ...and then by the index they wait to see applied.
     reads_ready: BTreeMap<(u64, u64), Pending>,
+    /// The runtime flag `degraded-reads`.
+    degraded_reads: bool,
     /// The log as mirrored to durable storage.
     durable_log: DurableLog,
     /// A proposal is waiting for the drive after the messages at hand, so
@@ -116,6 +128,7 @@ impl RaftKv {
     /// The node with options shared with its other starts.
     pub fn with_shared(options: Arc<Options>) -> RaftKv {
         RaftKv {
+            degraded_reads: options.degraded_reads,
             options,
             raft: None,
             state: KvState::default(),
@@ -225,6 +238,11 @@ impl Node for RaftKv {
                     raft.step(raft_msg);
                 }
                 self.drive(ctx);
+                Ok(())
+            }
+            "flag" => {
+                let reply = self.flag(&msg.body)?;
+                ctx.reply(&msg, reply);
                 Ok(())
             }
             "read" | "write" | "cas" | "backup" | "txn" => {
