@@ -5,9 +5,28 @@ use lightcone_history::History;
 use lightcone_linear::{self as linear, LinearOptions};
 use lightcone_proto::{Body, ErrorCode, Value};
 
-use crate::ladder::{self, LadderDetails, LadderOptions};
+use crate::ladder::{self, LadderDetails, LadderOptions, DEGRADED_READ};
 use crate::{Completion, Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
+
+/// lin-kv's details when some reads were degraded: the check's own
+/// details, and how many degraded reads it left out of the linearizable
+/// and sequential checks (they are reads for the weaker models).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DegradedDetails {
+    #[serde(flatten)]
+    pub check: LinKvCheck,
+    pub degraded_read_count: u64,
+}
+
+/// The details of lin-kv's check: linearizability alone, or the ladder.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum LinKvCheck {
+    Linear(Box<lightcone_linear::Details>),
+    Ladder(LadderDetails),
+}
 
 /// Processes that may touch one key before its group moves to the next
 /// (Jepsen's linearizable-register process limit).
@@ -26,6 +45,12 @@ const PROCESSES_PER_KEY_MAX: usize = 20;
 /// `to` is a value never written to that key before (0, 1, 2, ...), and a
 /// cas's `from` is one of the last few values written to the key (lightcone
 /// only; Maelstrom has no such option).
+///
+/// A `read_ok` with `"degraded": true` (a node's answer from its own state
+/// when it could not serve the read linearizably, behind a flag such as
+/// the Raft node's `degraded-reads`) completes as `ok` with the f
+/// `read-degraded`: counted apart, left out of the linearizable and
+/// sequential checks, a read for the weaker models (`ladder.rs`).
 pub struct LinKv {
     node_count: usize,
     /// Per group: its current key and the processes that touched it.
@@ -173,12 +198,22 @@ impl Workload for LinKv {
                     .fields
                     .remove("value")
                     .ok_or("read_ok needs a `value`")?;
-                Ok(Value::from(vec![op.value[0].clone(), value]))
+                let value = Value::from(vec![op.value[0].clone(), value]);
+                match reply.fields.get("degraded") {
+                    None | Some(Value::Bool(false)) => Ok(Next::Ok(value)),
+                    Some(Value::Bool(true)) => Ok(Next::OkAs {
+                        f: DEGRADED_READ,
+                        value,
+                    }),
+                    Some(other) => Err(format!(
+                        "read_ok's `degraded` is true or false, not {other}"
+                    )),
+                }
             }
-            ("write", "write_ok") | ("cas", "cas_ok") => Ok(op.value.clone()),
+            ("write", "write_ok") | ("cas", "cas_ok") => Ok(Next::Ok(op.value.clone())),
             (f, kind) => Err(format!("a {f} got a reply of type {kind:?}")),
         };
-        value.map(Next::Ok)
+        value
     }
 
     fn on_error(&mut self, _worker: Worker, op: &Invocation, code: ErrorCode) -> Option<Value> {
@@ -193,10 +228,34 @@ impl Workload for LinKv {
     }
 
     fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
+        let result = self.check_models(history);
+        let degraded_read_count = ladder::degraded_read_count(history);
+        if degraded_read_count == 0 {
+            return result;
+        }
+        result.map(|check| {
+            let check = match check {
+                WorkloadDetails::Linear(d) => LinKvCheck::Linear(Box::new(d)),
+                WorkloadDetails::Ladder(d) => LinKvCheck::Ladder(d),
+                other => return other,
+            };
+            WorkloadDetails::Degraded(DegradedDetails {
+                check,
+                degraded_read_count,
+            })
+        })
+    }
+}
+
+impl LinKv {
+    /// The check of the models asked for (degraded reads left out of
+    /// linearizable and sequential).
+    fn check_models(&self, history: &History) -> CheckResult<WorkloadDetails> {
         let model =
             linear::model_by_name("independent-cas-register", None).expect("the model is built in");
         if self.models == ["linearizable"] {
-            return linear::check(history, model.as_ref(), &LinearOptions::default())
+            let strict = ladder::without_degraded_reads(history);
+            return linear::check(&strict, model.as_ref(), &LinearOptions::default())
                 .to_check_result()
                 .map(WorkloadDetails::Linear);
         }

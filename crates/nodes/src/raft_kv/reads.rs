@@ -28,11 +28,7 @@ impl RaftKv {
             .ok_or_else(|| NodeError::malformed("a flag needs a `name`"))?;
         let value = match body.get("value") {
             Some(Value::Bool(b)) => *b,
-            _ => {
-                return Err(NodeError::malformed(
-                    "a flag's `value` is true or false",
-                ))
-            }
+            _ => return Err(NodeError::malformed("a flag's `value` is true or false")),
         };
         match name {
             "degraded-reads" => self.degraded_reads = value,

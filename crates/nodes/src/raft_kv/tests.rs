@@ -337,7 +337,10 @@ fn degraded_reads_from_the_start_are_stale_and_healthy_reads_are_not_degraded() 
     // nothing, and answers degraded after --degraded-read-ms.
     cluster.client_send("c1", follower, read(1));
     cluster.run();
-    assert!(cluster.take_replies("c1").is_empty(), "waiting for the leader");
+    assert!(
+        cluster.take_replies("c1").is_empty(),
+        "waiting for the leader"
+    );
     cluster.advance(1000 * MS, 10 * MS);
     let replies = cluster.take_replies("c1");
     let degraded: Vec<_> = replies
