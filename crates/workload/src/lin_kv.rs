@@ -276,3 +276,101 @@ impl LinKv {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lightcone_check::Validity;
+    use lightcone_history::{Op, OpType, Process};
+    use serde_json::json;
+
+    fn history(ops: &[(u64, OpType, &str, Value)]) -> History {
+        let mut h = History::default();
+        for (t, (p, kind, f, value)) in ops.iter().enumerate() {
+            let mut op = Op::new(Process::Client(*p), *kind, *f, value.clone());
+            op.time = t as u64 * 10;
+            h.push(op);
+        }
+        h
+    }
+
+    /// Writes 0 then 1 to key 0; then process 1 reads 1 and, degraded,
+    /// the stale 0.
+    fn stale_degraded_read(degraded_f: &str) -> History {
+        use OpType::*;
+        history(&[
+            (0, Invoke, "write", json!([0, 0])),
+            (0, Ok, "write", json!([0, 0])),
+            (0, Invoke, "write", json!([0, 1])),
+            (0, Ok, "write", json!([0, 1])),
+            (1, Invoke, "read", json!([0, null])),
+            (1, Ok, "read", json!([0, 1])),
+            (1, Invoke, "read", json!([0, null])),
+            (1, Ok, degraded_f, json!([0, 0])),
+        ])
+    }
+
+    #[test]
+    fn a_degraded_read_ok_completes_as_read_degraded() {
+        let mut kv = LinKv::new(1);
+        let worker = Worker {
+            index: 0,
+            process: 0,
+        };
+        let op = Invocation::new("read", json!([3, null]));
+        let reply = |degraded: Value| {
+            Body::new("read_ok")
+                .with("value", 7)
+                .with("degraded", degraded)
+        };
+        assert_eq!(
+            kv.complete(worker, &op, reply(json!(true))),
+            Ok(Next::OkAs {
+                f: "read-degraded",
+                value: json!([3, 7])
+            })
+        );
+        assert_eq!(
+            kv.complete(worker, &op, reply(json!(false))),
+            Ok(Next::Ok(json!([3, 7])))
+        );
+        let bad = kv.complete(worker, &op, reply(json!("yes"))).unwrap_err();
+        assert!(bad.contains("degraded"), "{bad}");
+    }
+
+    #[test]
+    fn degraded_reads_are_counted_and_left_out_of_linearizability() {
+        let kv = LinKv::new(1);
+        let result = kv.check(&stale_degraded_read("read-degraded"));
+        assert_eq!(result.valid, Validity::Valid, "{:?}", result.problems);
+        let details = serde_json::to_value(&result.details).unwrap();
+        assert_eq!(details["degraded-read-count"], json!(1), "{details}");
+        // The same stale answer as an ordinary read is not linearizable.
+        let result = kv.check(&stale_degraded_read("read"));
+        assert_eq!(result.valid, Validity::Invalid);
+        let details = serde_json::to_value(&result.details).unwrap();
+        assert!(details.get("degraded-read-count").is_none(), "{details}");
+    }
+
+    #[test]
+    fn the_weaker_models_read_degraded_reads_as_reads() {
+        let kv = LinKv::with_models(1, vec!["linearizable", "sequential", "pram"]);
+        let result = kv.check(&stale_degraded_read("read-degraded"));
+        let details = serde_json::to_value(&result.details).unwrap();
+        let verdict = |model: &str| {
+            details["rungs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["model"] == model)
+                .map(|r| r["valid"].clone())
+                .unwrap()
+        };
+        assert_eq!(verdict("linearizable"), json!(true), "{details}");
+        assert_eq!(verdict("sequential"), json!(true), "{details}");
+        // Process 1 read 1, then (degraded) 0, written before 1 by process 0.
+        assert_eq!(verdict("pram"), json!(false), "{details}");
+        assert_eq!(details["degraded-read-count"], json!(1));
+        assert_eq!(result.valid, Validity::Invalid);
+    }
+}
