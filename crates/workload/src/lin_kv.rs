@@ -25,7 +25,7 @@ pub struct DegradedDetails {
 #[serde(untagged)]
 pub enum LinKvCheck {
     Linear(Box<lightcone_linear::Details>),
-    Ladder(LadderDetails),
+    Ladder(Box<LadderDetails>),
 }
 
 /// Processes that may touch one key before its group moves to the next
@@ -236,7 +236,7 @@ impl Workload for LinKv {
         result.map(|check| {
             let check = match check {
                 WorkloadDetails::Linear(d) => LinKvCheck::Linear(Box::new(d)),
-                WorkloadDetails::Ladder(d) => LinKvCheck::Ladder(d),
+                WorkloadDetails::Ladder(d) => LinKvCheck::Ladder(Box::new(d)),
                 other => return other,
             };
             WorkloadDetails::Degraded(DegradedDetails {
