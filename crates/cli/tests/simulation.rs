@@ -428,6 +428,34 @@ fn a_flag_flipped_during_a_partition_is_in_the_history_and_degraded_reads_are_co
         serde_json::json!(degraded)
     );
     assert_eq!(results["workload"]["valid"], serde_json::json!(true));
+    // `lightcone check` reads the history back (a read completed as
+    // read-degraded pairs with its invocation) and leaves them out too;
+    // as ordinary reads, the stale answers are not linearizable.
+    let history_path = dir.path().join("store/latest/history.jsonl");
+    let path = history_path.to_str().unwrap();
+    let check = |path: &str| {
+        lightcone(
+            &["check", "--model", "independent-cas-register", path],
+            dir.path(),
+        )
+    };
+    let out = check(path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let as_reads = dir.path().join("as-reads.jsonl");
+    std::fs::write(
+        &as_reads,
+        history.replace("\"f\":\"read-degraded\"", "\"f\":\"read\""),
+    )
+    .unwrap();
+    let out = check(as_reads.to_str().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("INVALID"), "{stdout}");
 }
 
 #[test]
