@@ -36,7 +36,9 @@
 //! leader silent, the ReadIndex not confirmed within
 //! [`Options::degraded_read_ms`]) is answered from this node's own state,
 //! possibly stale, as `read_ok` with `"degraded": true`. The flag is not
-//! durable: a restarted node starts with `--degraded-reads` again.
+//! durable: a restarted node starts with `--degraded-reads` again; and it
+//! serves no degraded read until it has applied the log it recovered, so
+//! that a restart never takes its answers back to older values.
 //!
 //! Test-only switches that break the store, to show that checkers catch
 //! them: `--unsafe-local-reads` (any node answers reads from its own state,
@@ -106,6 +108,13 @@ pub struct RaftKv {
     reads_ready: BTreeMap<(u64, u64), Pending>,
     /// The runtime flag `degraded-reads`.
     degraded_reads: bool,
+    /// No degraded read is served before this index is applied: the last
+    /// index of the log a restart recovered. A restarted node's state
+    /// starts behind what it had applied before the crash (its stored
+    /// commit index lags) and its log holds every entry it had applied, so
+    /// once it has applied the recovered log its answers go forward again,
+    /// never back to older values.
+    degraded_floor: u64,
     /// The log as mirrored to durable storage.
     durable_log: DurableLog,
     /// A proposal is waiting for the drive after the messages at hand, so
@@ -129,6 +138,7 @@ impl RaftKv {
     pub fn with_shared(options: Arc<Options>) -> RaftKv {
         RaftKv {
             degraded_reads: options.degraded_reads,
+            degraded_floor: 0,
             options,
             raft: None,
             state: KvState::default(),
@@ -219,7 +229,10 @@ impl Node for RaftKv {
         config.unsafe_commit_previous_term = self.options.unsafe_commit_previous_term;
         let storage = self.recover(ctx);
         match RawNode::new(config, storage) {
-            Ok(raft) => self.raft = Some(raft),
+            Ok(raft) => {
+                self.degraded_floor = raft.status().last_index;
+                self.raft = Some(raft);
+            }
             Err(e) => ctx.log(format!("raft could not start: {e}")),
         }
         ctx.set_timer(self.options.tick_ms * NANOS_PER_MS, TICK_TIMER);

@@ -47,8 +47,10 @@ impl RaftKv {
     /// Whether `request` may get a degraded answer now: the flag is on and
     /// it is a client's read (a forwarded read is answered with an error,
     /// and the node the client asked degrades it from its own state).
+    /// Not before a restarted node has applied the log it recovered
+    /// (`degraded_floor`).
     pub(super) fn may_degrade(&self, request: &Envelope) -> bool {
-        self.degraded_reads && request.body.kind == "read"
+        self.degraded_reads && request.body.kind == "read" && self.applied >= self.degraded_floor
     }
 
     /// The degraded answer to a read: this node's own state, possibly
