@@ -135,6 +135,25 @@ fn fault_flags(config: &TestConfig) -> String {
             cmd += &format!(" --clock-skew-ms {}", n.clock_skew_ns / 1_000_000);
         }
     }
+    // Each flag's flips, in time order, as one --flag-schedule.
+    let mut names: Vec<&str> = Vec::new();
+    for flip in &n.flags {
+        if !names.contains(&flip.name.as_str()) {
+            names.push(&flip.name);
+        }
+    }
+    for name in names {
+        let flips: Vec<String> = n
+            .flags
+            .iter()
+            .filter(|f| f.name == name)
+            .map(|f| {
+                let state = if f.value { "on" } else { "off" };
+                format!("{state}@{}", f.at_ns as f64 / 1e9)
+            })
+            .collect();
+        cmd += &format!(" --flag-schedule {name}:{}", flips.join(","));
+    }
     if !config.loss.is_zero() {
         cmd += &format!(" --loss {}", config.loss);
     }

@@ -59,6 +59,14 @@ pub struct TestArgs {
     /// Faults, comma-separated: partition, kill, pause, clock (clock needs --sim).
     #[arg(long, value_delimiter = ',')]
     nemesis: Vec<String>,
+    /// Flip a node's runtime flag during the run, on every node:
+    /// NAME:on@SECONDS,off@SECONDS,... after the workload starts (repeat the option for
+    /// several flags), e.g. degraded-reads:on@10,off@20 (the Raft lin-kv node's degraded
+    /// reads). Each flip is the message {"type":"flag","name":NAME,"value":true|false},
+    /// answered flag_ok (a node without the flag answers error 10; logged, the run goes on),
+    /// recorded in the history as the nemesis op `flag` with the value [NAME, true|false].
+    #[arg(long, value_name = "NAME:on@S,off@S")]
+    flag_schedule: Vec<String>,
     /// Bound of the clock offsets `--nemesis clock` gives nodes, in ms (at most a year).
     #[arg(long, default_value_t = 1000, value_parser = flags::millis, allow_hyphen_values = true)]
     clock_skew_ms: u64,
@@ -274,6 +282,12 @@ fn config(args: &TestArgs, seed: u64) -> Result<TestConfig, String> {
             }
         }
     }
+    for schedule in &args.flag_schedule {
+        nemesis
+            .flags
+            .extend(lightcone_core::parse_flag_schedule(schedule)?);
+    }
+    nemesis.flags.sort_by_key(|f| f.at_ns);
     if nemesis.clock && !args.sim {
         return Err(
             "--nemesis clock needs --sim: only simulated nodes take their time from lightcone"

@@ -77,6 +77,8 @@ const FLAGS_IN_USE: &[(&str, &[&str])] = &[
             "--snapshot-every",
             "--log-applied",
             "--restore",
+            "--degraded-reads",
+            "--degraded-read-ms",
             "--unsafe-local-reads",
             "--unsafe-commit-previous-term",
         ],

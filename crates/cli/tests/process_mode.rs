@@ -1000,3 +1000,45 @@ fn a_kafka_node_that_acknowledges_sends_and_never_returns_them_is_invalid() {
         r.stdout()
     );
 }
+
+#[test]
+fn the_raft_node_takes_a_flag_flip_through_its_stdin_and_the_run_stays_valid() {
+    let r = run(&[
+        "-w",
+        "lin-kv",
+        "--node-count",
+        "3",
+        "--concurrency",
+        "6",
+        "--time-limit",
+        "5",
+        "--rate",
+        "50",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "1",
+        "--recovery-time",
+        "2",
+        "--flag-schedule",
+        "degraded-reads:on@1,off@4",
+    ]);
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+    let flips: Vec<Value> = r
+        .history()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|op| op["process"] == "nemesis" && op["f"] == "flag" && !op["value"].is_null())
+        .collect();
+    assert_eq!(flips.len(), 2, "{flips:?}");
+    assert_eq!(
+        flips[0]["value"],
+        serde_json::json!(["degraded-reads", true])
+    );
+    let log = std::fs::read_to_string(r.dir.path().join("store/latest/lightcone.log")).unwrap();
+    assert!(log.contains("nemesis flag"), "{log}");
+    assert!(
+        !log.contains("answered a flag flip"),
+        "every node answered flag_ok: {log}"
+    );
+}

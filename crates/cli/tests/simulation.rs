@@ -369,3 +369,127 @@ fn a_sub_millisecond_recovery_time_replays() {
         read(b.path(), "history.jsonl")
     );
 }
+
+/// `--flag-schedule` flips the Raft node's degraded reads during a
+/// partition: the flips are nemesis ops in history.jsonl, the degraded
+/// reads `read-degraded` ops counted in results.json and the summary, the
+/// run valid, and the replay command carries the schedule.
+#[test]
+fn a_flag_flipped_during_a_partition_is_in_the_history_and_degraded_reads_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "test",
+        "--sim",
+        "-w",
+        "lin-kv",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "5",
+        "--time-limit",
+        "30",
+        "--rate",
+        "100",
+        "--seed",
+        "3",
+        "--no-report",
+        "--flag-schedule",
+        "degraded-reads:on@8,off@22",
+    ];
+    let out = lightcone(&args, dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("degraded reads)") && stdout.contains("degraded-read-count"),
+        "{stdout}"
+    );
+    let all = format!("{stdout}{stderr}");
+    assert!(
+        all.contains("--flag-schedule degraded-reads:on@8,off@22"),
+        "the replay command: {all}"
+    );
+    let history = read(dir.path(), "history.jsonl");
+    let flips: Vec<serde_json::Value> = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|op| op["process"] == "nemesis" && op["f"] == "flag" && !op["value"].is_null())
+        .collect();
+    assert_eq!(flips.len(), 2, "{flips:?}");
+    assert_eq!(flips[0]["type"], "info");
+    assert_eq!(
+        flips[0]["value"],
+        serde_json::json!(["degraded-reads", true])
+    );
+    assert_eq!(
+        flips[1]["value"],
+        serde_json::json!(["degraded-reads", false])
+    );
+    let degraded = history
+        .lines()
+        .filter(|l| l.contains("\"f\":\"read-degraded\""))
+        .count();
+    assert!(degraded > 0);
+    let results: serde_json::Value =
+        serde_json::from_str(&read(dir.path(), "results.json")).unwrap();
+    assert_eq!(
+        results["workload"]["degraded-read-count"],
+        serde_json::json!(degraded)
+    );
+    assert_eq!(results["workload"]["valid"], serde_json::json!(true));
+    // `lightcone check` reads the history back (a read completed as
+    // read-degraded pairs with its invocation) and leaves them out too;
+    // as ordinary reads, the stale answers are not linearizable.
+    let history_path = dir.path().join("store/latest/history.jsonl");
+    let path = history_path.to_str().unwrap();
+    let check = |path: &str| {
+        lightcone(
+            &["check", "--model", "independent-cas-register", path],
+            dir.path(),
+        )
+    };
+    let out = check(path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let as_reads = dir.path().join("as-reads.jsonl");
+    std::fs::write(
+        &as_reads,
+        history.replace("\"f\":\"read-degraded\"", "\"f\":\"read\""),
+    )
+    .unwrap();
+    let out = check(as_reads.to_str().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("INVALID"), "{stdout}");
+}
+
+#[test]
+fn a_bad_flag_schedule_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (schedule, why) in [
+        ("degraded-reads", "has no `:`"),
+        ("degraded-reads:on@40", "within the --time-limit"),
+    ] {
+        let out = lightcone(
+            &[
+                "test",
+                "--sim",
+                "-w",
+                "lin-kv",
+                "--time-limit",
+                "30",
+                "--flag-schedule",
+                schedule,
+            ],
+            dir.path(),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+    }
+    assert!(!dir.path().join("store").exists());
+}

@@ -106,6 +106,80 @@ pub struct NemesisConfig {
     pub interval_ns: u64,
     /// Bound of clock offsets.
     pub clock_skew_ns: u64,
+    /// Runtime flags flipped on every node at set times
+    /// (`--flag-schedule`), in time order.
+    pub flags: Vec<FlagFlip>,
+}
+
+/// One flip of a node's runtime flag: at `at_ns` after the main phase
+/// begins, every node gets `{"type": "flag", "name": name, "value": value}`
+/// (answered `flag_ok`; a node without the flag answers error 10, which is
+/// logged and tolerated). Recorded as the nemesis op `flag` with the value
+/// `[name, value]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagFlip {
+    pub at_ns: u64,
+    pub name: String,
+    pub value: bool,
+}
+
+/// Parses one `--flag-schedule`: `NAME:on@S,off@S,...`, a flag's name and
+/// its flips, each `on` or `off` (also `true`/`false`) at S seconds after the
+/// workload starts (decimals allowed, e.g. `on@2.5`).
+pub fn parse_flag_schedule(text: &str) -> Result<Vec<FlagFlip>, String> {
+    let shown = excerpt(text);
+    let form = "write NAME:on@SECONDS,off@SECONDS,... (e.g. degraded-reads:on@10,off@20)";
+    let (name, flips) = text
+        .split_once(':')
+        .ok_or_else(|| format!("--flag-schedule {shown:?} has no `:`; {form}"))?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "--flag-schedule {shown:?}: a flag's name is letters, digits, `-` and `_`; {form}"
+        ));
+    }
+    let mut out = Vec::new();
+    for flip in flips.split(',').map(str::trim) {
+        let (state, at) = flip
+            .split_once('@')
+            .ok_or_else(|| format!("--flag-schedule {shown:?}: {flip:?} has no `@`; {form}"))?;
+        let value = match state.trim() {
+            "on" | "true" => true,
+            "off" | "false" => false,
+            other => {
+                return Err(format!(
+                    "--flag-schedule {shown:?}: {:?} is neither on nor off; {form}",
+                    excerpt(other)
+                ))
+            }
+        };
+        let seconds: f64 = at
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .ok_or_else(|| {
+                format!(
+                    "--flag-schedule {shown:?}: {:?} is not a number of seconds (0 or more); {form}",
+                    excerpt(at)
+                )
+            })?;
+        if seconds > (DURATION_NS_MAX / NANOS_PER_SEC) as f64 {
+            return Err(format!(
+                "--flag-schedule {shown:?}: {seconds} s is past a year; {form}"
+            ));
+        }
+        out.push(FlagFlip {
+            at_ns: (seconds * NANOS_PER_SEC as f64).round() as u64,
+            name: name.to_string(),
+            value,
+        });
+    }
+    Ok(out)
 }
 
 impl NemesisConfig {
@@ -360,6 +434,23 @@ impl TestConfig {
                 });
             }
         }
+        if let Some(flip) = self
+            .nemesis
+            .flags
+            .iter()
+            .find(|f| f.at_ns >= self.time_limit_ns)
+        {
+            return invalid(
+                "--flag-schedule",
+                format!(
+                    "{}:{}@{}",
+                    flip.name,
+                    if flip.value { "on" } else { "off" },
+                    flip.at_ns as f64 / NANOS_PER_SEC as f64
+                ),
+                "flip flags within the --time-limit (seconds after the workload starts)",
+            );
+        }
         if let Some(Availability::Fraction(f)) = self.availability {
             if !(0.0..=1.0).contains(&f) {
                 return invalid(
@@ -443,6 +534,41 @@ mod tests {
         let e = config.validate().unwrap_err().to_string();
         assert!(
             e.starts_with("node id \"../../x\": node ids are letters"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn flag_schedules_parse_and_bad_ones_say_why() {
+        let flips = parse_flag_schedule("degraded-reads:on@10, off@20.5,true@0").unwrap();
+        let at: Vec<(u64, bool)> = flips.iter().map(|f| (f.at_ns, f.value)).collect();
+        assert_eq!(
+            at,
+            [
+                (10 * NANOS_PER_SEC, true),
+                (20_500 * NANOS_PER_MS, false),
+                (0, true)
+            ]
+        );
+        assert!(flips.iter().all(|f| f.name == "degraded-reads"));
+        for (bad, why) in [
+            ("degraded-reads", "no `:`"),
+            (":on@1", "a flag's name"),
+            ("x y:on@1", "a flag's name"),
+            ("f:on", "no `@`"),
+            ("f:maybe@1", "neither on nor off"),
+            ("f:on@-1", "not a number"),
+            ("f:on@soon", "not a number"),
+            ("f:on@1e12", "past a year"),
+        ] {
+            let e = parse_flag_schedule(bad).unwrap_err();
+            assert!(e.contains(why) && e.contains("NAME:on@"), "{bad}: {e}");
+        }
+        let mut late = TestConfig::default();
+        late.nemesis.flags = parse_flag_schedule("degraded-reads:on@60").unwrap();
+        let e = late.validate().unwrap_err().to_string();
+        assert!(
+            e.starts_with("--flag-schedule is degraded-reads:on@60; flip flags within"),
             "{e}"
         );
     }

@@ -16,6 +16,8 @@ pub(crate) enum Event {
     Generate,
     /// The nemesis acts.
     Nemesis,
+    /// The flag flip at this index of the nemesis config's `flags` is due.
+    Flag(usize),
     /// Nodes that have not answered init (or setup) by now fail the test.
     StartupTimeout,
     /// The time limit of the main phase.

@@ -27,8 +27,9 @@ mod services;
 mod test;
 
 pub use config::{
-    excerpt, node_id_problem, ConfigError, LatencyDist, NemesisConfig, Ratio, TestConfig,
-    DURATION_NS_MAX, KEY_COUNT_MAX, NODE_ID_LEN_MAX, RATE_POSITIVE_MIN, TXN_LENGTH_MAX,
+    excerpt, node_id_problem, parse_flag_schedule, ConfigError, FlagFlip, LatencyDist,
+    NemesisConfig, Ratio, TestConfig, DURATION_NS_MAX, KEY_COUNT_MAX, NODE_ID_LEN_MAX,
+    RATE_POSITIVE_MIN, TXN_LENGTH_MAX,
 };
 pub use lightcone_check::availability::Availability;
 pub use lightcone_check::Validity;

@@ -126,6 +126,8 @@ pub struct Progress {
 enum Role {
     Init(usize),
     Setup(usize),
+    /// A flag flip sent to this node (`--flag-schedule`).
+    Flag(usize),
     Worker(usize),
 }
 
@@ -199,6 +201,9 @@ pub struct Test {
     /// The first [`MALFORMED_REPLY_SAMPLES_MAX`] malformed replies.
     malformed_replies: Vec<MalformedReply>,
     unexpected_replies: UnexpectedReplies,
+    /// The runtime flags as last flipped (`--flag-schedule`), sent again to
+    /// a node restarted after a kill.
+    flags: BTreeMap<String, bool>,
 }
 
 /// Unexpected replies kept in results.json (all are counted).
@@ -336,6 +341,7 @@ impl Test {
             malformed_reply_count: 0,
             unexpected_replies: UnexpectedReplies::default(),
             malformed_replies: Vec::new(),
+            flags: BTreeMap::new(),
         })
     }
 
@@ -625,6 +631,7 @@ impl Test {
             }
             Event::Generate => self.maybe_generate(),
             Event::Nemesis => self.nemesis_step(),
+            Event::Flag(i) => self.flip_flag(i),
             Event::StartupTimeout => self.startup_timeout(),
             Event::MainEnd => {
                 if self.phase == Phase::Main {
@@ -729,6 +736,24 @@ impl Test {
                     }
                 }
             }
+            Role::Flag(node) => {
+                self.clients.remove(&msg.dest);
+                let node = &self.nodes[node];
+                if msg.body.kind == "flag_ok" {
+                    return;
+                }
+                // A node without the flag (error 10, not-supported) or one
+                // that refused it: logged; the run goes on.
+                let why = if msg.body.error_code() == Some(ErrorCode::NotSupported.code()) {
+                    "does not support it"
+                } else {
+                    "refused it"
+                };
+                self.log(format!(
+                    "node {node} answered a flag flip with {}: it {why}; the run goes on",
+                    msg.body.to_value()
+                ));
+            }
             Role::Worker(w) => self.worker_reply(w, msg),
         }
     }
@@ -779,6 +804,36 @@ impl Test {
             let delay = self.nemesis.next_delay();
             self.events.push(self.now + delay, Event::Nemesis);
         }
+        for i in 0..self.config.nemesis.flags.len() {
+            let at = self.main_start + self.config.nemesis.flags[i].at_ns;
+            self.events.push(at, Event::Flag(i));
+        }
+    }
+
+    /// Flips a runtime flag on every node (`--flag-schedule`), recorded as
+    /// a pair of nemesis ops `flag` (the second with `[name, value]`).
+    fn flip_flag(&mut self, i: usize) {
+        if self.phase != Phase::Main {
+            return;
+        }
+        let flip = self.config.nemesis.flags[i].clone();
+        let value = json!([flip.name, flip.value]);
+        self.record(Op::new(Process::Nemesis, OpType::Info, "flag", Value::Null));
+        self.log(format!("nemesis flag {value}"));
+        self.flags.insert(flip.name.clone(), flip.value);
+        for node in 0..self.nodes.len() {
+            self.send_flag(node, &flip.name, flip.value);
+        }
+        self.record(Op::new(Process::Nemesis, OpType::Info, "flag", value));
+    }
+
+    /// Sends node `node` a flag's value from a fresh client; the reply
+    /// (`flag_ok`, or an error) is logged when it is not `flag_ok`.
+    fn send_flag(&mut self, node: usize, name: &str, value: bool) {
+        let client = self.new_client(Role::Flag(node));
+        let mut body = Body::new("flag").with("name", name).with("value", value);
+        body.msg_id = Some(1);
+        self.client_send(client, node, body);
     }
 
     /// A uniform delay in [0, 2 x mean): Jepsen's `stagger`.
@@ -859,6 +914,11 @@ impl Test {
                 self.client_send(client, node, body);
             }
             Next::Ok(value) => self.complete(worker, OpType::Ok, Some(value), None),
+            Next::OkAs { f, value } => {
+                let busy = self.workers[worker].busy.as_mut().expect("worker is busy");
+                busy.op.f = f.to_string();
+                self.complete(worker, OpType::Ok, Some(value), None);
+            }
             Next::Info => self.complete(worker, OpType::Info, None, None),
         }
     }
@@ -1095,6 +1155,13 @@ impl Test {
                 for node in nodes {
                     self.effects.push(Effect::Restart { node });
                     self.send_init(node);
+                    // A restarted node starts with its options' flags: the
+                    // flags as last flipped go to it again, after init.
+                    let flags: Vec<(String, bool)> =
+                        self.flags.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                    for (name, value) in flags {
+                        self.send_flag(node, &name, value);
+                    }
                 }
             }
             Fault::Pause(nodes) => {

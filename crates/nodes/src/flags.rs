@@ -243,6 +243,18 @@ struct RaftFlags {
     /// no state of its own.
     #[arg(long, value_name = "FILE", value_parser = backup_file)]
     restore: Option<Backup>,
+    /// Start with the runtime flag `degraded-reads` on: a read that cannot be
+    /// served linearizably (no leader reachable, ReadIndex not confirmed in
+    /// time) is answered from this node's own state, possibly stale, with
+    /// `"degraded": true`. Flipped at run time by the message
+    /// {"type": "flag", "name": "degraded-reads", "value": true|false}.
+    #[arg(long)]
+    degraded_reads: bool,
+    /// With degraded-reads on: milliseconds a read waits for the leader
+    /// before the degraded answer.
+    #[arg(long, value_name = "MS", value_parser = millis,
+          default_value_t = raft_kv::Options::default().degraded_read_ms)]
+    degraded_read_ms: u64,
     /// Test only, not linearizable: any node answers reads from its own
     /// state, without ReadIndex.
     #[arg(long)]
@@ -262,6 +274,8 @@ impl RaftFlags {
             snapshot_every: self.snapshot_every,
             log_applied: self.log_applied,
             restore: self.restore,
+            degraded_reads: self.degraded_reads,
+            degraded_read_ms: self.degraded_read_ms,
             unsafe_local_reads: self.unsafe_local_reads,
             unsafe_commit_previous_term: self.unsafe_commit_previous_term,
             ..raft_kv::Options::default()

@@ -929,7 +929,8 @@ fn queue_lines(q: &QueueSeries, end_ns: u64) -> (Vec<Line>, u64) {
 
 /// Nemesis periods as (start, stop, what): a fault from its start op
 /// (`start-partition`, `kill`, `pause`) to its stop op (`stop-partition`,
-/// `start`, `resume`), or to the end of the history.
+/// `start`, `resume`), or to the end of the history; a runtime flag
+/// (`flag` `[name, true]`) from its flip on to its flip off.
 fn nemesis_periods(history: &History, end_ns: u64) -> Vec<(u64, u64, String)> {
     let mut open: BTreeMap<&str, (u64, String)> = BTreeMap::new();
     let mut periods = Vec::new();
@@ -937,6 +938,21 @@ fn nemesis_periods(history: &History, end_ns: u64) -> Vec<(u64, u64, String)> {
         .iter()
         .filter(|op| op.process == Process::Nemesis && !op.value.is_null())
     {
+        if op.f == "flag" {
+            let (Some(name), Some(on)) = (
+                op.value.get(0).and_then(Value::as_str),
+                op.value.get(1).and_then(Value::as_bool),
+            ) else {
+                continue;
+            };
+            if on {
+                open.entry(name)
+                    .or_insert((op.time, format!("flag {name} on")));
+            } else if let Some((start, what)) = open.remove(name) {
+                periods.push((start, op.time, what));
+            }
+            continue;
+        }
         let (fault, starts) = match op.f.as_str() {
             "start-partition" => ("partition", true),
             "stop-partition" => ("partition", false),
@@ -1321,4 +1337,36 @@ pub fn store_index(store: &str, runs: &[RunRow], total: usize) -> String {
             more => total > runs.len(),
         })
         .expect("the index renders")
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn op(kind: OpType, value: Value, time: u64) -> Op {
+        Op {
+            time,
+            ..Op::new(Process::Nemesis, kind, "flag", value)
+        }
+    }
+
+    #[test]
+    fn a_flag_is_shaded_from_its_flip_on_to_its_flip_off_or_the_end() {
+        let mut h = History::default();
+        let flip = |name: &str, on: bool, t: u64| op(OpType::Info, json!([name, on]), t);
+        h.push(flip("degraded-reads", true, 1_000));
+        h.push(flip("other", true, 1_500));
+        h.push(flip("degraded-reads", false, 3_000));
+        h.push(op(OpType::Info, Value::Null, 4_000));
+        h.push(op(OpType::Info, json!("not a flip"), 4_000));
+        let periods = nemesis_periods(&h, 9_000);
+        assert_eq!(
+            periods,
+            vec![
+                (1_000, 3_000, "flag degraded-reads on".to_string()),
+                (1_500, 9_000, "flag other on".to_string()),
+            ]
+        );
+    }
 }

@@ -172,6 +172,16 @@ impl<N: Node> MockCluster<N> {
         Some(self.to_clients.remove(at))
     }
 
+    /// Takes the replies `client` got that no `request` returned yet (to
+    /// requests queued with `client_send`, answered later).
+    pub fn take_replies(&mut self, client: &str) -> Vec<Envelope> {
+        let (mine, others) = std::mem::take(&mut self.to_clients)
+            .into_iter()
+            .partition(|m| m.dest == client);
+        self.to_clients = others;
+        mine
+    }
+
     /// Drops every message between `a` and `b`, both ways, until `heal`.
     pub fn cut(&mut self, a: &str, b: &str) {
         self.cut.insert((a.to_string(), b.to_string()));

@@ -124,6 +124,9 @@ fn candidates(config: &TestConfig) -> Vec<(String, TestConfig)> {
     };
     push("half the time limit", &|c| {
         c.time_limit_ns = (c.time_limit_ns / 2).max(NANOS_PER_SEC);
+        // Flag flips past the new limit are dropped with it.
+        let limit = c.time_limit_ns;
+        c.nemesis.flags.retain(|f| f.at_ns < limit);
     });
     push("one node fewer", &|c| {
         if c.nodes.is_empty() && c.node_count > 1 {
@@ -144,6 +147,7 @@ fn candidates(config: &TestConfig) -> Vec<(String, TestConfig)> {
     push("no kills", &|c| c.nemesis.kill = false);
     push("no pauses", &|c| c.nemesis.pause = false);
     push("no clock faults", &|c| c.nemesis.clock = false);
+    push("no flag flips", &|c| c.nemesis.flags.clear());
     push("no message loss", &|c| c.loss = Ratio::ZERO);
     push("no duplication", &|c| c.duplicate = Ratio::ZERO);
     push("half the rate", &|c| c.rate = (c.rate / 2.0).max(1.0));
@@ -243,5 +247,23 @@ mod tests {
             outcome(Validity::Unknown, None, &["x: y"]).failure_kind(),
             None
         );
+    }
+
+    #[test]
+    fn shrinking_drops_flag_flips_past_the_halved_time_limit_or_all_of_them() {
+        let mut config = TestConfig {
+            workload: "lin-kv".into(),
+            node_count: 5,
+            concurrency: 10,
+            ..TestConfig::default()
+        };
+        config.nemesis.flags =
+            lightcone_core::parse_flag_schedule("degraded-reads:on@10,off@40").unwrap();
+        let candidates = candidates(&config);
+        let find = |name: &str| &candidates.iter().find(|(why, _)| why == name).unwrap().1;
+        let half = find("half the time limit");
+        let at: Vec<u64> = half.nemesis.flags.iter().map(|f| f.at_ns).collect();
+        assert_eq!(at, [10 * NANOS_PER_SEC]);
+        assert!(find("no flag flips").nemesis.flags.is_empty());
     }
 }

@@ -47,6 +47,7 @@ fn faults(partition: bool, kill: bool, pause: bool, clock: bool) -> NemesisConfi
         clock,
         interval_ns: NANOS_PER_SEC,
         clock_skew_ns: 500_000_000,
+        ..NemesisConfig::default()
     }
 }
 

@@ -16,6 +16,15 @@
 //! `lightcone_weak` (decided for differentiated histories; unknown, with
 //! the reason, where values repeat). The ladder is the strongest-first list
 //! of those verdicts, each with its witness in words.
+//!
+//! Degraded reads (the completion's f is [`DEGRADED_READ`], a read a node
+//! answered from its own state when it could not serve it linearizably,
+//! behind its `degraded-reads` flag) are possibly stale by design: they are
+//! left out of the linearizable and sequential checks, and are ordinary
+//! reads for the weaker models (causal, PRAM, the session guarantees),
+//! which say what such answers still keep.
+
+use std::borrow::Cow;
 
 use lightcone_check::Validity;
 use lightcone_history::History;
@@ -24,6 +33,58 @@ use lightcone_linear::{
 };
 use serde::Serialize;
 use serde_json::Value;
+
+/// The f of a degraded read's completion (its invocation is a `read`).
+pub const DEGRADED_READ: &str = "read-degraded";
+
+/// The number of degraded reads in `history` (ok completions whose f is
+/// [`DEGRADED_READ`]).
+pub fn degraded_read_count(history: &History) -> u64 {
+    history
+        .iter()
+        .filter(|op| op.is_client() && op.f == DEGRADED_READ)
+        .count() as u64
+}
+
+/// `history` without its degraded reads (invocation and completion both
+/// dropped; the other ops keep their indices): what the linearizable and
+/// sequential checks read. Borrowed when there are none.
+pub fn without_degraded_reads(history: &History) -> Cow<'_, History> {
+    if degraded_read_count(history) == 0 {
+        return Cow::Borrowed(history);
+    }
+    let mut drop = vec![false; history.ops.len()];
+    for (invoke, completion) in history.pair_positions() {
+        if let Some(c) = completion.filter(|c| history.ops[*c].f == DEGRADED_READ) {
+            drop[invoke] = true;
+            drop[c] = true;
+        }
+    }
+    let ops = history
+        .ops
+        .iter()
+        .zip(drop)
+        .filter(|(_, drop)| !drop)
+        .map(|(op, _)| op.clone())
+        .collect();
+    Cow::Owned(History { ops })
+}
+
+/// `history` with its degraded reads as ordinary reads (their completions'
+/// f made `read`): what the weaker models read. Borrowed when there are
+/// none.
+pub fn with_degraded_as_reads(history: &History) -> Cow<'_, History> {
+    if degraded_read_count(history) == 0 {
+        return Cow::Borrowed(history);
+    }
+    let mut owned = history.clone();
+    for op in &mut owned.ops {
+        if op.is_client() && op.f == DEGRADED_READ {
+            op.f = "read".to_string();
+        }
+    }
+    Cow::Owned(owned)
+}
 
 /// Every model, strongest first: the order the ladder is printed in.
 pub const REGISTER_MODELS: &[&str] = &[
@@ -179,7 +240,8 @@ pub struct LadderOptions {
 
 /// Decides each of `models` (names from [`REGISTER_MODELS`]) for a
 /// register or key-value `history`, whose sequential specification is
-/// `model`.
+/// `model`. Degraded reads are left out of linearizable and sequential, and
+/// are reads for the others (see the module's docs).
 pub fn climb(
     history: &History,
     model: &dyn Model,
@@ -196,10 +258,26 @@ pub fn climb(
         initial: options.initial.clone(),
         ..lightcone_weak::WeakOptions::default()
     };
+    let strict = if models
+        .iter()
+        .any(|m| matches!(*m, "linearizable" | "sequential"))
+    {
+        without_degraded_reads(history)
+    } else {
+        Cow::Borrowed(history)
+    };
+    let weak_history = if models
+        .iter()
+        .any(|m| !matches!(*m, "linearizable" | "sequential"))
+    {
+        with_degraded_as_reads(history)
+    } else {
+        Cow::Borrowed(history)
+    };
     for &name in models {
         let rung = match name {
             "linearizable" => {
-                let result = linear::check(history, model, &options.linear);
+                let result = linear::check(&strict, model, &options.linear);
                 let rung = Rung::searched(
                     name,
                     result.valid,
@@ -211,7 +289,7 @@ pub fn climb(
                 rung
             }
             "sequential" => {
-                let result = linear::check_sequential(history, model, &options.sequential);
+                let result = linear::check_sequential(&strict, model, &options.sequential);
                 let rung = Rung::searched(
                     name,
                     result.valid,
@@ -223,7 +301,7 @@ pub fn climb(
                 rung
             }
             weak => {
-                let result = lightcone_weak::check(history, weak, &weak_options)
+                let result = lightcone_weak::check(&weak_history, weak, &weak_options)
                     .expect("the ladder's names are the weak checker's");
                 Rung {
                     model: name,

@@ -31,7 +31,7 @@ pub use counter::Counter;
 pub use echo::Echo;
 pub use g_set::GSet;
 pub use kafka::Kafka;
-pub use lin_kv::LinKv;
+pub use lin_kv::{DegradedDetails, LinKv, LinKvCheck};
 pub use topology::Topology;
 pub use txn::{Txn, TxnWorkloadOptions};
 pub use unique_ids::UniqueIds;
@@ -60,6 +60,10 @@ pub enum Next {
     Request(Body),
     /// The operation completed `ok` with this value.
     Ok(Value),
+    /// The operation completed `ok` with this value, recorded under
+    /// another f (lin-kv's degraded reads: `read-degraded`, so that no
+    /// checker takes them for linearizable reads).
+    OkAs { f: &'static str, value: Value },
     /// The operation ended indefinitely without a request (Jepsen's client
     /// returning `:info`, as kafka's `crash` does); the worker goes on as a
     /// new process.
@@ -182,6 +186,8 @@ pub enum WorkloadDetails {
     Linear(lightcone_linear::Details),
     /// lin-kv held to other models (`--consistency-models`).
     Ladder(ladder::LadderDetails),
+    /// lin-kv with degraded reads: its check's details and their count.
+    Degraded(lin_kv::DegradedDetails),
     Kafka(lightcone_kafka::Details),
     /// txn-list-append, txn-rw-register: Elle's result.
     Txn(lightcone_txn::Details),

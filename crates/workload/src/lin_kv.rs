@@ -5,9 +5,28 @@ use lightcone_history::History;
 use lightcone_linear::{self as linear, LinearOptions};
 use lightcone_proto::{Body, ErrorCode, Value};
 
-use crate::ladder::{self, LadderDetails, LadderOptions};
+use crate::ladder::{self, LadderDetails, LadderOptions, DEGRADED_READ};
 use crate::{Completion, Invocation, Next, Worker, Workload, WorkloadDetails};
 use lightcone_rng::Rng;
+
+/// lin-kv's details when some reads were degraded: the check's own
+/// details, and how many degraded reads it left out of the linearizable
+/// and sequential checks (they are reads for the weaker models).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DegradedDetails {
+    #[serde(flatten)]
+    pub check: LinKvCheck,
+    pub degraded_read_count: u64,
+}
+
+/// The details of lin-kv's check: linearizability alone, or the ladder.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum LinKvCheck {
+    Linear(Box<lightcone_linear::Details>),
+    Ladder(Box<LadderDetails>),
+}
 
 /// Processes that may touch one key before its group moves to the next
 /// (Jepsen's linearizable-register process limit).
@@ -26,6 +45,12 @@ const PROCESSES_PER_KEY_MAX: usize = 20;
 /// `to` is a value never written to that key before (0, 1, 2, ...), and a
 /// cas's `from` is one of the last few values written to the key (lightcone
 /// only; Maelstrom has no such option).
+///
+/// A `read_ok` with `"degraded": true` (a node's answer from its own state
+/// when it could not serve the read linearizably, behind a flag such as
+/// the Raft node's `degraded-reads`) completes as `ok` with the f
+/// `read-degraded`: counted apart, left out of the linearizable and
+/// sequential checks, a read for the weaker models (`ladder.rs`).
 pub struct LinKv {
     node_count: usize,
     /// Per group: its current key and the processes that touched it.
@@ -173,12 +198,22 @@ impl Workload for LinKv {
                     .fields
                     .remove("value")
                     .ok_or("read_ok needs a `value`")?;
-                Ok(Value::from(vec![op.value[0].clone(), value]))
+                let value = Value::from(vec![op.value[0].clone(), value]);
+                match reply.fields.get("degraded") {
+                    None | Some(Value::Bool(false)) => Ok(Next::Ok(value)),
+                    Some(Value::Bool(true)) => Ok(Next::OkAs {
+                        f: DEGRADED_READ,
+                        value,
+                    }),
+                    Some(other) => Err(format!(
+                        "read_ok's `degraded` is true or false, not {other}"
+                    )),
+                }
             }
-            ("write", "write_ok") | ("cas", "cas_ok") => Ok(op.value.clone()),
+            ("write", "write_ok") | ("cas", "cas_ok") => Ok(Next::Ok(op.value.clone())),
             (f, kind) => Err(format!("a {f} got a reply of type {kind:?}")),
         };
-        value.map(Next::Ok)
+        value
     }
 
     fn on_error(&mut self, _worker: Worker, op: &Invocation, code: ErrorCode) -> Option<Value> {
@@ -193,10 +228,34 @@ impl Workload for LinKv {
     }
 
     fn check(&self, history: &History) -> CheckResult<WorkloadDetails> {
+        let result = self.check_models(history);
+        let degraded_read_count = ladder::degraded_read_count(history);
+        if degraded_read_count == 0 {
+            return result;
+        }
+        result.map(|check| {
+            let check = match check {
+                WorkloadDetails::Linear(d) => LinKvCheck::Linear(Box::new(d)),
+                WorkloadDetails::Ladder(d) => LinKvCheck::Ladder(Box::new(d)),
+                other => return other,
+            };
+            WorkloadDetails::Degraded(DegradedDetails {
+                check,
+                degraded_read_count,
+            })
+        })
+    }
+}
+
+impl LinKv {
+    /// The check of the models asked for (degraded reads left out of
+    /// linearizable and sequential).
+    fn check_models(&self, history: &History) -> CheckResult<WorkloadDetails> {
         let model =
             linear::model_by_name("independent-cas-register", None).expect("the model is built in");
         if self.models == ["linearizable"] {
-            return linear::check(history, model.as_ref(), &LinearOptions::default())
+            let strict = ladder::without_degraded_reads(history);
+            return linear::check(&strict, model.as_ref(), &LinearOptions::default())
                 .to_check_result()
                 .map(WorkloadDetails::Linear);
         }
@@ -215,5 +274,103 @@ impl Workload for LinKv {
             ladder.problems(),
             WorkloadDetails::Ladder(details),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lightcone_check::Validity;
+    use lightcone_history::{Op, OpType, Process};
+    use serde_json::json;
+
+    fn history(ops: &[(u64, OpType, &str, Value)]) -> History {
+        let mut h = History::default();
+        for (t, (p, kind, f, value)) in ops.iter().enumerate() {
+            let mut op = Op::new(Process::Client(*p), *kind, *f, value.clone());
+            op.time = t as u64 * 10;
+            h.push(op);
+        }
+        h
+    }
+
+    /// Writes 0 then 1 to key 0; then process 1 reads 1 and, degraded,
+    /// the stale 0.
+    fn stale_degraded_read(degraded_f: &str) -> History {
+        use OpType::*;
+        history(&[
+            (0, Invoke, "write", json!([0, 0])),
+            (0, Ok, "write", json!([0, 0])),
+            (0, Invoke, "write", json!([0, 1])),
+            (0, Ok, "write", json!([0, 1])),
+            (1, Invoke, "read", json!([0, null])),
+            (1, Ok, "read", json!([0, 1])),
+            (1, Invoke, "read", json!([0, null])),
+            (1, Ok, degraded_f, json!([0, 0])),
+        ])
+    }
+
+    #[test]
+    fn a_degraded_read_ok_completes_as_read_degraded() {
+        let mut kv = LinKv::new(1);
+        let worker = Worker {
+            index: 0,
+            process: 0,
+        };
+        let op = Invocation::new("read", json!([3, null]));
+        let reply = |degraded: Value| {
+            Body::new("read_ok")
+                .with("value", 7)
+                .with("degraded", degraded)
+        };
+        assert_eq!(
+            kv.complete(worker, &op, reply(json!(true))),
+            Ok(Next::OkAs {
+                f: "read-degraded",
+                value: json!([3, 7])
+            })
+        );
+        assert_eq!(
+            kv.complete(worker, &op, reply(json!(false))),
+            Ok(Next::Ok(json!([3, 7])))
+        );
+        let bad = kv.complete(worker, &op, reply(json!("yes"))).unwrap_err();
+        assert!(bad.contains("degraded"), "{bad}");
+    }
+
+    #[test]
+    fn degraded_reads_are_counted_and_left_out_of_linearizability() {
+        let kv = LinKv::new(1);
+        let result = kv.check(&stale_degraded_read("read-degraded"));
+        assert_eq!(result.valid, Validity::Valid, "{:?}", result.problems);
+        let details = serde_json::to_value(&result.details).unwrap();
+        assert_eq!(details["degraded-read-count"], json!(1), "{details}");
+        // The same stale answer as an ordinary read is not linearizable.
+        let result = kv.check(&stale_degraded_read("read"));
+        assert_eq!(result.valid, Validity::Invalid);
+        let details = serde_json::to_value(&result.details).unwrap();
+        assert!(details.get("degraded-read-count").is_none(), "{details}");
+    }
+
+    #[test]
+    fn the_weaker_models_read_degraded_reads_as_reads() {
+        let kv = LinKv::with_models(1, vec!["linearizable", "sequential", "pram"]);
+        let result = kv.check(&stale_degraded_read("read-degraded"));
+        let details = serde_json::to_value(&result.details).unwrap();
+        let verdict = |model: &str| {
+            details["rungs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["model"] == model)
+                .map(|r| r["valid"].clone())
+                .unwrap()
+        };
+        assert_eq!(verdict("linearizable"), json!(true), "{details}");
+        assert_eq!(verdict("sequential"), json!(true), "{details}");
+        // Process 1 read 1, then (degraded) 0, written before 1 by process 0.
+        assert_eq!(verdict("pram"), json!(false), "{details}");
+        assert_eq!(details["degraded-read-count"], json!(1));
+        assert_eq!(result.valid, Validity::Invalid);
     }
 }

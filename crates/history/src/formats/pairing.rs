@@ -12,6 +12,12 @@
 //! be the same"). lightcone's workbench writes histories that way: after an
 //! `info` the process is retired and the worker goes on as a new one.
 //!
+//! One exception, lightcone's: a completion `F-degraded` (`ok`) of an
+//! invocation `F` is a degraded answer (lin-kv's `read-degraded`: a read a
+//! node answered from its own state, possibly stale, behind its
+//! `degraded-reads` flag), recorded under its own name so that no checker
+//! takes it for an `F`; the lin-kv checks leave it out of linearizability.
+//!
 //! So a second invocation while busy, and a completion of another
 //! function, are errors: nothing can check such a history as it stands. A
 //! completion with no invocation open is not an error of the reading: a
@@ -89,7 +95,7 @@ pub(crate) fn check_pairs(
             }
         } else {
             let invoked = &ops[*open];
-            if invoked.f != op.f {
+            if invoked.f != op.f && !is_degraded_completion(invoked, op) {
                 let (line, _) = place(*open);
                 return Err(error(format!(
                     "process {p} completes `{}` ({}) but invoked `{}` at line {line}: a completion names the function of its invocation (Jepsen's `:f should be the same`); write `{}` here, or fix the invocation",
@@ -103,6 +109,16 @@ pub(crate) fn check_pairs(
         }
     }
     Ok(lone)
+}
+
+/// `done` is the degraded answer to `invoked`: `ok`, with the f
+/// `<invoked f>-degraded`.
+fn is_degraded_completion(invoked: &Op, done: &Op) -> bool {
+    done.kind == OpType::Ok
+        && done
+            .f
+            .strip_prefix(invoked.f.as_str())
+            .is_some_and(|rest| rest == "-degraded")
 }
 
 #[cfg(test)]
@@ -165,6 +181,25 @@ mod tests {
             client(99, OpType::Invoke, "r"),
         ];
         assert_eq!(check(&ops).unwrap_err().line, 11);
+    }
+
+    #[test]
+    fn an_ok_degraded_answer_completes_its_function_and_nothing_else() {
+        use OpType::{Fail, Invoke};
+        let ops = [
+            client(0, Invoke, "read"),
+            client(0, OpType::Ok, "read-degraded"),
+        ];
+        assert_eq!(check(&ops), Ok(LoneCompletions::default()));
+        for (invoked, done, kind) in [
+            ("read", "read-degraded", Fail),
+            ("write", "read-degraded", OpType::Ok),
+            ("read", "read-degraded-degraded", OpType::Ok),
+            ("read", "readdegraded", OpType::Ok),
+        ] {
+            let ops = [client(0, Invoke, invoked), client(0, kind, done)];
+            assert!(check(&ops).is_err(), "{invoked} {done} {kind:?}");
+        }
     }
 
     #[test]

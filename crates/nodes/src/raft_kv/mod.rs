@@ -28,6 +28,18 @@
 //!   exactly that entry's index (the same on every replica), which
 //!   [`Options::restore`] turns back into a cluster.
 //!
+//! Graceful degradation ("fractional availability"), behind the runtime
+//! flag `degraded-reads` (off unless `--degraded-reads`; flipped by
+//! `{"type": "flag", "name": "degraded-reads", "value": true}`, answered
+//! `flag_ok`; an unknown flag is error 10, not-supported): while it is on,
+//! a client's read that cannot be served linearizably (no leader known, the
+//! leader silent, the ReadIndex not confirmed within
+//! [`Options::degraded_read_ms`]) is answered from this node's own state,
+//! possibly stale, as `read_ok` with `"degraded": true`. The flag is not
+//! durable: a restarted node starts with `--degraded-reads` again; and it
+//! serves no degraded read until it has applied the log it recovered, so
+//! that a restart never takes its answers back to older values.
+//!
 //! Test-only switches that break the store, to show that checkers catch
 //! them: `--unsafe-local-reads` (any node answers reads from its own state,
 //! without ReadIndex) and `--unsafe-commit-previous-term` (Raft paper,
@@ -94,6 +106,15 @@ pub struct RaftKv {
     reads: BTreeMap<u64, Pending>,
     /// ...and then by the index they wait to see applied.
     reads_ready: BTreeMap<(u64, u64), Pending>,
+    /// The runtime flag `degraded-reads`.
+    degraded_reads: bool,
+    /// No degraded read is served before this index is applied: the last
+    /// index of the log a restart recovered. A restarted node's state
+    /// starts behind what it had applied before the crash (its stored
+    /// commit index lags) and its log holds every entry it had applied, so
+    /// once it has applied the recovered log its answers go forward again,
+    /// never back to older values.
+    degraded_floor: u64,
     /// The log as mirrored to durable storage.
     durable_log: DurableLog,
     /// A proposal is waiting for the drive after the messages at hand, so
@@ -116,6 +137,8 @@ impl RaftKv {
     /// The node with options shared with its other starts.
     pub fn with_shared(options: Arc<Options>) -> RaftKv {
         RaftKv {
+            degraded_reads: options.degraded_reads,
+            degraded_floor: 0,
             options,
             raft: None,
             state: KvState::default(),
@@ -206,7 +229,10 @@ impl Node for RaftKv {
         config.unsafe_commit_previous_term = self.options.unsafe_commit_previous_term;
         let storage = self.recover(ctx);
         match RawNode::new(config, storage) {
-            Ok(raft) => self.raft = Some(raft),
+            Ok(raft) => {
+                self.degraded_floor = raft.status().last_index;
+                self.raft = Some(raft);
+            }
             Err(e) => ctx.log(format!("raft could not start: {e}")),
         }
         ctx.set_timer(self.options.tick_ms * NANOS_PER_MS, TICK_TIMER);
@@ -225,6 +251,11 @@ impl Node for RaftKv {
                     raft.step(raft_msg);
                 }
                 self.drive(ctx);
+                Ok(())
+            }
+            "flag" => {
+                let reply = self.flag(&msg.body)?;
+                ctx.reply(&msg, reply);
                 Ok(())
             }
             "read" | "write" | "cas" | "backup" | "txn" => {

@@ -22,6 +22,15 @@ pub struct Options {
     pub log_applied: bool,
     /// Start from this backup when the node has no state of its own.
     pub restore: Option<Backup>,
+    /// Start with the runtime flag `degraded-reads` on
+    /// (`--degraded-reads`): a read that cannot be served linearizably is
+    /// answered from this node's state, marked `"degraded": true`. The
+    /// flag is flipped at run time by a `flag` message.
+    pub degraded_reads: bool,
+    /// With `degraded-reads` on: how long a read may wait for the leader
+    /// before the degraded answer (`--degraded-read-ms`); below the lin-kv
+    /// client's 1 s timeout, so that the answer is heard.
+    pub degraded_read_ms: u64,
     /// Test only: reads served from local state by any node.
     pub unsafe_local_reads: bool,
     /// Test only: commit earlier terms' entries by counting replicas.
@@ -38,6 +47,8 @@ impl Default for Options {
             snapshot_every: 1000,
             log_applied: false,
             restore: None,
+            degraded_reads: false,
+            degraded_read_ms: 500,
             unsafe_local_reads: false,
             unsafe_commit_previous_term: false,
         }

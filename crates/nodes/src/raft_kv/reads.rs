@@ -3,7 +3,7 @@
 //! answers once it has applied that index. Nothing is written to the log.
 
 use lightcone_raft::ReadState;
-use lightcone_sdk::{Body, Context, Envelope, NodeError};
+use lightcone_sdk::{Body, Context, Envelope, ErrorCode, NodeError, Value};
 
 use super::requests::Pending;
 use super::{error_body, unavailable, RaftKv};
@@ -17,6 +17,58 @@ impl RaftKv {
             None => error_body(&NodeError::malformed("a read needs a `key`")),
         };
         ctx.reply(&request, reply);
+    }
+
+    /// The runtime flags: `{"type": "flag", "name": "degraded-reads",
+    /// "value": true}` sets one and is answered `flag_ok` with the flag's
+    /// name and value; an unknown flag is not-supported (10).
+    pub(super) fn flag(&mut self, body: &Body) -> Result<Body, NodeError> {
+        let name = body
+            .get_str("name")
+            .ok_or_else(|| NodeError::malformed("a flag needs a `name`"))?;
+        let value = match body.get("value") {
+            Some(Value::Bool(b)) => *b,
+            _ => return Err(NodeError::malformed("a flag's `value` is true or false")),
+        };
+        match name {
+            "degraded-reads" => self.degraded_reads = value,
+            other => {
+                return Err(NodeError::new(
+                    ErrorCode::NotSupported,
+                    format!("this node has no flag {other:?}; it has degraded-reads"),
+                ))
+            }
+        }
+        Ok(Body::new("flag_ok")
+            .with("name", name.to_string())
+            .with("value", value))
+    }
+
+    /// Whether `request` may get a degraded answer now: the flag is on and
+    /// it is a client's read (a forwarded read is answered with an error,
+    /// and the node the client asked degrades it from its own state).
+    /// Not before a restarted node has applied the log it recovered
+    /// (`degraded_floor`).
+    pub(super) fn may_degrade(&self, request: &Envelope) -> bool {
+        self.degraded_reads && request.body.kind == "read" && self.applied >= self.degraded_floor
+    }
+
+    /// The degraded answer to a read: this node's own state, possibly
+    /// stale, marked `"degraded": true`. A key absent here reads as null
+    /// (as lin-kv's histories record a definite key-does-not-exist), not
+    /// as error 20, so that no client takes it for a linearizable answer.
+    pub(super) fn read_degraded(
+        &mut self,
+        ctx: &mut Context<Self>,
+        request: &Envelope,
+        key: &Value,
+    ) {
+        let reply = match self.state.read(key) {
+            Ok(body) => body,
+            Err(_) => Body::new("read_ok").with("value", Value::Null),
+        };
+        let reply = reply.with("degraded", true);
+        ctx.reply(request, reply);
     }
 
     /// Starts the ReadIndex of read `id` on the leader; it waits among
@@ -47,6 +99,7 @@ impl RaftKv {
                 };
                 self.reads.insert(id, pending);
             }
+            Err(_) if self.may_degrade(&request) => self.read_degraded(ctx, &request, &key),
             Err(e) => ctx.reply(&request, error_body(&unavailable(e.to_string()))),
         }
         self.drive(ctx);
@@ -89,6 +142,10 @@ impl RaftKv {
     pub(super) fn fail_unconfirmed_reads(&mut self, ctx: &mut Context<Self>) {
         let reads = std::mem::take(&mut self.reads);
         for (_, pending) in reads {
+            if self.may_degrade(&pending.request) {
+                self.read_degraded(ctx, &pending.request, &pending.key);
+                continue;
+            }
             let e = unavailable("lost leadership before the read was confirmed; retry");
             ctx.reply(&pending.request, error_body(&e));
         }

@@ -32,6 +32,10 @@ impl RaftKv {
             ctx.reply(&pending.request, error_body(&e));
         }
         for pending in take_expired(&mut self.reads, now) {
+            if self.may_degrade(&pending.request) {
+                self.read_degraded(ctx, &pending.request, &pending.key);
+                continue;
+            }
             let e = unavailable("the leader could not confirm the read in time; retry");
             ctx.reply(&pending.request, error_body(&e));
         }
@@ -48,12 +52,20 @@ impl RaftKv {
         body: &Body,
         id: Option<u64>,
     ) {
+        // A client's read that may be degraded waits less, so that the
+        // degraded answer comes before the client gives up.
+        let degradable = self.may_degrade(&request);
         let Some(raft) = self.raft.as_mut() else {
             ctx.reply(&request, error_body(&unavailable("not initialised yet")));
             return;
         };
         let kind = body.kind.as_str();
-        let deadline = ctx.now() + self.options.request_ms * NANOS_PER_MS;
+        let wait_ms = if kind == "read" && degradable {
+            self.options.degraded_read_ms.min(self.options.request_ms)
+        } else {
+            self.options.request_ms
+        };
+        let deadline = ctx.now() + wait_ms * NANOS_PER_MS;
         if kind == "read" && self.options.unsafe_local_reads {
             self.read_locally(ctx, request, body);
             return;
@@ -106,20 +118,47 @@ impl RaftKv {
         let leader = self.raft.as_ref().and_then(|r| r.leader_id());
         let leader = leader.and_then(|id| RaftKv::name_of(ctx, id));
         let forwarded = request.body.kind == "forward";
+        let is_read = body.kind == "read";
+        let degradable = is_read && self.may_degrade(&request);
         let Some(leader) = leader.filter(|l| l != ctx.node_id() && !forwarded) else {
+            if degradable {
+                if let Some(key) = body.get("key").cloned() {
+                    self.read_degraded(ctx, &request, &key);
+                    return;
+                }
+            }
             let e = unavailable("no leader is known here; retry after the election");
             ctx.reply(&request, error_body(&e));
             return;
         };
-        let timeout = self.options.request_ms * NANOS_PER_MS;
-        let is_read = body.kind == "read";
+        let timeout = if degradable {
+            self.options.degraded_read_ms.min(self.options.request_ms)
+        } else {
+            self.options.request_ms
+        } * NANOS_PER_MS;
+        let key = body.get("key").cloned().unwrap_or(Value::Null);
         let inner = body.to_value();
         let id: u64 = ctx.rng().next_u64();
         ctx.rpc(
             leader,
             Body::new("forward").with("request", inner).with("id", id),
             timeout,
-            move |_node: &mut RaftKv, ctx, result| {
+            move |node: &mut RaftKv, ctx, result| {
+                // The leader could not serve the read (no longer leader,
+                // not confirmed) or did not answer: with the flag on (now),
+                // the degraded answer from this node's state.
+                let unserved = matches!(
+                    &result,
+                    Err(RpcError::Timeout)
+                        | Err(RpcError::Error {
+                            code: ErrorCode::TemporarilyUnavailable,
+                            ..
+                        })
+                );
+                if is_read && unserved && node.may_degrade(&request) {
+                    node.read_degraded(ctx, &request, &key);
+                    return;
+                }
                 let reply = match result {
                     Ok(mut body) => {
                         body.in_reply_to = None;

@@ -245,3 +245,149 @@ fn a_node_restarted_after_compaction_recovers_from_its_snapshot_record() {
     got.extend(settle(&mut node));
     assert_eq!(got[0].body.get("value"), Some(&json!(90)), "{got:?}");
 }
+
+fn flag(name: &str, value: bool) -> Body {
+    Body::new("flag").with("name", name).with("value", value)
+}
+
+/// Cuts `node` off from the two others.
+fn isolate(cluster: &mut MockCluster<RaftKv>, node: &str) {
+    for other in ["n0", "n1", "n2"] {
+        if other != node {
+            cluster.cut(node, other);
+        }
+    }
+}
+
+fn a_follower(cluster: &MockCluster<RaftKv>) -> &'static str {
+    let leader = leader(cluster).expect("an election within 3 s");
+    ["n0", "n1", "n2"]
+        .into_iter()
+        .find(|n| *n != leader)
+        .unwrap()
+}
+
+#[test]
+fn a_cut_off_follower_answers_no_read_unless_degraded_reads_is_flipped_on() {
+    let mut cluster = cluster(Options::default());
+    let follower = a_follower(&cluster);
+    assert_eq!(call(&mut cluster, follower, write(1, 10)).kind, "write_ok");
+    let healthy = call(&mut cluster, follower, read(1));
+    assert_eq!(healthy.get("degraded"), None, "{healthy:?}");
+    isolate(&mut cluster, follower);
+    cluster.advance(3000 * MS, 10 * MS);
+    // Off (the default): no leader is reachable, so no answer but 11.
+    let got = call(&mut cluster, follower, read(1));
+    assert_eq!(got.error_code(), Some(11), "{got:?}");
+    assert_eq!(got.get("degraded"), None);
+
+    // Flipped on at run time: the local value, marked degraded.
+    let ok = call(&mut cluster, follower, flag("degraded-reads", true));
+    assert_eq!(ok.kind, "flag_ok", "{ok:?}");
+    assert_eq!(
+        (ok.get_str("name"), ok.get("value")),
+        (Some("degraded-reads"), Some(&json!(true)))
+    );
+    let got = call(&mut cluster, follower, read(1));
+    assert_eq!(got.kind, "read_ok", "{got:?}");
+    assert_eq!(got.get("value"), Some(&json!(10)));
+    assert_eq!(got.get("degraded"), Some(&json!(true)));
+    // A key absent here reads as null, never as a definite error 20.
+    let missing = call(&mut cluster, follower, read(2));
+    assert_eq!(
+        (missing.kind.as_str(), missing.get("value")),
+        ("read_ok", Some(&Value::Null)),
+        "{missing:?}"
+    );
+    assert_eq!(missing.get("degraded"), Some(&json!(true)));
+    // Writes are never degraded.
+    let w = call(&mut cluster, follower, write(1, 11));
+    assert_eq!(w.error_code(), Some(11), "{w:?}");
+
+    // Flipped off again: unavailable again.
+    assert_eq!(
+        call(&mut cluster, follower, flag("degraded-reads", false)).kind,
+        "flag_ok"
+    );
+    let got = call(&mut cluster, follower, read(1));
+    assert_eq!(got.error_code(), Some(11), "{got:?}");
+}
+
+#[test]
+fn degraded_reads_from_the_start_are_stale_and_healthy_reads_are_not_degraded() {
+    let options = Options {
+        degraded_reads: true,
+        ..Options::default()
+    };
+    let mut cluster = cluster(options);
+    let leader = leader(&cluster).unwrap();
+    let follower = a_follower(&cluster);
+    assert_eq!(call(&mut cluster, leader, write(1, 10)).kind, "write_ok");
+    cluster.advance(500 * MS, 10 * MS);
+    let fresh = call(&mut cluster, follower, read(1));
+    assert_eq!(
+        (fresh.get("value"), fresh.get("degraded")),
+        (Some(&json!(10)), None),
+        "a read the leader serves is linearizable, not degraded: {fresh:?}"
+    );
+    isolate(&mut cluster, follower);
+    // The majority goes on without the follower.
+    assert_eq!(call(&mut cluster, leader, write(1, 20)).kind, "write_ok");
+    // The follower still believes in the leader: it forwards, hears
+    // nothing, and answers degraded after --degraded-read-ms.
+    cluster.client_send("c1", follower, read(1));
+    cluster.run();
+    assert!(
+        cluster.take_replies("c1").is_empty(),
+        "waiting for the leader"
+    );
+    cluster.advance(1000 * MS, 10 * MS);
+    let replies = cluster.take_replies("c1");
+    let degraded: Vec<_> = replies
+        .iter()
+        .filter(|m| m.body.get("degraded") == Some(&json!(true)))
+        .collect();
+    assert_eq!(degraded.len(), 1, "{replies:?}");
+    assert_eq!(
+        degraded[0].body.get("value"),
+        Some(&json!(10)),
+        "stale: the majority wrote 20 since"
+    );
+}
+
+#[test]
+fn a_cut_off_leader_answers_degraded_when_its_read_index_is_not_confirmed() {
+    let mut cluster = cluster(Options::default());
+    let old = leader(&cluster).unwrap();
+    assert_eq!(call(&mut cluster, old, write(1, 5)).kind, "write_ok");
+    assert_eq!(
+        call(&mut cluster, old, flag("degraded-reads", true)).kind,
+        "flag_ok"
+    );
+    isolate(&mut cluster, old);
+    cluster.client_send("c1", old, read(1));
+    cluster.run();
+    assert!(cluster.take_replies("c1").is_empty(), "not confirmed yet");
+    cluster.advance(600 * MS, 10 * MS);
+    let replies = cluster.take_replies("c1");
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let got = &replies[0].body;
+    assert_eq!(
+        (got.kind.as_str(), got.get("value"), got.get("degraded")),
+        ("read_ok", Some(&json!(5)), Some(&json!(true))),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn unknown_flags_are_not_supported_and_bad_values_malformed() {
+    let mut cluster = cluster(Options::default());
+    let got = call(&mut cluster, "n0", flag("turbo", true));
+    assert_eq!(got.error_code(), Some(10), "{got:?}");
+    let bad = Body::new("flag")
+        .with("name", "degraded-reads")
+        .with("value", "yes");
+    let got = call(&mut cluster, "n0", bad);
+    assert_eq!(got.error_code(), Some(12), "{got:?}");
+    assert!(!cluster.node("n0").degraded_reads);
+}
