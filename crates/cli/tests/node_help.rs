@@ -79,6 +79,8 @@ const FLAGS_IN_USE: &[(&str, &[&str])] = &[
             "--restore",
             "--unsafe-local-reads",
             "--unsafe-commit-previous-term",
+            "--paxos",
+            "--unsafe-ignore-promised-values",
         ],
     ),
     ("kafka", &["--local-offsets"]),
