@@ -25,6 +25,8 @@
 //! report, and puts its own commands in those slots).
 
 mod durable;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
