@@ -24,6 +24,8 @@ struct Inflight {
     value: Value,
     /// The acceptors that accepted it, this node included.
     acks: BTreeSet<NodeId>,
+    /// Sent since the last heartbeat: too young to count as lost.
+    fresh: bool,
 }
 
 pub(crate) struct Paxos {
@@ -55,6 +57,9 @@ pub(crate) struct Paxos {
     unsent: Vec<Slot>,
     /// Peers heard from in this election period (check-quorum).
     heard: BTreeSet<NodeId>,
+    /// The chosen prefix the last heartbeat announced: a peer that answers
+    /// with less missed a slot and is sent what it lacks.
+    heartbeat_commit: u64,
 
     election_elapsed: u64,
     election_timeout: u64,
@@ -104,6 +109,7 @@ impl Paxos {
             inflight: BTreeMap::new(),
             unsent: Vec::new(),
             heard: BTreeSet::new(),
+            heartbeat_commit: 0,
             election_elapsed: 0,
             election_timeout: 0,
             heartbeat_elapsed: 0,
@@ -295,6 +301,7 @@ impl Paxos {
             Inflight {
                 value: value.clone(),
                 acks,
+                fresh: true,
             },
         );
         self.unsent.push(Slot { slot, value });
@@ -337,16 +344,17 @@ impl Paxos {
     }
 
     /// Every peer hears from the leader: the slots in flight it has not
-    /// accepted are sent again (the network may have lost them), or else a
-    /// heartbeat carries the chosen prefix.
+    /// accepted for a whole heartbeat interval are sent again (the network
+    /// may have lost them), or else a heartbeat carries the chosen prefix.
     fn heartbeat(&mut self) {
         self.flush_accepts();
         let commit = self.commit();
+        self.heartbeat_commit = commit;
         for peer in self.others() {
             let missing: Vec<Slot> = self
                 .inflight
                 .iter()
-                .filter(|(_, f)| !f.acks.contains(&peer))
+                .filter(|(_, f)| !f.fresh && !f.acks.contains(&peer))
                 .take(self.config.max_slots_per_msg)
                 .map(|(slot, f)| Slot {
                     slot: *slot,
@@ -362,6 +370,9 @@ impl Paxos {
                 }
             };
             self.send(peer, body);
+        }
+        for f in self.inflight.values_mut() {
+            f.fresh = false;
         }
     }
 
@@ -412,9 +423,11 @@ impl Paxos {
         }
     }
 
-    /// Sends a lagging peer the chosen values after its prefix `commit`.
+    /// Sends a lagging peer the chosen values after its prefix `commit`,
+    /// when that is behind what the last heartbeat announced (a peer only
+    /// behind the slots chosen since learns them from the next one).
     fn catch_up(&mut self, peer: NodeId, commit: u64) {
-        if commit >= self.commit() {
+        if commit >= self.heartbeat_commit.min(self.commit()) {
             return;
         }
         let slots: Vec<Slot> = self
