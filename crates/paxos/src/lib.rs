@@ -26,6 +26,16 @@
 //! Membership is fixed, and there is no log compaction: a node keeps every
 //! chosen value (a bounded window is future work).
 //!
+//! # Bounds
+//!
+//! A leader has at most [`Config::max_inflight_slots`] slots in phase 2
+//! (proposals beyond are refused with [`Error::InflightLimit`]), and sends
+//! at most [`Config::max_slots_per_msg`] values in one `Accept` or catch-up
+//! message (a lagging node gets one such batch per heartbeat). A `Promise`
+//! is not bounded: it must report every slot from the preparer's first
+//! unchosen one, or the new leader could miss a chosen value; its size is
+//! what the preparer lags by, which compaction would bound.
+//!
 //! # The Ready loop
 //!
 //! ```

@@ -94,9 +94,8 @@ pub enum MessageBody {
     /// Phase 2a for a batch of slots (the leader pipelines them), with the
     /// leader's chosen prefix: every slot up to `commit` is chosen.
     Accept { slots: Vec<Slot>, commit: u64 },
-    /// Phase 2b for the slots of an `Accept`; `commit` is the acceptor's own
-    /// chosen prefix, so the leader knows what to send it to catch up.
-    AcceptedSlots { slots: Vec<u64>, commit: u64 },
+    /// Phase 2b for the slots of an `Accept`.
+    AcceptedSlots { slots: Vec<u64> },
     /// The leader is alive; every slot up to `commit` is chosen.
     Heartbeat { commit: u64 },
     /// The answer, with the follower's chosen prefix.

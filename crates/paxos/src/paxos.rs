@@ -459,7 +459,7 @@ impl Paxos {
                 self.on_promise(from, ballot, chosen, accepted)
             }
             MessageBody::Accept { slots, commit } => self.on_accept(from, ballot, slots, commit),
-            MessageBody::AcceptedSlots { slots, commit } => {
+            MessageBody::AcceptedSlots { slots } => {
                 if self.role != Role::Leader || ballot != self.ballot {
                     return;
                 }
@@ -470,9 +470,6 @@ impl Paxos {
                     }
                     self.maybe_choose(slot);
                 }
-                // Catch-up waits for the heartbeat's answer, so a lagging
-                // peer is sent one batch per heartbeat, not one per ack.
-                let _ = commit;
             }
             MessageBody::Heartbeat { commit } => {
                 if !self.follow(from, ballot) {
@@ -599,15 +596,7 @@ impl Paxos {
             self.accept_locally(s.slot, ballot, s.value);
         }
         self.learn_commit(commit, ballot);
-        let commit = self.commit();
-        self.reply(
-            from,
-            ballot,
-            MessageBody::AcceptedSlots {
-                slots: numbers,
-                commit,
-            },
-        );
+        self.reply(from, ballot, MessageBody::AcceptedSlots { slots: numbers });
     }
 
     /// The chosen values not yet handed to the host, in slot order.
