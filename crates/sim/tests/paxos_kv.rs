@@ -183,10 +183,26 @@ fn a_leader_that_ignores_promised_values_is_caught_within_50_seeds() {
         args.join(" ")
     );
 
-    // The correct node holds under the very faults that catch the broken one.
+    // The correct node stays safe under the very faults that catch the
+    // broken one. Faults every second on 3 nodes can leave no majority up
+    // for most of a run (seed 153 of 200: one node cut off while the other
+    // two are killed and paused in turn); the Raft node answers about 5% of
+    // requests on that seed too. So here only safety counts: a run invalid
+    // for "no cas operation succeeded" alone is a liveness figure, printed.
     let mut failures = Vec::new();
     for seed in 0..seed_count(30) {
         let outcome = run(leader_churn_config(seed), &FAST_ELECTIONS);
+        let liveness_only = outcome
+            .problems
+            .iter()
+            .all(|p| p.starts_with("stats: no ") && p.contains("succeeded"));
+        if outcome.valid != Validity::Valid && liveness_only && outcome.violations.is_empty() {
+            eprintln!(
+                "seed {seed}: unavailable, not unsafe: {:?}",
+                outcome.problems
+            );
+            continue;
+        }
         if outcome.valid != Validity::Valid || !outcome.violations.is_empty() {
             failures.push(format!(
                 "seed {seed}: {:?} {:?} {:?}",
