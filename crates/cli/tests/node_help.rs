@@ -81,6 +81,8 @@ const FLAGS_IN_USE: &[(&str, &[&str])] = &[
             "--degraded-read-ms",
             "--unsafe-local-reads",
             "--unsafe-commit-previous-term",
+            "--paxos",
+            "--unsafe-ignore-promised-values",
         ],
     ),
     ("kafka", &["--local-offsets"]),

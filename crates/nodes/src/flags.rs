@@ -19,6 +19,7 @@ use crate::available_txn;
 use crate::broadcast::{self, Overlay};
 use crate::crdt_gossip::GossipOptions;
 use crate::kind::Kind;
+use crate::paxos_kv;
 use crate::raft_kv::{self, Backup};
 use crate::transactor;
 use crate::unique_ids::Scheme;
@@ -202,13 +203,24 @@ struct CounterFlags {
 }
 
 /// The lin-kv workload's node: a linearizable key-value store replicated
-/// with Raft; or, with --proxy, a node that forwards to the lin-kv service.
+/// with Raft; with --paxos, the same store replicated with Multi-Paxos; or,
+/// with --proxy, a node that forwards to the lin-kv service.
 #[derive(Parser, Debug)]
 struct LinKvFlags {
     /// Run the earlier node that forwards every request to the lin-kv
     /// service, instead of the Raft store.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "paxos")]
     proxy: bool,
+    /// Run the key-value store on Multi-Paxos (lightcone-paxos) instead of
+    /// Raft; it takes --tick-ms, --election-ticks, --request-ms and
+    /// --log-applied (`paxos apply SLOT DIGEST`).
+    #[arg(long)]
+    paxos: bool,
+    /// Test only, unsafe: a new Paxos leader ignores the values its
+    /// promises report (Paxos Made Simple, 2.2) and puts its own commands
+    /// in those slots.
+    #[arg(long, help_heading = "Paxos store (--paxos)")]
+    unsafe_ignore_promised_values: bool,
     /// Broken on purpose: answer reads from the values this node has seen.
     #[arg(long, help_heading = "Proxy (--proxy)")]
     cached_reads: bool,
@@ -499,6 +511,52 @@ fn counter(name: &'static str, matches: &ArgMatches) -> Result<Kind, clap::Error
 fn lin_kv(name: &'static str, matches: &ArgMatches) -> Result<Kind, clap::Error> {
     let flags = LinKvFlags::from_arg_matches(matches)?;
     let command = command(name);
+    if flags.paxos {
+        let raft_only = [
+            "snapshot_every",
+            "restore",
+            "unsafe_local_reads",
+            "unsafe_commit_previous_term",
+        ];
+        let given = raft_only
+            .iter()
+            .find(|id| matches.value_source(id) == Some(ValueSource::CommandLine));
+        if let Some(id) = given {
+            let flag = format!("--{}", id.replace('_', "-"));
+            return Err(misplaced(
+                command,
+                &flag,
+                "the Raft store",
+                Fix::Drop("--paxos"),
+            ));
+        }
+        if flags.cached_reads {
+            let owner = "the --proxy node";
+            return Err(misplaced(
+                command,
+                "--cached-reads",
+                owner,
+                Fix::Drop("--paxos"),
+            ));
+        }
+        let raft = flags.raft;
+        return Ok(Kind::PaxosKv(Arc::new(paxos_kv::Options {
+            tick_ms: raft.tick_ms,
+            election_ticks: raft.election_ticks,
+            request_ms: raft.request_ms,
+            log_applied: raft.log_applied,
+            unsafe_ignore_promised_values: flags.unsafe_ignore_promised_values,
+            ..paxos_kv::Options::default()
+        })));
+    }
+    if flags.unsafe_ignore_promised_values {
+        return Err(misplaced(
+            command,
+            "--unsafe-ignore-promised-values",
+            "the Paxos store",
+            Fix::Add("--paxos"),
+        ));
+    }
     if flags.proxy {
         if let Some(flag) = given_in(&command, matches, "RaftFlags") {
             return Err(misplaced(
@@ -831,6 +889,34 @@ mod tests {
             &["--proxy", "--tick-ms", "5"],
             &["drop --tick-ms or --proxy"],
         );
+    }
+
+    #[test]
+    fn lin_kv_paxos_options() {
+        let Ok(Kind::PaxosKv(options)) = parse(
+            "lin-kv",
+            &[
+                "--paxos",
+                "--tick-ms",
+                "20",
+                "--unsafe-ignore-promised-values",
+            ],
+        ) else {
+            panic!("the Paxos store");
+        };
+        assert_eq!(options.tick_ms, 20);
+        assert!(options.unsafe_ignore_promised_values);
+        refused(
+            "lin-kv",
+            &["--unsafe-ignore-promised-values"],
+            &["add --paxos, or drop --unsafe-ignore-promised-values"],
+        );
+        refused(
+            "lin-kv",
+            &["--paxos", "--snapshot-every", "5"],
+            &["drop --snapshot-every or --paxos"],
+        );
+        refused("lin-kv", &["--paxos", "--proxy"], &["--proxy"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::available_txn;
 use crate::broadcast;
 use crate::crdt_gossip::GossipOptions;
+use crate::paxos_kv;
 use crate::raft_kv;
 use crate::transactor;
 use crate::unique_ids::Scheme;
@@ -29,6 +30,8 @@ pub(crate) enum Kind {
     },
     /// Shared by every node built, with any `--restore` backup in it.
     RaftKv(Arc<raft_kv::Options>),
+    /// lin-kv with --paxos: the Multi-Paxos store.
+    PaxosKv(Arc<paxos_kv::Options>),
     Kafka {
         local_offsets: bool,
     },

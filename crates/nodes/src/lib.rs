@@ -17,6 +17,7 @@ mod flags;
 pub mod kafka;
 mod kind;
 pub mod lin_kv;
+pub mod paxos_kv;
 pub mod raft_kv;
 mod spec;
 pub mod transactor;

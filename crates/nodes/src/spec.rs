@@ -17,6 +17,7 @@ use crate::echo::Echo;
 use crate::kafka::Kafka;
 use crate::kind::Kind;
 use crate::lin_kv::LinKvProxy;
+use crate::paxos_kv::PaxosKv;
 use crate::raft_kv::RaftKv;
 use crate::transactor::Transactor;
 use crate::unique_ids::UniqueIds;
@@ -173,6 +174,9 @@ impl NodeSpec {
                 boxed(LinKvProxy::new(*cached_reads), seed, storage)
             }
             Kind::RaftKv(options) => boxed(RaftKv::with_shared(Arc::clone(options)), seed, storage),
+            Kind::PaxosKv(options) => {
+                boxed(PaxosKv::with_shared(Arc::clone(options)), seed, storage)
+            }
             Kind::Kafka { local_offsets } => boxed(Kafka::new(*local_offsets), seed, storage),
             Kind::Transactor(options) => boxed(Transactor::new(options.clone()), seed, storage),
             Kind::AvailableTxn(options) => boxed(AvailableTxn::new(options.clone()), seed, storage),

@@ -62,7 +62,7 @@ mod options;
 mod raft_log;
 mod reads;
 mod requests;
-mod state;
+pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 

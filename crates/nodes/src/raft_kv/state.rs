@@ -11,14 +11,14 @@ use super::applied_ids::AppliedIds;
 /// A client command as a log entry: who proposed it, to answer it. Its
 /// serde form is a compact array (`command_wire`).
 #[derive(Debug, Clone)]
-pub(super) struct Command {
-    pub(super) origin: String,
-    pub(super) id: u64,
-    pub(super) op: Op,
+pub(crate) struct Command {
+    pub(crate) origin: String,
+    pub(crate) id: u64,
+    pub(crate) op: Op,
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum Op {
+pub(crate) enum Op {
     Write {
         key: Value,
         value: Value,
@@ -45,7 +45,7 @@ const APPLIED_IDS_MAX: usize = 1 << 16;
 /// The replicated state machine: key (as JSON text) to key and value, and
 /// the ids of the commands applied lately (by log index), which every
 /// replica holds alike because they follow the log.
-pub(super) struct KvState {
+pub(crate) struct KvState {
     map: BTreeMap<String, (Value, Value)>,
     applied_ids: AppliedIds,
 }
@@ -61,10 +61,10 @@ impl Default for KvState {
 
 /// What a snapshot holds.
 #[derive(Serialize, Deserialize)]
-pub(super) struct SnapshotData {
-    pub(super) state: Vec<(Value, Value)>,
+pub(crate) struct SnapshotData {
+    pub(crate) state: Vec<(Value, Value)>,
     /// `[index, command id]` of recently applied commands.
-    pub(super) applied_ids: Vec<(u64, u64)>,
+    pub(crate) applied_ids: Vec<(u64, u64)>,
 }
 
 impl KvState {
@@ -79,7 +79,7 @@ impl KvState {
         }
     }
 
-    pub(super) fn from_snapshot(data: SnapshotData) -> KvState {
+    pub(crate) fn from_snapshot(data: SnapshotData) -> KvState {
         let mut state = KvState::from_pairs(data.state);
         for (index, id) in data.applied_ids {
             state.remember(index, id);
@@ -91,7 +91,7 @@ impl KvState {
     /// straight from the map and the applied ids' kept text: a snapshot is
     /// taken every `--snapshot-every` entries for the whole run, and
     /// neither is copied for it.
-    pub(super) fn write_snapshot(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write_snapshot(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(br#"{"state":"#);
         serde_json::Serializer::new(&mut *out)
             .collect_seq(self.map.values())
@@ -103,15 +103,15 @@ impl KvState {
 
     /// Records that command `id` was applied at `index`; false if it had
     /// been applied before.
-    pub(super) fn remember(&mut self, index: u64, id: u64) -> bool {
+    pub(crate) fn remember(&mut self, index: u64, id: u64) -> bool {
         self.applied_ids.remember(index, id)
     }
 
-    pub(super) fn pairs(&self) -> Vec<(Value, Value)> {
+    pub(crate) fn pairs(&self) -> Vec<(Value, Value)> {
         self.map.values().cloned().collect()
     }
 
-    pub(super) fn read(&self, key: &Value) -> Result<Body, NodeError> {
+    pub(crate) fn read(&self, key: &Value) -> Result<Body, NodeError> {
         match self.map.get(&key.to_string()) {
             Some((_, value)) => Ok(Body::new("read_ok").with("value", value.clone())),
             None => Err(NodeError::new(
@@ -122,7 +122,7 @@ impl KvState {
     }
 
     /// Applies a write or cas; every replica computes the same answer.
-    pub(super) fn apply(&mut self, op: &Op) -> Result<Body, NodeError> {
+    pub(crate) fn apply(&mut self, op: &Op) -> Result<Body, NodeError> {
         match op {
             Op::Write { key, value } => {
                 self.map
@@ -193,7 +193,7 @@ impl KvState {
     }
 }
 
-pub(super) fn parse_op(body: &Body) -> Result<Op, NodeError> {
+pub(crate) fn parse_op(body: &Body) -> Result<Op, NodeError> {
     let field = |name: &str| {
         body.get(name)
             .cloned()
