@@ -19,6 +19,7 @@ mod kind;
 pub mod lin_kv;
 pub mod paxos_kv;
 pub mod raft_kv;
+mod replicated_kv;
 mod spec;
 pub mod transactor;
 pub mod unique_ids;

@@ -32,12 +32,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lightcone_paxos::{persist_ready, Config, MemoryStorage, Message, NodeId, RawNode, Role, Slot};
-use lightcone_sdk::{
-    Body, Context, Envelope, ErrorCode, Node, NodeError, RpcError, Value, NANOS_PER_MS,
-};
+use lightcone_sdk::{Body, Context, Envelope, ErrorCode, Node, NodeError, Value, NANOS_PER_MS};
 use serde::{Deserialize, Serialize};
 
 use crate::raft_kv::state::{parse_op, KvState, Op};
+use crate::replicated_kv::{digest, error_body, forwarded_reply, forwarded_request, unavailable};
 
 const TICK_TIMER: u64 = 1;
 /// Drives Paxos once the messages at hand are handled, so the proposals
@@ -92,16 +91,6 @@ struct Pending {
     /// What to answer: the client's request or another node's `forward`.
     request: Envelope,
     deadline: u64,
-}
-
-fn error_body(e: &NodeError) -> Body {
-    Body::new("error")
-        .with("code", e.code.code())
-        .with("text", e.text.clone())
-}
-
-fn unavailable(text: impl Into<String>) -> NodeError {
-    NodeError::new(ErrorCode::TemporarilyUnavailable, text)
 }
 
 /// The Multi-Paxos key-value node.
@@ -274,23 +263,7 @@ impl PaxosKv {
                 .with("id", id),
             timeout,
             move |_node: &mut PaxosKv, ctx, result| {
-                let reply = match result {
-                    Ok(mut body) => {
-                        body.in_reply_to = None;
-                        body.msg_id = None;
-                        body
-                    }
-                    Err(RpcError::Error { code, text }) => error_body(&NodeError::new(code, text)),
-                    // A read did nothing; a write may have happened.
-                    Err(RpcError::Timeout) if is_read => {
-                        error_body(&unavailable("the leader did not answer; retry"))
-                    }
-                    Err(RpcError::Timeout) => error_body(&NodeError::new(
-                        ErrorCode::Timeout,
-                        "the leader did not answer in time; the request may have happened",
-                    )),
-                };
-                ctx.reply(&request, reply);
+                ctx.reply(&request, forwarded_reply(result, is_read));
             },
         );
     }
@@ -378,17 +351,7 @@ impl Node for PaxosKv {
                 Ok(())
             }
             "forward" => {
-                let inner = msg
-                    .body
-                    .get("request")
-                    .cloned()
-                    .ok_or_else(|| NodeError::malformed("a forward needs `request`"))?;
-                let Value::Object(map) = inner else {
-                    return Err(NodeError::malformed("a forwarded request is an object"));
-                };
-                let body = Body::from_map(map)
-                    .map_err(|e| NodeError::malformed(format!("bad forwarded request: {e}")))?;
-                let id = msg.body.get_u64("id");
+                let (body, id) = forwarded_request(&msg)?;
                 self.request(ctx, msg, &body, id);
                 Ok(())
             }
@@ -412,15 +375,4 @@ impl Node for PaxosKv {
         self.drive(ctx);
         ctx.set_timer(self.options.tick_ms * NANOS_PER_MS, TICK_TIMER);
     }
-}
-
-/// A short fingerprint of a slot's value for the applied-slot log (FNV-1a,
-/// as the Raft node's).
-fn digest(data: &[u8]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in data {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }

@@ -6,7 +6,8 @@ use lightcone_sdk::{Body, Context};
 
 use super::options::Backup;
 use super::state::{Command, Op};
-use super::{error_body, RaftKv};
+use super::RaftKv;
+use crate::replicated_kv::{digest, error_body};
 
 impl RaftKv {
     /// Applies a committed entry (once), and answers it when this node
@@ -66,15 +67,4 @@ impl RaftKv {
         };
         ctx.reply(&pending.request, body);
     }
-}
-
-/// A short fingerprint of an entry's data for the applied-entry log
-/// (FNV-1a; stable across runs and platforms).
-fn digest(data: &[u8]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in data {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }

@@ -70,7 +70,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lightcone_raft::{persist_ready, Config, MemoryStorage, Message, NodeId, RawNode, Role};
-use lightcone_sdk::{Body, Context, Envelope, ErrorCode, Node, NodeError, Value, NANOS_PER_MS};
+use lightcone_sdk::{Body, Context, Envelope, Node, NodeError, NANOS_PER_MS};
+
+use crate::replicated_kv::forwarded_request;
 
 pub(crate) use options::read_backup;
 pub use options::{parse_backup, Backup, Options};
@@ -81,16 +83,6 @@ use state::KvState;
 const TICK_TIMER: u64 = 1;
 /// Drives Raft once the messages at hand are handled (group commit).
 const DRIVE_TIMER: u64 = 2;
-
-fn error_body(e: &NodeError) -> Body {
-    Body::new("error")
-        .with("code", e.code.code())
-        .with("text", e.text.clone())
-}
-
-fn unavailable(text: impl Into<String>) -> NodeError {
-    NodeError::new(ErrorCode::TemporarilyUnavailable, text)
-}
 
 /// The Raft key-value node.
 pub struct RaftKv {
@@ -264,22 +256,7 @@ impl Node for RaftKv {
                 Ok(())
             }
             "forward" => {
-                let inner = msg
-                    .body
-                    .get("request")
-                    .cloned()
-                    .ok_or_else(|| NodeError::malformed("a forward needs `request`"))?;
-                let map = match inner {
-                    Value::Object(map) => map,
-                    other => {
-                        return Err(NodeError::malformed(format!(
-                            "a forwarded request is an object, not {other}"
-                        )))
-                    }
-                };
-                let body = Body::from_map(map)
-                    .map_err(|e| NodeError::malformed(format!("bad forwarded request: {e}")))?;
-                let id = msg.body.get_u64("id");
+                let (body, id) = forwarded_request(&msg)?;
                 self.request(ctx, msg, &body, id);
                 Ok(())
             }

@@ -6,7 +6,8 @@ use lightcone_raft::ReadState;
 use lightcone_sdk::{Body, Context, Envelope, ErrorCode, NodeError, Value};
 
 use super::requests::Pending;
-use super::{error_body, unavailable, RaftKv};
+use super::RaftKv;
+use crate::replicated_kv::{error_body, unavailable};
 
 impl RaftKv {
     /// `--unsafe-local-reads`: answers from this node's own state, leader

@@ -8,7 +8,8 @@ use lightcone_raft::Role;
 use lightcone_sdk::{Body, Context, Envelope, ErrorCode, NodeError, RpcError, Value, NANOS_PER_MS};
 
 use super::state::{parse_op, Command};
-use super::{error_body, unavailable, RaftKv, DRIVE_TIMER};
+use super::{RaftKv, DRIVE_TIMER};
+use crate::replicated_kv::{error_body, forwarded_reply, unavailable};
 
 /// A request waiting for its entry or its read.
 pub(super) struct Pending {
@@ -159,24 +160,7 @@ impl RaftKv {
                     node.read_degraded(ctx, &request, &key);
                     return;
                 }
-                let reply = match result {
-                    Ok(mut body) => {
-                        body.in_reply_to = None;
-                        body.msg_id = None;
-                        body
-                    }
-                    Err(RpcError::Error { code, text }) => error_body(&NodeError::new(code, text)),
-                    // A read that got no answer did nothing; a write may
-                    // have happened.
-                    Err(RpcError::Timeout) if is_read => {
-                        error_body(&unavailable("the leader did not answer; retry"))
-                    }
-                    Err(RpcError::Timeout) => error_body(&NodeError::new(
-                        ErrorCode::Timeout,
-                        "the leader did not answer in time; the request may have happened",
-                    )),
-                };
-                ctx.reply(&request, reply);
+                ctx.reply(&request, forwarded_reply(result, is_read));
             },
         );
     }

@@ -1,6 +1,6 @@
 use super::options::read_backup;
 use super::*;
-use lightcone_sdk::{json, Harness, MockCluster};
+use lightcone_sdk::{json, Harness, MockCluster, Value};
 
 const MS: u64 = NANOS_PER_MS;
 
