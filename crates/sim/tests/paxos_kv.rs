@@ -8,37 +8,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lightcone_core::{NemesisConfig, Test, TestConfig, Validity, NANOS_PER_SEC};
-use lightcone_nodes::runtime;
-use lightcone_sdk::{MemoryStorage, NodeRuntime};
-use lightcone_sim::Simulation;
+use lightcone_core::{TestConfig, Validity, NANOS_PER_SEC};
 
-/// What one seed showed.
-struct Outcome {
-    valid: Validity,
-    problems: Vec<String>,
-    violations: Vec<String>,
-}
+mod consensus;
+
+use consensus::{config, Outcome};
 
 fn run(config: TestConfig, extra_args: &[&str]) -> Outcome {
-    let mut args = vec!["--paxos".to_string(), "--log-applied".to_string()];
-    args.extend(extra_args.iter().map(|s| s.to_string()));
-    let factory = |_: usize, seed: u64, storage: MemoryStorage| -> Box<dyn NodeRuntime> {
-        runtime("lin-kv", &args, seed, Box::new(storage)).unwrap()
-    };
-    let test = Test::new(config).unwrap();
-    let (test, stats, logs) = Simulation::new(test, &factory).run(&mut |_| {});
-    assert!(stats.livelock.is_none(), "{:?}", stats.livelock);
-    let checked = test.check();
-    let (violations, applied) = invariant_violations(&logs);
-    // Guards the log format: if no line parsed, the check would pass
-    // vacuously.
-    assert!(applied > 0, "no `paxos apply` lines in the node logs");
-    Outcome {
-        valid: checked.valid,
-        problems: checked.problems,
-        violations,
-    }
+    let mut args = vec!["--paxos"];
+    args.extend_from_slice(extra_args);
+    consensus::run(config, &args, invariant_violations, "paxos apply")
 }
 
 /// Agreement (Paxos Made Simple, 2.1: "only a single value is chosen"),
@@ -89,34 +68,8 @@ fn invariant_violations(logs: &[Vec<String>]) -> (Vec<String>, usize) {
     (violations, applied_lines)
 }
 
-fn config(nodes: usize, seed: u64, time_limit_s: u64) -> TestConfig {
-    TestConfig {
-        workload: "lin-kv".into(),
-        node_count: nodes,
-        concurrency: 2 * nodes,
-        rate: 50.0,
-        time_limit_ns: time_limit_s * NANOS_PER_SEC,
-        latency_ms: 10,
-        seed,
-        nemesis: NemesisConfig {
-            partition: true,
-            kill: true,
-            pause: true,
-            interval_ns: 5 * NANOS_PER_SEC,
-            ..NemesisConfig::default()
-        },
-        loss: "1/50".parse().unwrap(),
-        duplicate: "1/50".parse().unwrap(),
-        ..TestConfig::default()
-    }
-}
-
-/// Seeds for the sweep: `PAXOS_KV_SEEDS` overrides the count CI runs.
 fn seed_count(default: u64) -> u64 {
-    std::env::var("PAXOS_KV_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+    consensus::seed_count("PAXOS_KV_SEEDS", default)
 }
 
 #[test]
