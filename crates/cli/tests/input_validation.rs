@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{lightcone, lightcone_in};
+use common::{lightcone, lightcone_in, lightcone_stdin};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -461,6 +461,65 @@ fn a_history_that_is_not_text_is_refused_at_its_first_bad_byte() {
             "garbage.jsonl: byte 21 (line 3, column 6) is not UTF-8 text (bytes 0xff 0xfe 0x00 0x81)",
             "a history is text",
         ],
+    );
+}
+
+/// A history of a megabyte or more is mapped into memory rather than read
+/// (check_cmd.rs, `MAP_MIN_BYTES`): the verdict is the one reading it from
+/// standard input gives, and a bad byte deep in it is still placed.
+#[test]
+fn a_large_history_is_read_from_its_mapping_as_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lightcone(&[
+        "gen",
+        "unique-register",
+        "--clients",
+        "10",
+        "--keys",
+        "10",
+        "--ops",
+        "20000",
+    ]);
+    assert!(out.status.success());
+    assert!(
+        out.stdout.len() > 1 << 20,
+        "the history must be mapped: {} bytes",
+        out.stdout.len()
+    );
+    let path = dir.path().join("big.jsonl");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let args = ["--model", "independent-register", "--json"];
+    let mapped = lightcone(&[&["check", &path.to_string_lossy()][..], &args].concat());
+    let piped = lightcone_stdin(&[&["check", "-"][..], &args].concat(), &out.stdout);
+    assert_eq!(
+        mapped.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&mapped.stderr)
+    );
+    assert_eq!(piped.status.code(), Some(0));
+    let verdict = |o: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (v["valid"].clone(), v["op-count"].clone())
+    };
+    assert_eq!(verdict(&mapped), verdict(&piped));
+
+    let mut bytes = out.stdout.clone();
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+    bytes.extend(b"{\"process\":0,\xff}\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = lightcone(&[
+        "check",
+        &path.to_string_lossy(),
+        "--model",
+        "independent-register",
+    ]);
+    assert_refused(
+        &out,
+        &[&format!(
+            "(line {}, column 14) is not UTF-8 text",
+            lines + 1
+        )],
     );
 }
 

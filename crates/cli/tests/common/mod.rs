@@ -18,6 +18,25 @@ pub fn lightcone(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `lightcone ARGS` in the current folder with `input` on its
+/// standard input (written from a thread, so a large input cannot
+/// deadlock against the output).
+pub fn lightcone_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lightcone"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
 /// Runs `lightcone ARGS` in `dir` (where `lightcone test` writes its
 /// store), with no standard input.
 pub fn lightcone_in(dir: &Path, args: &[&str]) -> Output {
