@@ -11,6 +11,7 @@ mod memory;
 mod node_cmd;
 mod serve_cmd;
 mod sim_cmd;
+mod sweep_summary;
 mod test_cmd;
 
 use std::process::ExitCode;
