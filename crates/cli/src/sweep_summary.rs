@@ -66,6 +66,14 @@ impl Counts {
         }
     }
 
+    pub fn add(&mut self, other: &Counts) {
+        self.seeds += other.seeds;
+        self.valid += other.valid;
+        self.invalid += other.invalid;
+        self.unknown += other.unknown;
+        self.aborted += other.aborted;
+    }
+
     /// A sweep's exit code: invalid beats aborted beats unknown.
     pub fn exit_code(&self) -> i32 {
         if self.invalid > 0 {
