@@ -126,17 +126,26 @@ fn summary_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 fn read_all(paths: &[PathBuf]) -> Result<Vec<ShardFile>, String> {
-    summary_paths(paths)?
-        .into_iter()
-        .map(|path| {
-            let summary = read_summary(&path)?;
-            Ok(ShardFile { path, summary })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for path in summary_paths(paths)? {
+        match read_summary(&path)? {
+            Some(summary) => out.push(ShardFile { path, summary }),
+            None => eprintln!(
+                "skipping {}: a merged summary (lightcone merge --json), not a shard's",
+                path.display()
+            ),
+        }
+    }
+    if out.is_empty() {
+        return Err("no shard summary to merge: every file given is a merged summary".into());
+    }
+    Ok(out)
 }
 
-/// Reads one summary, refusing anything but this format's version.
-fn read_summary(path: &Path) -> Result<SweepSummary, String> {
+/// Reads one shard's summary, refusing anything but this format's
+/// version; `None` for the output of `lightcone merge --json`, which is
+/// often saved beside the shards.
+fn read_summary(path: &Path) -> Result<Option<SweepSummary>, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let not_one = |why: String| {
@@ -147,7 +156,11 @@ fn read_summary(path: &Path) -> Result<SweepSummary, String> {
     };
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| not_one(format!("not JSON: {e}")))?;
-    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+    let format = value.get("format").and_then(|f| f.as_str());
+    if format == Some(MERGED_FORMAT) {
+        return Ok(None);
+    }
+    if format != Some(FORMAT) {
         return Err(not_one(format!("its \"format\" is not {FORMAT:?}")));
     }
     let version = value.get("format-version").and_then(|v| v.as_u64());
@@ -158,7 +171,9 @@ fn read_summary(path: &Path) -> Result<SweepSummary, String> {
             version.map_or("(none)".to_string(), |v| v.to_string())
         ));
     }
-    serde_json::from_value(value).map_err(|e| not_one(e.to_string()))
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| not_one(e.to_string()))
 }
 
 /// The first flag on which two canonical commands differ, as the two
@@ -267,10 +282,9 @@ fn seeds_belong(file: &ShardFile) -> Result<(), String> {
     Ok(())
 }
 
-/// Merges shard summaries of one sweep, refusing mixed sweeps, duplicated
-/// shards and foreign seeds; missing or unfinished shards make a partial
-/// merge (`complete: false`).
-fn merge(files: &[ShardFile]) -> Result<Merged, String> {
+/// The shards of one sweep by index, refusing mixed sweeps, duplicated
+/// shards and foreign seeds.
+fn by_index(files: &[ShardFile]) -> Result<BTreeMap<u64, &ShardFile>, String> {
     let first = files.first().ok_or("no sweep summary to merge")?;
     let mut by_index: BTreeMap<u64, &ShardFile> = BTreeMap::new();
     for f in files {
@@ -296,7 +310,15 @@ fn merge(files: &[ShardFile]) -> Result<Merged, String> {
             ));
         }
     }
-    let s0 = &first.summary;
+    Ok(by_index)
+}
+
+/// Merges shard summaries of one sweep (see [`by_index`] for what is
+/// refused); missing or unfinished shards make a partial merge
+/// (`complete: false`).
+fn merge(files: &[ShardFile]) -> Result<Merged, String> {
+    let by_index = by_index(files)?;
+    let s0 = &files[0].summary;
     let (range, count) = (s0.seeds, s0.shard.count);
     let mut counts = Counts::default();
     let (mut virtual_s, mut wall_s_total, mut wall_s_max) = (0.0, 0.0, 0.0f64);
@@ -409,7 +431,11 @@ fn partial_warning(m: &Merged) -> String {
         .copied()
         .collect();
     if let Some(&i) = rerun.first() {
-        text += &format!("\n  run a missing shard with: {}", shard_command(m, i));
+        text += &format!(
+            "\n  run each of them again (here shard {i}/{}) with: {}",
+            m.shard_count,
+            shard_command(m, i)
+        );
     }
     text
 }

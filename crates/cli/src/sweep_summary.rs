@@ -12,6 +12,7 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -180,17 +181,20 @@ impl SweepSummary {
         }
     }
 
-    /// Counts `o`, with `failure` when it failed.
+    /// Counts `o`, with `failure` when it failed (in the order seeds end:
+    /// [`SweepSummary::sort`] puts them in seed order).
     pub fn add(&mut self, o: &SeedOutcome, failure: Option<Failure>) {
-        let at = self.seeds_run.partition_point(|s| *s < o.seed);
-        self.seeds_run.insert(at, o.seed);
+        self.seeds_run.push(o.seed);
         self.counts.add_outcome(o);
         self.virtual_s += o.virtual_ns as f64 / NANOS_PER_SEC as f64;
-        if let Some(f) = failure {
-            let at = self.failures.partition_point(|g| g.seed < f.seed);
-            self.failures.insert(at, f);
-        }
+        self.failures.extend(failure);
         self.exit_code = self.counts.exit_code();
+    }
+
+    /// Seeds run and failures in seed order, as the file has them.
+    pub fn sort(&mut self) {
+        self.seeds_run.sort_unstable();
+        self.failures.sort_by_key(|f| f.seed);
     }
 }
 
@@ -220,7 +224,14 @@ pub fn write_atomically(path: &Path, summary: &SweepSummary) -> Result<(), Strin
 pub struct SummaryRecorder {
     path: Option<PathBuf>,
     start: Instant,
+    /// The summary, and when a rewrite last began.
     state: Mutex<(SweepSummary, Instant)>,
+    /// Held while a rewrite writes, outside `state`, so that sweep threads
+    /// do not wait on a slow disk; a rewrite due while one is writing is
+    /// skipped.
+    writing: Mutex<()>,
+    /// A rewrite failed (reported once, not every second).
+    failed: AtomicBool,
 }
 
 impl SummaryRecorder {
@@ -235,6 +246,8 @@ impl SummaryRecorder {
             path,
             start: now,
             state: Mutex::new((summary, now)),
+            writing: Mutex::new(()),
+            failed: AtomicBool::new(false),
         })
     }
 
@@ -242,30 +255,50 @@ impl SummaryRecorder {
     /// enough. A failed rewrite is reported and the sweep goes on (the
     /// final write reports it again, and fails the sweep).
     pub fn record(&self, o: &SeedOutcome, failure: Option<Failure>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.0.add(o, failure);
-        if let Some(p) = &self.path {
-            if state.1.elapsed() >= REWRITE_INTERVAL {
-                state.0.wall_s = self.start.elapsed().as_secs_f64();
-                if let Err(e) = write_atomically(p, &state.0) {
-                    crate::flags::print_error(&e);
-                }
-                state.1 = Instant::now();
+        let Some(path) = &self.path else {
+            self.lock_state().0.add(o, failure);
+            return;
+        };
+        let snapshot = {
+            let mut state = self.lock_state();
+            state.0.add(o, failure);
+            if state.1.elapsed() < REWRITE_INTERVAL {
+                return;
+            }
+            state.1 = Instant::now();
+            state.0.clone()
+        };
+        let Ok(_writing) = self.writing.try_lock() else {
+            return;
+        };
+        if let Err(e) = write_atomically(path, &self.as_of_now(snapshot)) {
+            if !self.failed.swap(true, Ordering::Relaxed) {
+                crate::flags::print_error(&e);
             }
         }
     }
 
-    /// The summary so far, with the wall time up to now.
-    pub fn summary(&self) -> SweepSummary {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut summary = state.0.clone();
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, (SweepSummary, Instant)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `summary` sorted, with the wall time up to now.
+    fn as_of_now(&self, mut summary: SweepSummary) -> SweepSummary {
+        summary.sort();
         summary.wall_s = self.start.elapsed().as_secs_f64();
         summary
     }
 
-    /// Writes the final summary (marked complete).
+    /// The summary so far, sorted, with the wall time up to now.
+    pub fn summary(&self) -> SweepSummary {
+        let summary = self.lock_state().0.clone();
+        self.as_of_now(summary)
+    }
+
+    /// Writes the final summary (marked complete), after any rewrite.
     pub fn finish(&self, mut summary: SweepSummary) -> Result<(), String> {
         summary.complete = true;
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         match &self.path {
             Some(p) => write_atomically(p, &summary),
             None => Ok(()),
@@ -314,6 +347,7 @@ mod tests {
             };
             s.add(&outcome(seed, valid), failure);
         }
+        s.sort();
         assert_eq!(s.seeds_run, [1, 5, 7]);
         let failing: Vec<u64> = s.failures.iter().map(|f| f.seed).collect();
         assert_eq!(failing, [1, 7]);

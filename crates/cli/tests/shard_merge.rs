@@ -101,6 +101,13 @@ fn four_merged_shards_are_the_whole_sweep() {
         assert_eq!(merged["counts"]["seeds"], 16, "{name}");
         assert_eq!(failing_seeds(&merged), failing_seeds(&whole), "{name}");
         assert_eq!(merged["sweep-command"], whole["sweep-command"], "{name}");
+        // A merged summary saved beside the shards is skipped, not merged.
+        std::fs::write(folder.join("merged.json"), &stdout).unwrap();
+        let (again, stdout_again, stderr) = merge(d, &["--json", folder.to_str().unwrap()]);
+        assert_eq!(again, code);
+        assert!(stderr.contains("skipping"), "{stderr}");
+        let merged_again: Value = serde_json::from_str(&stdout_again).unwrap();
+        assert_eq!(merged_again["counts"], merged["counts"]);
         if !unreliable {
             assert_eq!(code, Some(0), "{stdout}");
             continue;
