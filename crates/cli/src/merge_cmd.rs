@@ -55,6 +55,9 @@ struct Merged {
     sweep_command: String,
     seeds: SeedRange,
     shard_count: u64,
+    /// What the merge noticed and did not refuse (the shards ran
+    /// different executables of one version).
+    warnings: Vec<String>,
     /// Every shard present and complete: every seed of the range ran.
     complete: bool,
     shards: Vec<MergedShard>,
@@ -85,6 +88,9 @@ pub fn run(args: MergeArgs) -> i32 {
             return exit_code::USAGE;
         }
     };
+    for w in &merged.warnings {
+        eprintln!("WARNING: {w}");
+    }
     if !merged.complete {
         eprintln!("{}", partial_warning(&merged));
     }
@@ -361,6 +367,7 @@ fn merge(files: &[ShardFile]) -> Result<Merged, String> {
         sweep_command: s0.sweep_command.clone(),
         seeds: range,
         shard_count: count,
+        warnings: binary_warning(&by_index).into_iter().collect(),
         complete,
         shards,
         shards_missing,
@@ -377,6 +384,33 @@ fn merge(files: &[ShardFile]) -> Result<Merged, String> {
         },
         failures,
     })
+}
+
+/// A warning if the shards ran different executables (one version, by
+/// [`same_sweep`]): the same code built twice may differ in its bytes, so
+/// this is not refused, but code from two commits would run other runs.
+fn binary_warning(by_index: &BTreeMap<u64, &ShardFile>) -> Option<String> {
+    let mut binaries: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for f in by_index.values() {
+        let hash = f.summary.lightcone_binary.as_deref().unwrap_or("(unknown)");
+        binaries
+            .entry(hash)
+            .or_default()
+            .push(f.path.display().to_string());
+    }
+    if binaries.len() < 2 {
+        return None;
+    }
+    let each: Vec<String> = binaries
+        .iter()
+        .map(|(hash, files)| format!("{hash} in {}", files.join(", ")))
+        .collect();
+    Some(format!(
+        "the shards ran {} different lightcone executables of version {}: {}; a seed is the          same run only in the same code, so if these were built from different commits, rerun          the shards with one executable",
+        binaries.len(),
+        by_index.values().next()?.summary.lightcone_version,
+        each.join("; ")
+    ))
 }
 
 /// The sweep command of shard `index`: `--shard` after `--seeds`.

@@ -10,7 +10,7 @@
 //! and names the seeds that never ran.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -127,6 +127,12 @@ pub struct SweepSummary {
     pub format: String,
     pub format_version: u32,
     pub lightcone_version: String,
+    /// A hash of the lightcone executable that ran the sweep
+    /// (`fnv1a64:` and 16 hex digits); absent if it could not be read.
+    /// Two builds of one version from different commits differ here (and
+    /// so may two builds of one commit: the merge warns, it does not refuse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lightcone_binary: Option<String>,
     /// The whole sweep in canonical flags, without `--shard`: the
     /// configuration every shard of the sweep shares.
     pub sweep_command: String,
@@ -165,6 +171,7 @@ impl SweepSummary {
             format: FORMAT.to_string(),
             format_version: FORMAT_VERSION,
             lightcone_version: LIGHTCONE_VERSION.to_string(),
+            lightcone_binary: None,
             sweep_command,
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
             seeds,
@@ -196,6 +203,26 @@ impl SweepSummary {
         self.seeds_run.sort_unstable();
         self.failures.sort_by_key(|f| f.seed);
     }
+}
+
+/// FNV-1a (64 bits) of this process's executable, or `None` if it cannot
+/// be read. Read in blocks: a release binary is tens of MB.
+fn binary_hash() -> Option<String> {
+    let path = std::env::current_exe().ok()?;
+    let mut file = std::io::BufReader::with_capacity(1 << 20, File::open(path).ok()?);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    loop {
+        let block = file.fill_buf().ok()?;
+        if block.is_empty() {
+            break;
+        }
+        for &b in block {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let n = block.len();
+        file.consume(n);
+    }
+    Some(format!("fnv1a64:{hash:016x}"))
 }
 
 /// Writes `summary` to `path` atomically: a reader sees the old file or
@@ -235,10 +262,14 @@ pub struct SummaryRecorder {
 }
 
 impl SummaryRecorder {
-    /// Writes the empty summary once, so that a bad path is found before
-    /// any seed runs.
-    pub fn start(path: Option<PathBuf>, summary: SweepSummary) -> Result<SummaryRecorder, String> {
+    /// Writes the empty summary once (with the executable's hash), so that
+    /// a bad path is found before any seed runs.
+    pub fn start(
+        path: Option<PathBuf>,
+        mut summary: SweepSummary,
+    ) -> Result<SummaryRecorder, String> {
         if let Some(p) = &path {
+            summary.lightcone_binary = binary_hash();
             write_atomically(p, &summary)?;
         }
         let now = Instant::now();

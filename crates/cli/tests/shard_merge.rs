@@ -169,6 +169,18 @@ fn merging_refuses_mixed_sweeps_and_reports_missing_shards() {
     assert_eq!(code, Some(4), "{stderr}");
     assert!(stderr.contains("lightcone-version"), "{stderr}");
 
+    // Two executables of one version: merged, with a warning.
+    let mut rebuilt = read_json(&file(&passing, 2));
+    rebuilt["lightcone-binary"] = "fnv1a64:0123456789abcdef".into();
+    let odd = d.join("rebuilt.json");
+    std::fs::write(&odd, rebuilt.to_string()).unwrap();
+    let (code, _, stderr) = merge(d, &[&b, &path(odd)]);
+    assert_eq!(code, Some(6), "two shards of four: {stderr}");
+    assert!(
+        stderr.contains("2 different lightcone executables"),
+        "{stderr}"
+    );
+
     // The same shard twice: refused.
     let copy = d.join("copy.json");
     std::fs::copy(file(&failing, 0), &copy).unwrap();
