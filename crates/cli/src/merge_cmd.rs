@@ -177,9 +177,16 @@ fn read_summary(path: &Path) -> Result<Option<SweepSummary>, String> {
             version.map_or("(none)".to_string(), |v| v.to_string())
         ));
     }
-    serde_json::from_value(value)
-        .map(Some)
-        .map_err(|e| not_one(e.to_string()))
+    let summary: SweepSummary =
+        serde_json::from_value(value).map_err(|e| not_one(e.to_string()))?;
+    let (shard, seeds) = (summary.shard, summary.seeds);
+    if shard.count == 0 || shard.index >= shard.count || seeds.start >= seeds.end {
+        return Err(not_one(format!(
+            "shard {}/{} of seeds {}..{} is no shard of a range",
+            shard.index, shard.count, seeds.start, seeds.end
+        )));
+    }
+    Ok(Some(summary))
 }
 
 /// The first flag on which two canonical commands differ, as the two
@@ -260,7 +267,8 @@ fn shard_seed_count(range: SeedRange, index: u64, count: u64) -> u64 {
     len / count + u64::from(index < len % count)
 }
 
-/// Checks `shard`'s seeds are its own (position modulo n), each once.
+/// Checks `file`'s seeds are its own (position modulo n), each once,
+/// and agree with its counts and failures.
 fn seeds_belong(file: &ShardFile) -> Result<(), String> {
     let s = &file.summary;
     let mut previous = None;
@@ -284,6 +292,23 @@ fn seeds_belong(file: &ShardFile) -> Result<(), String> {
             ));
         }
         previous = Some(seed);
+    }
+    let failing_not_run = s
+        .failures
+        .iter()
+        .find(|f| s.seeds_run.binary_search(&f.seed).is_err());
+    if s.counts.seeds != s.seeds_run.len() as u64 || failing_not_run.is_some() {
+        return Err(format!(
+            "{} counts {} seeds and lists {} run{}; the file was edited or corrupted: rerun \
+             that shard",
+            file.path.display(),
+            s.counts.seeds,
+            s.seeds_run.len(),
+            failing_not_run.map_or(String::new(), |f| format!(
+                ", and a failure of seed {}, which it did not run",
+                f.seed
+            ))
+        ));
     }
     Ok(())
 }

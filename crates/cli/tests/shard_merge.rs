@@ -188,12 +188,34 @@ fn merging_refuses_mixed_sweeps_and_reports_missing_shards() {
     assert_eq!(code, Some(4), "{stderr}");
     assert!(stderr.contains("both shard 0/4"), "{stderr}");
 
+    // A shard whose counts disagree with its seeds: refused.
+    let mut bad = read_json(&file(&passing, 3));
+    bad["seeds-run"].as_array_mut().unwrap().pop();
+    let odd = d.join("edited.json");
+    std::fs::write(&odd, bad.to_string()).unwrap();
+    let (code, _, stderr) = merge(d, &[&path(odd)]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("edited or corrupted"), "{stderr}");
+
     // A missing shard, and one killed part-way: merged, loudly, with the
     // partial exit code.
     std::fs::remove_file(file(&failing, 2)).unwrap();
     let mut killed = read_json(&file(&failing, 3));
     killed["complete"] = false.into();
-    killed["seeds-run"].as_array_mut().unwrap().pop();
+    let last = killed["seeds-run"].as_array_mut().unwrap().pop().unwrap();
+    let failures = killed["failures"].as_array_mut().unwrap();
+    let failed = failures.iter().position(|f| f["seed"] == last);
+    let verdict = match failed {
+        Some(i) => {
+            failures.remove(i);
+            "invalid"
+        }
+        None => "valid",
+    };
+    for count in ["seeds", verdict] {
+        let n = killed["counts"][count].as_u64().unwrap();
+        killed["counts"][count] = (n - 1).into();
+    }
     std::fs::write(file(&failing, 3), killed.to_string()).unwrap();
     let (code, stdout, stderr) = merge(d, &["--json", &path(failing.clone())]);
     assert_eq!(code, Some(6), "{stderr}");
