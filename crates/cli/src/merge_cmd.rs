@@ -69,6 +69,9 @@ struct Merged {
     /// The shards' wall times added up, and the longest.
     wall_s_total: f64,
     wall_s_max: f64,
+    /// Every failing seed, ascending.
+    failing_seeds: Vec<u64>,
+    /// The failures whose details the shards kept, by seed.
     failures: Vec<Failure>,
     exit_code: i32,
 }
@@ -293,21 +296,25 @@ fn seeds_belong(file: &ShardFile) -> Result<(), String> {
         }
         previous = Some(seed);
     }
-    let failing_not_run = s
+    let not_run = s
+        .failing_seeds
+        .iter()
+        .find(|f| s.seeds_run.binary_search(f).is_err());
+    let not_failing = s
         .failures
         .iter()
-        .find(|f| s.seeds_run.binary_search(&f.seed).is_err());
-    if s.counts.seeds != s.seeds_run.len() as u64 || failing_not_run.is_some() {
+        .find(|f| s.failing_seeds.binary_search(&f.seed).is_err());
+    let agree = s.counts.seeds == s.seeds_run.len() as u64
+        && s.counts.invalid + s.counts.aborted == s.failing_seeds.len() as u64
+        && s.failing_seeds.windows(2).all(|w| w[0] < w[1]);
+    if !agree || not_run.is_some() || not_failing.is_some() {
         return Err(format!(
-            "{} counts {} seeds and lists {} run{}; the file was edited or corrupted: rerun \
-             that shard",
+            "{}: its counts ({}), seeds run ({}) and failing seeds ({}) disagree; the file was \
+             edited or corrupted: rerun that shard",
             file.path.display(),
-            s.counts.seeds,
+            s.counts.sentence(),
             s.seeds_run.len(),
-            failing_not_run.map_or(String::new(), |f| format!(
-                ", and a failure of seed {}, which it did not run",
-                f.seed
-            ))
+            s.failing_seeds.len()
         ));
     }
     Ok(())
@@ -353,7 +360,7 @@ fn merge(files: &[ShardFile]) -> Result<Merged, String> {
     let (range, count) = (s0.seeds, s0.shard.count);
     let mut counts = Counts::default();
     let (mut virtual_s, mut wall_s_total, mut wall_s_max) = (0.0, 0.0, 0.0f64);
-    let mut failures = Vec::new();
+    let (mut failures, mut failing_seeds) = (Vec::new(), Vec::new());
     let mut shards = Vec::new();
     let mut shards_incomplete = Vec::new();
     let mut seeds_not_run_count = 0;
@@ -364,6 +371,7 @@ fn merge(files: &[ShardFile]) -> Result<Merged, String> {
         wall_s_total += s.wall_s;
         wall_s_max = wall_s_max.max(s.wall_s);
         failures.extend(s.failures.iter().cloned());
+        failing_seeds.extend(&s.failing_seeds);
         let planned = shard_seed_count(range, index, count);
         let ran = s.seeds_run.len() as u64;
         if !s.complete || ran < planned {
@@ -384,6 +392,7 @@ fn merge(files: &[ShardFile]) -> Result<Merged, String> {
         seeds_not_run_count += shard_seed_count(range, i, count);
     }
     failures.sort_by_key(|f| f.seed);
+    failing_seeds.sort_unstable();
     let complete = shards_missing.is_empty() && shards_incomplete.is_empty();
     Ok(Merged {
         format: MERGED_FORMAT,
@@ -407,6 +416,7 @@ fn merge(files: &[ShardFile]) -> Result<Merged, String> {
         } else {
             exit_code::INCOMPLETE
         },
+        failing_seeds,
         failures,
     })
 }
@@ -506,7 +516,17 @@ fn print_text(m: &Merged) {
         m.shard_count,
         m.sweep_command
     );
-    for f in &m.failures {
+    let kept: BTreeMap<u64, &Failure> = m.failures.iter().map(|f| (f.seed, f)).collect();
+    let seeds = format!("--seeds {}..{}", m.seeds.start, m.seeds.end);
+    for &seed in &m.failing_seeds {
+        let Some(f) = kept.get(&seed) else {
+            // The replay command is the sweep's with this one seed.
+            let replay = m
+                .sweep_command
+                .replacen(&seeds, &format!("--seed {seed}"), 1);
+            println!("seed {seed}: (details not kept in the summary)\n  replay: {replay}");
+            continue;
+        };
         println!("seed {}: {}\n  replay: {}", f.seed, f.problem, f.replay);
         if let Some(shrunk) = &f.shrunk_replay {
             println!(
@@ -546,6 +566,24 @@ mod tests {
         assert_eq!(
             first_difference(a, c),
             ("-- --unreliable".to_string(), "(nothing)".to_string())
+        );
+    }
+
+    /// What `print_text` relies on for a failure whose details a shard did
+    /// not keep.
+    #[test]
+    fn a_seeds_replay_is_the_sweep_command_with_that_seed() {
+        let mut config = lightcone_core::TestConfig {
+            workload: "broadcast".into(),
+            node_count: 3,
+            ..Default::default()
+        };
+        let args = ["--unreliable".to_string()];
+        let sweep = crate::sim_cmd::sweep_command(&config, &args, &(10..30));
+        config.seed = 17;
+        assert_eq!(
+            sweep.replacen("--seeds 10..30", "--seed 17", 1),
+            crate::sim_cmd::replay_command(&config, &args)
         );
     }
 

@@ -341,14 +341,22 @@ pub fn run_sweep(plan: SweepPlan, factory: &SharedFactory) -> i32 {
         }
     };
     let record = |o: &SeedOutcome| recorder.record(o, failure_of(o, config, node_args));
-    if let Err(e) = lightcone_sim::sweep_each(config, &seeds, factory, threads, &record) {
-        crate::flags::print_error(&e);
-        return exit_code::USAGE;
-    }
-    let mut summary = recorder.summary();
-    for f in &summary.failures {
+    let outcomes = match lightcone_sim::sweep_each(config, &seeds, factory, threads, &record) {
+        Ok(o) => o,
+        Err(e) => {
+            crate::flags::print_error(&e);
+            return exit_code::USAGE;
+        }
+    };
+    // Every failure on stdout (the summary keeps the details of a bounded
+    // number).
+    for f in outcomes
+        .iter()
+        .filter_map(|o| failure_of(o, config, node_args))
+    {
         println!("seed {}: {}\n  replay: {}", f.seed, f.problem, f.replay);
     }
+    let mut summary = recorder.summary();
     println!(
         "\n{}; {:.0} s simulated in {:.2} s ({:.0} seeds/min)",
         summary.counts.sentence(),

@@ -28,6 +28,11 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The lightcone that wrote a summary: shards of one sweep must share it,
 /// since a seed's run is only the same run in the same build.
 pub const LIGHTCONE_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Failures whose details (problem, replay command) a summary keeps: those
+/// of the lowest failing seeds. Every failing seed is listed in
+/// `failing-seeds` whatever their number, and its replay command is the
+/// sweep command with `--seed S` for `--seeds A..B`.
+pub const FAILURES_KEPT_MAX: usize = 1000;
 /// The least time between two rewrites of the summary while a sweep runs.
 const REWRITE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -152,7 +157,10 @@ pub struct SweepSummary {
     /// Wall-clock seconds from the sweep's start to this rewrite.
     pub wall_s: f64,
     pub threads: usize,
-    /// The failing seeds, ascending.
+    /// Every failing seed (invalid or aborted), ascending.
+    pub failing_seeds: Vec<u64>,
+    /// The failures of the lowest [`FAILURES_KEPT_MAX`] failing seeds,
+    /// ascending.
     pub failures: Vec<Failure>,
     /// The exit code of the seeds run so far, as `lightcone test` returns it.
     pub exit_code: i32,
@@ -183,6 +191,7 @@ impl SweepSummary {
             virtual_s: 0.0,
             wall_s: 0.0,
             threads,
+            failing_seeds: Vec::new(),
             failures: Vec::new(),
             exit_code: exit_code::VALID,
         }
@@ -194,14 +203,28 @@ impl SweepSummary {
         self.seeds_run.push(o.seed);
         self.counts.add_outcome(o);
         self.virtual_s += o.virtual_ns as f64 / NANOS_PER_SEC as f64;
-        self.failures.extend(failure);
+        if let Some(f) = failure {
+            self.failing_seeds.push(f.seed);
+            self.failures.push(f);
+            // Amortized: trimmed to the lowest seeds when twice the bound.
+            if self.failures.len() >= 2 * FAILURES_KEPT_MAX {
+                self.trim_failures();
+            }
+        }
         self.exit_code = self.counts.exit_code();
     }
 
-    /// Seeds run and failures in seed order, as the file has them.
+    fn trim_failures(&mut self) {
+        self.failures.sort_by_key(|f| f.seed);
+        self.failures.truncate(FAILURES_KEPT_MAX);
+    }
+
+    /// Seeds in order and failures trimmed to the bound, as the file has
+    /// them.
     pub fn sort(&mut self) {
         self.seeds_run.sort_unstable();
-        self.failures.sort_by_key(|f| f.seed);
+        self.failing_seeds.sort_unstable();
+        self.trim_failures();
     }
 }
 
@@ -382,6 +405,7 @@ mod tests {
         assert_eq!(s.seeds_run, [1, 5, 7]);
         let failing: Vec<u64> = s.failures.iter().map(|f| f.seed).collect();
         assert_eq!(failing, [1, 7]);
+        assert_eq!(s.failing_seeds, [1, 7]);
         assert_eq!((s.counts.valid, s.counts.invalid), (1, 2));
         assert_eq!(s.exit_code, exit_code::INVALID);
         assert_eq!(s.virtual_s, 6.0);
@@ -394,5 +418,36 @@ mod tests {
         assert!(!dir.path().join("shard-1.json.tmp").exists());
         let err = write_atomically(&dir.path().join("no/such/folder.json"), &s).unwrap_err();
         assert!(err.contains("no/such/folder.json.tmp"), "{err}");
+    }
+
+    #[test]
+    fn a_summary_keeps_the_details_of_the_lowest_failing_seeds_and_every_seed() {
+        let mut s = SweepSummary::start(
+            String::new(),
+            SeedRange {
+                start: 0,
+                end: 10_000,
+            },
+            ShardId { index: 0, count: 1 },
+            10_000,
+            1,
+        );
+        for seed in (0..3 * FAILURES_KEPT_MAX as u64).rev() {
+            let failure = Failure {
+                seed,
+                verdict: "invalid".into(),
+                kind: "workload".into(),
+                problem: String::new(),
+                replay: String::new(),
+                shrunk_replay: None,
+                shrink_steps: vec![],
+            };
+            s.add(&outcome(seed, Validity::Invalid), Some(failure));
+            assert!(s.failures.len() < 2 * FAILURES_KEPT_MAX);
+        }
+        s.sort();
+        assert_eq!(s.failing_seeds.len(), 3 * FAILURES_KEPT_MAX);
+        let kept: Vec<u64> = s.failures.iter().map(|f| f.seed).collect();
+        assert_eq!(kept, (0..FAILURES_KEPT_MAX as u64).collect::<Vec<_>>());
     }
 }
