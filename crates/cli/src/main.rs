@@ -8,9 +8,11 @@ mod flags;
 mod fuzz_args;
 mod gen_cmd;
 mod memory;
+mod merge_cmd;
 mod node_cmd;
 mod serve_cmd;
 mod sim_cmd;
+mod sweep_summary;
 mod test_cmd;
 
 use std::process::ExitCode;
@@ -41,6 +43,8 @@ enum Command {
     Node(node_cmd::NodeArgs),
     /// Browse a results store in a browser: runs, reports, histories, logs.
     Serve(serve_cmd::ServeArgs),
+    /// Merge the summaries of a sweep's shards (`test --sim --seeds --shard --sweep-out`) into one.
+    Merge(merge_cmd::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,10 @@ fn main() -> ExitCode {
         }
         Command::Node(args) => node_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),
+        Command::Merge(args) => {
+            quiet_on_closed_pipe();
+            merge_cmd::run(args)
+        }
     };
     ExitCode::from(code as u8)
 }

@@ -3,12 +3,13 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
-use std::time::Instant;
 
-use lightcone_core::{Availability, TestConfig, Validity, NANOS_PER_SEC};
+use lightcone_core::{Availability, TestConfig};
 use lightcone_nodes::{NodeSpec, SpecError};
 use lightcone_runner::{exit_code, RunOptions};
 use lightcone_sim::{SeedOutcome, SharedFactory};
+
+use crate::sweep_summary::{Failure, SeedRange, ShardId, SummaryRecorder, SweepSummary};
 
 /// Simulations a shrink may run.
 const SHRINK_ATTEMPTS_MAX: usize = 200;
@@ -75,6 +76,23 @@ pub fn factory(workload: &str, node_args: &[String]) -> Result<Box<SharedFactory
 
 /// The command that replays `config` exactly (flags in canonical form).
 pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
+    command_with(config, node_args, &format!("--seed {}", config.seed))
+}
+
+/// The command that runs the sweep of `range` with `config` (flags in
+/// canonical form, no `--shard`): every shard of one sweep has this same
+/// command, which is how merging tells shards of one sweep from others.
+pub fn sweep_command(config: &TestConfig, node_args: &[String], range: &Range<u64>) -> String {
+    command_with(
+        config,
+        node_args,
+        &format!("--seeds {}..{}", range.start, range.end),
+    )
+}
+
+/// `config`'s flags in canonical form, with `seeds` (`--seed N` or
+/// `--seeds A..B`) last before the node's arguments.
+fn command_with(config: &TestConfig, node_args: &[String], seeds: &str) -> String {
     // Nodes named n0.. by count, any others by name (Maelstrom's default
     // without --node-count is n1..n5).
     let ids = config.node_ids();
@@ -94,11 +112,7 @@ pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
     );
     cmd += &fault_flags(config);
     cmd += &workload_flags(config);
-    cmd += &format!(
-        " --recovery-time {} --seed {}",
-        secs(config.recovery_ns),
-        config.seed
-    );
+    cmd += &format!(" --recovery-time {} {seeds}", secs(config.recovery_ns));
     if !node_args.is_empty() {
         cmd += &format!(" -- {}", node_args.join(" "));
     }
@@ -257,18 +271,46 @@ fn describe(o: &SeedOutcome) -> String {
     }
 }
 
+/// What a sweep runs (with a node factory): `config` with every seed of `range` (or of one
+/// shard of it), and where its summary goes.
+pub struct SweepPlan<'a> {
+    pub config: TestConfig,
+    pub node_args: &'a [String],
+    pub range: Range<u64>,
+    pub shard: Option<Shard>,
+    pub no_shrink: bool,
+    /// `--sweep-out`: the summary file, rewritten as seeds end.
+    pub sweep_out: Option<PathBuf>,
+}
+
+/// The failure `o` is, if it is one, with its replay command.
+fn failure_of(o: &SeedOutcome, config: &TestConfig, node_args: &[String]) -> Option<Failure> {
+    let kind = o.failure_kind()?;
+    let mut c = config.clone();
+    c.seed = o.seed;
+    Some(Failure {
+        seed: o.seed,
+        verdict: o.valid.to_string(),
+        kind,
+        problem: describe(o),
+        replay: replay_command(&c, node_args),
+        shrunk_replay: None,
+        shrink_steps: Vec::new(),
+    })
+}
+
 /// A sweep of seeds; failures print their replay command, and the first is
-/// shrunk unless `no_shrink`.
-pub fn run_sweep(
-    config: TestConfig,
-    factory: &SharedFactory,
-    node_args: &[String],
-    range: Range<u64>,
-    shard: Option<Shard>,
-    no_shrink: bool,
-) -> i32 {
-    let shard = shard.unwrap_or(Shard { index: 0, count: 1 });
-    let seeds = shard.seeds(&range);
+/// shrunk unless `no_shrink`. With `sweep_out`, the sweep's summary is
+/// written there too.
+pub fn run_sweep(plan: SweepPlan, factory: &SharedFactory) -> i32 {
+    let SweepPlan {
+        config,
+        node_args,
+        range,
+        ..
+    } = &plan;
+    let shard = plan.shard.unwrap_or(Shard { index: 0, count: 1 });
+    let seeds = shard.seeds(range);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     eprintln!(
         "sweeping {} seeds ({}..{}, shard {}/{}) on {threads} threads",
@@ -278,40 +320,75 @@ pub fn run_sweep(
         shard.index,
         shard.count
     );
-    let start = Instant::now();
-    let outcomes = match lightcone_sim::sweep(&config, &seeds, factory, threads) {
+    let summary = SweepSummary::start(
+        sweep_command(config, node_args, range),
+        SeedRange {
+            start: range.start,
+            end: range.end,
+        },
+        ShardId {
+            index: shard.index,
+            count: shard.count,
+        },
+        seeds.len() as u64,
+        threads,
+    );
+    let recorder = match SummaryRecorder::start(plan.sweep_out.clone(), summary) {
+        Ok(r) => r,
+        Err(e) => {
+            crate::flags::print_error(&e);
+            return exit_code::USAGE;
+        }
+    };
+    let record = |o: &SeedOutcome| recorder.record(o, failure_of(o, config, node_args));
+    let outcomes = match lightcone_sim::sweep_each(config, &seeds, factory, threads, &record) {
         Ok(o) => o,
         Err(e) => {
             crate::flags::print_error(&e);
             return exit_code::USAGE;
         }
     };
-    let wall_s = start.elapsed().as_secs_f64();
-    for o in outcomes.iter().filter(|o| o.is_failure()) {
-        let mut c = config.clone();
-        c.seed = o.seed;
-        println!(
-            "seed {}: {}\n  replay: {}",
-            o.seed,
-            describe(o),
-            replay_command(&c, node_args)
-        );
+    // Every failure on stdout (the summary keeps the details of a bounded
+    // number).
+    for f in outcomes
+        .iter()
+        .filter_map(|o| failure_of(o, config, node_args))
+    {
+        println!("seed {}: {}\n  replay: {}", f.seed, f.problem, f.replay);
     }
-    let tally = Tally::of(&outcomes);
-    println!("\n{}", tally.sentence(wall_s));
-    if let Some(first) = outcomes.iter().find(|o| o.is_failure()) {
-        if !no_shrink {
+    let mut summary = recorder.summary();
+    println!(
+        "\n{}; {:.0} s simulated in {:.2} s ({:.0} seeds/min)",
+        summary.counts.sentence(),
+        summary.virtual_s,
+        summary.wall_s,
+        summary.counts.seeds as f64 / summary.wall_s.max(1e-9) * 60.0
+    );
+    if let Some(first) = summary.failures.first_mut() {
+        if !plan.no_shrink {
             let mut c = config.clone();
             c.seed = first.seed;
-            print_shrunk(&c, factory, node_args);
+            if let Some((small, steps)) = print_shrunk(&c, factory, node_args) {
+                first.shrunk_replay = Some(replay_command(&small, node_args));
+                first.shrink_steps = steps;
+            }
         }
     }
-    tally.exit_code()
+    if let Err(e) = recorder.finish(summary.clone()) {
+        crate::flags::print_error(&e);
+        return exit_code::WORKBENCH;
+    }
+    summary.exit_code
 }
 
 /// Shrinks the failing run `config` and prints the smaller run's replay
 /// command (or that it does not shrink).
-fn print_shrunk(config: &TestConfig, factory: &SharedFactory, node_args: &[String]) {
+/// Returns the smaller run and the steps taken, if it shrank.
+fn print_shrunk(
+    config: &TestConfig,
+    factory: &SharedFactory,
+    node_args: &[String],
+) -> Option<(TestConfig, Vec<String>)> {
     match lightcone_sim::shrink(config, factory, SHRINK_ATTEMPTS_MAX) {
         Ok((small, steps)) if !steps.is_empty() => {
             println!(
@@ -320,69 +397,18 @@ fn print_shrunk(config: &TestConfig, factory: &SharedFactory, node_args: &[Strin
                 steps.join(", "),
                 replay_command(&small, node_args)
             );
+            Some((small, steps))
         }
-        Ok(_) => println!("seed {} does not shrink further", config.seed),
-        Err(e) => eprintln!(
-            "error while shrinking: {}",
-            crate::flags::bound_message(&e.to_string())
-        ),
-    }
-}
-
-/// A sweep's outcomes counted by verdict (aborted runs apart).
-struct Tally {
-    seed_count: usize,
-    valid: usize,
-    invalid: usize,
-    unknown: usize,
-    aborted: usize,
-    virtual_s: f64,
-}
-
-impl Tally {
-    fn of(outcomes: &[SeedOutcome]) -> Tally {
-        let count = |v| {
-            outcomes
-                .iter()
-                .filter(|o| o.valid == v && o.aborted.is_none())
-                .count()
-        };
-        Tally {
-            seed_count: outcomes.len(),
-            valid: count(Validity::Valid),
-            invalid: count(Validity::Invalid),
-            unknown: count(Validity::Unknown),
-            aborted: outcomes.iter().filter(|o| o.aborted.is_some()).count(),
-            virtual_s: outcomes
-                .iter()
-                .map(|o| o.virtual_ns as f64 / NANOS_PER_SEC as f64)
-                .sum(),
+        Ok(_) => {
+            println!("seed {} does not shrink further", config.seed);
+            None
         }
-    }
-
-    fn sentence(&self, wall_s: f64) -> String {
-        format!(
-            "{} seeds: {} valid, {} invalid, {} unknown, {} aborted; {:.0} s simulated in {wall_s:.2} s ({:.0} seeds/min)",
-            self.seed_count,
-            self.valid,
-            self.invalid,
-            self.unknown,
-            self.aborted,
-            self.virtual_s,
-            self.seed_count as f64 / wall_s.max(1e-9) * 60.0
-        )
-    }
-
-    /// Invalid beats aborted beats unknown.
-    fn exit_code(&self) -> i32 {
-        if self.invalid > 0 {
-            exit_code::INVALID
-        } else if self.aborted > 0 {
-            exit_code::ABORTED
-        } else if self.unknown > 0 {
-            exit_code::UNKNOWN
-        } else {
-            exit_code::VALID
+        Err(e) => {
+            eprintln!(
+                "error while shrinking: {}",
+                crate::flags::bound_message(&e.to_string())
+            );
+            None
         }
     }
 }

@@ -85,6 +85,10 @@ pub struct TestArgs {
     /// With --seeds: run only shard i of n (i/n), for batch schedulers.
     #[arg(long, requires = "seeds", value_parser = sim_cmd::parse_shard)]
     shard: Option<Shard>,
+    /// With --seeds: write the sweep's summary (configuration, seeds run, counts, failures with
+    /// their replay commands) to this JSON file, rewritten as seeds end, for `lightcone merge`.
+    #[arg(long, requires = "seeds", value_name = "FILE")]
+    sweep_out: Option<PathBuf>,
     /// With --seeds: do not shrink the first failing seed.
     #[arg(long, requires = "seeds")]
     no_shrink: bool,
@@ -564,15 +568,18 @@ fn run_sim(args: TestArgs) -> i32 {
     if let Some(range) = args.seeds.clone() {
         // A sweep writes no report: record no messages.
         return sim_cmd::run_sweep(
-            TestConfig {
-                message_log_max: 0,
-                ..config
+            sim_cmd::SweepPlan {
+                config: TestConfig {
+                    message_log_max: 0,
+                    ..config
+                },
+                node_args,
+                range,
+                shard: args.shard,
+                no_shrink: args.no_shrink,
+                sweep_out: args.sweep_out.clone(),
             },
             &*factory,
-            node_args,
-            range,
-            args.shard,
-            args.no_shrink,
         );
     }
     // --test-count as in process mode: the run again with the next seed

@@ -26,7 +26,7 @@ pub use report::{RunReport, SimulationSpeed, Workbench};
 pub use run::{run, RunOptions};
 pub use sim_run::run_sim;
 
-/// Exit codes of `lightcone test` and `lightcone check`.
+/// Exit codes of `lightcone test`, `lightcone check` and `lightcone merge`.
 pub mod exit_code {
     pub const VALID: i32 = 0;
     pub const INVALID: i32 = 1;
@@ -38,6 +38,9 @@ pub mod exit_code {
     pub const USAGE: i32 = 4;
     /// The workbench itself failed (spawning, files).
     pub const WORKBENCH: i32 = 5;
+    /// `lightcone merge` was given only part of a sweep (a shard missing or
+    /// unfinished): whatever the seeds that ran found, not every seed ran.
+    pub const INCOMPLETE: i32 = 6;
     /// Stopped by Ctrl-C (results written, marked interrupted).
     pub const INTERRUPTED: i32 = 130;
 }

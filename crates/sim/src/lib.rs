@@ -15,4 +15,4 @@ mod simulate;
 mod sweep;
 
 pub use simulate::{NodeFactory, SimStats, Simulation};
-pub use sweep::{run_seed, shrink, sweep, SeedOutcome, SharedFactory};
+pub use sweep::{run_seed, shrink, sweep, sweep_each, SeedOutcome, SharedFactory};

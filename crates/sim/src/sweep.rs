@@ -91,22 +91,34 @@ pub fn sweep(
     factory: &SharedFactory,
     threads: usize,
 ) -> Result<Vec<SeedOutcome>, ConfigError> {
+    sweep_each(config, seeds, factory, threads, &|_| {})
+}
+
+/// [`sweep`], handing each outcome to `on_outcome` as soon as its seed
+/// ends (in the order seeds end, from the sweep's threads), so that a
+/// caller can record progress that outlives an interrupted sweep.
+pub fn sweep_each(
+    config: &TestConfig,
+    seeds: &[u64],
+    factory: &SharedFactory,
+    threads: usize,
+    on_outcome: &(dyn Fn(&SeedOutcome) + Sync),
+) -> Result<Vec<SeedOutcome>, ConfigError> {
     config.validate()?;
+    let one = |seed: u64| {
+        let outcome = run_seed(config, seed, factory)?;
+        on_outcome(&outcome);
+        Ok(outcome)
+    };
     let run_all = || -> Result<Vec<SeedOutcome>, ConfigError> {
-        seeds
-            .par_iter()
-            .map(|&seed| run_seed(config, seed, factory))
-            .collect()
+        seeds.par_iter().map(|&seed| one(seed)).collect()
     };
     match rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
     {
         Ok(pool) => pool.install(run_all),
-        Err(_) => seeds
-            .iter()
-            .map(|&seed| run_seed(config, seed, factory))
-            .collect(),
+        Err(_) => seeds.iter().map(|&seed| one(seed)).collect(),
     }
 }
 
