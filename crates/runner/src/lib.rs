@@ -10,6 +10,7 @@
 mod error;
 mod folder;
 mod history_file;
+mod latency;
 mod node;
 mod page;
 mod program;
