@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 use lightcone_proto::{Envelope, LineError};
 
 use crate::latency::WriterLatencies;
+use crate::mailbox::{Mailbox, Taken};
 use crate::reaper;
 
 /// How many of a node's last stderr lines are kept for error messages.
@@ -70,11 +70,11 @@ pub struct Outbound {
 
 /// The bounded queue of lines waiting to be written to a node's stdin.
 ///
-/// The channel itself is unbounded so that memory follows the real depth,
+/// The mailbox itself is unbounded so that memory follows the real depth,
 /// not the bound; the bound is enforced here by counting what the writer
 /// has taken out.
 pub struct InboundQueue {
-    tx: Option<Sender<Outbound>>,
+    mailbox: Option<Arc<Mailbox<Outbound>>>,
     dequeued: Arc<AtomicU64>,
     /// Bytes of the lines the writer has taken out.
     dequeued_bytes: Arc<AtomicU64>,
@@ -104,7 +104,7 @@ impl InboundQueue {
     /// queue is full, by count or by bytes, or the node is gone. Says
     /// whether it was queued.
     pub fn push(&mut self, line: String, due: Instant) -> bool {
-        let Some(tx) = &self.tx else {
+        let Some(mailbox) = &self.mailbox else {
             self.dropped_count += 1;
             return false;
         };
@@ -113,7 +113,7 @@ impl InboundQueue {
         let bytes = line.len() as u64 + 1;
         if depth as usize >= self.capacity
             || depth_bytes + bytes > self.capacity_bytes
-            || tx
+            || mailbox
                 .send(Outbound {
                     line,
                     queued_at: Instant::now(),
@@ -140,7 +140,9 @@ impl InboundQueue {
     /// Closes the queue and waits (within a deadline) for the writer to
     /// finish.
     pub fn close(&mut self) -> Option<QueueDrain> {
-        self.tx = None;
+        if let Some(mailbox) = self.mailbox.take() {
+            mailbox.close();
+        }
         self.writer.take().and_then(join_within)
     }
 }
@@ -201,7 +203,7 @@ impl NodeProcess {
     pub fn spawn(
         spec: &Spawn,
         incarnation: u32,
-        inbound: Sender<Inbound>,
+        inbound: Arc<Mailbox<Inbound>>,
     ) -> Result<NodeProcess, StartError> {
         // Opened before the process starts, so that a failure here leaves
         // no process behind. Appended: a restarted node's log continues its
@@ -233,7 +235,7 @@ impl NodeProcess {
             incarnation,
             child,
             queue: InboundQueue {
-                tx: None,
+                mailbox: None,
                 dequeued: Arc::new(AtomicU64::new(0)),
                 dequeued_bytes: Arc::new(AtomicU64::new(0)),
                 capacity: spec.queue_capacity,
@@ -255,13 +257,14 @@ impl NodeProcess {
             killed: false,
         };
 
-        let (tx, rx) = unbounded::<Outbound>();
+        let mailbox = Arc::new(Mailbox::new(usize::MAX));
+        let rx = Arc::clone(&mailbox);
         let dequeued = Arc::clone(&p.queue.dequeued);
         let dequeued_bytes = Arc::clone(&p.queue.dequeued_bytes);
         p.queue.writer = Some(pipe_thread(&spec.id, "stdin", move || {
             write_stdin(stdin, &rx, &dequeued, &dequeued_bytes)
         })?);
-        p.queue.tx = Some(tx);
+        p.queue.mailbox = Some(mailbox);
 
         let node = spec.index;
         let line_bytes_max = spec.line_bytes_max;
@@ -494,13 +497,14 @@ fn pipe_thread<T: Send + 'static>(
         .map_err(StartError::Io)
 }
 
-/// The stdin writer: takes queued lines in order, measures how long each
-/// waited, and flushes whenever the queue runs dry (or
-/// [`UNFLUSHED_LINES_MAX`] lines are waiting in its buffer). A line counts
-/// as written at the flush that sends it.
+/// The stdin writer: takes all queued lines at once, in order, measures
+/// how long each waited, and flushes at the end of each batch (or every
+/// [`UNFLUSHED_LINES_MAX`] lines). A line counts as written at the flush
+/// that sends it. A writer that stops (the node closed its stdin) closes
+/// its mailbox, so that further lines are dropped and counted.
 fn write_stdin(
     stdin: ChildStdin,
-    queue: &Receiver<Outbound>,
+    queue: &Mailbox<Outbound>,
     dequeued: &AtomicU64,
     dequeued_bytes: &AtomicU64,
 ) -> QueueDrain {
@@ -510,36 +514,55 @@ fn write_stdin(
         wait_us: Histogram::new(3).expect("3 significant figures is valid"),
         latencies: WriterLatencies::default(),
     };
+    let mut batch = VecDeque::new();
     // (queued at, due) of the lines written since the last flush.
     let mut unflushed: Vec<(Instant, Instant)> = Vec::with_capacity(UNFLUSHED_LINES_MAX);
-    while let Ok(o) = queue.recv() {
-        drain.dequeued_count += 1;
-        dequeued.fetch_add(1, Ordering::Relaxed);
-        dequeued_bytes.fetch_add(o.line.len() as u64 + 1, Ordering::Relaxed);
-        let waited = o.queued_at.elapsed().as_micros() as u64;
-        drain.wait_us.saturating_record(waited);
-        if out
-            .write_all(o.line.as_bytes())
-            .and_then(|()| out.write_all(b"\n"))
-            .is_err()
-        {
+    'run: while queue.take_all(&mut batch, None) == Taken::Items {
+        for o in batch.drain(..) {
+            drain.dequeued_count += 1;
+            dequeued.fetch_add(1, Ordering::Relaxed);
+            dequeued_bytes.fetch_add(o.line.len() as u64 + 1, Ordering::Relaxed);
+            let waited = o.queued_at.elapsed().as_micros() as u64;
+            drain.wait_us.saturating_record(waited);
+            if out
+                .write_all(o.line.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .is_err()
+            {
+                break 'run;
+            }
+            unflushed.push((o.queued_at, o.due));
+            if unflushed.len() >= UNFLUSHED_LINES_MAX
+                && flush(&mut out, &mut unflushed, &mut drain.latencies).is_err()
+            {
+                break 'run;
+            }
+        }
+        if flush(&mut out, &mut unflushed, &mut drain.latencies).is_err() {
             break;
         }
-        unflushed.push((o.queued_at, o.due));
-        if queue.is_empty() || unflushed.len() >= UNFLUSHED_LINES_MAX {
-            if out.flush().is_err() {
-                break;
-            }
-            let written = Instant::now();
-            for (queued_at, due) in unflushed.drain(..) {
-                let l = &mut drain.latencies;
-                l.writer_queue
-                    .record(written.saturating_duration_since(queued_at));
-                l.since_due.record(written.saturating_duration_since(due));
-            }
-        }
     }
+    queue.close();
     drain
+}
+
+/// Flushes the writer's buffer into the pipe and times the lines it held.
+fn flush(
+    out: &mut BufWriter<ChildStdin>,
+    unflushed: &mut Vec<(Instant, Instant)>,
+    latencies: &mut WriterLatencies,
+) -> io::Result<()> {
+    out.flush()?;
+    let written = Instant::now();
+    for (queued_at, due) in unflushed.drain(..) {
+        latencies
+            .writer_queue
+            .record(written.saturating_duration_since(queued_at));
+        latencies
+            .since_due
+            .record(written.saturating_duration_since(due));
+    }
+    Ok(())
 }
 
 /// The stdout reader: every non-blank line, parsed, to the main loop, then
@@ -550,7 +573,7 @@ fn read_stdout(
     node: usize,
     incarnation: u32,
     line_bytes_max: usize,
-    inbound: &Sender<Inbound>,
+    inbound: &Mailbox<Inbound>,
 ) {
     let mut reader = BufReader::new(stdout);
     let mut buf = Vec::new();

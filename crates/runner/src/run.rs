@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, IsTerminal, LineWriter, Write};
 use std::path::{Path, PathBuf};
@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use lightcone_core::{
     Effect, Ending, MalformedLines, NodeFacts, Phase, Test, TestConfig, WorkbenchCost,
     NANOS_PER_SEC,
@@ -16,6 +15,7 @@ use lightcone_proto::is_client_id;
 use crate::error::{write_err, RunnerError};
 use crate::folder::{RunFacts, RunFolder, MALFORMED_SAMPLES_MAX};
 use crate::latency::MessageClock;
+use crate::mailbox::{Mailbox, Taken};
 use crate::node::{Inbound, NodeProcess, Spawn, StartError, THREAD_JOIN_WAIT};
 use crate::program::{resolve_program, ProgramError};
 use crate::reaper;
@@ -33,8 +33,6 @@ const MALFORMED_SAMPLES_PER_NODE_MAX: usize = 5;
 const MALFORMED_SHOWN_CHARS_MAX: usize = 200;
 /// The longest the loop waits without ticking the core.
 const TICK_WAIT_MAX_NS: u64 = 250_000_000;
-/// Lines taken from the inbound channel at once before ticking again.
-const INBOUND_BATCH_MAX: usize = 4096;
 /// How long a node whose stdout closed gets to report its exit.
 const EXIT_WAIT: Duration = Duration::from_millis(500);
 /// How often the live progress line is redrawn.
@@ -84,8 +82,9 @@ struct Loop {
     /// The current process of each node (a killed one until its restart).
     nodes: Vec<NodeProcess>,
     specs: Vec<Spawn>,
-    /// Kept for restarts: reader threads of new processes send here.
-    tx: Sender<Inbound>,
+    /// What the reader threads send; kept for restarts, whose reader
+    /// threads send here too.
+    inbound: Arc<Mailbox<Inbound>>,
     /// Killed by the nemesis and not yet restarted.
     dead: Vec<bool>,
     /// Queue measurements of processes already killed.
@@ -129,7 +128,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
     let log_path = folder.path("lightcone.log");
     let log = File::create(&log_path).map_err(write_err(&log_path))?;
 
-    let (tx, rx) = bounded::<Inbound>(INBOUND_LEN_MAX);
+    let inbound = Arc::new(Mailbox::new(INBOUND_LEN_MAX));
     let mut nodes = Vec::new();
     let mut specs = Vec::new();
     for (i, id) in test.nodes().iter().enumerate() {
@@ -147,7 +146,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
             line_bytes_max: options.line_bytes_max,
             log_bytes_max: options.node_log_bytes_max,
         };
-        match NodeProcess::spawn(&spec, 0, tx.clone()) {
+        match NodeProcess::spawn(&spec, 0, Arc::clone(&inbound)) {
             Ok(p) => nodes.push(p),
             Err(e) => {
                 for p in &mut nodes {
@@ -183,7 +182,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
         test,
         nodes,
         specs,
-        tx,
+        inbound,
         dead: vec![false; count],
         totals: (0..count).map(|_| QueueTotals::default()).collect(),
         folder,
@@ -200,7 +199,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
         main_began: None,
         main_cpu_share: None,
     };
-    let ending = state.drive(&rx, &interrupt)?;
+    let ending = state.drive(&interrupt)?;
     state.finish(options, ending)
 }
 
@@ -209,16 +208,15 @@ impl Loop {
         self.start.elapsed().as_nanos() as u64
     }
 
-    fn drive(
-        &mut self,
-        rx: &Receiver<Inbound>,
-        interrupt: &AtomicBool,
-    ) -> Result<Ending, RunnerError> {
+    fn drive(&mut self, interrupt: &AtomicBool) -> Result<Ending, RunnerError> {
         self.test.start(0);
         self.apply_effects()?;
         let mut last_progress = Instant::now();
         let mut last_msg_count = 0;
         let mut last_sample: Option<Instant> = None;
+        // Lines taken from the reader threads at once (at most
+        // INBOUND_LEN_MAX), handled before ticking again.
+        let mut batch = VecDeque::new();
         loop {
             if last_sample.is_none_or(|t| t.elapsed() >= QUEUE_SAMPLE_EVERY) {
                 last_sample = Some(Instant::now());
@@ -264,15 +262,15 @@ impl Loop {
                 .map(|d| d.saturating_sub(self.now()))
                 .unwrap_or(u64::MAX)
                 .min(TICK_WAIT_MAX_NS);
-            let first = match rx.recv_timeout(Duration::from_nanos(wait)) {
-                Ok(inbound) => inbound,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => {
-                    unreachable!("the loop holds a sender for restarts")
-                }
-            };
-            // Take what else is waiting, within reason, before ticking again.
-            for inbound in std::iter::once(first).chain(rx.try_iter().take(INBOUND_BATCH_MAX)) {
+            match self
+                .inbound
+                .take_all(&mut batch, Some(Duration::from_nanos(wait)))
+            {
+                Taken::Items => {}
+                Taken::Timeout => continue,
+                Taken::Closed => unreachable!("the inbound mailbox is closed only at the end"),
+            }
+            while let Some(inbound) = batch.pop_front() {
                 if let Some(outcome) = self.handle_inbound(inbound)? {
                     self.clear_progress();
                     return Ok(outcome);
@@ -497,13 +495,14 @@ impl Loop {
                     let spec = &self.specs[node];
                     // A restart that fails is the workbench's failure, even
                     // when the program is at fault: the run had started.
-                    let p = NodeProcess::spawn(spec, incarnation, self.tx.clone()).map_err(
-                        |(StartError::Exec(source) | StartError::Io(source))| RunnerError::Spawn {
-                            node: spec.id.clone(),
-                            bin: spec.bin.clone(),
-                            source,
-                        },
-                    )?;
+                    let p = NodeProcess::spawn(spec, incarnation, Arc::clone(&self.inbound))
+                        .map_err(|(StartError::Exec(source) | StartError::Io(source))| {
+                            RunnerError::Spawn {
+                                node: spec.id.clone(),
+                                bin: spec.bin.clone(),
+                                source,
+                            }
+                        })?;
                     self.nodes[node] = p;
                     self.dead[node] = false;
                 }
@@ -524,6 +523,8 @@ impl Loop {
 
     fn finish(mut self, options: &RunOptions, ending: Ending) -> Result<RunReport, RunnerError> {
         let duration = self.start.elapsed();
+        // Nothing more is read: reader threads waiting for room end.
+        self.inbound.close();
         for node in 0..self.nodes.len() {
             if !self.dead[node] {
                 self.kill_node(node);
