@@ -7,10 +7,15 @@
 //! * the wall time of the 25-node broadcast run against its --time-limit,
 //!   and the workbench's own CPU time and peak memory during it;
 //! * the Raft lin-kv node's latency at rising request rates with
-//!   `--latency 10`, and the highest rate whose p99 stays under 100 ms.
+//!   `--latency 10`, and the highest rate whose p99 stays under 100 ms;
+//! * at scale (broadcast, 25 nodes at rate 1000 and 100 nodes at rate
+//!   100): the workbench's CPU, share of a core, peak memory, messages
+//!   routed per second and the time a message spends inside it (results.json's
+//!   `workbench` section), against the targets of under 1 ms p99 and under
+//!   25% of a core at 25 nodes and rate 1000.
 //!
 //! `cargo bench -p lightcone --bench process_mode -- lin-kv` runs only the
-//! last (and `-- echo`, `-- broadcast` the others).
+//! lin-kv part (and `-- echo`, `-- broadcast`, `-- scale` the others).
 
 use std::process::{Command, Stdio};
 
@@ -41,9 +46,10 @@ fn run_with_history(args: &[&str]) -> (Value, Vec<f64>) {
         let text = std::fs::read_to_string(dir.path().join("store/latest").join(name)).unwrap();
         serde_json::from_str(&text).unwrap()
     };
-    // Wall-clock figures live in workbench.json, beside results.json.
+    // More wall-clock figures live in workbench.json, beside results.json
+    // (whose own `workbench` section is the process mode's cost).
     let mut results = read("results.json");
-    results["workbench"] = read("workbench.json");
+    results["workbench-json"] = read("workbench.json");
     let history = std::fs::read_to_string(dir.path().join("store/latest/history.jsonl")).unwrap();
     (results, ok_latencies_ms(&history))
 }
@@ -94,6 +100,52 @@ fn main() {
     }
     if wanted("lin-kv") {
         lin_kv_latency();
+    }
+    if wanted("scale") {
+        scale();
+    }
+}
+
+/// Broadcast at scale: what the workbench costs, and how long messages
+/// spend inside it (results.json's `workbench` section).
+fn scale() {
+    for (nodes, rate) in [("25", "1000"), ("100", "100")] {
+        let args = [
+            "-w",
+            "broadcast",
+            "--node-count",
+            nodes,
+            "--time-limit",
+            "20",
+            "--rate",
+            rate,
+            "--latency",
+            "100",
+        ];
+        let r = run(&args);
+        let w = &r["workbench"];
+        let m = &w["message-latency-ms"];
+        let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+        println!("scale: lightcone test {}", args.join(" "));
+        println!(
+            "  workbench CPU {:.2} s, share of a core {:.2} (main phase {:.2}), peak RSS {:.0} MB, {:.0} messages/s routed",
+            f(&w["cpu-s"]),
+            f(&w["cpu-share"]),
+            f(&w["main-cpu-share"]),
+            f(&w["peak-rss-bytes"]) / (1024.0 * 1024.0),
+            f(&w["routed-per-s"]),
+        );
+        println!(
+            "  inside the workbench, ms: p50 {:.3}, p99 {:.3}, max {:.1} ({} messages); p99 by stage: reader queue {:.3}, handling {:.3}, lateness {:.3}, writer queue {:.3}",
+            f(&m["0.5"]),
+            f(&m["0.99"]),
+            f(&m["1"]),
+            m["count"],
+            f(&m["reader-queue"]["0.99"]),
+            f(&m["handling"]["0.99"]),
+            f(&m["lateness"]["0.99"]),
+            f(&m["writer-queue"]["0.99"]),
+        );
     }
 }
 
@@ -163,7 +215,7 @@ fn echo_flood() {
         msgs / secs,
         r["stats"]["ok-count"],
         r["workbench"]["cpu-s"].as_f64().unwrap(),
-        r["workbench"]["peak-rss-mb"].as_f64().unwrap(),
+        r["workbench-json"]["peak-rss-mb"].as_f64().unwrap(),
     );
 }
 
@@ -189,7 +241,7 @@ fn broadcast() {
         "  wall {:.2} s for --time-limit 20 plus the 10 s recovery wait; workbench CPU {:.2} s, peak RSS {:.0} MB",
         r["workbench"]["duration-s"].as_f64().unwrap(),
         r["workbench"]["cpu-s"].as_f64().unwrap(),
-        r["workbench"]["peak-rss-mb"].as_f64().unwrap(),
+        r["workbench-json"]["peak-rss-mb"].as_f64().unwrap(),
     );
     println!(
         "  servers msgs-per-op {:.2}; stable latency ms: median {}, max {}",

@@ -9,6 +9,12 @@
 //! the 25-node broadcast run's workbench peaks at about 95 MB resident
 //! instead of 27 MB, and uses 1.6-2.0 s of CPU instead of 1.3 s over its
 //! 30 s (BENCHMARKS.md has both).
+//!
+//! It is built without transparent huge pages (the `no_thp` feature in the
+//! workspace Cargo.toml): with them, the reader threads' page faults each
+//! zeroed a 2 MiB page, and in the 25-node broadcast run at rate 1000 the
+//! kernel's page zeroing was a third of the workbench's CPU
+//! (NOTES-i20-scale.md).
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -129,6 +129,79 @@ fn python_echo_is_valid() {
     assert!(r.results()["nodes"]["n0"]["init-ok"].get("sdk").is_none());
 }
 
+/// results.json's `workbench` section: the workbench's own cost and the
+/// time messages spent inside it. Consistency only; timing figures belong
+/// in the process_mode bench.
+#[test]
+fn workbench_cost_and_message_latency_are_reported() {
+    if !have_python() {
+        return;
+    }
+    let bin = script("echo.py");
+    let r = run(&[
+        "-w",
+        "echo",
+        "--bin",
+        &bin,
+        "--node-count",
+        "2",
+        "--time-limit",
+        "2",
+        "--rate",
+        "50",
+    ]);
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+    let results = r.results();
+    let w = &results["workbench"];
+    let f = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("a number: {w:#}"));
+    assert!(f(&w["cpu-s"]) > 0.0, "{w:#}");
+    assert!(f(&w["duration-s"]) > 0.0, "{w:#}");
+    assert!(
+        (f(&w["cpu-share"]) - f(&w["cpu-s"]) / f(&w["duration-s"])).abs() < 1e-9,
+        "{w:#}"
+    );
+    assert!(f(&w["main-cpu-share"]) >= 0.0, "{w:#}");
+    assert!(w["peak-rss-bytes"].as_u64().unwrap() > 0, "{w:#}");
+    let latency = &w["message-latency-ms"];
+    let ordered = |q: &Value| {
+        assert!(f(&q["0.5"]) >= 0.0, "{q:#}");
+        assert!(f(&q["0.5"]) <= f(&q["0.95"]), "{q:#}");
+        assert!(f(&q["0.95"]) <= f(&q["0.99"]), "{q:#}");
+        assert!(f(&q["0.99"]) <= f(&q["1"]), "{q:#}");
+    };
+    ordered(latency);
+    for stage in ["reader-queue", "handling", "lateness", "writer-queue"] {
+        ordered(&latency[stage]);
+    }
+    // Every message that reached a node's stdin or, as a reply, its
+    // client: here every message sent (an echo run has no services and
+    // nothing in flight at its end).
+    let count = latency["count"].as_u64().unwrap();
+    assert_eq!(count, results["net"]["all"]["recv-count"].as_u64().unwrap());
+    let written: u64 = ["n0", "n1"]
+        .iter()
+        .map(|n| {
+            results["nodes"][n]["queue"]["dequeued-count"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(latency["writer-queue"]["count"].as_u64().unwrap(), written);
+    assert_eq!(latency["lateness"]["count"].as_u64().unwrap(), written);
+    // Each line the nodes printed (init_ok and echo_ok) went through the
+    // reader queue and the main loop once, and was a reply to a client.
+    let lines = latency["reader-queue"]["count"].as_u64().unwrap();
+    assert_eq!(latency["handling"]["count"].as_u64().unwrap(), lines);
+    assert_eq!(count, written + lines);
+    let ops = results["stats"]["ok-count"].as_u64().unwrap();
+    assert_eq!(lines, ops + 2, "an echo_ok per op and an init_ok per node");
+    let rate = f(&w["routed-per-s"]);
+    assert!(
+        (rate - count as f64 / f(&w["duration-s"])).abs() < 1e-6,
+        "{w:#}"
+    );
+}
+
 #[test]
 fn builtin_broadcast_survives_partitions() {
     let r = run(&[

@@ -6,8 +6,10 @@ use lightcone_proto::Envelope;
 /// Something the core has promised to do at a time.
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
-    /// A node-to-node (or service-to-node) message arrives.
-    Arrive(Envelope),
+    /// A node-to-node (or service-to-node) message arrives; it was due at
+    /// `due_ns`, which may be before the event's time (see
+    /// `Test::receive`).
+    Arrive { msg: Envelope, due_ns: u64 },
     /// A node's request arrives at a service.
     ServiceArrive(Envelope),
     /// A worker's request `msg_id` runs out of time.

@@ -15,7 +15,7 @@
 //! test.start(0);
 //! // The core asks for init to be delivered to node 0.
 //! let effects = test.take_effects();
-//! assert!(matches!(&effects[0], Effect::Deliver { node: 0, msg } if msg.body.kind == "init"));
+//! assert!(matches!(&effects[0], Effect::Deliver { node: 0, msg, .. } if msg.body.kind == "init"));
 //! ```
 
 mod config;
@@ -36,7 +36,8 @@ pub use lightcone_check::Validity;
 pub use nemesis::{ClockSkew, Fault, Grudge, PartitionKind};
 pub use network::{NetSection, NetStats, Traffic, TrafficStats};
 pub use results::{
-    net_summary, Checked, Ending, MalformedLines, NodeFacts, Quantiles, QueueStats, Results,
+    net_summary, Checked, Ending, MalformedLines, MessageLatency, NodeFacts, Quantiles, QueueStats,
+    Results, TimeQuantiles, WorkbenchCost,
 };
 pub use services::{is_service, SERVICE_NAMES};
 pub use test::{

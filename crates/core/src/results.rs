@@ -2,9 +2,11 @@
 //! [`Test::check`]) and results.json as a type ([`Results`]), the same in
 //! process mode and in simulation.
 //!
-//! results.json holds only what follows from the seed and the nodes'
-//! behaviour, so two simulations of one seed write identical bytes;
-//! wall-clock facts go to workbench.json (the runner's).
+//! In simulation results.json holds only what follows from the seed and
+//! the nodes' behaviour, so two simulations of one seed write identical
+//! bytes; wall-clock facts go to workbench.json (the runner's). Process mode
+//! adds one wall-clock section, `workbench` ([`WorkbenchCost`]): what the
+//! workbench itself cost and how long messages spent inside it.
 
 use std::collections::BTreeMap;
 
@@ -123,6 +125,9 @@ pub struct Results {
     /// Why the run stopped early, because of a node.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aborted: Option<String>,
+    /// The workbench's own cost (process mode; absent in simulation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workbench: Option<WorkbenchCost>,
 }
 
 /// How a run ended, as results.json records it.
@@ -174,6 +179,7 @@ impl Results {
             seed: test.config().seed,
             interrupted: *ending == Ending::Interrupted,
             aborted,
+            workbench: None,
         }
     }
 }
@@ -236,6 +242,63 @@ pub struct Quantiles {
     pub p99: f64,
     #[serde(rename = "1")]
     pub max: f64,
+}
+
+/// What the workbench itself cost in a process-mode run, measured by the
+/// runner on the wall clock (its own CPU and memory, not its nodes').
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct WorkbenchCost {
+    /// Wall time of the run.
+    pub duration_s: f64,
+    /// CPU time of the workbench's threads, user and system.
+    pub cpu_s: f64,
+    /// `cpu-s / duration-s`: the share of one core, over the whole run
+    /// (whose end is the mostly idle recovery wait).
+    pub cpu_share: f64,
+    /// The share of one core over the main phase alone (the workload
+    /// running); absent when the run never reached it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub main_cpu_share: Option<f64>,
+    pub peak_rss_bytes: u64,
+    /// Messages routed per second of the run (`message-latency-ms.count`
+    /// over `duration-s`).
+    pub routed_per_s: f64,
+    pub message_latency_ms: MessageLatency,
+}
+
+/// The time a message spends inside the workbench: from when its line is
+/// read off the sender's stdout to when it is written into the
+/// destination's stdin (or, for a reply to a client, handled), less the
+/// network latency it was held for on purpose. Every message delivered to
+/// a node (from a node, a client or a service; those the workbench makes
+/// start when they are made) and every node's reply to a client is
+/// counted; requests to services are not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct MessageLatency {
+    #[serde(flatten)]
+    pub total: TimeQuantiles,
+    /// Stages: from the read off a node's pipe until the main loop takes
+    /// the line (each line a node printed).
+    pub reader_queue: TimeQuantiles,
+    /// The main loop's work on one line: routing it and carrying out what
+    /// follows (each line).
+    pub handling: TimeQuantiles,
+    /// From when a delivery was due to when the main loop queued it for
+    /// the node's stdin (each delivery).
+    pub lateness: TimeQuantiles,
+    /// From that queueing to the write into the node's stdin (each
+    /// delivery written).
+    pub writer_queue: TimeQuantiles,
+}
+
+/// Quantiles of a time in ms, with how many were measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimeQuantiles {
+    pub count: u64,
+    #[serde(flatten)]
+    pub ms: Quantiles,
 }
 
 /// Lines from nodes that were not valid messages.

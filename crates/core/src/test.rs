@@ -29,6 +29,11 @@ pub enum Effect {
     Deliver {
         node: usize,
         msg: Envelope,
+        /// When it was meant to reach the node: when it entered the test
+        /// (read off a node's pipe, or made by a client or service) plus
+        /// the latency it was held for. A driver that delivers later than
+        /// this measures its own lateness.
+        due_ns: u64,
     },
     /// The op at this index of [`Test::history`] was just recorded:
     /// append it to the history file.
@@ -482,7 +487,8 @@ impl Test {
         if self.config.log_net_recv {
             self.log(format!("recv {}", msg.to_line()));
         }
-        self.effects.push(Effect::Deliver { node, msg });
+        let due_ns = self.now;
+        self.effects.push(Effect::Deliver { node, msg, due_ns });
     }
 
     /// A message node `from` wrote. Node-to-node messages travel with
@@ -494,6 +500,12 @@ impl Test {
     /// the client, and the reply goes straight to that client. Such a
     /// message is routed by its ids, as Maelstrom routes it (a client at
     /// either end: no latency, no partition, no loss), and counted.
+    ///
+    /// `now` is when the message was sent, and may be earlier than the
+    /// core's clock: process mode passes the time the line was read off the
+    /// node's pipe, so that the time it waited for the main loop is part of
+    /// its latency, not added to it. A message due before the core's clock
+    /// arrives at the next `tick`.
     pub fn receive(
         &mut self,
         now: u64,
@@ -529,7 +541,8 @@ impl Test {
             if self.config.log_net_send {
                 self.log(format!("send {}", msg.to_line()));
             }
-            self.events.push(now + delay, Event::ServiceArrive(msg));
+            self.events
+                .push((now + delay).max(self.now), Event::ServiceArrive(msg));
             return Ok(());
         }
         if !to_node && !to_client {
@@ -548,9 +561,9 @@ impl Test {
             // moves it.
             if let Some((last, copies)) = delays.split_last() {
                 for delay in copies {
-                    self.events.push(now + delay, Event::Arrive(msg.clone()));
+                    self.schedule_arrival(now + delay, msg.clone());
                 }
-                self.events.push(now + last, Event::Arrive(msg));
+                self.schedule_arrival(now + last, msg);
             }
         } else if to_node {
             // A client's message, sent on by a node: at once, like a client's.
@@ -558,7 +571,7 @@ impl Test {
             if self.config.log_net_send {
                 self.log(format!("send {}", msg.to_line()));
             }
-            self.events.push(now, Event::Arrive(msg));
+            self.schedule_arrival(now, msg);
         } else {
             self.network.send(&mut msg);
             if self.config.log_net_send {
@@ -567,6 +580,13 @@ impl Test {
             self.client_receive(msg);
         }
         Ok(())
+    }
+
+    /// Schedules `msg` to arrive at its node at `due_ns`, or at once when
+    /// that has passed (a message `receive`d as of an earlier time).
+    fn schedule_arrival(&mut self, due_ns: u64, msg: Envelope) {
+        self.events
+            .push(due_ns.max(self.now), Event::Arrive { msg, due_ns });
     }
 
     /// True for any client id this test has handed out, open or closed.
@@ -598,13 +618,13 @@ impl Test {
 
     fn handle_event(&mut self, event: Event) {
         match event {
-            Event::Arrive(msg) => match self.node_index.get(&msg.dest) {
+            Event::Arrive { msg, due_ns } => match self.node_index.get(&msg.dest) {
                 Some(&node) => {
                     if self.network.arrive(&msg) {
                         if self.config.log_net_recv {
                             self.log(format!("recv {}", msg.to_line()));
                         }
-                        self.effects.push(Effect::Deliver { node, msg });
+                        self.effects.push(Effect::Deliver { node, msg, due_ns });
                     }
                 }
                 // A service's reply to a request a node sent as a client.
@@ -621,7 +641,7 @@ impl Test {
                 if self.config.log_net_send {
                     self.log(format!("send {}", reply.to_line()));
                 }
-                self.events.push(self.now + delay, Event::Arrive(reply));
+                self.schedule_arrival(self.now + delay, reply);
             }
             Event::ClientTimeout { worker, msg_id } => {
                 let w = &self.workers[worker];

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use lightcone_core::{Ending, MalformedLines, NodeFacts, Results, Test};
+use lightcone_core::{Ending, MalformedLines, NodeFacts, Results, Test, WorkbenchCost};
 use lightcone_history::{HistoryWriter, Op};
 use serde::Serialize;
 
@@ -28,6 +28,8 @@ pub struct RunFacts {
     pub malformed: MalformedLines,
     pub ending: Ending,
     pub workbench: Workbench,
+    /// Process mode's `workbench` section of results.json.
+    pub cost: Option<WorkbenchCost>,
 }
 
 /// One run's folder, open for writing.
@@ -145,7 +147,8 @@ impl RunFolder {
         let checked = test.check();
         let (problems, beyond_maelstrom) =
             (checked.problems.clone(), checked.beyond_maelstrom.clone());
-        let results = Results::new(test, checked, run.nodes, run.malformed, &run.ending);
+        let mut results = Results::new(test, checked, run.nodes, run.malformed, &run.ending);
+        results.workbench = run.cost;
         self.flush_history()?;
         write_json(&self.path("results.json"), &results)?;
         let mut report = RunReport {

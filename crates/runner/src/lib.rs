@@ -10,6 +10,8 @@
 mod error;
 mod folder;
 mod history_file;
+mod latency;
+mod mailbox;
 mod node;
 mod page;
 mod program;

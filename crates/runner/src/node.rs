@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 use lightcone_proto::{Envelope, LineError};
 
+use crate::latency::WriterLatencies;
+use crate::mailbox::{Mailbox, Taken};
 use crate::reaper;
 
 /// How many of a node's last stderr lines are kept for error messages.
@@ -25,6 +26,9 @@ const STDERR_TAIL_LEN: usize = 20;
 const STDERR_LINE_BYTES_MAX: usize = 64 * 1024;
 /// Bytes of an over-long stdout line kept to show in its report.
 const LONG_LINE_HEAD_BYTES: usize = 256;
+/// Most lines a writer writes before it flushes, even while more are
+/// queued: each line's write is timed at the flush that sends it.
+const UNFLUSHED_LINES_MAX: usize = 256;
 /// How long killing a node waits for each of its pipe threads to end; a
 /// thread still blocked then is left behind (and reported), never waited
 /// for without end.
@@ -36,6 +40,8 @@ pub enum Inbound {
         node: usize,
         incarnation: u32,
         line_number: u64,
+        /// When the line was taken off the node's stdout.
+        read_at: Instant,
         message: Result<Envelope, (LineError, String)>,
         /// The line was not valid UTF-8 and was read with replacement
         /// characters (as a JVM reader does).
@@ -54,13 +60,21 @@ pub enum Inbound {
     Eof { node: usize, incarnation: u32 },
 }
 
+/// A line waiting for a node's stdin.
+pub struct Outbound {
+    pub line: String,
+    pub queued_at: Instant,
+    /// When the core meant it to reach the node.
+    pub due: Instant,
+}
+
 /// The bounded queue of lines waiting to be written to a node's stdin.
 ///
-/// The channel itself is unbounded so that memory follows the real depth,
+/// The mailbox itself is unbounded so that memory follows the real depth,
 /// not the bound; the bound is enforced here by counting what the writer
 /// has taken out.
 pub struct InboundQueue {
-    tx: Option<Sender<(Instant, String)>>,
+    mailbox: Option<Arc<Mailbox<Outbound>>>,
     dequeued: Arc<AtomicU64>,
     /// Bytes of the lines the writer has taken out.
     dequeued_bytes: Arc<AtomicU64>,
@@ -80,13 +94,17 @@ pub struct QueueDrain {
     pub dequeued_count: u64,
     /// Time from enqueue to the write into the pipe, in microseconds.
     pub wait_us: Histogram<u64>,
+    /// The same in the workbench-wide measure, and the time since each
+    /// line was due.
+    pub latencies: WriterLatencies,
 }
 
 impl InboundQueue {
-    /// Queues a line; drops it (counted) when the queue is full, by count
-    /// or by bytes, or the node is gone. Says whether it was queued.
-    pub fn push(&mut self, line: String) -> bool {
-        let Some(tx) = &self.tx else {
+    /// Queues a line that was `due` then; drops it (counted) when the
+    /// queue is full, by count or by bytes, or the node is gone. Says
+    /// whether it was queued.
+    pub fn push(&mut self, line: String, due: Instant) -> bool {
+        let Some(mailbox) = &self.mailbox else {
             self.dropped_count += 1;
             return false;
         };
@@ -95,7 +113,13 @@ impl InboundQueue {
         let bytes = line.len() as u64 + 1;
         if depth as usize >= self.capacity
             || depth_bytes + bytes > self.capacity_bytes
-            || tx.send((Instant::now(), line)).is_err()
+            || mailbox
+                .send(Outbound {
+                    line,
+                    queued_at: Instant::now(),
+                    due,
+                })
+                .is_err()
         {
             self.dropped_count += 1;
             return false;
@@ -116,7 +140,9 @@ impl InboundQueue {
     /// Closes the queue and waits (within a deadline) for the writer to
     /// finish.
     pub fn close(&mut self) -> Option<QueueDrain> {
-        self.tx = None;
+        if let Some(mailbox) = self.mailbox.take() {
+            mailbox.close();
+        }
         self.writer.take().and_then(join_within)
     }
 }
@@ -177,7 +203,7 @@ impl NodeProcess {
     pub fn spawn(
         spec: &Spawn,
         incarnation: u32,
-        inbound: Sender<Inbound>,
+        inbound: Arc<Mailbox<Inbound>>,
     ) -> Result<NodeProcess, StartError> {
         // Opened before the process starts, so that a failure here leaves
         // no process behind. Appended: a restarted node's log continues its
@@ -209,7 +235,7 @@ impl NodeProcess {
             incarnation,
             child,
             queue: InboundQueue {
-                tx: None,
+                mailbox: None,
                 dequeued: Arc::new(AtomicU64::new(0)),
                 dequeued_bytes: Arc::new(AtomicU64::new(0)),
                 capacity: spec.queue_capacity,
@@ -231,13 +257,14 @@ impl NodeProcess {
             killed: false,
         };
 
-        let (tx, rx) = unbounded::<(Instant, String)>();
+        let mailbox = Arc::new(Mailbox::new(usize::MAX));
+        let rx = Arc::clone(&mailbox);
         let dequeued = Arc::clone(&p.queue.dequeued);
         let dequeued_bytes = Arc::clone(&p.queue.dequeued_bytes);
         p.queue.writer = Some(pipe_thread(&spec.id, "stdin", move || {
             write_stdin(stdin, &rx, &dequeued, &dequeued_bytes)
         })?);
-        p.queue.tx = Some(tx);
+        p.queue.mailbox = Some(mailbox);
 
         let node = spec.index;
         let line_bytes_max = spec.line_bytes_max;
@@ -470,11 +497,14 @@ fn pipe_thread<T: Send + 'static>(
         .map_err(StartError::Io)
 }
 
-/// The stdin writer: takes queued lines in order, measures how long each
-/// waited, and flushes whenever the queue runs dry.
+/// The stdin writer: takes all queued lines at once, in order, measures
+/// how long each waited, and flushes at the end of each batch (or every
+/// [`UNFLUSHED_LINES_MAX`] lines). A line counts as written at the flush
+/// that sends it. A writer that stops (the node closed its stdin) closes
+/// its mailbox, so that further lines are dropped and counted.
 fn write_stdin(
     stdin: ChildStdin,
-    queue: &Receiver<(Instant, String)>,
+    queue: &Mailbox<Outbound>,
     dequeued: &AtomicU64,
     dequeued_bytes: &AtomicU64,
 ) -> QueueDrain {
@@ -482,21 +512,57 @@ fn write_stdin(
     let mut drain = QueueDrain {
         dequeued_count: 0,
         wait_us: Histogram::new(3).expect("3 significant figures is valid"),
+        latencies: WriterLatencies::default(),
     };
-    while let Ok((queued_at, line)) = queue.recv() {
-        drain.dequeued_count += 1;
-        dequeued.fetch_add(1, Ordering::Relaxed);
-        dequeued_bytes.fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
-        let waited = queued_at.elapsed().as_micros() as u64;
-        drain.wait_us.saturating_record(waited);
-        if writeln!(out, "{line}").is_err() {
-            break;
+    let mut batch = VecDeque::new();
+    // (queued at, due) of the lines written since the last flush.
+    let mut unflushed: Vec<(Instant, Instant)> = Vec::with_capacity(UNFLUSHED_LINES_MAX);
+    'run: while queue.take_all(&mut batch, None) == Taken::Items {
+        for o in batch.drain(..) {
+            drain.dequeued_count += 1;
+            dequeued.fetch_add(1, Ordering::Relaxed);
+            dequeued_bytes.fetch_add(o.line.len() as u64 + 1, Ordering::Relaxed);
+            let waited = o.queued_at.elapsed().as_micros() as u64;
+            drain.wait_us.saturating_record(waited);
+            if out
+                .write_all(o.line.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .is_err()
+            {
+                break 'run;
+            }
+            unflushed.push((o.queued_at, o.due));
+            if unflushed.len() >= UNFLUSHED_LINES_MAX
+                && flush(&mut out, &mut unflushed, &mut drain.latencies).is_err()
+            {
+                break 'run;
+            }
         }
-        if queue.is_empty() && out.flush().is_err() {
+        if flush(&mut out, &mut unflushed, &mut drain.latencies).is_err() {
             break;
         }
     }
+    queue.close();
     drain
+}
+
+/// Flushes the writer's buffer into the pipe and times the lines it held.
+fn flush(
+    out: &mut BufWriter<ChildStdin>,
+    unflushed: &mut Vec<(Instant, Instant)>,
+    latencies: &mut WriterLatencies,
+) -> io::Result<()> {
+    out.flush()?;
+    let written = Instant::now();
+    for (queued_at, due) in unflushed.drain(..) {
+        latencies
+            .writer_queue
+            .record(written.saturating_duration_since(queued_at));
+        latencies
+            .since_due
+            .record(written.saturating_duration_since(due));
+    }
+    Ok(())
 }
 
 /// The stdout reader: every non-blank line, parsed, to the main loop, then
@@ -507,7 +573,7 @@ fn read_stdout(
     node: usize,
     incarnation: u32,
     line_bytes_max: usize,
-    inbound: &Sender<Inbound>,
+    inbound: &Mailbox<Inbound>,
 ) {
     let mut reader = BufReader::new(stdout);
     let mut buf = Vec::new();
@@ -518,6 +584,7 @@ fn read_stdout(
             Ok(read) => read,
         };
         line_number += 1;
+        let read_at = Instant::now();
         let sent = if let LineRead::TooLong(bytes) = read {
             let head = String::from_utf8_lossy(&buf[..buf.len().min(LONG_LINE_HEAD_BYTES)]);
             inbound.send(Inbound::TooLong {
@@ -539,6 +606,7 @@ fn read_stdout(
                 node,
                 incarnation,
                 line_number,
+                read_at,
                 message,
                 lossy,
             })

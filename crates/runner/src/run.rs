@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, IsTerminal, LineWriter, Write};
 use std::path::{Path, PathBuf};
@@ -6,11 +6,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use lightcone_core::{Effect, Ending, MalformedLines, NodeFacts, Test, TestConfig, NANOS_PER_SEC};
+use lightcone_core::{
+    Effect, Ending, MalformedLines, NodeFacts, Phase, Test, TestConfig, WorkbenchCost,
+    NANOS_PER_SEC,
+};
+use lightcone_proto::is_client_id;
 
 use crate::error::{write_err, RunnerError};
 use crate::folder::{RunFacts, RunFolder, MALFORMED_SAMPLES_MAX};
+use crate::latency::MessageClock;
+use crate::mailbox::{Mailbox, Taken};
 use crate::node::{Inbound, NodeProcess, Spawn, StartError, THREAD_JOIN_WAIT};
 use crate::program::{resolve_program, ProgramError};
 use crate::reaper;
@@ -28,8 +33,6 @@ const MALFORMED_SAMPLES_PER_NODE_MAX: usize = 5;
 const MALFORMED_SHOWN_CHARS_MAX: usize = 200;
 /// The longest the loop waits without ticking the core.
 const TICK_WAIT_MAX_NS: u64 = 250_000_000;
-/// Lines taken from the inbound channel at once before ticking again.
-const INBOUND_BATCH_MAX: usize = 4096;
 /// How long a node whose stdout closed gets to report its exit.
 const EXIT_WAIT: Duration = Duration::from_millis(500);
 /// How often the live progress line is redrawn.
@@ -79,8 +82,9 @@ struct Loop {
     /// The current process of each node (a killed one until its restart).
     nodes: Vec<NodeProcess>,
     specs: Vec<Spawn>,
-    /// Kept for restarts: reader threads of new processes send here.
-    tx: Sender<Inbound>,
+    /// What the reader threads send; kept for restarts, whose reader
+    /// threads send here too.
+    inbound: Arc<Mailbox<Inbound>>,
     /// Killed by the nemesis and not yet restarted.
     dead: Vec<bool>,
     /// Queue measurements of processes already killed.
@@ -101,6 +105,12 @@ struct Loop {
     line_bytes_max: usize,
     start: Instant,
     progress_line: bool,
+    /// The time messages spend inside the workbench.
+    clock: MessageClock,
+    /// Wall time and CPU seconds when the main phase began, then the share
+    /// of a core over it once it ended.
+    main_began: Option<(Instant, f64)>,
+    main_cpu_share: Option<f64>,
 }
 
 /// Runs one test to the end (or to Ctrl-C, when `interrupt` is set).
@@ -118,7 +128,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
     let log_path = folder.path("lightcone.log");
     let log = File::create(&log_path).map_err(write_err(&log_path))?;
 
-    let (tx, rx) = bounded::<Inbound>(INBOUND_LEN_MAX);
+    let inbound = Arc::new(Mailbox::new(INBOUND_LEN_MAX));
     let mut nodes = Vec::new();
     let mut specs = Vec::new();
     for (i, id) in test.nodes().iter().enumerate() {
@@ -136,7 +146,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
             line_bytes_max: options.line_bytes_max,
             log_bytes_max: options.node_log_bytes_max,
         };
-        match NodeProcess::spawn(&spec, 0, tx.clone()) {
+        match NodeProcess::spawn(&spec, 0, Arc::clone(&inbound)) {
             Ok(p) => nodes.push(p),
             Err(e) => {
                 for p in &mut nodes {
@@ -172,7 +182,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
         test,
         nodes,
         specs,
-        tx,
+        inbound,
         dead: vec![false; count],
         totals: (0..count).map(|_| QueueTotals::default()).collect(),
         folder,
@@ -185,8 +195,11 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
         line_bytes_max: options.line_bytes_max,
         start: Instant::now(),
         progress_line: options.progress && io::stderr().is_terminal(),
+        clock: MessageClock::default(),
+        main_began: None,
+        main_cpu_share: None,
     };
-    let ending = state.drive(&rx, &interrupt)?;
+    let ending = state.drive(&interrupt)?;
     state.finish(options, ending)
 }
 
@@ -195,16 +208,15 @@ impl Loop {
         self.start.elapsed().as_nanos() as u64
     }
 
-    fn drive(
-        &mut self,
-        rx: &Receiver<Inbound>,
-        interrupt: &AtomicBool,
-    ) -> Result<Ending, RunnerError> {
+    fn drive(&mut self, interrupt: &AtomicBool) -> Result<Ending, RunnerError> {
         self.test.start(0);
         self.apply_effects()?;
         let mut last_progress = Instant::now();
         let mut last_msg_count = 0;
         let mut last_sample: Option<Instant> = None;
+        // Lines taken from the reader threads at once (at most
+        // INBOUND_LEN_MAX), handled before ticking again.
+        let mut batch = VecDeque::new();
         loop {
             if last_sample.is_none_or(|t| t.elapsed() >= QUEUE_SAMPLE_EVERY) {
                 last_sample = Some(Instant::now());
@@ -219,6 +231,7 @@ impl Loop {
             let now = self.now();
             self.test.tick(now);
             self.apply_effects()?;
+            self.watch_main_phase();
             if let Some(failure) = self.test.failure() {
                 return Ok(Ending::Aborted(failure.to_string()));
             }
@@ -249,19 +262,34 @@ impl Loop {
                 .map(|d| d.saturating_sub(self.now()))
                 .unwrap_or(u64::MAX)
                 .min(TICK_WAIT_MAX_NS);
-            let first = match rx.recv_timeout(Duration::from_nanos(wait)) {
-                Ok(inbound) => inbound,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => {
-                    unreachable!("the loop holds a sender for restarts")
-                }
-            };
-            // Take what else is waiting, within reason, before ticking again.
-            for inbound in std::iter::once(first).chain(rx.try_iter().take(INBOUND_BATCH_MAX)) {
+            match self
+                .inbound
+                .take_all(&mut batch, Some(Duration::from_nanos(wait)))
+            {
+                Taken::Items => {}
+                Taken::Timeout => continue,
+                Taken::Closed => unreachable!("the inbound mailbox is closed only at the end"),
+            }
+            while let Some(inbound) = batch.pop_front() {
                 if let Some(outcome) = self.handle_inbound(inbound)? {
                     self.clear_progress();
                     return Ok(outcome);
                 }
+            }
+        }
+    }
+
+    /// Notes the CPU time when the main phase begins and ends, for its
+    /// share of a core (two `getrusage` calls a run).
+    fn watch_main_phase(&mut self) {
+        let phase = self.test.phase();
+        if self.main_began.is_none() && phase >= Phase::Main {
+            self.main_began = Some((Instant::now(), own_usage().cpu_s));
+        }
+        if let (Some((began, cpu_s)), None) = (self.main_began, self.main_cpu_share) {
+            if phase > Phase::Main {
+                let wall_s = began.elapsed().as_secs_f64().max(1e-9);
+                self.main_cpu_share = Some((own_usage().cpu_s - cpu_s) / wall_s);
             }
         }
     }
@@ -304,27 +332,48 @@ impl Loop {
             Inbound::Line {
                 node,
                 line_number,
+                read_at,
                 message,
                 lossy,
                 ..
             } => {
+                let taken_at = Instant::now();
+                self.clock
+                    .reader_queue
+                    .record(taken_at.saturating_duration_since(read_at));
                 if lossy {
                     self.invalid_utf8(node, line_number)?;
                 }
-                let now = self.now();
+                // Routed as of its read: its wait for this loop is part of
+                // its network latency, not added to it.
+                let sent_ns = read_at.saturating_duration_since(self.start).as_nanos() as u64;
+                let mut to_client = false;
                 let problem = match message {
                     // Serialised again only when the network refuses it.
-                    Ok(msg) => self
-                        .test
-                        .receive(now, node, msg)
-                        .err()
-                        .map(|refused| (refused.why.to_string(), refused.msg.to_line())),
+                    Ok(msg) => {
+                        to_client = is_client_id(&msg.dest);
+                        self.test
+                            .receive(sent_ns, node, msg)
+                            .err()
+                            .map(|refused| (refused.why.to_string(), refused.msg.to_line()))
+                    }
                     Err((e, line)) => Some((e.to_string(), line)),
                 };
                 if let Some((why, line)) = problem {
+                    to_client = false;
                     self.malformed(node, line_number, &why, &line)?;
                 }
                 self.apply_effects()?;
+                let done_at = Instant::now();
+                self.clock
+                    .handling
+                    .record(done_at.saturating_duration_since(taken_at));
+                if to_client {
+                    // A reply to a client ends here: the client is ours.
+                    self.clock
+                        .client_replies
+                        .record(done_at.saturating_duration_since(read_at));
+                }
                 Ok(None)
             }
             Inbound::Eof { node, .. } => {
@@ -401,6 +450,9 @@ impl Loop {
     fn kill_node(&mut self, node: usize) {
         let p = &mut self.nodes[node];
         let drain = p.kill();
+        if let Some(d) = &drain {
+            self.clock.writers.add(&d.latencies);
+        }
         self.totals[node].add(&p.queue, drain);
         self.log_bytes_cut[node] += p.log_bytes_cut.load(std::sync::atomic::Ordering::Relaxed);
         self.stuck_threads[node] += std::mem::take(&mut p.stuck_thread_count);
@@ -408,14 +460,21 @@ impl Loop {
 
     fn apply_effects(&mut self) -> Result<(), RunnerError> {
         let mut recorded = false;
+        let mut now: Option<Instant> = None;
         for effect in self.test.take_effects() {
             match effect {
-                Effect::Deliver { node, msg } => {
+                Effect::Deliver { node, msg, due_ns } => {
                     if self.dead[node] {
                         // Sent to a killed node: lost, as on a real network.
                         self.totals[node].dropped_count += 1;
                     } else {
-                        self.nodes[node].queue.push(msg.to_line());
+                        // One clock read for all the deliveries of a tick.
+                        let now = *now.get_or_insert_with(Instant::now);
+                        let due = self.start + Duration::from_nanos(due_ns);
+                        self.clock
+                            .lateness
+                            .record(now.saturating_duration_since(due));
+                        self.nodes[node].queue.push(msg.to_line(), due);
                     }
                 }
                 Effect::Record(index) => {
@@ -436,13 +495,14 @@ impl Loop {
                     let spec = &self.specs[node];
                     // A restart that fails is the workbench's failure, even
                     // when the program is at fault: the run had started.
-                    let p = NodeProcess::spawn(spec, incarnation, self.tx.clone()).map_err(
-                        |(StartError::Exec(source) | StartError::Io(source))| RunnerError::Spawn {
-                            node: spec.id.clone(),
-                            bin: spec.bin.clone(),
-                            source,
-                        },
-                    )?;
+                    let p = NodeProcess::spawn(spec, incarnation, Arc::clone(&self.inbound))
+                        .map_err(|(StartError::Exec(source) | StartError::Io(source))| {
+                            RunnerError::Spawn {
+                                node: spec.id.clone(),
+                                bin: spec.bin.clone(),
+                                source,
+                            }
+                        })?;
                     self.nodes[node] = p;
                     self.dead[node] = false;
                 }
@@ -463,6 +523,8 @@ impl Loop {
 
     fn finish(mut self, options: &RunOptions, ending: Ending) -> Result<RunReport, RunnerError> {
         let duration = self.start.elapsed();
+        // Nothing more is read: reader threads waiting for room end.
+        self.inbound.close();
         for node in 0..self.nodes.len() {
             if !self.dead[node] {
                 self.kill_node(node);
@@ -517,12 +579,23 @@ impl Loop {
                 .take(MALFORMED_SAMPLES_MAX)
                 .collect(),
         };
+        let duration_s = duration.as_secs_f64().max(1e-9);
+        let message_latency_ms = self.clock.summary();
+        let cost = WorkbenchCost {
+            duration_s,
+            cpu_s: usage.cpu_s,
+            cpu_share: usage.cpu_s / duration_s,
+            main_cpu_share: self.main_cpu_share,
+            peak_rss_bytes: usage.peak_rss_bytes,
+            routed_per_s: message_latency_ms.total.count as f64 / duration_s,
+            message_latency_ms,
+        };
         let workbench = Workbench {
             report_write_s: None,
             mode: "process",
             duration_s: duration.as_secs_f64(),
             cpu_s: usage.cpu_s,
-            peak_rss_mb: usage.peak_rss_mb,
+            peak_rss_mb: usage.peak_rss_bytes as f64 / (1024.0 * 1024.0),
             event_queue_depth_max: self.test.event_queue_depth_max(),
             bin: Some(options.bin.clone()),
             simulation: None,
@@ -532,6 +605,7 @@ impl Loop {
             malformed,
             ending,
             workbench,
+            cost: Some(cost),
         };
         self.folder.finish(&self.test, run, &options.command_line)
     }
@@ -540,7 +614,7 @@ impl Loop {
 /// The workbench's own CPU time and peak memory (not its children's).
 pub(crate) struct Usage {
     pub cpu_s: f64,
-    pub peak_rss_mb: f64,
+    pub peak_rss_bytes: u64,
 }
 
 pub(crate) fn own_usage() -> Usage {
@@ -555,6 +629,6 @@ pub(crate) fn own_usage() -> Usage {
     Usage {
         cpu_s: secs(usage.ru_utime) + secs(usage.ru_stime),
         // ru_maxrss is in kilobytes on Linux.
-        peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,
+        peak_rss_bytes: (usage.ru_maxrss as u64).saturating_mul(1024),
     }
 }

@@ -55,6 +55,7 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
         malformed,
         ending,
         workbench,
+        cost: None,
     };
     folder.finish(&test, run, &options.command_line)
 }
@@ -150,7 +151,7 @@ fn workbench(test: &Test, stats: &SimStats, wall: Duration, writing: Duration) -
         mode: "simulation",
         duration_s: wall_s,
         cpu_s: usage.cpu_s,
-        peak_rss_mb: usage.peak_rss_mb,
+        peak_rss_mb: usage.peak_rss_bytes as f64 / (1024.0 * 1024.0),
         event_queue_depth_max: test.event_queue_depth_max(),
         bin: None,
         simulation: Some(SimulationSpeed {

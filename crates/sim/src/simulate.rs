@@ -203,7 +203,7 @@ impl<'a> Simulation<'a> {
         let busy = !effects.is_empty();
         for effect in effects {
             match effect {
-                Effect::Deliver { node, msg } => self.deliver(node, msg),
+                Effect::Deliver { node, msg, .. } => self.deliver(node, msg),
                 Effect::Record(index) => on_record(&self.test.history().ops[index]),
                 Effect::Log(line) => {
                     if self.stats.log.len() < LOG_LINES_MAX {

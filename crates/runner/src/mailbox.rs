@@ -1,0 +1,179 @@
+//! A queue between threads whose taker sleeps at once when it is empty and
+//! takes everything waiting under one lock.
+//!
+//! crossbeam-channel's blocking receive spins and then calls
+//! `sched_yield` several times before it sleeps. With dozens of pipe
+//! threads on two cores each of those yields is a context switch: in the
+//! 25-node broadcast run at rate 1000 they were about a sixth of the
+//! workbench's CPU samples (`perf`, NOTES-i20-scale.md). Here a sender
+//! wakes the taker only when it is asleep, and the taker moves the whole
+//! queue out at once, so a burst of lines costs one wake-up.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub(crate) struct Mailbox<T> {
+    state: Mutex<State<T>>,
+    /// The taker waits here for items.
+    ready: Condvar,
+    /// Senders wait here for room.
+    room: Condvar,
+    /// Past this many items, `send` waits.
+    len_max: usize,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    closed: bool,
+    taker_asleep: bool,
+}
+
+/// What [`Mailbox::take_all`] found.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Taken {
+    /// Items were moved out.
+    Items,
+    /// None came before the timeout.
+    Timeout,
+    /// Closed, and nothing is left.
+    Closed,
+}
+
+impl<T> Mailbox<T> {
+    pub fn new(len_max: usize) -> Mailbox<T> {
+        assert!(len_max > 0, "a mailbox holds at least one item");
+        Mailbox {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                closed: false,
+                taker_asleep: false,
+            }),
+            ready: Condvar::new(),
+            room: Condvar::new(),
+            len_max,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A thread that panicked holding the lock left a consistent queue
+        // (every change is one push or one swap).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `item`, waiting while the mailbox is full; gives it back
+    /// when the mailbox is closed.
+    pub fn send(&self, item: T) -> Result<(), T> {
+        let mut s = self.lock();
+        while s.items.len() >= self.len_max && !s.closed {
+            s = self.room.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        if s.closed {
+            return Err(item);
+        }
+        s.items.push_back(item);
+        let wake = std::mem::take(&mut s.taker_asleep);
+        drop(s);
+        if wake {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Moves everything queued into `into` (which must be empty), first
+    /// waiting up to `timeout` (`None`: without end) for something.
+    pub fn take_all(&self, into: &mut VecDeque<T>, timeout: Option<Duration>) -> Taken {
+        assert!(into.is_empty(), "take_all appends to an empty queue");
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut s = self.lock();
+        while s.items.is_empty() {
+            if s.closed {
+                return Taken::Closed;
+            }
+            s.taker_asleep = true;
+            s = match deadline {
+                None => self.ready.wait(s).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        s.taker_asleep = false;
+                        return Taken::Timeout;
+                    }
+                    let (s, _) = self
+                        .ready
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(|e| e.into_inner());
+                    s
+                }
+            };
+        }
+        s.taker_asleep = false;
+        let was_full = s.items.len() >= self.len_max;
+        std::mem::swap(&mut s.items, into);
+        drop(s);
+        if was_full {
+            self.room.notify_all();
+        }
+        Taken::Items
+    }
+
+    /// From now on `send` fails; `take_all` still hands out what is left.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+        self.room.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn items_come_out_in_order_in_one_take() {
+        let m = Mailbox::new(10);
+        for i in 0..5 {
+            m.send(i).unwrap();
+        }
+        let mut got = VecDeque::new();
+        assert_eq!(m.take_all(&mut got, None), Taken::Items);
+        assert_eq!(got, [0, 1, 2, 3, 4]);
+        got.clear();
+        assert_eq!(
+            m.take_all(&mut got, Some(Duration::from_millis(1))),
+            Taken::Timeout
+        );
+    }
+
+    #[test]
+    fn a_full_mailbox_holds_its_sender_until_the_taker_takes() {
+        let m = Arc::new(Mailbox::new(2));
+        let sender = {
+            let m = Arc::clone(&m);
+            std::thread::spawn(move || (0..6).all(|i| m.send(i).is_ok()))
+        };
+        let mut all = Vec::new();
+        let mut got = VecDeque::new();
+        while all.len() < 6 {
+            assert_eq!(m.take_all(&mut got, None), Taken::Items);
+            assert!(got.len() <= 2);
+            all.extend(got.drain(..));
+        }
+        assert!(sender.join().unwrap());
+        assert_eq!(all, [0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_closed_mailbox_refuses_sends_and_hands_out_the_rest() {
+        let m = Mailbox::new(4);
+        m.send(1).unwrap();
+        m.close();
+        assert_eq!(m.send(2), Err(2));
+        let mut got = VecDeque::new();
+        assert_eq!(m.take_all(&mut got, None), Taken::Items);
+        assert_eq!(got, [1]);
+        got.clear();
+        assert_eq!(m.take_all(&mut got, None), Taken::Closed);
+    }
+}
