@@ -21,6 +21,13 @@
 //! element, which matters for broadcast: 100k reads of a set that grows to
 //! tens of thousands of elements.
 //!
+//! A read's elements are a JSON array (Maelstrom's and Jepsen's histories)
+//! or the compact form the workbench records for reads of integers
+//! ([`IntMultiset`]: sorted ranges plus extra copies). When every read is
+//! compact, the scan works on the ranges and never visits the elements a
+//! read holds one by one (set_full/ranges.rs); the result is the same, field for
+//! field (tests/set_full_compact.rs).
+//!
 //! **Beyond Maelstrom.** Two rules make this checker stricter, on purpose,
 //! than the `set-full` of Jepsen 0.3.7, the version Maelstrom pins
 //! (jepsen/src/jepsen/checker.clj). A history that breaks only these rules
@@ -341,12 +348,13 @@ enum Outcome {
 }
 
 /// Checks a set history: `add_f` ops add their value, `read_f` ops complete
-/// `ok` with a JSON array of the elements present. Invalid if any known
+/// `ok` with the elements present, a JSON array or its compact form
+/// ([`IntMultiset`]). Invalid if any known
 /// element was lost, any read held an element twice, or any final read
 /// lacks an element known before it began (the last two beyond Maelstrom:
 /// see the module docs); unknown if no element could be judged stable or
 /// lost (even when none was attempted, as in Jepsen), or if some read
-/// returned something other than an array.
+/// returned something other than either.
 pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult<Details> {
     check_scanning(history, add_f, read_f, Scan::Ranges)
 }
