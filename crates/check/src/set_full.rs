@@ -21,6 +21,13 @@
 //! element, which matters for broadcast: 100k reads of a set that grows to
 //! tens of thousands of elements.
 //!
+//! A read's elements are a JSON array (Maelstrom's and Jepsen's histories)
+//! or the compact form the workbench records for reads of integers
+//! ([`IntMultiset`]: sorted ranges plus extra copies). When every read is
+//! compact, the scan works on the ranges and never visits the elements a
+//! read holds one by one (set_full/ranges.rs); the result is the same, field for
+//! field (tests/set_full_compact.rs).
+//!
 //! **Beyond Maelstrom.** Two rules make this checker stricter, on purpose,
 //! than the `set-full` of Jepsen 0.3.7, the version Maelstrom pins
 //! (jepsen/src/jepsen/checker.clj). A history that breaks only these rules
@@ -52,12 +59,14 @@
 
 use std::collections::BTreeMap;
 
-use lightcone_history::{History, Op, OpType, Process};
+use lightcone_history::{History, IntMultiset, Op, OpType, Process};
 use lightcone_proto::NANOS_PER_MS;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::{list_some, plural, CheckResult, Validity};
+
+mod ranges;
 
 /// How many elements each list in the details holds; counts cover all.
 const ELEMENTS_SHOWN_MAX: usize = 32;
@@ -116,7 +125,9 @@ impl ElementKey {
 #[derive(Debug)]
 struct Element<'h> {
     key: ElementKey,
-    value: &'h Value,
+    /// Its value in the history, for an element that is not an integer
+    /// (an integer's value is its key).
+    text_value: Option<&'h Value>,
     /// The first invocation of an add of it; `None` if it was only read.
     add_invoked: Option<Instant>,
     /// Some add of it did not definitely fail (ok, info or never completed).
@@ -134,10 +145,10 @@ struct Element<'h> {
 }
 
 impl<'h> Element<'h> {
-    fn new(key: ElementKey, value: &'h Value) -> Element<'h> {
+    fn new(key: ElementKey, text_value: Option<&'h Value>) -> Element<'h> {
         Element {
             key,
-            value,
+            text_value,
             add_invoked: None,
             add_maybe_happened: false,
             known: None,
@@ -145,6 +156,41 @@ impl<'h> Element<'h> {
             run_start: 0,
             copies: 0,
             copies_max: 0,
+        }
+    }
+
+    /// The element as the history holds it. An integer is rebuilt from its
+    /// key: `Value::from(i64)` is the value every integer JSON number that
+    /// fits `i64` reads as.
+    fn value(&self) -> Value {
+        match (&self.key, self.text_value) {
+            (ElementKey::Int(i), _) => Value::from(*i),
+            (ElementKey::Text(_), Some(value)) => value.clone(),
+            (ElementKey::Text(text), None) => unreachable!("element {text} has its value"),
+        }
+    }
+
+    /// Counts `copies` more of it in the read of rank `rank`, which
+    /// completed at `completion`; reads come in rank order.
+    fn observe(&mut self, rank: usize, completion: Instant, copies: u32) {
+        if self.last_present == Some(rank) {
+            self.copies = self.copies.saturating_add(copies);
+            self.copies_max = self.copies_max.max(self.copies);
+            return;
+        }
+        self.copies = copies;
+        if copies > 1 {
+            self.copies_max = self.copies_max.max(copies);
+        }
+        if self.last_present.is_none_or(|p| p + 1 != rank) {
+            self.run_start = rank;
+        }
+        self.last_present = Some(rank);
+        // A read that finished before any add of the element began
+        // cannot have seen that add; Jepsen ignores such reads too.
+        let after_add = self.add_invoked.is_some_and(|a| completion > a);
+        if after_add && self.known.is_none_or(|k| completion < k) {
+            self.known = Some(completion);
         }
     }
 
@@ -178,31 +224,35 @@ impl<'h> ElementTable<'h> {
 
     /// The element's position in `elements`, inserting it if it is new.
     fn position(&mut self, value: &'h Value) -> usize {
-        match value.as_u64().filter(|&i| i < SMALL_ELEMENT_MAX) {
-            Some(small) => {
-                let small = small as usize;
-                if small >= self.small.len() {
-                    self.small.resize(small + 1, 0);
-                }
-                if self.small[small] == 0 {
-                    self.elements
-                        .push(Element::new(ElementKey::of(value), value));
-                    self.small[small] =
-                        u32::try_from(self.elements.len()).expect("at most 2^20 small elements");
-                }
-                self.small[small] as usize - 1
-            }
-            None => {
-                let elements = &mut self.elements;
-                *self
-                    .other
-                    .entry(ElementKey::of(value))
-                    .or_insert_with_key(|key| {
-                        elements.push(Element::new(key.clone(), value));
-                        elements.len() - 1
-                    })
-            }
+        match value.as_i64() {
+            Some(i) => self.position_of_int(i),
+            None => self.position_of_key(ElementKey::of(value), Some(value)),
         }
+    }
+
+    /// [`ElementTable::position`] of an integer element.
+    fn position_of_int(&mut self, i: i64) -> usize {
+        let Some(small) = u64::try_from(i).ok().filter(|&i| i < SMALL_ELEMENT_MAX) else {
+            return self.position_of_key(ElementKey::Int(i), None);
+        };
+        let small = small as usize;
+        if small >= self.small.len() {
+            self.small.resize(small + 1, 0);
+        }
+        if self.small[small] == 0 {
+            self.elements.push(Element::new(ElementKey::Int(i), None));
+            self.small[small] =
+                u32::try_from(self.elements.len()).expect("at most 2^20 small elements");
+        }
+        self.small[small] as usize - 1
+    }
+
+    fn position_of_key(&mut self, key: ElementKey, text_value: Option<&'h Value>) -> usize {
+        let elements = &mut self.elements;
+        *self.other.entry(key).or_insert_with_key(|key| {
+            elements.push(Element::new(key.clone(), text_value));
+            elements.len() - 1
+        })
     }
 
     /// All elements, ordered by key.
@@ -217,7 +267,56 @@ impl<'h> ElementTable<'h> {
 struct Read<'h> {
     invoke: Instant,
     completion: Instant,
-    elements: &'h [Value],
+    elements: ReadElements<'h>,
+}
+
+/// What a read returned: a plain array (Maelstrom's and Jepsen's
+/// histories, and any read holding something other than integers), or
+/// the compact form the workbench records ([`IntMultiset`]), which is
+/// walked range by range and never expanded into values.
+#[derive(Debug)]
+enum ReadElements<'h> {
+    List(&'h [Value]),
+    Ints(IntMultiset),
+}
+
+impl<'h> ReadElements<'h> {
+    fn of(value: &'h Value) -> Option<ReadElements<'h>> {
+        match value.as_array() {
+            Some(list) => Some(ReadElements::List(list)),
+            None => IntMultiset::from_value(value).map(ReadElements::Ints),
+        }
+    }
+
+    /// Calls `f` with the position in `table` of each distinct element and
+    /// its copies, or of each occurrence with 1 for a plain array.
+    fn for_each(
+        &self,
+        table: &mut ElementTable<'h>,
+        mut f: impl FnMut(&mut ElementTable<'h>, usize, u32),
+    ) {
+        match self {
+            ReadElements::List(list) => {
+                for value in *list {
+                    let i = table.position(value);
+                    f(table, i, 1);
+                }
+            }
+            ReadElements::Ints(set) => {
+                let mut extra = set.extra_copies().iter().peekable();
+                for &(lo, hi) in set.ranges() {
+                    for e in lo..=hi {
+                        let copies = match extra.next_if(|&&(x, _)| x == e) {
+                            Some(&(_, n)) => u32::try_from(n.saturating_add(1)).unwrap_or(u32::MAX),
+                            None => 1,
+                        };
+                        let i = table.position_of_int(e);
+                        f(table, i, copies);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A final read (one per client, made after the cluster healed) and the
@@ -232,7 +331,7 @@ struct FinalRead<'h> {
     /// How many elements were known before it began.
     required_count: usize,
     /// The elements known before it began that it lacks, ordered by key.
-    missing: Vec<&'h Value>,
+    missing: Vec<Value>,
 }
 
 /// Where an element ended up.
@@ -249,13 +348,33 @@ enum Outcome {
 }
 
 /// Checks a set history: `add_f` ops add their value, `read_f` ops complete
-/// `ok` with a JSON array of the elements present. Invalid if any known
+/// `ok` with the elements present, a JSON array or its compact form
+/// ([`IntMultiset`]). Invalid if any known
 /// element was lost, any read held an element twice, or any final read
 /// lacks an element known before it began (the last two beyond Maelstrom:
 /// see the module docs); unknown if no element could be judged stable or
 /// lost (even when none was attempted, as in Jepsen), or if some read
-/// returned something other than an array.
+/// returned something other than either.
 pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult<Details> {
+    check_scanning(history, add_f, read_f, Scan::Ranges)
+}
+
+/// How to scan the reads: range by range when every read is compact, or
+/// element by element always (what the range scan is tested against).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    Ranges,
+    /// Element by element always; the tests compare the two.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Elements,
+}
+
+fn check_scanning(
+    history: &History,
+    add_f: &str,
+    read_f: &str,
+    scan: Scan,
+) -> CheckResult<Details> {
     let ops = &history.ops;
     let at = |pos: usize| -> Instant { (ops[pos].time, pos) };
     let mut table = ElementTable::default();
@@ -281,11 +400,11 @@ pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult<Detail
             let Some(d) = done.filter(|&d| ops[d].kind == OpType::Ok) else {
                 continue;
             };
-            match ops[d].value.as_array() {
-                Some(list) => reads.push(Read {
+            match ReadElements::of(&ops[d].value) {
+                Some(elements) => reads.push(Read {
                     invoke: at(inv),
                     completion: at(d),
-                    elements: list,
+                    elements,
                 }),
                 None => malformed.push(d),
             }
@@ -293,7 +412,10 @@ pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult<Detail
     }
 
     reads.sort_by_key(|r| r.invoke);
-    scan_reads(&reads, &mut table);
+    match ranges::all_compact(&reads).filter(|_| scan == Scan::Ranges) {
+        Some(sets) => ranges::scan(&reads, &sets, &mut table),
+        None => scan_reads(&reads, &mut table),
+    }
     let finals = check_final_reads(ops, &reads, &mut table);
     let elements = table.into_sorted();
     let classified: Vec<(&Element, Outcome)> = elements
@@ -314,31 +436,16 @@ pub fn check(history: &History, add_f: &str, read_f: &str) -> CheckResult<Detail
 /// earliest read completion that proves it was added.
 fn scan_reads<'h>(reads: &[Read<'h>], table: &mut ElementTable<'h>) {
     for (rank, read) in reads.iter().enumerate() {
-        for value in read.elements {
-            let el = table.get_or_insert(value);
-            if el.last_present == Some(rank) {
-                el.copies += 1;
-                el.copies_max = el.copies_max.max(el.copies);
-                continue;
-            }
-            el.copies = 1;
-            if el.last_present.is_none_or(|p| p + 1 != rank) {
-                el.run_start = rank;
-            }
-            el.last_present = Some(rank);
-            // A read that finished before any add of the element began
-            // cannot have seen that add; Jepsen ignores such reads too.
-            let after_add = el.add_invoked.is_some_and(|a| read.completion > a);
-            if after_add && el.known.is_none_or(|k| read.completion < k) {
-                el.known = Some(read.completion);
-            }
-        }
+        read.elements.for_each(table, |table, i, copies| {
+            table.elements[i].observe(rank, read.completion, copies);
+        });
     }
 }
 
 /// Checks each final read against the elements known before it began (see
 /// the module docs), in invocation order. The table already holds every
-/// element of every read, so looking them up inserts nothing.
+/// element of every plain read, so looking them up inserts nothing; a
+/// compact read is asked about each element of the table instead.
 fn check_final_reads<'h>(
     ops: &'h [Op],
     reads: &[Read<'h>],
@@ -353,8 +460,19 @@ fn check_final_reads<'h>(
         if !(invoke.is_final || done.is_final) {
             continue;
         }
-        for value in read.elements {
-            held[table.position(value)] = rank + 1;
+        match &read.elements {
+            ReadElements::List(list) => {
+                for value in *list {
+                    held[table.position(value)] = rank + 1;
+                }
+            }
+            ReadElements::Ints(set) => {
+                for (i, el) in table.elements.iter().enumerate() {
+                    if matches!(el.key, ElementKey::Int(e) if set.contains(e)) {
+                        held[i] = rank + 1;
+                    }
+                }
+            }
         }
         let mut required_count = 0;
         let mut missing: Vec<usize> = Vec::new();
@@ -372,7 +490,7 @@ fn check_final_reads<'h>(
             process: invoke.process,
             index: done.index,
             required_count,
-            missing: missing.iter().map(|&i| table.elements[i].value).collect(),
+            missing: missing.iter().map(|&i| table.elements[i].value()).collect(),
         });
     }
     finals
@@ -536,7 +654,7 @@ fn details(
     let values = |list: &[(&Element, Outcome)]| -> Vec<Value> {
         list.iter()
             .take(ELEMENTS_SHOWN_MAX)
-            .map(|(el, _)| el.value.clone())
+            .map(|(el, _)| el.value())
             .collect()
     };
     Details {
@@ -563,12 +681,7 @@ fn details(
                 index: f.index,
                 required_count: f.required_count,
                 missing_count: f.missing.len(),
-                missing: f
-                    .missing
-                    .iter()
-                    .take(ELEMENTS_SHOWN_MAX)
-                    .map(|v| (*v).clone())
-                    .collect(),
+                missing: f.missing.iter().take(ELEMENTS_SHOWN_MAX).cloned().collect(),
             })
             .collect(),
     }
@@ -724,13 +837,24 @@ fn worst_stale(ops: &[Op], reads: &[Read], stale: &[(&Element, Outcome)]) -> Vec
         .iter()
         .take(WORST_STALE_MAX)
         .map(|(el, r, latency_ms)| WorstStale {
-            element: el.value.clone(),
+            element: el.value(),
             outcome: "stable",
             stable_latency: *latency_ms,
-            known: el.known.map(|k| ops[k.1].clone()),
+            known: el.known.map(|k| with_plain_value(&ops[k.1])),
             last_absent: ops[reads[*r].invoke.1].clone(),
         })
         .collect()
+}
+
+/// The op with a compact read's value as the plain array it stands for
+/// (ascending: the order the node listed the elements in is not recorded),
+/// so that results.json shows a read the way Maelstrom shows one.
+fn with_plain_value(op: &Op) -> Op {
+    let mut op = op.clone();
+    if let Some(elements) = IntMultiset::expand(&op.value) {
+        op.value = elements;
+    }
+    op
 }
 
 /// Jepsen's `frequency-distribution`: the element at floor(n * q) of the
@@ -1698,6 +1822,29 @@ mod tests {
         // passes.
         assert!(lacking_count > 20, "{lacking_count}");
         assert!(stricter_count > 5, "{stricter_count}");
+    }
+
+    #[test]
+    fn the_range_scan_agrees_with_the_element_scan_on_random_compact_histories() {
+        let mut rng = SplitMix64(11);
+        let mut invalid = 0;
+        for _ in 0..2000 {
+            let mut h = random_history(&mut rng);
+            for op in &mut h.ops {
+                if op.f == "read" && op.kind == OpType::Ok {
+                    op.value = IntMultiset::compact(op.value.take());
+                }
+            }
+            let by_ranges = check_scanning(&h, "add", "read", Scan::Ranges);
+            let by_elements = check_scanning(&h, "add", "read", Scan::Elements);
+            assert_eq!(
+                crate::testing::to_json(&by_ranges.section()),
+                crate::testing::to_json(&by_elements.section())
+            );
+            assert_eq!(by_ranges.problems, by_elements.problems);
+            invalid += usize::from(by_ranges.valid == Validity::Invalid);
+        }
+        assert!(invalid > 100, "{invalid} invalid");
     }
 
     #[test]

@@ -23,11 +23,13 @@
 
 pub mod build;
 pub mod formats;
+mod int_multiset;
 mod jsonl;
 pub mod message_log;
 mod op;
 mod value;
 
 pub use formats::{Format, FormatError};
+pub use int_multiset::{IntMultiset, ELEMENT_COUNT_MAX, EXTRA_COPIES_KEY, RANGES_KEY};
 pub use jsonl::{HistoryWriter, ReadError};
 pub use op::{History, Op, OpType, Process};

@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use lightcone_history::IntMultiset;
 use serde_json::Value;
 
 use super::independent::Independent;
@@ -366,10 +367,10 @@ impl Model for Set {
             },
             "read" => match &op.output {
                 None => Some(state.clone()),
-                Some(Value::Array(read)) => {
-                    (sorted(read.clone(), true) == *elements).then(|| state.clone())
+                Some(read) => {
+                    let read = read_elements(read)?;
+                    (sorted(read, true) == *elements).then(|| state.clone())
                 }
-                Some(_) => None,
             },
             _ => None,
         }
@@ -379,7 +380,9 @@ impl Model for Set {
         match &*op.f {
             "add" => Ok(()),
             "read" => match &op.output {
-                Some(v) if !v.is_array() => Err(format!("a set read returns an array, not {v}")),
+                Some(v) if read_elements(v).is_none() => {
+                    Err(format!("a set read returns an array, not {v}"))
+                }
                 _ => Ok(()),
             },
             _ => Err(unknown_f(op, &["add", "read"])),
@@ -397,15 +400,27 @@ impl Model for Set {
     /// Adds only grow the set: a read can become legal only from a subset
     /// of what it returned.
     fn may_become_legal(&self, state: &Value, op: &ModelOp) -> bool {
-        match (&*op.f, &op.output, state) {
-            ("read", Some(Value::Array(read)), Value::Array(elements)) => {
-                let read = sorted(read.clone(), true);
+        match (&*op.f, op.output.as_ref().and_then(read_elements), state) {
+            ("read", Some(read), Value::Array(elements)) => {
+                let read = sorted(read, true);
                 elements
                     .iter()
                     .all(|e| read.binary_search_by(|r| by_text(r, e)).is_ok())
             }
             _ => true,
         }
+    }
+}
+
+/// A set read's elements: a plain array, or the compact form broadcast and
+/// g-set histories record (`IntMultiset`), expanded.
+fn read_elements(read: &Value) -> Option<Vec<Value>> {
+    match read {
+        Value::Array(read) => Some(read.clone()),
+        other => IntMultiset::expand(other).map(|v| match v {
+            Value::Array(elements) => elements,
+            _ => unreachable!("expand gives an array"),
+        }),
     }
 }
 

@@ -601,6 +601,10 @@ fn other_models_through_check() {
     assert_eq!(run("set", set(json!([1]))).valid, Validity::Valid);
     assert_eq!(run("set", set(json!([2, 1]))).valid, Validity::Valid);
     assert_eq!(run("set", set(json!([2]))).valid, Validity::Invalid);
+    // The compact form broadcast and g-set histories record reads the same.
+    let compact = |read: Value| set(lightcone_history::IntMultiset::compact(read));
+    assert_eq!(run("set", compact(json!([2, 1]))).valid, Validity::Valid);
+    assert_eq!(run("set", compact(json!([2]))).valid, Validity::Invalid);
 
     // FIFO: two sequential enqueues must dequeue in order.
     let fifo = |first: i64| {

@@ -23,7 +23,9 @@ pub trait Adds: Send {
     fn next_added(&mut self, rng: &mut Rng) -> Value;
 
     /// The value a `read_ok` carries, moved out of it, or what is wrong
-    /// with it.
+    /// with it. Broadcast and g-set record a read of integers in its
+    /// compact form (`IntMultiset`), as the reply completes, so that the
+    /// run never holds every read's elements as JSON values.
     fn read_value(&self, reply: &mut Body) -> Result<Value, String>;
 
     /// A request to send to `node` once before the test starts, or none.

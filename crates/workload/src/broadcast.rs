@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use lightcone_check::CheckResult;
-use lightcone_history::History;
+use lightcone_history::{History, IntMultiset};
 use lightcone_proto::{Body, Value};
 use lightcone_rng::Rng;
 
@@ -40,7 +40,7 @@ impl Adds for Broadcast {
 
     fn read_value(&self, reply: &mut Body) -> Result<Value, String> {
         match reply.fields.remove("messages") {
-            Some(messages @ Value::Array(_)) => Ok(messages),
+            Some(messages @ Value::Array(_)) => Ok(IntMultiset::compact(messages)),
             _ => Err("read_ok needs a `messages` array".to_string()),
         }
     }

@@ -1,5 +1,5 @@
 use lightcone_check::CheckResult;
-use lightcone_history::History;
+use lightcone_history::{History, IntMultiset};
 use lightcone_proto::{Body, Value};
 use lightcone_rng::Rng;
 
@@ -28,7 +28,7 @@ impl Adds for GSet {
 
     fn read_value(&self, reply: &mut Body) -> Result<Value, String> {
         match reply.fields.remove("value") {
-            Some(elements @ Value::Array(_)) => Ok(elements),
+            Some(elements @ Value::Array(_)) => Ok(IntMultiset::compact(elements)),
             _ => {
                 Err("read_ok needs a `value` array (g-set's key is `value`, not `elements`)".into())
             }

@@ -5,13 +5,15 @@
 //! skipped on reading, and an `ok` read of nil (or of `[k nil]`) reads back
 //! as an `info` "nil-read", because that is what nil means in Knossos EDN.
 //! JSON strings are written as EDN strings (never keywords), so they read
-//! back as the same strings.
+//! back as the same strings. A set read in its compact form
+//! ([`IntMultiset`]) is written as the vector of its elements, ascending,
+//! which reads back as a plain array.
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::{History, Op, Process};
+use crate::{History, IntMultiset, Op, Process};
 
 /// One EDN op map per line, with `:index` and `:time`.
 pub fn to_edn(history: &History) -> String {
@@ -32,7 +34,12 @@ fn write_op(out: &mut String, op: &Op) {
     write!(out, ", :type :{}, :f ", op.kind.as_str()).expect("String writes");
     write_name(out, &op.f);
     out.push_str(", :value ");
-    write_value(out, &op.value);
+    // Jepsen knows reads as vectors: a compact set read is written out
+    // element by element (IntMultiset's docs).
+    match IntMultiset::expand(&op.value) {
+        Some(elements) => write_value(out, &elements),
+        None => write_value(out, &op.value),
+    }
     if let Some(error) = &op.error {
         out.push_str(", :error ");
         write_value(out, error);
@@ -144,6 +151,17 @@ mod tests {
             "{:index 0, :time 7, :process 3, :type :invoke, :f :cas, :value [1 2]}\n\
              {:index 1, :time 9, :process 3, :type :info, :f :cas, :value [1 2], :error \"timed-out\", :node \"n1\"}\n\
              {:index 2, :time 0, :process :nemesis, :type :info, :f \"start partition\", :value nil}\n"
+        );
+    }
+
+    #[test]
+    fn compact_set_reads_are_written_as_vectors() {
+        let mut h = History::default();
+        let read = IntMultiset::compact(json!([4, 2, 3, 2, 9]));
+        h.push(Op::new(Process::Client(0), OpType::Ok, "read", read));
+        assert_eq!(
+            to_edn(&h),
+            "{:index 0, :time 0, :process 0, :type :ok, :f :read, :value [2 2 3 4 9]}\n"
         );
     }
 
