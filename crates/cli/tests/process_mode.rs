@@ -106,6 +106,33 @@ fn builtin_echo_is_valid() {
         .exists());
 }
 
+/// The regression of issue 20: the spawn exec'd nodes without the
+/// environment it set, so they ran on memory, with no seed and no token.
+#[test]
+fn builtin_lin_kv_nodes_keep_their_state_in_their_storage_folder() {
+    let r = run(&[
+        "-w",
+        "lin-kv",
+        "--node-count",
+        "3",
+        "--time-limit",
+        "3",
+        "--rate",
+        "20",
+    ]);
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+    for node in ["n0", "n1", "n2"] {
+        let wal = r
+            .dir
+            .path()
+            .join("store/lin-kv/latest/node-storage")
+            .join(node)
+            .join("wal");
+        let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert!(len > 8, "{} holds {len} bytes", wal.display());
+    }
+}
+
 #[test]
 fn python_echo_is_valid() {
     if !have_python() {

@@ -50,6 +50,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The write-ahead log of [`crate::FileStorage`] failed or is damaged;
+    /// the message names the file, the offset and the fix.
+    #[error(transparent)]
+    Wal(#[from] lightcone_wal::Error),
     /// A file of [`crate::FileStorage`] does not parse.
     #[error("raft storage file {} is corrupt: {detail}; remove the directory to start the node afresh", path.display())]
     Corrupt { path: PathBuf, detail: String },

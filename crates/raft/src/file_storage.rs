@@ -1,41 +1,57 @@
 //! A [`Storage`] on disk, for nodes that run as processes: a restarted node
 //! recovers its term, vote, log and snapshot. This is the crate's only I/O.
 //!
-//! Layout of the directory:
+//! The directory holds one write-ahead log, `wal` (the record format,
+//! checksums and crash rules are `lightcone-wal`'s). Each record is what
+//! one call made durable, as a sequence of operations:
 //!
-//! - `hard_state`: term, vote and commit, replaced atomically (write a
-//!   temporary file, fsync it, rename it over the old one, fsync the
-//!   directory), so a crash leaves either the old or the new state.
-//! - `snapshot`: the snapshot's index, term and data, replaced the same way.
-//! - `log`: the entries after the snapshot as an append-only sequence of
-//!   checksummed records, fsynced after every append. Overwriting a
-//!   conflicting suffix truncates the file first. A record torn by a crash
-//!   fails its checksum and is dropped with everything after it: the append
-//!   it belonged to never returned, so nothing acknowledged it.
+//! - `1 index:u64 term:u64 len:u64 data`: the snapshot. It replaces the
+//!   whole log (Raft paper, 7), so a log rewritten at a compaction starts
+//!   with it.
+//! - `2 count:u32` and `count` entries `index:u64 term:u64 len:u32 data`:
+//!   [`Storage::append`]. The first index says where the log is cut: the
+//!   record means "the log is truncated after `index - 1`, then these
+//!   follow" (Raft paper, 5.3: a new leader overwrites a follower's
+//!   conflicting suffix).
+//! - `3 term:u64 vote:u64 commit:u64`: the hard state.
 //!
-//! Replacing the log after a snapshot (compaction or InstallSnapshot) writes
-//! the new snapshot first and then the rewritten log. If a crash falls in
-//! between, recovery applies Raft's own rule (paper, 7): keep the entries
-//! after the snapshot only if the log holds the snapshot's last entry with
-//! the snapshot's term.
+//! [`Storage::persist`] (what [`crate::persist_ready`] calls for each
+//! `Ready`) writes the entries and the hard state of one `Ready` as one
+//! record: one write, one `fdatasync`, and all or nothing after a crash. A
+//! record torn by a crash is cut off at the next open (its call never
+//! returned, so nothing acknowledged it); a damaged record with valid ones
+//! after it is an error naming the file and the offset.
+//!
+//! Bound: a compaction or an installed snapshot rewrites the log to its
+//! live state (the snapshot, the hard state, the entries after the
+//! snapshot) in a new file renamed over the old, and so does an append
+//! that leaves the file longer than twice that live state plus
+//! [`WAL_SLACK_BYTES`] (say, a host that never compacts but moves its
+//! commit index often). So the file holds the snapshot, the entries since
+//! it, and at most its live size plus 1 MiB of garbage.
 //!
 //! All numbers are little-endian. Reads are served from a [`MemoryStorage`]
 //! mirror, so a `FileStorage` holds its log in memory too.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use lightcone_wal::Wal;
 
 use crate::error::{Error, Result};
 use crate::message::{Entry, HardState, Snapshot, SnapshotMetadata};
 use crate::storage::{MemoryStorage, Storage};
 
-const HARD_STATE_FILE: &str = "hard_state";
-const SNAPSHOT_FILE: &str = "snapshot";
-const LOG_FILE: &str = "log";
-/// Length (u32) and checksum (u64) before each log record's payload.
-const RECORD_HEADER_LEN: usize = 12;
+const WAL_FILE: &str = "wal";
+/// The files of the layout before the write-ahead log.
+const LEGACY_FILES: [&str; 3] = ["hard_state", "snapshot", "log"];
+/// Garbage the log may hold beyond its live state before it is rewritten.
+pub const WAL_SLACK_BYTES: u64 = 1 << 20;
+const OP_SNAPSHOT: u8 = 1;
+const OP_ENTRIES: u8 = 2;
+const OP_HARD_STATE: u8 = 3;
+/// Bytes of an entry in a record besides its data.
+const ENTRY_OVERHEAD_BYTES: u64 = 20;
 
 /// A durable [`Storage`] in a directory of its own. See the module docs
 /// for the file format and crash behaviour.
@@ -43,10 +59,11 @@ const RECORD_HEADER_LEN: usize = 12;
 pub struct FileStorage {
     dir: PathBuf,
     memory: MemoryStorage,
-    log_file: File,
-    /// The byte offset of each entry of `memory.log()` in the log file.
-    offsets: Vec<u64>,
-    log_len: u64,
+    wal: Wal,
+    /// The bytes the entries held take in a record, tracked for the bound.
+    entries_bytes: u64,
+    /// Reused for each record's payload.
+    payload: Vec<u8>,
 }
 
 impl FileStorage {
@@ -54,39 +71,31 @@ impl FileStorage {
     /// previous run persisted.
     pub fn open(dir: impl AsRef<Path>) -> Result<FileStorage> {
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|source| io_error(&dir, source))?;
-        let hard_state = read_hard_state(&dir)?;
-        let snapshot = read_snapshot(&dir)?;
-        let (entries, offsets, log_len) = read_log(&dir.join(LOG_FILE))?;
+        if let Some(name) = LEGACY_FILES.iter().find(|name| dir.join(name).exists()) {
+            return Err(Error::Corrupt {
+                path: dir.join(name),
+                detail: format!(
+                    "the folder {} holds the layout of an older lightcone (files hard_state,                      snapshot and log), which this version does not read; it keeps a                      write-ahead log `wal`",
+                    dir.display()
+                ),
+            });
+        }
+        let (wal, recovered) = Wal::open(dir.join(WAL_FILE))?;
         let mut memory = MemoryStorage::new();
-        memory.set_hard_state(hard_state)?;
-        memory.apply_snapshot(snapshot.clone())?;
-        let kept = entries_after_snapshot(&snapshot.metadata, entries);
-        memory.append(&kept)?;
-        let log_path = dir.join(LOG_FILE);
-        let log_file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|source| io_error(&log_path, source))?;
-        let mut storage = FileStorage {
+        for (i, payload) in recovered.payloads.iter().enumerate() {
+            replay(&mut memory, payload).map_err(|detail| Error::Corrupt {
+                path: wal.path().to_path_buf(),
+                detail: format!("record {i} passes its checksum but {detail}"),
+            })?;
+        }
+        let entries_bytes = memory.log().iter().map(entry_bytes).sum();
+        Ok(FileStorage {
             dir,
             memory,
-            log_file,
-            offsets,
-            log_len,
-        };
-        // The log file may hold a torn tail or entries the snapshot covers:
-        // rewrite it to exactly what was recovered.
-        let file_len = storage
-            .log_file
-            .metadata()
-            .map_err(|source| io_error(&log_path, source))?
-            .len();
-        if storage.offsets.len() != kept.len() || file_len != storage.records_len() {
-            storage.rewrite_log()?;
-        }
-        Ok(storage)
+            wal,
+            entries_bytes,
+            payload: Vec::new(),
+        })
     }
 
     /// The directory this storage lives in.
@@ -94,40 +103,58 @@ impl FileStorage {
         &self.dir
     }
 
-    fn records_len(&self) -> u64 {
-        self.memory
-            .log()
-            .iter()
-            .map(|entry| (RECORD_HEADER_LEN + 16 + entry.data.len()) as u64)
-            .sum()
+    /// How many fsyncs this storage made since it was opened.
+    pub fn sync_count(&self) -> u64 {
+        self.wal.sync_count()
     }
 
-    /// Replaces the log file by the entries held in memory, atomically.
-    fn rewrite_log(&mut self) -> Result<()> {
-        let mut bytes = Vec::new();
-        let mut offsets = Vec::new();
-        for entry in self.memory.log() {
-            offsets.push(bytes.len() as u64);
-            encode_record(entry, &mut bytes);
-        }
-        write_atomically(&self.dir, LOG_FILE, &bytes)?;
-        let path = self.dir.join(LOG_FILE);
-        self.log_file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|source| io_error(&path, source))?;
-        self.log_len = bytes.len() as u64;
-        self.offsets = offsets;
+    /// The write-ahead log's length in bytes.
+    pub fn wal_len_bytes(&self) -> u64 {
+        self.wal.len_bytes()
+    }
+
+    /// The bytes a rewrite would write.
+    fn live_bytes(&self) -> u64 {
+        let snapshot = 32 + self.memory.snapshot().data.len() as u64;
+        snapshot + 64 + self.entries_bytes
+    }
+
+    /// Replaces the log by the live state: snapshot, hard state, entries.
+    fn rewrite(&mut self) -> Result<()> {
+        self.payload.clear();
+        encode_snapshot(&self.memory.snapshot(), &mut self.payload);
+        encode_hard_state(self.memory.hard_state(), &mut self.payload);
+        encode_entries(self.memory.log(), &mut self.payload);
+        self.wal.rewrite([self.payload.as_slice()])?;
         Ok(())
     }
 
-    fn write_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
-        let mut bytes = Vec::with_capacity(24 + snapshot.data.len());
-        bytes.extend_from_slice(&snapshot.metadata.index.to_le_bytes());
-        bytes.extend_from_slice(&snapshot.metadata.term.to_le_bytes());
-        bytes.extend_from_slice(&checksum(&snapshot.data).to_le_bytes());
-        bytes.extend_from_slice(&snapshot.data);
-        write_atomically(&self.dir, SNAPSHOT_FILE, &bytes)
+    /// Appends the record in `self.payload`, then rewrites the log if it
+    /// outgrew its bound.
+    fn write_payload(&mut self) -> Result<()> {
+        if self.payload.is_empty() {
+            return Ok(());
+        }
+        self.wal.append(&self.payload)?;
+        if self.wal.len_bytes() > 2 * self.live_bytes() + WAL_SLACK_BYTES {
+            self.rewrite()?;
+        }
+        Ok(())
+    }
+
+    /// Appends `entries` to the mirror, keeping `entries_bytes` right.
+    fn append_in_memory(&mut self, entries: &[Entry]) -> Result<()> {
+        let Some(first) = entries.first() else {
+            return Ok(());
+        };
+        let last = self.memory.last_index();
+        if first.index > self.memory.snapshot_metadata().index && first.index <= last {
+            let dropped = self.memory.entries(first.index, last + 1)?;
+            self.entries_bytes -= dropped.iter().map(entry_bytes).sum::<u64>();
+        }
+        self.memory.append(entries)?;
+        self.entries_bytes += entries.iter().map(entry_bytes).sum::<u64>();
+        Ok(())
     }
 }
 
@@ -157,212 +184,155 @@ impl Storage for FileStorage {
     }
 
     fn append(&mut self, entries: &[Entry]) -> Result<()> {
-        let Some(first) = entries.first() else {
-            return Ok(());
-        };
-        let path = self.dir.join(LOG_FILE);
-        let keep = first.index.saturating_sub(self.memory.first_index()) as usize;
-        self.memory.append(entries)?;
-        if keep < self.offsets.len() {
-            // Raft paper, 5.3: drop the conflicting suffix before appending.
-            self.log_len = self.offsets[keep];
-            self.offsets.truncate(keep);
-            self.log_file
-                .set_len(self.log_len)
-                .map_err(|source| io_error(&path, source))?;
-        }
-        let mut bytes = Vec::new();
-        for entry in entries {
-            self.offsets.push(self.log_len + bytes.len() as u64);
-            encode_record(entry, &mut bytes);
-        }
-        self.log_file
-            .write_all(&bytes)
-            .and_then(|()| self.log_file.sync_data())
-            .map_err(|source| io_error(&path, source))?;
-        self.log_len += bytes.len() as u64;
-        Ok(())
+        self.persist(None, entries, None)
     }
 
     fn set_hard_state(&mut self, hard_state: HardState) -> Result<()> {
-        let mut bytes = Vec::with_capacity(32);
-        bytes.extend_from_slice(&hard_state.term.to_le_bytes());
-        bytes.extend_from_slice(&hard_state.vote.to_le_bytes());
-        bytes.extend_from_slice(&hard_state.commit.to_le_bytes());
-        bytes.extend_from_slice(&checksum(&bytes).to_le_bytes());
-        write_atomically(&self.dir, HARD_STATE_FILE, &bytes)?;
-        self.memory.set_hard_state(hard_state)
+        self.persist(None, &[], Some(hard_state))
     }
 
     fn apply_snapshot(&mut self, snapshot: Snapshot) -> Result<()> {
-        self.write_snapshot(&snapshot)?;
         self.memory.apply_snapshot(snapshot)?;
-        self.rewrite_log()
+        self.entries_bytes = 0;
+        self.rewrite()
     }
 
     fn compact(&mut self, index: u64, data: Arc<[u8]>) -> Result<()> {
-        let term = self.memory.term(index)?;
-        let snapshot = Snapshot {
-            metadata: SnapshotMetadata { index, term },
-            data,
-        };
-        self.write_snapshot(&snapshot)?;
-        self.memory.compact(index, snapshot.data)?;
-        self.rewrite_log()
+        self.memory.compact(index, data)?;
+        self.entries_bytes = self.memory.log().iter().map(entry_bytes).sum();
+        self.rewrite()
     }
-}
 
-/// Raft paper, 7: entries after the snapshot survive only if the log holds
-/// the snapshot's last entry with its term (or the log starts right after
-/// the snapshot, as it does after a completed compaction).
-fn entries_after_snapshot(metadata: &SnapshotMetadata, entries: Vec<Entry>) -> Vec<Entry> {
-    let first_index = entries.first().map_or(0, |entry| entry.index);
-    let continues = first_index == metadata.index + 1
-        || entries
-            .iter()
-            .any(|entry| entry.index == metadata.index && entry.term == metadata.term);
-    if !continues {
-        return Vec::new();
-    }
-    entries
-        .into_iter()
-        .filter(|entry| entry.index > metadata.index)
-        .collect()
-}
-
-fn encode_record(entry: &Entry, out: &mut Vec<u8>) {
-    let mut payload = Vec::with_capacity(16 + entry.data.len());
-    payload.extend_from_slice(&entry.index.to_le_bytes());
-    payload.extend_from_slice(&entry.term.to_le_bytes());
-    payload.extend_from_slice(&entry.data);
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&checksum(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-}
-
-/// Reads the log's records up to the first torn or corrupt one. Returns the
-/// entries, their offsets and the length of the valid prefix.
-fn read_log(path: &Path) -> Result<(Vec<Entry>, Vec<u64>, u64)> {
-    let bytes = read_if_exists(path)?.unwrap_or_default();
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut offsets = Vec::new();
-    let mut at = 0;
-    while let Some((entry, len)) = decode_record(&bytes[at..]) {
-        if let Some(last) = entries.last().filter(|last| last.index + 1 != entry.index) {
-            return Err(Error::Corrupt {
-                path: path.to_path_buf(),
-                detail: format!("entry {} follows entry {}", entry.index, last.index),
-            });
+    /// One record (one write, one fsync) for the entries and the hard
+    /// state; a snapshot rewrites the log, and the rest goes in the same
+    /// rewrite.
+    fn persist(
+        &mut self,
+        snapshot: Option<&Snapshot>,
+        entries: &[Entry],
+        hard_state: Option<HardState>,
+    ) -> Result<()> {
+        if let Some(snapshot) = snapshot {
+            self.memory.apply_snapshot(snapshot.clone())?;
+            self.entries_bytes = 0;
         }
-        offsets.push(at as u64);
-        entries.push(entry);
-        at += len;
+        self.append_in_memory(entries)?;
+        if let Some(hard_state) = hard_state {
+            self.memory.set_hard_state(hard_state)?;
+        }
+        if snapshot.is_some() {
+            return self.rewrite();
+        }
+        self.payload.clear();
+        if !entries.is_empty() {
+            encode_entries(entries, &mut self.payload);
+        }
+        if let Some(hard_state) = hard_state {
+            encode_hard_state(hard_state, &mut self.payload);
+        }
+        self.write_payload()
     }
-    Ok((entries, offsets, at as u64))
 }
 
-fn decode_record(bytes: &[u8]) -> Option<(Entry, usize)> {
-    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
-    let sum = u64_at(bytes, 4)?;
-    let payload = bytes.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + len)?;
-    if len < 16 || checksum(payload) != sum {
-        return None;
+fn entry_bytes(entry: &Entry) -> u64 {
+    ENTRY_OVERHEAD_BYTES + entry.data.len() as u64
+}
+
+fn encode_snapshot(snapshot: &Snapshot, out: &mut Vec<u8>) {
+    out.push(OP_SNAPSHOT);
+    out.extend_from_slice(&snapshot.metadata.index.to_le_bytes());
+    out.extend_from_slice(&snapshot.metadata.term.to_le_bytes());
+    out.extend_from_slice(&(snapshot.data.len() as u64).to_le_bytes());
+    out.extend_from_slice(&snapshot.data);
+}
+
+fn encode_entries(entries: &[Entry], out: &mut Vec<u8>) {
+    let count = u32::try_from(entries.len()).expect("fewer than 2^32 entries per record");
+    out.push(OP_ENTRIES);
+    out.extend_from_slice(&count.to_le_bytes());
+    for entry in entries {
+        let len = u32::try_from(entry.data.len()).expect("an entry's data is under 4 GiB");
+        out.extend_from_slice(&entry.index.to_le_bytes());
+        out.extend_from_slice(&entry.term.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&entry.data);
     }
-    let entry = Entry {
-        index: u64_at(payload, 0)?,
-        term: u64_at(payload, 8)?,
-        data: payload[16..].to_vec(),
-    };
-    Some((entry, RECORD_HEADER_LEN + len))
 }
 
-fn read_hard_state(dir: &Path) -> Result<HardState> {
-    let path = dir.join(HARD_STATE_FILE);
-    let Some(bytes) = read_if_exists(&path)? else {
-        return Ok(HardState::default());
-    };
-    let corrupt = || Error::Corrupt {
-        path: path.clone(),
-        detail: "hard state is not 32 bytes with a valid checksum".to_string(),
-    };
-    if bytes.len() != 32 || u64_at(&bytes, 24) != Some(checksum(&bytes[..24])) {
-        return Err(corrupt());
+fn encode_hard_state(hard_state: HardState, out: &mut Vec<u8>) {
+    out.push(OP_HARD_STATE);
+    out.extend_from_slice(&hard_state.term.to_le_bytes());
+    out.extend_from_slice(&hard_state.vote.to_le_bytes());
+    out.extend_from_slice(&hard_state.commit.to_le_bytes());
+}
+
+/// Applies one recovered record to `memory`; says what is wrong if it
+/// does not parse or does not fit.
+fn replay(memory: &mut MemoryStorage, mut payload: &[u8]) -> std::result::Result<(), String> {
+    let input = &mut payload;
+    while !input.is_empty() {
+        let op = take::<1>(input)?[0];
+        match op {
+            OP_SNAPSHOT => {
+                let index = take_u64(input)?;
+                let term = take_u64(input)?;
+                let len = usize::try_from(take_u64(input)?).map_err(|e| e.to_string())?;
+                let data = take_slice(input, len)?;
+                let snapshot = Snapshot {
+                    metadata: SnapshotMetadata { index, term },
+                    data: data.into(),
+                };
+                memory.apply_snapshot(snapshot).map_err(|e| e.to_string())?;
+            }
+            OP_ENTRIES => {
+                let count = u32::from_le_bytes(take::<4>(input)?);
+                let mut entries = Vec::with_capacity(count.min(1 << 16) as usize);
+                for _ in 0..count {
+                    let index = take_u64(input)?;
+                    let term = take_u64(input)?;
+                    let len = u32::from_le_bytes(take::<4>(input)?) as usize;
+                    let data = take_slice(input, len)?.to_vec();
+                    entries.push(Entry { index, term, data });
+                }
+                memory.append(&entries).map_err(|e| e.to_string())?;
+            }
+            OP_HARD_STATE => {
+                let hard_state = HardState {
+                    term: take_u64(input)?,
+                    vote: take_u64(input)?,
+                    commit: take_u64(input)?,
+                };
+                memory
+                    .set_hard_state(hard_state)
+                    .map_err(|e| e.to_string())?;
+            }
+            other => return Err(format!("holds an unknown operation {other}")),
+        }
     }
-    Ok(HardState {
-        term: u64_at(&bytes, 0).ok_or_else(corrupt)?,
-        vote: u64_at(&bytes, 8).ok_or_else(corrupt)?,
-        commit: u64_at(&bytes, 16).ok_or_else(corrupt)?,
-    })
+    Ok(())
 }
 
-fn read_snapshot(dir: &Path) -> Result<Snapshot> {
-    let path = dir.join(SNAPSHOT_FILE);
-    let Some(bytes) = read_if_exists(&path)? else {
-        return Ok(Snapshot::default());
+fn take<const N: usize>(input: &mut &[u8]) -> std::result::Result<[u8; N], String> {
+    let bytes = take_slice(input, N)?;
+    Ok(bytes.try_into().expect("take_slice returned N bytes"))
+}
+
+fn take_u64(input: &mut &[u8]) -> std::result::Result<u64, String> {
+    Ok(u64::from_le_bytes(take::<8>(input)?))
+}
+
+fn take_slice<'a>(input: &mut &'a [u8], len: usize) -> std::result::Result<&'a [u8], String> {
+    let Some(bytes) = input.get(..len) else {
+        return Err(format!("ends {} bytes early", len - input.len()));
     };
-    let data = bytes.get(24..).unwrap_or_default();
-    if bytes.len() < 24 || u64_at(&bytes, 16) != Some(checksum(data)) {
-        return Err(Error::Corrupt {
-            path,
-            detail: "snapshot header or checksum is wrong".to_string(),
-        });
-    }
-    Ok(Snapshot {
-        metadata: SnapshotMetadata {
-            index: u64_at(&bytes, 0).unwrap_or_default(),
-            term: u64_at(&bytes, 8).unwrap_or_default(),
-        },
-        data: data.into(),
-    })
-}
-
-fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-}
-
-/// FNV-1a, 64 bits: enough to tell a torn write from a whole one.
-fn checksum(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(io_error(path, source)),
-    };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|source| io_error(path, source))?;
-    Ok(Some(bytes))
-}
-
-/// Replaces `dir/name` by `bytes` so that a crash leaves the old or the new
-/// contents, never a mix: temporary file, fsync, rename, fsync directory.
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let path = dir.join(name);
-    let temporary = dir.join(format!("{name}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut file = File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, &path)?;
-        File::open(dir)?.sync_all()
-    };
-    write().map_err(|source| io_error(&path, source))
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    *input = &input[len..];
+    Ok(bytes)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs::{self, OpenOptions};
+
     use super::*;
 
     fn entry(index: u64, term: u64) -> Entry {
@@ -405,17 +375,36 @@ mod tests {
     }
 
     #[test]
+    fn a_ready_is_one_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage = FileStorage::open(dir.path()).unwrap();
+        let hard_state = HardState {
+            term: 1,
+            vote: 1,
+            commit: 0,
+        };
+        storage
+            .persist(None, &[entry(1, 1), entry(2, 1)], Some(hard_state))
+            .unwrap();
+        assert_eq!(storage.sync_count(), 1);
+        let storage = FileStorage::open(dir.path()).unwrap();
+        assert_eq!(storage.last_index(), 2);
+        assert_eq!(storage.hard_state(), hard_state);
+    }
+
+    #[test]
     fn a_torn_tail_record_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         {
             let mut storage = FileStorage::open(dir.path()).unwrap();
-            storage.append(&[entry(1, 1), entry(2, 1)]).unwrap();
+            storage.append(&[entry(1, 1)]).unwrap();
+            storage.append(&[entry(2, 1)]).unwrap();
         }
-        let log = dir.path().join(LOG_FILE);
-        let len = fs::metadata(&log).unwrap().len();
+        let wal = dir.path().join(WAL_FILE);
+        let len = fs::metadata(&wal).unwrap().len();
         OpenOptions::new()
             .write(true)
-            .open(&log)
+            .open(&wal)
             .unwrap()
             .set_len(len - 3)
             .unwrap();
@@ -427,6 +416,84 @@ mod tests {
         assert_eq!(
             storage.entries(1, 3).unwrap(),
             vec![entry(1, 1), entry(2, 2)]
+        );
+    }
+
+    /// A bad record with a valid one after it was durable once: the node
+    /// must not start with a log that silently lost it.
+    #[test]
+    fn a_corrupt_record_in_the_middle_is_an_error_naming_the_file_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let second;
+        {
+            let mut storage = FileStorage::open(dir.path()).unwrap();
+            storage.append(&[entry(1, 1)]).unwrap();
+            second = storage.wal_len_bytes();
+            storage.append(&[entry(2, 1)]).unwrap();
+            storage.append(&[entry(3, 1)]).unwrap();
+        }
+        let wal = dir.path().join(WAL_FILE);
+        let mut bytes = fs::read(&wal).unwrap();
+        let last = bytes.len() - 1;
+        bytes[second as usize + 20] ^= 0xff;
+        fs::write(&wal, &bytes).unwrap();
+        let error = FileStorage::open(dir.path()).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains(&wal.display().to_string()), "{text}");
+        assert!(text.contains(&format!("byte {second}")), "{text}");
+        assert!(text.contains("truncate the file"), "{text}");
+        // The same damage in the last record is a torn tail.
+        bytes[second as usize + 20] ^= 0xff;
+        bytes[last] ^= 0xff;
+        fs::write(&wal, &bytes).unwrap();
+        assert_eq!(FileStorage::open(dir.path()).unwrap().last_index(), 2);
+    }
+
+    /// Raft paper, 5.3: an append that overwrites a suffix survives a
+    /// restart, and so does what is appended after it.
+    #[test]
+    fn raft_5_3_truncation_then_append_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut storage = FileStorage::open(dir.path()).unwrap();
+            let entries: Vec<Entry> = (1..=5).map(|i| entry(i, 1)).collect();
+            storage.append(&entries).unwrap();
+            storage.append(&[entry(3, 2)]).unwrap();
+            storage.append(&[entry(4, 2), entry(5, 2)]).unwrap();
+            storage.append(&[entry(5, 3)]).unwrap();
+        }
+        let storage = FileStorage::open(dir.path()).unwrap();
+        let terms: Vec<u64> = storage
+            .entries(1, 6)
+            .unwrap()
+            .iter()
+            .map(|e| e.term)
+            .collect();
+        assert_eq!(terms, [1, 1, 2, 2, 3]);
+        assert_eq!(storage.last_index(), 5);
+    }
+
+    #[test]
+    fn raft_7_a_restart_after_compaction_keeps_the_snapshot_and_the_log_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let long_len;
+        {
+            let mut storage = FileStorage::open(dir.path()).unwrap();
+            for i in 1..=100 {
+                storage.append(&[entry(i, 1)]).unwrap();
+            }
+            long_len = storage.wal_len_bytes();
+            storage.compact(98, b"state@98".as_slice().into()).unwrap();
+            assert!(storage.wal_len_bytes() < long_len / 10, "rewritten");
+            storage.append(&[entry(101, 2)]).unwrap();
+        }
+        let storage = FileStorage::open(dir.path()).unwrap();
+        assert_eq!(storage.first_index(), 99);
+        assert_eq!(storage.term(98).unwrap(), 1);
+        assert_eq!(&*storage.snapshot().data, b"state@98");
+        assert_eq!(
+            storage.entries(99, 102).unwrap(),
+            vec![entry(99, 1), entry(100, 1), entry(101, 2)]
         );
     }
 
@@ -445,5 +512,40 @@ mod tests {
         let storage = FileStorage::open(dir.path()).unwrap();
         assert_eq!(storage.first_index(), 6);
         assert_eq!(storage.last_index(), 5);
+    }
+
+    #[test]
+    fn the_log_is_rewritten_when_it_outgrows_its_live_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage = FileStorage::open(dir.path()).unwrap();
+        storage.append(&[entry(1, 1)]).unwrap();
+        let mut len_max = 0;
+        // A host that never compacts and whose entry 2 is overwritten again
+        // and again (leaders come and go): the live state stays small.
+        for term in 1..=300 {
+            let big = Entry {
+                index: 2,
+                term,
+                data: vec![7; 10_000],
+            };
+            storage.append(&[big]).unwrap();
+            len_max = len_max.max(storage.wal_len_bytes());
+        }
+        let live = storage.live_bytes();
+        assert!(live < 11_000, "{live}");
+        assert!(len_max <= 2 * live + WAL_SLACK_BYTES + 11_000, "{len_max}");
+        drop(storage);
+        let storage = FileStorage::open(dir.path()).unwrap();
+        assert_eq!(storage.term(2).unwrap(), 300);
+        assert_eq!(storage.last_index(), 2);
+    }
+
+    #[test]
+    fn a_folder_of_the_older_layout_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("hard_state"), [0u8; 32]).unwrap();
+        let error = FileStorage::open(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("hard_state"), "{error}");
+        assert!(error.contains("remove the directory"), "{error}");
     }
 }

@@ -230,16 +230,10 @@ impl<S: Storage> RawNode<S> {
 }
 
 /// Persists `ready` into `storage` in the order recovery needs: snapshot,
-/// then entries, then the hard state whose commit index refers to them. A
-/// convenience for hosts and tests; hosts with their own storage do the same
-/// three calls.
+/// then entries, then the hard state whose commit index refers to them
+/// ([`Storage::persist`]: one fsync with [`crate::FileStorage`]). A
+/// convenience for hosts and tests; hosts with their own storage do the
+/// same.
 pub fn persist_ready<S: Storage>(storage: &mut S, ready: &Ready) -> Result<()> {
-    if let Some(snapshot) = &ready.snapshot {
-        storage.apply_snapshot(snapshot.clone())?;
-    }
-    storage.append(&ready.entries)?;
-    if let Some(hard_state) = ready.hard_state {
-        storage.set_hard_state(hard_state)?;
-    }
-    Ok(())
+    storage.persist(ready.snapshot.as_ref(), &ready.entries, ready.hard_state)
 }

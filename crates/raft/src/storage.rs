@@ -58,6 +58,26 @@ pub trait Storage {
     /// `index` and drops entries up to `index`. The caller guarantees that
     /// `index` is applied.
     fn compact(&mut self, index: u64, data: Arc<[u8]>) -> Result<()>;
+
+    /// Persists what one [`crate::Ready`] makes durable, in the order
+    /// recovery needs: `snapshot`, then `entries`, then `hard_state`.
+    /// The default makes the three calls; a storage on disk overrides it to
+    /// write them together, with one fsync ([`crate::FileStorage`]).
+    fn persist(
+        &mut self,
+        snapshot: Option<&Snapshot>,
+        entries: &[Entry],
+        hard_state: Option<HardState>,
+    ) -> Result<()> {
+        if let Some(snapshot) = snapshot {
+            self.apply_snapshot(snapshot.clone())?;
+        }
+        self.append(entries)?;
+        if let Some(hard_state) = hard_state {
+            self.set_hard_state(hard_state)?;
+        }
+        Ok(())
+    }
 }
 
 /// A [`Storage`] in memory. Cloning it is what a simulated crash keeps: the

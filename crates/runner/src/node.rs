@@ -409,12 +409,15 @@ fn join_within<T>(handle: JoinHandle<T>) -> Option<T> {
 fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, StartError> {
     let seed = lightcone_rng::node_seed(spec.run_seed, spec.index, u64::from(incarnation));
     let parent = std::process::id() as libc::pid_t;
+    let env: [(&str, std::ffi::OsString); 3] = [
+        ("LIGHTCONE_NODE_SEED", seed.to_string().into()),
+        ("LIGHTCONE_NODE_STORAGE", spec.storage_dir.clone().into()),
+        (reaper::TOKEN_VAR, token.into()),
+    ];
     let mut command = Command::new(&spec.bin);
     command
         .args(&spec.args)
-        .env("LIGHTCONE_NODE_SEED", seed.to_string())
-        .env("LIGHTCONE_NODE_STORAGE", &spec.storage_dir)
-        .env(reaper::TOKEN_VAR, token)
+        .envs(env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -425,7 +428,7 @@ fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, S
     // made here: the child between fork and exec may not allocate.
     let exec = crate::program::resolve_program(&spec.bin)
         .ok()
-        .and_then(|path| Exec::new(&path, &spec.bin, &spec.args));
+        .and_then(|path| Exec::new(&path, &spec.bin, &spec.args, &env));
     // SAFETY: the closure runs in the child between fork and exec and
     // calls only async-signal-safe functions (prctl, getppid, execv,
     // _exit) on memory made before the fork.
@@ -440,12 +443,15 @@ fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, S
             if libc::getppid() != parent {
                 libc::_exit(1);
             }
-            // exec here, with the environment the standard library has
-            // already set: its own exec is `execvp`, whose glibc version
-            // runs a file without `#!` through /bin/sh where the kernel
-            // refuses it (ENOEXEC); Maelstrom's does not, nor do we.
+            // exec here: the standard library's own exec is `execvp`,
+            // whose glibc version runs a file without `#!` through /bin/sh
+            // where the kernel refuses it (ENOEXEC); Maelstrom's does not,
+            // nor do we. With an environment of our own (`execve`): the
+            // standard library sets the child's `environ` only for its own
+            // exec, after this closure, so `execv` here started nodes
+            // without their seed, storage folder and token (issue 20).
             if let Some(exec) = &exec {
-                libc::execv(exec.path.as_ptr(), exec.argv.as_ptr());
+                libc::execve(exec.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
                 return Err(io::Error::last_os_error());
             }
             Ok(())
@@ -454,12 +460,16 @@ fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, S
     command.spawn().map_err(StartError::Exec)
 }
 
-/// A program and its argv as C strings, for `execv` in the child.
+/// A program, its argv and its environment as C strings, for `execve` in
+/// the child.
 struct Exec {
     path: std::ffi::CString,
     /// Pointers into `_args`, then a null.
     argv: Vec<*const libc::c_char>,
     _args: Vec<std::ffi::CString>,
+    /// Pointers into `_vars` (`KEY=value`), then a null.
+    envp: Vec<*const libc::c_char>,
+    _vars: Vec<std::ffi::CString>,
 }
 
 // SAFETY: the pointers in `argv` point into `_args`' heap buffers, which
@@ -468,7 +478,13 @@ unsafe impl Send for Exec {}
 unsafe impl Sync for Exec {}
 
 impl Exec {
-    fn new(path: &std::path::Path, arg0: &std::path::Path, args: &[String]) -> Option<Exec> {
+    /// `env` is set on top of the workbench's own environment.
+    fn new(
+        path: &std::path::Path,
+        arg0: &std::path::Path,
+        args: &[String],
+        env: &[(&str, std::ffi::OsString)],
+    ) -> Option<Exec> {
         use std::os::unix::ffi::OsStrExt;
         let c = |bytes: &[u8]| std::ffi::CString::new(bytes).ok();
         let mut all = vec![c(arg0.as_os_str().as_bytes())?];
@@ -477,10 +493,25 @@ impl Exec {
         }
         let mut argv: Vec<*const libc::c_char> = all.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
+        let inherited = std::env::vars_os().filter(|(key, _)| env.iter().all(|(k, _)| key != k));
+        let set = env
+            .iter()
+            .map(|(k, v)| (std::ffi::OsString::from(k), v.clone()));
+        let mut vars = Vec::new();
+        for (key, value) in inherited.chain(set) {
+            let mut pair = key.as_bytes().to_vec();
+            pair.push(b'=');
+            pair.extend_from_slice(value.as_bytes());
+            vars.push(c(&pair)?);
+        }
+        let mut envp: Vec<*const libc::c_char> = vars.iter().map(|v| v.as_ptr()).collect();
+        envp.push(std::ptr::null());
         Some(Exec {
             path: c(path.as_os_str().as_bytes())?,
             argv,
             _args: all,
+            envp,
+            _vars: vars,
         })
     }
 }

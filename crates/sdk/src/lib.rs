@@ -33,6 +33,7 @@
 //! ```
 
 mod context;
+mod file_storage;
 mod harness;
 mod node;
 mod runtime;
@@ -40,12 +41,13 @@ mod stdio;
 mod storage;
 
 pub use context::{Context, RpcError, TimerId};
+pub use file_storage::{FileStorage, REWRITE_SLACK_BYTES};
 pub use harness::{Harness, MockCluster};
 pub use lightcone_proto::{json, Body, Envelope, ErrorCode, Value};
 pub use node::{Node, NodeError};
 pub use runtime::{NodeRuntime, Runtime};
 pub use stdio::{process_seed_and_storage, run_stdio, run_stdio_runtime, StdioError};
-pub use storage::{FileStorage, MemoryStorage, Storage};
+pub use storage::{Change, MemoryStorage, Storage};
 
 /// What the SDK puts in `init_ok` as `"sdk"`.
 pub const SDK_NAME: &str = concat!("lightcone/", env!("CARGO_PKG_VERSION"));

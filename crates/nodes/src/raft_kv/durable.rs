@@ -10,7 +10,7 @@
 use lightcone_raft::{
     Entry, HardState, MemoryStorage, Ready, Snapshot, SnapshotMetadata, Storage as _,
 };
-use lightcone_sdk::Context;
+use lightcone_sdk::{Change, Context};
 
 use super::decimal::{push_number, take_number};
 use super::state::{KvState, SnapshotData};
@@ -104,26 +104,51 @@ impl RaftKv {
         self.snapshot_index = snapshot.metadata.index;
     }
 
-    /// Writes what a `Ready` makes durable into the SDK storage, in the
-    /// order recovery needs: snapshot, entries, then the hard state.
+    /// Writes what a `Ready` makes durable into the SDK storage as one
+    /// batch (in process mode, one record of the write-ahead log and one
+    /// fsync): snapshot, entries and the hard state, durable together.
     pub(super) fn store(&mut self, ctx: &mut Context<Self>, ready: &Ready) {
-        if let Some(snapshot) = &ready.snapshot {
-            ctx.storage().put(KEY_SNAPSHOT, &encode_snapshot(snapshot));
-            self.durable_log.clear(ctx.storage());
+        let snapshot = ready.snapshot.as_ref().map(encode_snapshot);
+        let mut deleted = Vec::new();
+        if snapshot.is_some() {
+            deleted = self.durable_log.clear();
         }
-        self.durable_log.append(ctx.storage(), &ready.entries);
+        let segment = self.durable_log.append(&ready.entries);
         // Term and vote must be durable before the messages go out (Raft
         // paper, Figure 2); the commit index need not be (a restarted node
         // relearns it from the leader), and skipping the write when only it
-        // moved saves two fsyncs per commit in process mode.
+        // moved keeps the batch small.
+        let mut hard_state_bytes = None;
         if let Some(hard_state) = ready.hard_state {
             let durable = (hard_state.term, hard_state.vote);
             if self.stored_term_vote != Some(durable) {
                 let bytes = serde_json::to_vec(&hard_state).expect("hard states serialize");
-                ctx.storage().put(KEY_HARD_STATE, &bytes);
+                hard_state_bytes = Some(bytes);
                 self.stored_term_vote = Some(durable);
             }
         }
+        let mut changes = Vec::new();
+        if let Some(value) = &snapshot {
+            changes.push(Change::Put {
+                key: KEY_SNAPSHOT,
+                value,
+            });
+        }
+        if let Some(segment) = &segment {
+            deleted.extend(segment.deleted.iter().cloned());
+            changes.push(Change::Put {
+                key: &segment.key,
+                value: &segment.bytes,
+            });
+        }
+        changes.extend(deleted.iter().map(|key| Change::Delete { key }));
+        if let Some(value) = &hard_state_bytes {
+            changes.push(Change::Put {
+                key: KEY_HARD_STATE,
+                value,
+            });
+        }
+        ctx.storage().write_batch(&changes);
     }
 
     /// Compacts the log into a snapshot of the state machine once
@@ -150,8 +175,15 @@ impl RaftKv {
         let snapshot = raft.storage().snapshot();
         self.scratch.clear();
         write_snapshot_record(&mut self.scratch, &snapshot);
-        ctx.storage().put(KEY_SNAPSHOT, &self.scratch);
-        self.durable_log.compact(ctx.storage(), index);
+        // The snapshot and the deletion of the segments it covers, in one
+        // batch.
+        let deleted = self.durable_log.compact(index);
+        let mut changes = vec![Change::Put {
+            key: KEY_SNAPSHOT,
+            value: &self.scratch,
+        }];
+        changes.extend(deleted.iter().map(|key| Change::Delete { key }));
+        ctx.storage().write_batch(&changes);
         self.snapshot_index = index;
     }
 }

@@ -242,7 +242,7 @@ impl Node for RaftKv {
                 if let Some(raft) = self.raft.as_mut() {
                     raft.step(raft_msg);
                 }
-                self.drive(ctx);
+                self.schedule_drive(ctx);
                 Ok(())
             }
             "flag" => {

@@ -1,7 +1,9 @@
 //! The Raft key-value node's log in the SDK's durable [`Storage`]: one key
 //! per batch of entries (a segment), so a `Ready` carrying many entries
-//! costs one write (and, in process mode, one pair of fsyncs) instead of one
-//! per entry. This is the node's group commit.
+//! costs one put instead of one per entry. This is the node's group commit.
+//! The methods here return what to write; `durable.rs` writes it, with the
+//! rest of the `Ready`, as one [`Storage::write_batch`] (in process mode,
+//! one record of the write-ahead log and one fsync).
 //!
 //! Segments are numbered in the order they were written. A later segment
 //! whose first index is at or below an earlier one's last replaces that
@@ -18,6 +20,15 @@ use lightcone_sdk::Storage;
 use super::decimal::{push_decimal, push_number, take_number, DIGITS_MAX};
 
 const KEY_PREFIX: &str = "raft/log/";
+
+/// What one append changes in durable storage: a segment to put, the
+/// segments it replaced to delete.
+#[derive(Debug)]
+pub(crate) struct SegmentWrite {
+    pub(crate) key: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) deleted: Vec<String>,
+}
 
 /// The segments held in durable storage.
 ///
@@ -68,21 +79,21 @@ impl DurableLog {
         out
     }
 
-    /// Writes `entries` (consecutive) as one segment, and deletes the
-    /// segments they replace entirely.
-    pub(crate) fn append(&mut self, storage: &mut dyn Storage, entries: &[Entry]) {
-        let Some(first) = entries.first().map(|e| e.index) else {
-            return;
-        };
+    /// Takes `entries` (consecutive) as one segment: returns the segment's
+    /// key and bytes to put and the keys of the segments they replace
+    /// entirely, to delete in the same batch.
+    pub(crate) fn append(&mut self, entries: &[Entry]) -> Option<SegmentWrite> {
+        let first = entries.first()?.index;
         let last = entries.last().map_or(first, |e| e.index);
         let segment = self.next_segment;
         self.next_segment += 1;
-        storage.put(&DurableLog::key(segment), &encode_segment(entries));
         let mut replaced = self.note(segment, first, last);
         replaced.append(&mut self.replaced_at_recovery);
-        for s in replaced {
-            storage.delete(&DurableLog::key(s));
-        }
+        Some(SegmentWrite {
+            key: DurableLog::key(segment),
+            bytes: encode_segment(entries),
+            deleted: replaced.into_iter().map(DurableLog::key).collect(),
+        })
     }
 
     /// Records `segment` as holding `first..=last`: the segments from
@@ -105,21 +116,24 @@ impl DurableLog {
         replaced
     }
 
-    /// Deletes the segments that hold nothing after `index` (compacted into
-    /// a snapshot at `index`).
+    /// Forgets the segments that hold nothing after `index` (compacted into
+    /// a snapshot at `index`) and returns their keys, to delete.
     /// Those are a prefix of the segments (the ranges increase).
-    pub(crate) fn compact(&mut self, storage: &mut dyn Storage, index: u64) {
+    pub(crate) fn compact(&mut self, index: u64) -> Vec<String> {
+        let mut deleted = Vec::new();
         while let Some(front) = self.segments.first_entry() {
             if front.get().1 > index {
                 break;
             }
-            storage.delete(&DurableLog::key(front.remove_entry().0));
+            deleted.push(DurableLog::key(front.remove_entry().0));
         }
+        deleted
     }
 
-    /// Deletes every segment (a snapshot from the leader replaced the log).
-    pub(crate) fn clear(&mut self, storage: &mut dyn Storage) {
-        self.compact(storage, u64::MAX);
+    /// Forgets every segment (a snapshot from the leader replaced the log)
+    /// and returns their keys, to delete.
+    pub(crate) fn clear(&mut self) -> Vec<String> {
+        self.compact(u64::MAX)
     }
 
     #[cfg(test)]
@@ -162,6 +176,21 @@ mod tests {
     use super::*;
     use lightcone_sdk::MemoryStorage;
 
+    /// Appends as `durable.rs` does: the segment and its deletions.
+    fn append(log: &mut DurableLog, storage: &mut MemoryStorage, entries: &[Entry]) {
+        let write = log.append(entries).unwrap();
+        storage.put(&write.key, &write.bytes);
+        for key in write.deleted {
+            storage.delete(&key);
+        }
+    }
+
+    fn compact(log: &mut DurableLog, storage: &mut MemoryStorage, index: u64) {
+        for key in log.compact(index) {
+            storage.delete(&key);
+        }
+    }
+
     fn entries(from: u64, to: u64, term: u64) -> Vec<Entry> {
         (from..=to)
             .map(|index| Entry {
@@ -187,25 +216,25 @@ mod tests {
     fn segments_replay_in_write_order_and_overwrites_win() {
         let mut storage = MemoryStorage::new();
         let mut log = DurableLog::default();
-        log.append(&mut storage, &entries(1, 5, 1));
+        append(&mut log, &mut storage, &entries(1, 5, 1));
         // A new leader overwrites 4.. (Raft paper, 5.3), then appends more.
-        log.append(&mut storage, &entries(4, 4, 2));
-        log.append(&mut storage, &entries(5, 6, 2));
+        append(&mut log, &mut storage, &entries(4, 4, 2));
+        append(&mut log, &mut storage, &entries(5, 6, 2));
         assert_eq!(
             replay(&storage),
             [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)]
         );
         // Another overwrite at 3 makes the segments from 4 and 5 useless.
-        log.append(&mut storage, &entries(3, 3, 3));
+        append(&mut log, &mut storage, &entries(3, 3, 3));
         assert_eq!(log.segment_count(), 2);
         assert_eq!(replay(&storage), [(1, 1), (2, 1), (3, 3)]);
         // Compaction to 2 drops the first segment (what it still holds, 1
         // and 2, is in the snapshot) and keeps the one holding 3; to 3,
         // everything.
-        log.compact(&mut storage, 2);
+        compact(&mut log, &mut storage, 2);
         assert_eq!(log.segment_count(), 1);
         assert_eq!(replay(&storage), [(3, 3)]);
-        log.compact(&mut storage, 3);
+        compact(&mut log, &mut storage, 3);
         assert_eq!(log.segment_count(), 0);
         assert!(storage.keys().is_empty());
     }
@@ -214,8 +243,8 @@ mod tests {
     fn a_crash_before_deleting_replaced_segments_is_tidied_after_recovery() {
         let mut storage = MemoryStorage::new();
         let mut log = DurableLog::default();
-        log.append(&mut storage, &entries(1, 5, 1));
-        log.append(&mut storage, &entries(6, 9, 1));
+        append(&mut log, &mut storage, &entries(1, 5, 1));
+        append(&mut log, &mut storage, &entries(6, 9, 1));
         // The overwrite at 3 was written, but the node crashed before it
         // deleted the segment holding 6..=9.
         storage.put(&DurableLog::key(2), &encode_segment(&entries(3, 3, 2)));
@@ -224,11 +253,11 @@ mod tests {
         let mut log = DurableLog::default();
         log.recover(&storage);
         assert_eq!(log.segment_count(), 2, "6..=9 is known to be replaced");
-        log.append(&mut storage, &entries(4, 4, 2));
+        append(&mut log, &mut storage, &entries(4, 4, 2));
         assert_eq!(storage.keys().len(), 3, "and deleted at the next append");
         assert_eq!(replay(&storage), [(1, 1), (2, 1), (3, 2), (4, 2)]);
         // Compacting to 3 leaves only the segment holding 4.
-        log.compact(&mut storage, 3);
+        compact(&mut log, &mut storage, 3);
         assert_eq!(replay(&storage), [(4, 2)]);
         assert_eq!(storage.keys().len(), 1);
     }

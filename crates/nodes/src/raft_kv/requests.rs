@@ -105,10 +105,15 @@ impl RaftKv {
             // Refused: it will never be in the log.
             Err(e) => ctx.reply(&request, error_body(&unavailable(e.to_string()))),
         }
-        // Not at once: the runtime handles every message already received
-        // before it fires a timer due now, so the proposals among them go
-        // into one `Ready` and one write to storage (in process mode, one
-        // fsync for many entries).
+        self.schedule_drive(ctx);
+    }
+
+    /// Drives Raft once the messages at hand are handled, not at once: the
+    /// runtime handles every message already received before it fires a
+    /// timer due now, so the proposals and Raft messages among them go into
+    /// one `Ready` and one write to storage (in process mode, one fsync for
+    /// many entries, and for a follower one fsync for several appends).
+    pub(super) fn schedule_drive(&mut self, ctx: &mut Context<Self>) {
         if !self.drive_scheduled {
             self.drive_scheduled = true;
             ctx.set_timer(0, DRIVE_TIMER);
