@@ -10,11 +10,12 @@
 //! instead of 27 MB, and uses 1.6-2.0 s of CPU instead of 1.3 s over its
 //! 30 s (BENCHMARKS.md has both).
 //!
-//! It is built without transparent huge pages (the `no_thp` feature in the
-//! workspace Cargo.toml): with them, the reader threads' page faults each
-//! zeroed a 2 MiB page, and in the 25-node broadcast run at rate 1000 the
-//! kernel's page zeroing was a third of the workbench's CPU
-//! (NOTES-i20-scale.md).
+//! Transparent huge pages: mimalloc asks for them (`MADV_HUGEPAGE`), which
+//! serves `lightcone check` and the simulation, whose memory is a few large
+//! regions. Process mode turns them off for the workbench alone at its start
+//! (`lightcone_runner::huge_pages`): there the reader threads' page faults
+//! each zeroed a 2 MiB page, a third of the workbench's CPU in the 25-node
+//! broadcast run at rate 1000 (BENCHMARKS.md).
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

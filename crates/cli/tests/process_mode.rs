@@ -156,6 +156,42 @@ fn python_echo_is_valid() {
     assert!(r.results()["nodes"]["n0"]["init-ok"].get("sdk").is_none());
 }
 
+/// The workbench turns transparent huge pages off for itself (runner's
+/// huge_pages.rs) and not for the nodes: a node starts with the setting the
+/// workbench was started with.
+#[test]
+fn nodes_keep_the_huge_page_setting_the_workbench_turned_off_for_itself() {
+    if !have_python() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let Some(ours) = status.lines().find(|l| l.starts_with("THP_enabled:")) else {
+        eprintln!("SKIPPED: this kernel has no THP_enabled line in /proc/self/status");
+        return;
+    };
+    let bin = script("thp_echo.py");
+    let r = run(&[
+        "-w",
+        "echo",
+        "--bin",
+        &bin,
+        "--node-count",
+        "1",
+        "--time-limit",
+        "1",
+        "--rate",
+        "10",
+    ]);
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+    let log = std::fs::read_to_string(r.dir.path().join("store/latest/node-logs/n0.log")).unwrap();
+    let theirs = log.lines().find(|l| l.contains("THP_enabled:"));
+    assert_eq!(
+        theirs.map(|l| l.split_whitespace().last()),
+        Some(ours.split_whitespace().last()),
+        "{log}"
+    );
+}
+
 /// results.json's `workbench` section: the workbench's own cost and the
 /// time messages spent inside it. Consistency only; timing figures belong
 /// in the process_mode bench.

@@ -10,6 +10,7 @@
 mod error;
 mod folder;
 mod history_file;
+mod huge_pages;
 mod latency;
 mod mailbox;
 mod node;

@@ -430,7 +430,7 @@ fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, S
         .ok()
         .and_then(|path| Exec::new(&path, &spec.bin, &spec.args, &env));
     // SAFETY: the closure runs in the child between fork and exec and
-    // calls only async-signal-safe functions (prctl, getppid, execv,
+    // calls only async-signal-safe functions (prctl, getppid, execve,
     // _exit) on memory made before the fork.
     unsafe {
         command.pre_exec(move || {
@@ -443,6 +443,9 @@ fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, S
             if libc::getppid() != parent {
                 libc::_exit(1);
             }
+            // Huge pages as the workbench had them before it turned them
+            // off for itself.
+            crate::huge_pages::restore_in_child();
             // exec here: the standard library's own exec is `execvp`,
             // whose glibc version runs a file without `#!` through /bin/sh
             // where the kernel refuses it (ENOEXEC); Maelstrom's does not,

@@ -118,6 +118,9 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
     let test = Test::new(options.config.clone())?;
     // Orphans of the nodes (daemons) come to us, not to init: see reaper.
     reaper::become_subreaper();
+    // Small pages for the workbench's many threads (the nodes keep the
+    // machine's setting): see huge_pages.
+    crate::huge_pages::disable();
     let program = resolve_program(&options.bin)?;
     let mut folder = RunFolder::create(
         &options.store_root,
