@@ -10,11 +10,11 @@
 //! instead of 27 MB, and uses 1.6-2.0 s of CPU instead of 1.3 s over its
 //! 30 s (BENCHMARKS.md has both).
 //!
-//! It is built without transparent huge pages (the `no_thp` feature in the
-//! workspace Cargo.toml): with them, the reader threads' page faults each
-//! zeroed a 2 MiB page, and in the 25-node broadcast run at rate 1000 the
-//! kernel's page zeroing was a third of the workbench's CPU
-//! (NOTES-i20-scale.md).
+//! In process mode the runner turns transparent huge pages off for the
+//! workbench (`PR_SET_THP_DISABLE`): with them, each page fault in a reader
+//! thread zeroed a 2 MiB page, a third of the workbench's CPU in the
+//! 25-node broadcast run at rate 1000 (NOTES-i20-scale.md). Simulations
+//! keep them, and run about 15% faster for it.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

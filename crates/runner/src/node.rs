@@ -436,6 +436,10 @@ fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, S
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
+            // The workbench turned transparent huge pages off for itself
+            // (`refuse_huge_pages`); the flag is inherited, the node gets
+            // the system's default back.
+            libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0);
             // The workbench died before the signal was armed.
             if libc::getppid() != parent {
                 libc::_exit(1);

@@ -118,6 +118,7 @@ pub fn run(options: &RunOptions, interrupt: Arc<AtomicBool>) -> Result<RunReport
     let test = Test::new(options.config.clone())?;
     // Orphans of the nodes (daemons) come to us, not to init: see reaper.
     reaper::become_subreaper();
+    refuse_huge_pages();
     let program = resolve_program(&options.bin)?;
     let mut folder = RunFolder::create(
         &options.store_root,
@@ -608,6 +609,22 @@ impl Loop {
             cost: Some(cost),
         };
         self.folder.finish(&self.test, run, &options.command_line)
+    }
+}
+
+/// Turns transparent huge pages off for the workbench's memory from now
+/// on. The binary's allocator (mimalloc) advises them for its arenas; in
+/// process mode the reader threads then page-fault 2 MiB at a time, each
+/// zeroed by the kernel, and with the large values of a broadcast run at
+/// rate 1000 that zeroing was a third of the workbench's CPU
+/// (NOTES-i20-scale.md). Simulations keep them: they run about 15% faster
+/// with them. Node processes get the system's default back before they
+/// exec (`start_process`). Failure (an old kernel) changes nothing else.
+fn refuse_huge_pages() {
+    // SAFETY: prctl(2) with PR_SET_THP_DISABLE only sets a flag of this
+    // process; it touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
 
