@@ -225,6 +225,12 @@ fn workbench_cost_and_message_latency_are_reported() {
     );
     assert!(f(&w["main-cpu-share"]) >= 0.0, "{w:#}");
     assert!(w["peak-rss-bytes"].as_u64().unwrap() > 0, "{w:#}");
+    let depth_max = w["reader-queue-depth-max"].as_u64().unwrap();
+    assert!(depth_max >= 1, "{w:#}");
+    assert!(
+        depth_max <= w["reader-queue-capacity"].as_u64().unwrap(),
+        "{w:#}"
+    );
     let latency = &w["message-latency-ms"];
     let ordered = |q: &Value| {
         assert!(f(&q["0.5"]) >= 0.0, "{q:#}");

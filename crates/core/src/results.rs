@@ -261,6 +261,11 @@ pub struct WorkbenchCost {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub main_cpu_share: Option<f64>,
     pub peak_rss_bytes: u64,
+    /// The queue of lines from the nodes' reader threads to the main
+    /// loop: its bound (readers wait at it, and the nodes' pipes push
+    /// back) and the most lines it held.
+    pub reader_queue_capacity: usize,
+    pub reader_queue_depth_max: usize,
     /// Messages routed per second of the run (`message-latency-ms.count`
     /// over `duration-s`).
     pub routed_per_s: f64,

@@ -27,6 +27,8 @@ struct State<T> {
     items: VecDeque<T>,
     closed: bool,
     taker_asleep: bool,
+    /// The most items it held at once.
+    depth_max: usize,
 }
 
 /// What [`Mailbox::take_all`] found.
@@ -48,6 +50,7 @@ impl<T> Mailbox<T> {
                 items: VecDeque::new(),
                 closed: false,
                 taker_asleep: false,
+                depth_max: 0,
             }),
             ready: Condvar::new(),
             room: Condvar::new(),
@@ -72,6 +75,7 @@ impl<T> Mailbox<T> {
             return Err(item);
         }
         s.items.push_back(item);
+        s.depth_max = s.depth_max.max(s.items.len());
         let wake = std::mem::take(&mut s.taker_asleep);
         drop(s);
         if wake {
@@ -117,6 +121,11 @@ impl<T> Mailbox<T> {
         Taken::Items
     }
 
+    /// The most items it held at once.
+    pub fn depth_max(&self) -> usize {
+        self.lock().depth_max
+    }
+
     /// From now on `send` fails; `take_all` still hands out what is left.
     pub fn close(&self) {
         self.lock().closed = true;
@@ -139,6 +148,7 @@ mod tests {
         let mut got = VecDeque::new();
         assert_eq!(m.take_all(&mut got, None), Taken::Items);
         assert_eq!(got, [0, 1, 2, 3, 4]);
+        assert_eq!(m.depth_max(), 5);
         got.clear();
         assert_eq!(
             m.take_all(&mut got, Some(Duration::from_millis(1))),

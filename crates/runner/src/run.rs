@@ -590,6 +590,8 @@ impl Loop {
             cpu_share: usage.cpu_s / duration_s,
             main_cpu_share: self.main_cpu_share,
             peak_rss_bytes: usage.peak_rss_bytes,
+            reader_queue_capacity: INBOUND_LEN_MAX,
+            reader_queue_depth_max: self.inbound.depth_max(),
             routed_per_s: message_latency_ms.total.count as f64 / duration_s,
             message_latency_ms,
         };
