@@ -449,10 +449,10 @@ fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, S
             // exec here: the standard library's own exec is `execvp`,
             // whose glibc version runs a file without `#!` through /bin/sh
             // where the kernel refuses it (ENOEXEC); Maelstrom's does not,
-            // nor do we. With an environment of our own (`execve`): the
-            // standard library sets the child's `environ` only for its own
-            // exec, after this closure, so `execv` here started nodes
-            // without their seed, storage folder and token (issue 20).
+            // nor do we. With an environment of our own (`execve`):
+            // `execv` here started nodes with the workbench's environment,
+            // without the seed, storage folder and token set with `envs`
+            // above (seen in issue 20: the node's /proc/PID/environ).
             if let Some(exec) = &exec {
                 libc::execve(exec.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
                 return Err(io::Error::last_os_error());

@@ -50,7 +50,7 @@
 //! plus a fixed slack (see each owner's docs).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The first 8 bytes of every log file (format version 1).
@@ -148,8 +148,7 @@ impl Wal {
                 .and_then(|()| file.sync_all())
                 .map_err(|source| io_error(&path, source))?;
         }
-        use std::io::Seek;
-        file.seek(std::io::SeekFrom::Start(end))
+        file.seek(SeekFrom::Start(end))
             .map_err(|source| io_error(&path, source))?;
         let wal = Wal {
             path,
@@ -196,8 +195,10 @@ impl Wal {
             .and_then(|()| self.file.sync_data());
         if let Err(source) = written {
             // Leave no half record behind to be read as the next one's
-            // start; if even this fails, recovery treats it as a torn tail.
+            // start, and write the next one where this one began; if even
+            // this fails, recovery treats the bytes as a torn tail.
             let _ = self.file.set_len(self.len);
+            let _ = self.file.seek(SeekFrom::Start(self.len));
             return Err(io_error(&self.path, source));
         }
         self.sync_count += 1;
