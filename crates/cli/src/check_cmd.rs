@@ -132,8 +132,10 @@ fn read_bytes(path: &Path) -> Result<Input, String> {
     if meta.is_file() && meta.len() >= MAP_MIN_BYTES {
         // SAFETY: the map is only read, and lives until the history has
         // been parsed into memory of its own. A file truncated by another
-        // process while it is being read would fault; a history is only
-        // ever appended to (a run streams it), which is safe.
+        // process while it is being read would fault (SIGBUS). A running
+        // test only appends to its history.jsonl, which is safe; it cuts
+        // the file back only after a failed write (a full disk), the one
+        // moment a check of the same file could fault.
         let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) };
         if let Ok(map) = map {
             return Ok(Input::Mapped(map));
