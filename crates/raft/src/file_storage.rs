@@ -26,7 +26,7 @@
 //! live state (the snapshot, the hard state, the entries after the
 //! snapshot) in a new file renamed over the old, and so does an append
 //! that leaves the file longer than twice that live state plus
-//! [`WAL_SLACK_BYTES`] (say, a host that never compacts but moves its
+//! [`lightcone_wal::REWRITE_SLACK_BYTES`] (say, a host that never compacts but moves its
 //! commit index often). So the file holds the snapshot, the entries since
 //! it, and at most its live size plus 1 MiB of garbage.
 //!
@@ -45,8 +45,6 @@ use crate::storage::{MemoryStorage, Storage};
 const WAL_FILE: &str = "wal";
 /// The files of the layout before the write-ahead log.
 const LEGACY_FILES: [&str; 3] = ["hard_state", "snapshot", "log"];
-/// Garbage the log may hold beyond its live state before it is rewritten.
-pub const WAL_SLACK_BYTES: u64 = 1 << 20;
 const OP_SNAPSHOT: u8 = 1;
 const OP_ENTRIES: u8 = 2;
 const OP_HARD_STATE: u8 = 3;
@@ -136,7 +134,7 @@ impl FileStorage {
             return Ok(());
         }
         self.wal.append(&self.payload)?;
-        if self.wal.len_bytes() > 2 * self.live_bytes() + WAL_SLACK_BYTES {
+        if self.wal.outgrown(self.live_bytes()) {
             self.rewrite()?;
         }
         Ok(())
@@ -533,7 +531,10 @@ mod tests {
         }
         let live = storage.live_bytes();
         assert!(live < 11_000, "{live}");
-        assert!(len_max <= 2 * live + WAL_SLACK_BYTES + 11_000, "{len_max}");
+        assert!(
+            len_max <= 2 * live + lightcone_wal::REWRITE_SLACK_BYTES + 11_000,
+            "{len_max}"
+        );
         drop(storage);
         let storage = FileStorage::open(dir.path()).unwrap();
         assert_eq!(storage.term(2).unwrap(), 300);

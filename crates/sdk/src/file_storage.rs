@@ -10,7 +10,7 @@
 //! so reads never touch the disk.
 //!
 //! Bound: when the file holds more than twice the live data plus
-//! [`REWRITE_SLACK_BYTES`], it is rewritten to the live data (one put per
+//! [`lightcone_wal::REWRITE_SLACK_BYTES`], it is rewritten to the live data (one put per
 //! key) in a new file renamed over the old, so the folder holds at most
 //! about twice the live data plus 1 MiB and one batch.
 //!
@@ -29,8 +29,6 @@ use crate::storage::{Change, Storage};
 
 /// The log's file name inside the node's folder.
 const WAL_FILE: &str = "wal";
-/// Garbage the log may hold beyond its live data before it is rewritten.
-pub const REWRITE_SLACK_BYTES: u64 = 1 << 20;
 const TAG_PUT: u8 = 1;
 const TAG_DELETE: u8 = 2;
 /// The per-key bytes a record of one put adds besides key and value: the
@@ -163,8 +161,10 @@ impl FileStorage {
 
     /// Rewrites the log to the live data once garbage outweighs it.
     fn maybe_rewrite(&mut self) -> Result<(), lightcone_wal::Error> {
-        let bound = 2 * (self.live_bytes + lightcone_wal::MAGIC.len() as u64) + REWRITE_SLACK_BYTES;
-        if self.wal.len_bytes() <= bound {
+        if !self
+            .wal
+            .outgrown(self.live_bytes + lightcone_wal::MAGIC.len() as u64)
+        {
             return Ok(());
         }
         let payloads = puts(&self.map);
@@ -339,7 +339,7 @@ mod tests {
         }
         let live = s.live_bytes;
         assert!(
-            len_max <= 2 * (live + 8) + REWRITE_SLACK_BYTES + 20_000,
+            len_max <= 2 * (live + 8) + lightcone_wal::REWRITE_SLACK_BYTES + 20_000,
             "{len_max} bytes for {live} live"
         );
         let again = FileStorage::open(dir.path()).unwrap();

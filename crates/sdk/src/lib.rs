@@ -41,7 +41,7 @@ mod stdio;
 mod storage;
 
 pub use context::{Context, RpcError, TimerId};
-pub use file_storage::{FileStorage, REWRITE_SLACK_BYTES};
+pub use file_storage::FileStorage;
 pub use harness::{Harness, MockCluster};
 pub use lightcone_proto::{json, Body, Envelope, ErrorCode, Value};
 pub use node::{Node, NodeError};

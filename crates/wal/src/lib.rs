@@ -60,6 +60,9 @@ pub const RECORD_HEADER_LEN: u64 = 16;
 /// The largest payload a record may carry (1 GiB): a larger length field
 /// is read as damage, not as a record to allocate for.
 pub const PAYLOAD_LEN_MAX: usize = 1 << 30;
+/// Garbage a log may hold beyond its live data before its owner rewrites
+/// it ([`Wal::outgrown`]).
+pub const REWRITE_SLACK_BYTES: u64 = 1 << 20;
 
 /// What can go wrong with a log file.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +177,14 @@ impl Wal {
     /// The file's length in bytes.
     pub fn len_bytes(&self) -> u64 {
         self.len
+    }
+
+    /// Whether the file has outgrown the `live_bytes` a rewrite would
+    /// write: it is longer than twice that plus [`REWRITE_SLACK_BYTES`].
+    /// Owners that rewrite when it has keep their log within about twice
+    /// its live data plus 1 MiB.
+    pub fn outgrown(&self, live_bytes: u64) -> bool {
+        self.len > 2 * live_bytes + REWRITE_SLACK_BYTES
     }
 
     /// How many times this handle fsynced (appends and rewrites).
