@@ -39,17 +39,22 @@ impl Latencies {
     }
 
     pub fn summary(&self) -> TimeQuantiles {
-        let ms = |ns: u64| ns as f64 / 1e6;
-        let q = |p: f64| ms(self.0.value_at_quantile(p));
         TimeQuantiles {
             count: self.0.len(),
-            ms: Quantiles {
-                median: q(0.5),
-                p95: q(0.95),
-                p99: q(0.99),
-                max: ms(self.0.max()),
-            },
+            ms: quantiles_ms(&self.0, 1e6),
         }
+    }
+}
+
+/// The median, p95, p99 and maximum of `h`, whose values are in units of
+/// which `per_ms` make a millisecond, in milliseconds.
+pub(crate) fn quantiles_ms(h: &Histogram<u64>, per_ms: f64) -> Quantiles {
+    let q = |p: f64| h.value_at_quantile(p) as f64 / per_ms;
+    Quantiles {
+        median: q(0.5),
+        p95: q(0.95),
+        p99: q(0.99),
+        max: h.max() as f64 / per_ms,
     }
 }
 

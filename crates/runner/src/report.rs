@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use lightcone_check::Validity;
-use lightcone_core::{Ending, Quantiles, QueueStats, Results};
+use lightcone_core::{Ending, QueueStats, Results};
 use serde::Serialize;
 
 use crate::exit_code;
+use crate::latency::quantiles_ms;
 use crate::node::{InboundQueue, QueueDrain};
 
 /// workbench.json: what depends on the wall clock and the machine, kept
@@ -285,15 +286,8 @@ impl QueueTotals {
             enqueue_rate: self.enqueued_count as f64 / secs,
             dequeued_count: self.dequeued_count,
             dequeue_rate: self.dequeued_count as f64 / secs,
-            time_in_queue_ms: self.wait_us.as_ref().map(|h| {
-                let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
-                Quantiles {
-                    median: q(0.5),
-                    p95: q(0.95),
-                    p99: q(0.99),
-                    max: h.max() as f64 / 1000.0,
-                }
-            }),
+            // Microseconds.
+            time_in_queue_ms: self.wait_us.as_ref().map(|h| quantiles_ms(h, 1000.0)),
         }
     }
 }
