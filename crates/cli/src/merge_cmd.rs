@@ -578,7 +578,10 @@ mod tests {
             node_count: 3,
             ..Default::default()
         };
-        let args = ["--unreliable".to_string()];
+        let args = crate::sim_cmd::NodeCmd {
+            flags: " --bin ./node.py --handling-ms 1".into(),
+            args: vec!["--unreliable".to_string()],
+        };
         let sweep = crate::sim_cmd::sweep_command(&config, &args, &(10..30));
         config.seed = 17;
         assert_eq!(

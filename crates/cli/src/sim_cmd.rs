@@ -6,13 +6,15 @@ use std::path::PathBuf;
 
 use lightcone_core::{Availability, TestConfig};
 use lightcone_nodes::{NodeSpec, SpecError};
-use lightcone_runner::{exit_code, RunOptions};
+use lightcone_runner::{exit_code, RunOptions, SeededFactory};
 use lightcone_sim::{SeedOutcome, SharedFactory};
 
 use crate::sweep_summary::{Failure, SeedRange, ShardId, SummaryRecorder, SweepSummary};
 
 /// Simulations a shrink may run.
 const SHRINK_ATTEMPTS_MAX: usize = 200;
+/// Simulations a shrink of foreign nodes may run (each starts processes).
+const SEEDED_SHRINK_ATTEMPTS_MAX: usize = 40;
 
 /// `--seeds`: a count N (seeds 0..N) or a range A..B (A included, B not).
 pub fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
@@ -74,25 +76,58 @@ pub fn factory(workload: &str, node_args: &[String]) -> Result<Box<SharedFactory
     }))
 }
 
+/// The simulated nodes as the command line chooses them: the reference
+/// node (no flags) or `--bin PROGRAM` with the flags of foreign nodes under
+/// the seed, and the node's arguments.
+#[derive(Debug, Clone, Default)]
+pub struct NodeCmd {
+    /// Flags, each with a leading space (` --bin ./node.py --handling-ms 1`).
+    pub flags: String,
+    pub args: Vec<String>,
+}
+
+impl NodeCmd {
+    /// lightcone's own node for the workload, with `args`.
+    pub fn reference(args: &[String]) -> NodeCmd {
+        NodeCmd {
+            flags: String::new(),
+            args: args.to_vec(),
+        }
+    }
+}
+
+/// `word` as a shell reads it back: itself when plain, else single-quoted.
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// The command that replays `config` exactly (flags in canonical form).
-pub fn replay_command(config: &TestConfig, node_args: &[String]) -> String {
-    command_with(config, node_args, &format!("--seed {}", config.seed))
+pub fn replay_command(config: &TestConfig, node: &NodeCmd) -> String {
+    command_with(config, node, &format!("--seed {}", config.seed))
 }
 
 /// The command that runs the sweep of `range` with `config` (flags in
 /// canonical form, no `--shard`): every shard of one sweep has this same
 /// command, which is how merging tells shards of one sweep from others.
-pub fn sweep_command(config: &TestConfig, node_args: &[String], range: &Range<u64>) -> String {
+pub fn sweep_command(config: &TestConfig, node: &NodeCmd, range: &Range<u64>) -> String {
     command_with(
         config,
-        node_args,
+        node,
         &format!("--seeds {}..{}", range.start, range.end),
     )
 }
 
 /// `config`'s flags in canonical form, with `seeds` (`--seed N` or
 /// `--seeds A..B`) last before the node's arguments.
-fn command_with(config: &TestConfig, node_args: &[String], seeds: &str) -> String {
+fn command_with(config: &TestConfig, node: &NodeCmd, seeds: &str) -> String {
     // Nodes named n0.. by count, any others by name (Maelstrom's default
     // without --node-count is n1..n5).
     let ids = config.node_ids();
@@ -112,9 +147,13 @@ fn command_with(config: &TestConfig, node_args: &[String], seeds: &str) -> Strin
     );
     cmd += &fault_flags(config);
     cmd += &workload_flags(config);
-    cmd += &format!(" --recovery-time {} {seeds}", secs(config.recovery_ns));
-    if !node_args.is_empty() {
-        cmd += &format!(" -- {}", node_args.join(" "));
+    cmd += &format!(
+        " --recovery-time {}{} {seeds}",
+        secs(config.recovery_ns),
+        node.flags
+    );
+    if !node.args.is_empty() {
+        cmd += &format!(" -- {}", node.args.join(" "));
     }
     cmd
 }
@@ -211,17 +250,18 @@ fn workload_flags(config: &TestConfig) -> String {
 pub fn run_one(
     config: TestConfig,
     factory: &SharedFactory,
-    node_args: &[String],
+    node: &NodeCmd,
     store: PathBuf,
     command_line: String,
     no_report: bool,
+    seeded: Option<&SeededFactory>,
 ) -> i32 {
-    let replay = replay_command(&config, node_args);
+    let replay = replay_command(&config, node);
     eprintln!("seed {} (replay: {replay})", config.seed);
     let options = RunOptions {
         config,
         bin: PathBuf::new(),
-        args: node_args.to_vec(),
+        args: node.args.clone(),
         store_root: store,
         node_queue_max: 0,
         node_queue_bytes_max: 0,
@@ -233,10 +273,13 @@ pub fn run_one(
         report: !no_report,
         replay: Some(replay),
     };
-    match lightcone_runner::run_sim(&options, factory) {
+    match lightcone_runner::run_sim(&options, factory, seeded) {
         Ok(report) => {
             println!("{}", report.summary());
             let w = &report.workbench;
+            if let Some(s) = &w.seeded {
+                println!("  {}", s.sentence());
+            }
             if let Some(speed) = &w.simulation {
                 println!(
                     "  simulated {:.1} s in {:.3} s of wall time ({:.0}x; {:.3} s of it writing \
@@ -275,16 +318,18 @@ fn describe(o: &SeedOutcome) -> String {
 /// shard of it), and where its summary goes.
 pub struct SweepPlan<'a> {
     pub config: TestConfig,
-    pub node_args: &'a [String],
+    pub node: &'a NodeCmd,
     pub range: Range<u64>,
     pub shard: Option<Shard>,
     pub no_shrink: bool,
     /// `--sweep-out`: the summary file, rewritten as seeds end.
     pub sweep_out: Option<PathBuf>,
+    /// Foreign nodes under the seed: their factory, for its statistics.
+    pub seeded: Option<&'a SeededFactory>,
 }
 
 /// The failure `o` is, if it is one, with its replay command.
-fn failure_of(o: &SeedOutcome, config: &TestConfig, node_args: &[String]) -> Option<Failure> {
+fn failure_of(o: &SeedOutcome, config: &TestConfig, node: &NodeCmd) -> Option<Failure> {
     let kind = o.failure_kind()?;
     let mut c = config.clone();
     c.seed = o.seed;
@@ -293,7 +338,7 @@ fn failure_of(o: &SeedOutcome, config: &TestConfig, node_args: &[String]) -> Opt
         verdict: o.valid.to_string(),
         kind,
         problem: describe(o),
-        replay: replay_command(&c, node_args),
+        replay: replay_command(&c, node),
         shrunk_replay: None,
         shrink_steps: Vec::new(),
     })
@@ -305,7 +350,7 @@ fn failure_of(o: &SeedOutcome, config: &TestConfig, node_args: &[String]) -> Opt
 pub fn run_sweep(plan: SweepPlan, factory: &SharedFactory) -> i32 {
     let SweepPlan {
         config,
-        node_args,
+        node,
         range,
         ..
     } = &plan;
@@ -321,7 +366,7 @@ pub fn run_sweep(plan: SweepPlan, factory: &SharedFactory) -> i32 {
         shard.count
     );
     let summary = SweepSummary::start(
-        sweep_command(config, node_args, range),
+        sweep_command(config, node, range),
         SeedRange {
             start: range.start,
             end: range.end,
@@ -340,7 +385,7 @@ pub fn run_sweep(plan: SweepPlan, factory: &SharedFactory) -> i32 {
             return exit_code::USAGE;
         }
     };
-    let record = |o: &SeedOutcome| recorder.record(o, failure_of(o, config, node_args));
+    let record = |o: &SeedOutcome| recorder.record(o, failure_of(o, config, node));
     let outcomes = match lightcone_sim::sweep_each(config, &seeds, factory, threads, &record) {
         Ok(o) => o,
         Err(e) => {
@@ -350,10 +395,7 @@ pub fn run_sweep(plan: SweepPlan, factory: &SharedFactory) -> i32 {
     };
     // Every failure on stdout (the summary keeps the details of a bounded
     // number).
-    for f in outcomes
-        .iter()
-        .filter_map(|o| failure_of(o, config, node_args))
-    {
+    for f in outcomes.iter().filter_map(|o| failure_of(o, config, node)) {
         println!("seed {}: {}\n  replay: {}", f.seed, f.problem, f.replay);
     }
     let mut summary = recorder.summary();
@@ -364,12 +406,22 @@ pub fn run_sweep(plan: SweepPlan, factory: &SharedFactory) -> i32 {
         summary.wall_s,
         summary.counts.seeds as f64 / summary.wall_s.max(1e-9) * 60.0
     );
+    if let Some(seeded) = plan.seeded {
+        println!("{}", seeded.take_report().sentence());
+    }
+    // Each shrinking step of foreign nodes is a whole run of real
+    // processes: fewer of them.
+    let attempts = if plan.seeded.is_some() {
+        SEEDED_SHRINK_ATTEMPTS_MAX
+    } else {
+        SHRINK_ATTEMPTS_MAX
+    };
     if let Some(first) = summary.failures.first_mut() {
         if !plan.no_shrink {
             let mut c = config.clone();
             c.seed = first.seed;
-            if let Some((small, steps)) = print_shrunk(&c, factory, node_args) {
-                first.shrunk_replay = Some(replay_command(&small, node_args));
+            if let Some((small, steps)) = print_shrunk(&c, factory, node, attempts) {
+                first.shrunk_replay = Some(replay_command(&small, node));
                 first.shrink_steps = steps;
             }
         }
@@ -387,15 +439,16 @@ pub fn run_sweep(plan: SweepPlan, factory: &SharedFactory) -> i32 {
 fn print_shrunk(
     config: &TestConfig,
     factory: &SharedFactory,
-    node_args: &[String],
+    node: &NodeCmd,
+    attempts: usize,
 ) -> Option<(TestConfig, Vec<String>)> {
-    match lightcone_sim::shrink(config, factory, SHRINK_ATTEMPTS_MAX) {
+    match lightcone_sim::shrink(config, factory, attempts) {
         Ok((small, steps)) if !steps.is_empty() => {
             println!(
                 "shrunk seed {} ({}):\n  replay: {}",
                 config.seed,
                 steps.join(", "),
-                replay_command(&small, node_args)
+                replay_command(&small, node)
             );
             Some((small, steps))
         }

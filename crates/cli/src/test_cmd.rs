@@ -92,6 +92,16 @@ pub struct TestArgs {
     /// With --seeds: do not shrink the first failing seed.
     #[arg(long, requires = "seeds")]
     no_shrink: bool,
+    /// With --sim --bin: mean virtual time, in ms, a node process takes to handle one message,
+    /// drawn for each from the seed (exponential); what it prints in answer is sent that much
+    /// later, so that requests overlap inside a node as on the real clock. 0: no time. [default: 1]
+    #[arg(long, requires = "sim", value_name = "MS")]
+    handling_ms: Option<f64>,
+    /// With --sim --bin: the longest wall time, in ms, to wait for a node process to go quiet
+    /// after a message (a new process: at least 30 s to start); past it the run goes on, and the
+    /// wait is counted in workbench.json.
+    #[arg(long, requires = "sim", default_value_t = 5000, value_name = "MS")]
+    settle_timeout_ms: u64,
     /// Mean seconds between nemesis operations (at most a year).
     #[arg(long, default_value = "10", value_parser = flags::seconds, allow_hyphen_values = true,
           value_name = "SECONDS")]
@@ -505,6 +515,61 @@ fn here_or_in_path(bin: &Path) -> PathBuf {
     }
 }
 
+/// `--sim --bin`: the foreign node program, checked, as the replay
+/// commands give it, and the factory that starts it for every node of
+/// every seed.
+fn seeded_nodes(
+    args: &TestArgs,
+    bin: &Path,
+) -> Result<(sim_cmd::NodeCmd, lightcone_runner::SeededFactory), i32> {
+    let bin = here_or_in_path(bin);
+    let resolved = lightcone_runner::resolve_program(&bin).map_err(|e| bad_program(&e))?;
+    let handling_ms = args.handling_ms.unwrap_or(DEFAULT_HANDLING_MS);
+    if !handling_ms.is_finite() || !(0.0..=HANDLING_MS_MAX).contains(&handling_ms) {
+        return Err(usage(format!(
+            "--handling-ms is {handling_ms}; give a mean in ms from 0 to {HANDLING_MS_MAX}"
+        )));
+    }
+    if args.settle_timeout_ms == 0 {
+        return Err(usage(
+            "--settle-timeout-ms is 0; give the most ms to wait for a node to go quiet (default 5000)".into(),
+        ));
+    }
+    let options = lightcone_runner::SeededOptions {
+        bin: resolved,
+        args: args.args.clone(),
+        handling_mean_ns: (handling_ms * 1e6).round() as u64,
+        settle_timeout: std::time::Duration::from_millis(args.settle_timeout_ms),
+        line_bytes_max: args.line_bytes_max,
+    };
+    let seeded = lightcone_runner::seeded_factory(options, &std::env::temp_dir()).map_err(|e| {
+        crate::flags::print_error(&format!(
+            "cannot make a folder for the nodes' storage in {}: {e} (set TMPDIR to a writable folder)",
+            std::env::temp_dir().display()
+        ));
+        exit_code::WORKBENCH
+    })?;
+    let mut flags = format!(
+        " --bin {} --handling-ms {handling_ms}",
+        sim_cmd::shell_word(&bin.to_string_lossy())
+    );
+    if args.settle_timeout_ms != DEFAULT_SETTLE_TIMEOUT_MS {
+        flags += &format!(" --settle-timeout-ms {}", args.settle_timeout_ms);
+    }
+    let node = sim_cmd::NodeCmd {
+        flags,
+        args: args.args.clone(),
+    };
+    Ok((node, seeded))
+}
+
+/// `--handling-ms` when not given.
+const DEFAULT_HANDLING_MS: f64 = 1.0;
+/// The longest mean handling time: a minute.
+const HANDLING_MS_MAX: f64 = 60_000.0;
+/// `--settle-timeout-ms`'s default (keep equal to its clap default).
+const DEFAULT_SETTLE_TIMEOUT_MS: u64 = 5000;
+
 /// Refuses a run estimated to need more memory than `--memory-max` or,
 /// without it, this machine has; `at_once` runs side by side.
 fn fits_in_memory(args: &TestArgs, config: &TestConfig, at_once: usize) -> Result<(), String> {
@@ -536,9 +601,6 @@ fn worse(a: i32, b: i32) -> i32 {
 }
 
 fn run_sim(args: TestArgs) -> i32 {
-    if args.bin.is_some() {
-        return usage("--sim runs lightcone's SDK nodes in-process; a --bin program runs only in process mode (drop --sim)".into());
-    }
     if args.seeds.is_some() && args.test_count > 1 {
         return usage(format!(
             "--test-count {} repeats one run, and --seeds already runs one per seed; drop one of them",
@@ -550,9 +612,28 @@ fn run_sim(args: TestArgs) -> i32 {
         Ok(c) => c,
         Err(message) => return usage(message),
     };
-    let factory = match sim_cmd::factory(&config.workload, &args.args) {
-        Ok(f) => f,
-        Err(message) => return usage(message),
+    let (node, seeded) = match &args.bin {
+        Some(bin) => match seeded_nodes(&args, bin) {
+            Ok((node, seeded)) => (node, Some(seeded)),
+            Err(code) => return code,
+        },
+        None => {
+            if args.handling_ms.is_some() {
+                return usage("--handling-ms is the time a --bin node process takes under --sim; lightcone's own nodes take none (add --bin, or drop --handling-ms)".into());
+            }
+            (sim_cmd::NodeCmd::reference(&args.args), None)
+        }
+    };
+    let sdk_factory;
+    let factory: &lightcone_sim::SharedFactory = match &seeded {
+        Some(s) => &*s.factory,
+        None => {
+            sdk_factory = match sim_cmd::factory(&config.workload, &args.args) {
+                Ok(f) => f,
+                Err(message) => return usage(message),
+            };
+            &*sdk_factory
+        }
     };
     // A sweep runs a simulation per thread at once.
     let at_once = match &args.seeds {
@@ -564,7 +645,6 @@ fn run_sim(args: TestArgs) -> i32 {
     if let Err(message) = fits_in_memory(&args, &config, at_once) {
         return usage(message);
     }
-    let node_args = &args.args;
     if let Some(range) = args.seeds.clone() {
         // A sweep writes no report: record no messages.
         return sim_cmd::run_sweep(
@@ -573,13 +653,14 @@ fn run_sim(args: TestArgs) -> i32 {
                     message_log_max: 0,
                     ..config
                 },
-                node_args,
+                node: &node,
                 range,
                 shard: args.shard,
                 no_shrink: args.no_shrink,
                 sweep_out: args.sweep_out.clone(),
+                seeded: seeded.as_ref(),
             },
-            &*factory,
+            factory,
         );
     }
     // --test-count as in process mode: the run again with the next seed
@@ -597,11 +678,12 @@ fn run_sim(args: TestArgs) -> i32 {
                 seed,
                 ..config.clone()
             },
-            &*factory,
-            node_args,
+            factory,
+            &node,
             args.store.clone(),
             command_line.clone(),
             args.no_report,
+            seeded.as_ref(),
         );
         worst = worse(worst, code);
     }
@@ -698,7 +780,7 @@ mod tests {
             ],
         ] {
             let original = config(&parse(args), 7).unwrap();
-            let replay = crate::sim_cmd::replay_command(&original, &[]);
+            let replay = crate::sim_cmd::replay_command(&original, &sim_cmd::NodeCmd::default());
             let words: Vec<&str> = replay.split_whitespace().skip(2).collect();
             let replayed = config(&parse(&words), 7).unwrap();
             assert_eq!(replayed, original, "{replay}");
@@ -794,7 +876,7 @@ mod tests {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let seed = config(&parse(&args), 0).unwrap().seed;
             let original = config(&parse(&args), seed).unwrap();
-            let replay = crate::sim_cmd::replay_command(&original, &[]);
+            let replay = crate::sim_cmd::replay_command(&original, &sim_cmd::NodeCmd::default());
             let words: Vec<&str> = replay.split_whitespace().skip(2).collect();
             let replayed = config(&parse(&words), seed).unwrap();
             proptest::prop_assert_eq!(replayed, original, "{}", replay);

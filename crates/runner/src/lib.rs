@@ -16,9 +16,11 @@ mod mailbox;
 mod node;
 mod page;
 mod program;
+mod quiet;
 mod reaper;
 mod report;
 mod run;
+mod seeded;
 mod sim_run;
 
 pub use error::RunnerError;
@@ -27,6 +29,7 @@ pub use program::{resolve_program, InterpreterProblem, ProgramError};
 pub use reaper::{become_subreaper, kill_all_descendants};
 pub use report::{RunReport, SimulationSpeed, Workbench};
 pub use run::{run, RunOptions};
+pub use seeded::{factory as seeded_factory, SeededFactory, SeededOptions, SeededReport};
 pub use sim_run::run_sim;
 
 /// Exit codes of `lightcone test`, `lightcone check` and `lightcone merge`.

@@ -216,7 +216,8 @@ impl NodeProcess {
                 .map_err(StartError::Io)?,
         );
         let token = format!("{}-{}-{incarnation}", std::process::id(), spec.id);
-        let mut child = start_process(spec, incarnation, &token)?;
+        let seed = lightcone_rng::node_seed(spec.run_seed, spec.index, u64::from(incarnation));
+        let mut child = start_process(spec, seed, &token, &[])?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -403,17 +404,22 @@ fn join_within<T>(handle: JoinHandle<T>) -> Option<T> {
     handle.join().ok()
 }
 
-/// Starts the node's program with its three pipes, its seed, its storage
-/// folder and its token, in a process group of its own, with a parent-death
-/// signal.
-fn start_process(spec: &Spawn, incarnation: u32, token: &str) -> Result<Child, StartError> {
-    let seed = lightcone_rng::node_seed(spec.run_seed, spec.index, u64::from(incarnation));
+/// Starts the node's program with its three pipes, its seed (`node_seed`),
+/// its storage folder, its token and `extra_env`, in a process group of its
+/// own, with a parent-death signal.
+pub(crate) fn start_process(
+    spec: &Spawn,
+    node_seed: u64,
+    token: &str,
+    extra_env: &[(&str, std::ffi::OsString)],
+) -> Result<Child, StartError> {
     let parent = std::process::id() as libc::pid_t;
-    let env: [(&str, std::ffi::OsString); 3] = [
-        ("LIGHTCONE_NODE_SEED", seed.to_string().into()),
+    let mut env: Vec<(&str, std::ffi::OsString)> = vec![
+        ("LIGHTCONE_NODE_SEED", node_seed.to_string().into()),
         ("LIGHTCONE_NODE_STORAGE", spec.storage_dir.clone().into()),
         (reaper::TOKEN_VAR, token.into()),
     ];
+    env.extend(extra_env.iter().cloned());
     let mut command = Command::new(&spec.bin);
     command
         .args(&spec.args)

@@ -34,6 +34,10 @@ pub struct Workbench {
     /// Wall seconds spent drawing and writing report.html.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_write_s: Option<f64>,
+    /// Foreign nodes under the seed (`--sim --bin`): what waiting for
+    /// them to go quiet cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seeded: Option<crate::seeded::SeededReport>,
     /// How fast a simulation ran (its keys sit beside the others).
     #[serde(flatten)]
     pub simulation: Option<SimulationSpeed>,

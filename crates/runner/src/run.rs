@@ -603,6 +603,7 @@ impl Loop {
             peak_rss_mb: usage.peak_rss_bytes as f64 / (1024.0 * 1024.0),
             event_queue_depth_max: self.test.event_queue_depth_max(),
             bin: Some(options.bin.clone()),
+            seeded: None,
             simulation: None,
         };
         let run = RunFacts {

@@ -11,12 +11,20 @@ use crate::error::RunnerError;
 use crate::folder::{RunFacts, RunFolder, MALFORMED_SAMPLES_MAX};
 use crate::report::{RunReport, SimulationSpeed, Workbench};
 use crate::run::{own_usage, RunOptions};
+use crate::seeded::SeededFactory;
 
 /// Ops written between flushes of history.jsonl.
 const FLUSH_EVERY_OPS: u64 = 1024;
 
-/// Runs one seeded simulation and writes its results folder.
-pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport, RunnerError> {
+/// Runs one seeded simulation and writes its results folder. With
+/// `seeded`, the nodes are foreign processes made by that factory (whose
+/// `factory` is `factory`), and workbench.json says what waiting for them
+/// cost.
+pub fn run_sim(
+    options: &RunOptions,
+    factory: &NodeFactory,
+    seeded: Option<&SeededFactory>,
+) -> Result<RunReport, RunnerError> {
     let test = Test::new(options.config.clone())?;
     let mut folder = RunFolder::create(
         &options.store_root,
@@ -49,7 +57,8 @@ pub fn run_sim(options: &RunOptions, factory: &NodeFactory) -> Result<RunReport,
         (None, Some(why)) => Ending::Aborted(why.clone()),
         (None, None) => Ending::Completed,
     };
-    let workbench = workbench(&test, &stats, wall, writing);
+    let mut workbench = workbench(&test, &stats, wall, writing);
+    workbench.seeded = seeded.map(SeededFactory::take_report);
     let run = RunFacts {
         nodes,
         malformed,
@@ -154,6 +163,7 @@ fn workbench(test: &Test, stats: &SimStats, wall: Duration, writing: Duration) -
         peak_rss_mb: usage.peak_rss_bytes as f64 / (1024.0 * 1024.0),
         event_queue_depth_max: test.event_queue_depth_max(),
         bin: None,
+        seeded: None,
         simulation: Some(SimulationSpeed {
             virtual_s,
             speedup: virtual_s / wall_s,
