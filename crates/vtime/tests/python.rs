@@ -184,3 +184,41 @@ fn a_process_without_the_library_stays_detached() {
     assert!(!node.clock.attached());
     node.finish();
 }
+
+const ASYNCIO: &str = "import asyncio, time\n\
+    def now():\n\
+    \x20   return time.monotonic_ns() - 1000000 * 10**9\n\
+    async def main():\n\
+    \x20   loop = asyncio.get_running_loop()\n\
+    \x20   loop.call_later(0.1, lambda: print('call_later', now(), flush=True))\n\
+    \x20   await asyncio.sleep(0.3)\n\
+    \x20   print('sleep', now(), flush=True)\n\
+    \x20   try:\n\
+    \x20       await asyncio.wait_for(asyncio.Event().wait(), 0.2)\n\
+    \x20   except asyncio.TimeoutError:\n\
+    \x20       print('wait_for timeout', now(), flush=True)\n\
+    asyncio.run(main())\n";
+
+#[test]
+fn python_asyncio_timers_follow_virtual_time() {
+    let Some(py) = python3("python_asyncio_timers_follow_virtual_time") else {
+        return;
+    };
+    let node = Node::start("asyncio", &py, &["-c", ASYNCIO]);
+    assert_eq!(node.step(), 100 * MS);
+    assert_eq!(node.line(), "call_later 100000000");
+    // asyncio keeps deadlines as float seconds (1000000.3 - 1000000.1 is
+    // 0.20000000004656613) and epoll rounds its timeout up to the next
+    // millisecond, so the wake comes up to 1 ms of virtual time late, as it
+    // would on a real clock; the timer still fires at the wake.
+    let sleep = node.step();
+    assert!((300 * MS..=301 * MS).contains(&sleep), "{sleep}");
+    assert_eq!(node.line(), format!("sleep {sleep}"));
+    let timeout = node.step();
+    assert!(
+        (sleep + 200 * MS..=sleep + 201 * MS).contains(&timeout),
+        "{timeout}"
+    );
+    assert_eq!(node.line(), format!("wait_for timeout {timeout}"));
+    node.finish();
+}
