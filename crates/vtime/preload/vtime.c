@@ -33,6 +33,7 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -150,6 +151,10 @@ DECLARE_REAL(int, pthread_cond_wait, pthread_cond_t *, pthread_mutex_t *);
 DECLARE_REAL(int, pthread_cond_timedwait, pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
 DECLARE_REAL(int, pthread_cond_clockwait, pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
 DECLARE_REAL(int, pthread_cond_broadcast, pthread_cond_t *);
+DECLARE_REAL(long, syscall, long, ...);
+/* The library's own system calls: never through its own syscall() wrapper,
+ * which would make the helper's real-time backoff virtual. */
+#define vt_raw_syscall(...) REAL(syscall)(__VA_ARGS__)
 
 static void vt_resolve_all(void) {
     ENSURE_REAL(clock_gettime, NULL);
@@ -174,12 +179,13 @@ static void vt_resolve_all(void) {
     ENSURE_REAL(pthread_cond_timedwait, VT_COND_VERSION);
     ENSURE_REAL(pthread_cond_clockwait, NULL);
     ENSURE_REAL(pthread_cond_broadcast, VT_COND_VERSION);
+    ENSURE_REAL(syscall, NULL);
 }
 
 /* ---- small helpers ----------------------------------------------------- */
 
 static long vt_futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout) {
-    return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+    return vt_raw_syscall(SYS_futex, word, op, val, timeout, NULL, 0);
 }
 
 static inline uint64_t vt_now(void) {
@@ -254,7 +260,7 @@ static int vt_guess_domain(const struct timespec *abs) {
     return (uint64_t)abs->tv_sec >= VT_DOMAIN_SPLIT_S ? VT_DOMAIN_REALTIME : VT_DOMAIN_MONOTONIC;
 }
 
-static pid_t vt_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+static pid_t vt_gettid(void) { return (pid_t)vt_raw_syscall(SYS_gettid); }
 
 /* ---- the slot table ---------------------------------------------------- */
 
@@ -294,7 +300,7 @@ static void vt_release(struct vt_slot *s) {
         /* A kick may still be pending on this thread; one system call returns
          * to user space and delivers it here, not inside the caller's next
          * read() (where it would be an EINTR the caller never asked for). */
-        syscall(SYS_getppid);
+        vt_raw_syscall(SYS_getppid);
     }
     atomic_store_explicit(&s->tid, 0, memory_order_release);
 }
@@ -328,7 +334,7 @@ static unsigned vt_interrupt_overdue(pid_t self) {
                 REAL(pthread_cond_broadcast)(c);
                 vt_count(&vt->broadcasts);
             } else {
-                syscall(SYS_tgkill, pid, tid, vt_signal);
+                vt_raw_syscall(SYS_tgkill, pid, tid, vt_signal);
                 vt_count(&vt->kicks);
             }
             acted++;
@@ -804,4 +810,75 @@ int pthread_cond_clockwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict
     if (!vt || !ts_valid(abs) || (domain = vt_domain(clock)) == VT_DOMAIN_NONE)
         return REAL(pthread_cond_clockwait)(c, m, clock, abs);
     return vt_cond_wait_until(c, m, vt_abs_to_virtual(domain, abs), clock, abs);
+}
+
+/* ---- futex through syscall() --------------------------------------------- */
+
+/* Rust's std (Condvar::wait_timeout, mpsc recv_timeout, park_timeout) waits
+ * with syscall(SYS_futex, ...) and a timeout computed from the (virtual)
+ * monotonic clock: handed to the kernel as it is, an absolute virtual time
+ * would be read as a real one. A futex wait with a timeout becomes an
+ * untimed futex wait with a registered virtual deadline, interrupted by a
+ * kick like poll. */
+static long vt_futex_timed(_Atomic uint32_t *word, int op, uint32_t val, uint64_t deadline, uint32_t bitset) {
+    vt_count(&vt->timed_waits);
+    int cmd = op & FUTEX_CMD_MASK;
+    int untimed_op = (op & FUTEX_PRIVATE_FLAG) | FUTEX_WAIT_BITSET;
+    if (vt_now() >= deadline) {
+        /* Past the deadline: the value check alone, as the kernel would. */
+        if (atomic_load(word) != val) {
+            errno = EAGAIN;
+            return -1;
+        }
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    vt_ensure_helper();
+    struct vt_slot *s = vt_claim(VT_KIND_SIGNAL, deadline, NULL);
+    if (!s) return -2; /* table full: the caller makes the real call */
+    long rc;
+    for (;;) {
+        if (vt_now() >= deadline) {
+            errno = ETIMEDOUT;
+            rc = -1;
+            break;
+        }
+        rc = REAL(syscall)(SYS_futex, word, untimed_op, val, NULL, NULL, cmd == FUTEX_WAIT ? FUTEX_BITSET_MATCH_ANY : bitset);
+        if (rc >= 0 || errno != EINTR) break;
+        if (vt_now() >= deadline) {
+            errno = ETIMEDOUT;
+            rc = -1;
+            break;
+        }
+        if (atomic_load_explicit(&s->kicks, memory_order_relaxed) == 0) break; /* the program's signal */
+    }
+    int saved = errno;
+    vt_release(s);
+    errno = saved;
+    return rc;
+}
+
+long syscall(long number, ...) {
+    ENSURE_REAL(syscall, NULL);
+    va_list ap;
+    va_start(ap, number);
+    /* As glibc's own syscall(): six register-sized arguments, whether or not
+     * the caller passed them all. */
+    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+    va_end(ap);
+    if (vt && number == SYS_futex && a4 != 0) {
+        int op = (int)a2, cmd = op & FUTEX_CMD_MASK;
+        const struct timespec *t = (const struct timespec *)a4;
+        if ((cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && ts_valid(t) && t->tv_sec >= 0) {
+            uint64_t deadline;
+            if (cmd == FUTEX_WAIT) /* relative */
+                deadline = sat_add(vt_now(), ts_to_ns(t));
+            else
+                deadline = vt_abs_to_virtual((op & FUTEX_CLOCK_REALTIME) ? VT_DOMAIN_REALTIME : VT_DOMAIN_MONOTONIC, t);
+            long rc = vt_futex_timed((_Atomic uint32_t *)a1, op, (uint32_t)a3, deadline, (uint32_t)a6);
+            if (rc != -2) return rc;
+        }
+    }
+    return REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
 }
