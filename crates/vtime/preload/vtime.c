@@ -262,6 +262,17 @@ static int vt_guess_domain(const struct timespec *abs) {
 
 static pid_t vt_gettid(void) { return (pid_t)vt_raw_syscall(SYS_gettid); }
 
+/* The real-time fallback of an absolute virtual deadline (table full): the
+ * same distance ahead on the real clock. Handing the virtual time itself to
+ * the kernel would be read as a real one: 10^6 s of uptime is days away. */
+static struct timespec vt_real_deadline(clockid_t clock, uint64_t deadline) {
+    uint64_t now = vt_now(), left = deadline > now ? deadline - now : 0;
+    struct timespec t;
+    REAL(clock_gettime)(clock, &t);
+    ns_to_ts(sat_add(ts_to_ns(&t), left), &t);
+    return t;
+}
+
 /* ---- the slot table ---------------------------------------------------- */
 
 /* Claims a slot and publishes the deadline. Returns NULL when every slot is
@@ -522,6 +533,10 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, stru
     uint64_t deadline = (flags & TIMER_ABSTIME) ? vt_abs_to_virtual(domain, req)
                                                 : sat_add(vt_now(), req->tv_sec < 0 ? 0 : ts_to_ns(req));
     int rc = vt_sleep_until(deadline);
+    if (rc == -1 && (flags & TIMER_ABSTIME)) {
+        struct timespec real = vt_real_deadline(clock, deadline);
+        return REAL(clock_nanosleep)(clock, flags, &real, rem);
+    }
     if (rc == -1) return REAL(clock_nanosleep)(clock, flags, req, rem);
     if (rc == EINTR && !(flags & TIMER_ABSTIME)) vt_remaining(deadline, rem);
     return rc;
@@ -708,14 +723,17 @@ int epoll_pwait(int ep, struct epoll_event *events, int max, int timeout_ms, con
 static const struct timespec vt_long_ago = {0, 0};
 
 /* sem_wait with a virtual deadline. sem_*wait return -1/errno. */
-static int vt_sem_wait_until(sem_t *sem, uint64_t deadline, int fallback_clock, const struct timespec *abs) {
+static int vt_sem_wait_until(sem_t *sem, uint64_t deadline, clockid_t fallback_clock) {
     vt_count(&vt->timed_waits);
     /* At or past the deadline: one try, as glibc does before looking at the
      * time (an absolute time in 1970 is past on every clock). */
     if (vt_now() >= deadline) return REAL(sem_clockwait)(sem, CLOCK_REALTIME, &vt_long_ago);
     vt_ensure_helper();
     struct vt_slot *s = vt_claim(VT_KIND_SIGNAL, deadline, NULL);
-    if (!s) return REAL(sem_clockwait)(sem, fallback_clock, abs);
+    if (!s) {
+        struct timespec real = vt_real_deadline(fallback_clock, deadline);
+        return REAL(sem_clockwait)(sem, fallback_clock, &real);
+    }
     /* Semaphores have no sigmask variant: let the kick through by hand. */
     sigset_t cur, kick;
     int unblocked = 0;
@@ -752,7 +770,7 @@ int sem_timedwait(sem_t *sem, const struct timespec *abs) {
     ENSURE_REAL(sem_clockwait, NULL);
     ENSURE_REAL(sem_wait, NULL);
     if (!vt || !ts_valid(abs)) return REAL(sem_timedwait)(sem, abs);
-    return vt_sem_wait_until(sem, vt_abs_to_virtual(VT_DOMAIN_REALTIME, abs), CLOCK_REALTIME, abs);
+    return vt_sem_wait_until(sem, vt_abs_to_virtual(VT_DOMAIN_REALTIME, abs), CLOCK_REALTIME);
 }
 
 int sem_clockwait(sem_t *sem, clockid_t clock, const struct timespec *abs) {
@@ -765,7 +783,7 @@ int sem_clockwait(sem_t *sem, clockid_t clock, const struct timespec *abs) {
     }
     if (!vt || !ts_valid(abs) || (domain = vt_domain(clock)) == VT_DOMAIN_NONE)
         return REAL(sem_clockwait)(sem, clock, abs);
-    return vt_sem_wait_until(sem, vt_abs_to_virtual(domain, abs), clock, abs);
+    return vt_sem_wait_until(sem, vt_abs_to_virtual(domain, abs), clock);
 }
 
 /* ---- condition variables ----------------------------------------------- */
@@ -775,13 +793,15 @@ int sem_clockwait(sem_t *sem, clockid_t clock, const struct timespec *abs) {
  * The waiter holds the mutex from registering until the real wait releases
  * it; a broadcast that lands before the waiter is queued is lost, and the
  * helper's backoff rescan sends another. */
-static int vt_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, uint64_t deadline, clockid_t clock,
-                              const struct timespec *abs) {
+static int vt_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, uint64_t deadline, clockid_t clock) {
     vt_count(&vt->timed_waits);
     if (vt_now() >= deadline) return REAL(pthread_cond_clockwait)(c, m, CLOCK_MONOTONIC, &vt_long_ago);
     vt_ensure_helper();
     struct vt_slot *s = vt_claim(VT_KIND_CONDVAR, deadline, c);
-    if (!s) return REAL(pthread_cond_clockwait)(c, m, clock, abs);
+    if (!s) {
+        struct timespec real = vt_real_deadline(clock, deadline);
+        return REAL(pthread_cond_clockwait)(c, m, clock, &real);
+    }
     int rc = REAL(pthread_cond_wait)(c, m);
     vt_release(s);
     if (rc == 0 && vt_now() >= deadline) rc = ETIMEDOUT;
@@ -797,7 +817,7 @@ int pthread_cond_timedwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict
         return REAL(pthread_cond_timedwait)(c, m, abs);
     int domain = vt_guess_domain(abs);
     clockid_t clock = domain == VT_DOMAIN_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC;
-    return vt_cond_wait_until(c, m, vt_abs_to_virtual(domain, abs), clock, abs);
+    return vt_cond_wait_until(c, m, vt_abs_to_virtual(domain, abs), clock);
 }
 
 int pthread_cond_clockwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m, clockid_t clock,
@@ -809,7 +829,7 @@ int pthread_cond_clockwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict
     if (!REAL(pthread_cond_clockwait)) return ENOSYS;
     if (!vt || !ts_valid(abs) || (domain = vt_domain(clock)) == VT_DOMAIN_NONE)
         return REAL(pthread_cond_clockwait)(c, m, clock, abs);
-    return vt_cond_wait_until(c, m, vt_abs_to_virtual(domain, abs), clock, abs);
+    return vt_cond_wait_until(c, m, vt_abs_to_virtual(domain, abs), clock);
 }
 
 /* ---- futex through syscall() --------------------------------------------- */
@@ -878,6 +898,11 @@ long syscall(long number, ...) {
                 deadline = vt_abs_to_virtual((op & FUTEX_CLOCK_REALTIME) ? VT_DOMAIN_REALTIME : VT_DOMAIN_MONOTONIC, t);
             long rc = vt_futex_timed((_Atomic uint32_t *)a1, op, (uint32_t)a3, deadline, (uint32_t)a6);
             if (rc != -2) return rc;
+            if (cmd == FUTEX_WAIT_BITSET) {
+                struct timespec real =
+                    vt_real_deadline((op & FUTEX_CLOCK_REALTIME) ? CLOCK_REALTIME : CLOCK_MONOTONIC, deadline);
+                return REAL(syscall)(number, a1, a2, a3, (long)&real, a5, a6);
+            }
         }
     }
     return REAL(syscall)(number, a1, a2, a3, a4, a5, a6);

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::time::Duration;
 use support::{python3, Node};
 
 const S: u64 = 1_000_000_000;
@@ -220,5 +221,81 @@ fn python_asyncio_timers_follow_virtual_time() {
         "{timeout}"
     );
     assert_eq!(node.line(), format!("wait_for timeout {timeout}"));
+    node.finish();
+}
+
+const FORK: &str = "import os, threading, time\n\
+    def now():\n\
+    \x20   return time.monotonic_ns() - 1000000 * 10**9\n\
+    pid = os.fork()\n\
+    if pid == 0:\n\
+    \x20   time.sleep(0.2)\n\
+    \x20   print('child sleep', now(), flush=True)\n\
+    \x20   print('child wait', threading.Event().wait(0.3), now(), flush=True)\n\
+    \x20   os._exit(0)\n\
+    os.waitpid(pid, 0)\n\
+    print('parent', now(), flush=True)\n";
+
+#[test]
+fn a_forked_child_shares_the_clock() {
+    let Some(py) = python3("a_forked_child_shares_the_clock") else {
+        return;
+    };
+    let node = Node::start("fork", &py, &["-c", FORK]);
+    // The child is another process: look at it through the clock's waiters.
+    let child_quiet = |node: &Node| {
+        node.wait_quiet();
+        let waiters = node.clock.waiters();
+        assert_eq!(waiters.len(), 1, "{waiters:?}");
+        assert_ne!(waiters[0].pid, node.child.id());
+        let child = waiters[0].pid;
+        assert!(lightcone_vtime::quiet::wait_quiet(
+            child,
+            Some(&node.clock),
+            Duration::from_millis(20),
+            500
+        )
+        .unwrap());
+        waiters[0].deadline_ns
+    };
+    assert_eq!(child_quiet(&node), 200 * MS);
+    node.clock.advance_to(200 * MS);
+    assert_eq!(node.line(), "child sleep 200000000");
+    assert_eq!(child_quiet(&node), 500 * MS);
+    node.clock.advance_to(500 * MS);
+    assert_eq!(node.line(), "child wait False 500000000");
+    assert_eq!(node.line(), "parent 500000000");
+    node.finish();
+}
+
+const CROWD: &str = "import threading, time\n\
+    def nap():\n\
+    \x20   time.sleep(0.05)\n\
+    threads = [threading.Thread(target=nap) for _ in range(300)]\n\
+    for t in threads: t.start()\n\
+    for t in threads: t.join()\n\
+    print('done', flush=True)\n";
+
+#[test]
+fn a_full_slot_table_falls_back_to_real_time_and_counts_it() {
+    let Some(py) = python3("a_full_slot_table_falls_back_to_real_time_and_counts_it") else {
+        return;
+    };
+    let node = Node::start("crowd", &py, &["-c", CROWD]);
+    // 300 threads sleep 50 ms; the table holds 256 waits. The rest sleep in
+    // real time and end by themselves; the 256 registered ones wait for the
+    // clock. (The GIL's condvar waits take slots too, so the split is not
+    // exact.)
+    node.wait_quiet();
+    let registered = node.clock.waiters().len();
+    assert!(registered <= lightcone_vtime::SLOT_COUNT);
+    let stats = node.clock.stats();
+    assert!(
+        stats.table_full_count >= 300 - lightcone_vtime::SLOT_COUNT as u64,
+        "{stats:?}"
+    );
+    node.silent();
+    node.clock.advance_to(50 * MS);
+    assert_eq!(node.line(), "done");
     node.finish();
 }
