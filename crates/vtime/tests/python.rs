@@ -299,3 +299,33 @@ fn a_full_slot_table_falls_back_to_real_time_and_counts_it() {
     assert_eq!(node.line(), "done");
     node.finish();
 }
+
+const SIGNALLED: &str = "import select, signal, sys, time\n\
+    def now():\n\
+    \x20   return time.monotonic_ns() - 1000000 * 10**9\n\
+    signal.signal(signal.SIGUSR1, lambda *_: print('signal', now(), flush=True))\n\
+    time.sleep(1)\n\
+    print('slept', now(), flush=True)\n\
+    r, _, _ = select.select([0], [], [], 1)\n\
+    print('select', len(r), now(), flush=True)\n";
+
+#[test]
+fn a_signal_of_the_program_runs_its_handler_and_the_wait_goes_on() {
+    let Some(py) = python3("a_signal_of_the_program_runs_its_handler_and_the_wait_goes_on") else {
+        return;
+    };
+    let node = Node::start("signalled", &py, &["-c", SIGNALLED]);
+    let pid = node.child.id() as libc::pid_t;
+    for (deadline, line) in [
+        (1_000 * MS, "slept 1000000000"),
+        (2_000 * MS, "select 0 2000000000"),
+    ] {
+        node.wait_quiet();
+        // SAFETY: signalling our own child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR1) }, 0);
+        assert_eq!(node.line(), format!("signal {}", deadline - 1_000 * MS));
+        assert_eq!(node.step(), deadline);
+        assert_eq!(node.line(), line);
+    }
+    node.finish();
+}
