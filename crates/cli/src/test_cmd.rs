@@ -102,6 +102,10 @@ pub struct TestArgs {
     /// wait is counted in workbench.json.
     #[arg(long, requires = "sim", default_value_t = 5000, value_name = "MS")]
     settle_timeout_ms: u64,
+    /// With --sim --bin: leave the node's clock alone (no LD_PRELOAD of lightcone's clock
+    /// library): its sleeps and timers run on the wall clock, outside the seed's control.
+    #[arg(long, requires = "sim")]
+    wall_clock_timers: bool,
     /// Mean seconds between nemesis operations (at most a year).
     #[arg(long, default_value = "10", value_parser = flags::seconds, allow_hyphen_values = true,
           value_name = "SECONDS")]
@@ -541,10 +545,11 @@ fn seeded_nodes(
         handling_mean_ns: (handling_ms * 1e6).round() as u64,
         settle_timeout: std::time::Duration::from_millis(args.settle_timeout_ms),
         line_bytes_max: args.line_bytes_max,
+        virtual_time: !args.wall_clock_timers,
     };
     let seeded = lightcone_runner::seeded_factory(options, &std::env::temp_dir()).map_err(|e| {
         crate::flags::print_error(&format!(
-            "cannot make a folder for the nodes' storage in {}: {e} (set TMPDIR to a writable folder)",
+            "cannot make a folder for the nodes' storage and clock library in {}: {e} (set TMPDIR to a writable folder)",
             std::env::temp_dir().display()
         ));
         exit_code::WORKBENCH
@@ -555,6 +560,9 @@ fn seeded_nodes(
     );
     if args.settle_timeout_ms != DEFAULT_SETTLE_TIMEOUT_MS {
         flags += &format!(" --settle-timeout-ms {}", args.settle_timeout_ms);
+    }
+    if args.wall_clock_timers {
+        flags += " --wall-clock-timers";
     }
     let node = sim_cmd::NodeCmd {
         flags,

@@ -148,6 +148,32 @@ impl ProcReader {
         calls
     }
 
+    /// Whether some thread of `pid` is blocked reading its standard input
+    /// (a `read` of descriptor 0): the node has started and waits for a
+    /// line.
+    pub fn reading_stdin(&mut self, pid: i32) -> bool {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        for task in tasks.flatten() {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if self.read(&format!("/proc/{pid}/task/{tid}/syscall")) {
+                let mut words = self.buf.split_whitespace();
+                let call = words.next().map(syscall_name);
+                if call == Some("read") && words.next() == Some("0x0") {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Reads a small /proc file into the buffer; false if it is gone.
     fn read(&mut self, path: &str) -> bool {
         self.buf.clear();
@@ -291,6 +317,7 @@ mod tests {
         }
         assert!(quiet, "cat never went quiet: {before:?}");
         assert_eq!(reader.blocked_in(pid), vec!["read"]);
+        assert!(reader.reading_stdin(pid), "cat reads its stdin");
         let stdin = child.stdin.as_mut().expect("piped");
         stdin.write_all(b"hello\n").expect("written");
         let after = reader.look(pid);

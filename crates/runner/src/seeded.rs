@@ -33,6 +33,7 @@ use lightcone_proto::Envelope;
 use lightcone_rng::Rng;
 use lightcone_sdk::{MemoryStorage, NodeRuntime, Storage};
 use lightcone_sim::SharedFactory;
+use lightcone_vtime::VirtualClock;
 use serde::Serialize;
 
 use crate::node::{start_process, Spawn};
@@ -53,12 +54,18 @@ pub struct SeededOptions {
     /// The longest line read from a node's stdout; longer ones are skipped
     /// and logged.
     pub line_bytes_max: usize,
+    /// Give each process lightcone's virtual clock (an LD_PRELOAD library,
+    /// `lightcone-vtime`), so that its timers fire when the seed says.
+    pub virtual_time: bool,
 }
 
 /// The key under which a node slot's storage folder is kept in its
 /// [`MemoryStorage`], which outlives a crash: the restarted process is
 /// given the same folder.
 const STORAGE_DIR_KEY: &str = "lightcone/seeded-storage-dir";
+/// The key under which a slot's last virtual time is kept, for the clock
+/// of a restarted process to start from.
+const LAST_NOW_KEY: &str = "lightcone/seeded-last-now";
 /// The RNG stream of a node's handling times (its seed is the node's).
 const HANDLING_STREAM: u64 = 0x68616e646c65;
 /// Longest wait between looks at a busy process.
@@ -85,6 +92,34 @@ pub struct SettleStats {
     starts: u64,
     start_failures: Vec<String>,
     exits: u64,
+    clock: ClockTotals,
+}
+
+/// The virtual clocks of a run's processes, added up.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ClockTotals {
+    /// Processes that loaded the clock library, and that did not (a Go or
+    /// static program: their timers run on the wall clock).
+    pub attached_count: u64,
+    pub not_attached_count: u64,
+    pub clock_read_count: u64,
+    pub sleep_count: u64,
+    pub timed_wait_count: u64,
+    /// Waits that found the library's table of waiting threads full and
+    /// fell back to the wall clock: the run was not deterministic.
+    pub table_full_count: u64,
+}
+
+impl ClockTotals {
+    fn add(&mut self, other: &ClockTotals) {
+        self.attached_count += other.attached_count;
+        self.not_attached_count += other.not_attached_count;
+        self.clock_read_count += other.clock_read_count;
+        self.sleep_count += other.sleep_count;
+        self.timed_wait_count += other.timed_wait_count;
+        self.table_full_count += other.table_full_count;
+    }
 }
 
 impl Default for SettleStats {
@@ -101,6 +136,7 @@ impl Default for SettleStats {
             starts: 0,
             start_failures: Vec::new(),
             exits: 0,
+            clock: ClockTotals::default(),
         }
     }
 }
@@ -121,6 +157,7 @@ impl SettleStats {
         self.start_failures
             .extend(other.start_failures.iter().take(8).cloned());
         self.exits += other.exits;
+        self.clock.add(&other.clock);
     }
 
     /// The report of these statistics (workbench.json, the sweep's
@@ -148,6 +185,7 @@ impl SettleStats {
             start_count: self.starts,
             start_failures: self.start_failures.clone(),
             exit_count: self.exits,
+            virtual_clock: self.clock.clone(),
         }
     }
 }
@@ -176,6 +214,9 @@ pub struct SeededReport {
     pub start_failures: Vec<String>,
     /// Node processes that exited by themselves.
     pub exit_count: u64,
+    /// The processes' virtual clocks (all zero when they run on the wall
+    /// clock).
+    pub virtual_clock: ClockTotals,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -195,7 +236,7 @@ impl SeededReport {
             .collect();
         format!(
             "node processes: {} events waited for (median {:.2} ms, p99 {:.2} ms, max {:.1} ms; {:.1} looks each), \
-             {} reached the {:.0} ms bound; threads at quiet blocked in: {}; {} quiet moments had a thread asleep on a wall-clock timer",
+             {} reached the {:.0} ms bound; threads at quiet blocked in: {}; {} quiet moments had a thread asleep on a wall-clock timer; {}",
             self.settle_count,
             self.settle_ms.p50,
             self.settle_ms.p99,
@@ -205,7 +246,33 @@ impl SeededReport {
             self.settle_timeout_ms,
             if blocked.is_empty() { "-".to_string() } else { blocked.join(", ") },
             self.timer_sleep_count,
+            self.clock_sentence(),
         )
+    }
+
+    fn clock_sentence(&self) -> String {
+        let c = &self.virtual_clock;
+        if c.attached_count == 0 && c.not_attached_count == 0 {
+            return "timers on the wall clock (no virtual clock)".to_string();
+        }
+        let mut s = format!(
+            "virtual clock in {} of {} processes ({} clock reads, {} sleeps, {} timed waits)",
+            c.attached_count,
+            c.attached_count + c.not_attached_count,
+            c.clock_read_count,
+            c.sleep_count,
+            c.timed_wait_count
+        );
+        if c.not_attached_count > 0 {
+            s += "; the others did not load it (Go or a static program?): their timers ran on the wall clock";
+        }
+        if c.table_full_count > 0 {
+            s += &format!(
+                "; {} waits found the clock's table full and ran on the wall clock: NOT deterministic",
+                c.table_full_count
+            );
+        }
+        s
     }
 }
 
@@ -249,6 +316,11 @@ pub fn factory(options: SeededOptions, scratch: &Path) -> io::Result<SeededFacto
         ROOTS.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&root)?;
+    let library = if options.virtual_time {
+        Some(lightcone_vtime::preload_library(&root)?)
+    } else {
+        None
+    };
     let stats = Arc::new(Mutex::new(SettleStats::default()));
     let runs = Arc::new(AtomicU64::new(0));
     let (opts, shared, folder) = (options.clone(), Arc::clone(&stats), root.clone());
@@ -263,11 +335,21 @@ pub fn factory(options: SeededOptions, scratch: &Path) -> io::Result<SeededFacto
                 dir
             }
         };
-        Box::new(SeededProcess::start(
-            &opts,
+        let last_now = storage
+            .get(LAST_NOW_KEY)
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(0, u64::from_le_bytes);
+        let start = Start {
             index,
             seed,
-            dir,
+            storage_dir: dir,
+            clock_at: last_now,
+            library: library.as_deref(),
+        };
+        Box::new(SeededProcess::start(
+            &opts,
+            start,
+            storage,
             Arc::clone(&shared),
         ))
     };
@@ -279,9 +361,25 @@ pub fn factory(options: SeededOptions, scratch: &Path) -> io::Result<SeededFacto
     })
 }
 
+/// What one start of a node process needs.
+struct Start<'a> {
+    index: usize,
+    seed: u64,
+    storage_dir: PathBuf,
+    /// Virtual time for its clock to start at (a restarted process: the
+    /// last time its predecessor was given).
+    clock_at: u64,
+    /// The clock library, when nodes get virtual time.
+    library: Option<&'a Path>,
+}
+
 /// One node process under the simulator.
 pub struct SeededProcess {
     io: Option<Io>,
+    /// Its virtual clock, when it has one.
+    clock: Option<VirtualClock>,
+    /// The slot's storage, where the last virtual time is kept.
+    slot: MemoryStorage,
     handling_mean_ns: u64,
     settle_timeout: Duration,
     line_bytes_max: usize,
@@ -320,18 +418,26 @@ const LOG_LINE_BYTES_MAX: usize = 64 * 1024;
 impl SeededProcess {
     fn start(
         options: &SeededOptions,
-        index: usize,
-        seed: u64,
-        storage_dir: PathBuf,
+        start: Start,
+        slot: MemoryStorage,
         shared: Arc<Mutex<SettleStats>>,
     ) -> SeededProcess {
+        let Start {
+            index,
+            seed,
+            storage_dir,
+            clock_at,
+            library,
+        } = start;
         let mut p = SeededProcess {
             io: None,
+            clock: None,
+            slot,
             handling_mean_ns: options.handling_mean_ns,
             settle_timeout: options.settle_timeout,
             line_bytes_max: options.line_bytes_max,
             rng: Rng::new(seed, HANDLING_STREAM),
-            now: 0,
+            now: clock_at,
             current_handling: None,
             held: VecDeque::new(),
             logs: Vec::new(),
@@ -341,13 +447,46 @@ impl SeededProcess {
             shared,
         };
         p.stats.starts += 1;
-        match Io::spawn(options, index, seed, storage_dir) {
+        let mut env = Vec::new();
+        if let Some(library) = library {
+            static CLOCKS: AtomicU64 = AtomicU64::new(0);
+            let path = storage_dir
+                .with_extension(format!("{}.vtime", CLOCKS.fetch_add(1, Ordering::Relaxed)));
+            match VirtualClock::create(&path) {
+                Ok(clock) => {
+                    clock.advance_to(clock_at);
+                    env = clock.env(library);
+                    p.clock = Some(clock);
+                }
+                Err(e) => {
+                    let why = format!(
+                        "node {index}: its virtual clock {} could not be made: {e}",
+                        path.display()
+                    );
+                    p.log(why.clone());
+                    p.stats.start_failures.push(why);
+                    return p;
+                }
+            }
+        }
+        match Io::spawn(options, index, seed, storage_dir, &env) {
             Ok(io) => {
                 p.io = Some(io);
                 // Started, loaded and waiting for its first line before any
                 // event: an interpreter's start can take seconds on a busy
                 // machine, and must not be taken for handling time.
-                p.settle(p.settle_timeout.max(STARTUP_SETTLE_MIN));
+                p.settle_start();
+                if let Some(clock) = &p.clock {
+                    if clock.attached() {
+                        p.stats.clock.attached_count += 1;
+                    } else {
+                        p.stats.clock.not_attached_count += 1;
+                        p.log(
+                            "lightcone: the node did not load lightcone's clock library (a Go or static program?): its timers run on the wall clock"
+                                .to_string(),
+                        );
+                    }
+                }
             }
             Err(why) => {
                 let why = format!(
@@ -366,6 +505,20 @@ impl SeededProcess {
             self.logs.push(line);
         } else {
             self.logs_dropped += 1;
+        }
+    }
+
+    /// Moves the node's time (and its clock: virtual time never goes back,
+    /// so a clock fault that sets it back holds it still).
+    fn set_now(&mut self, now: u64) {
+        if now > self.now {
+            self.now = now;
+            self.slot.put(LAST_NOW_KEY, &now.to_le_bytes());
+        }
+        if let Some(clock) = &self.clock {
+            if now > clock.now() {
+                clock.advance_to(now);
+            }
         }
     }
 
@@ -392,13 +545,21 @@ impl SeededProcess {
                 Err(_) => break,
             }
         }
-        self.settle(self.settle_timeout);
+        self.settle(self.settle_timeout, false);
+    }
+
+    /// Waits for a new process to start: until it is quiet, or, once past
+    /// the settle timeout, until a thread of it reads its stdin (so that a
+    /// node that never sleeps still starts); at most the larger of the
+    /// settle timeout and [`STARTUP_SETTLE_MIN`].
+    fn settle_start(&mut self) {
+        self.settle(self.settle_timeout.max(STARTUP_SETTLE_MIN), true);
     }
 
     /// Waits until the node is quiet: every thread asleep and none run
     /// between two looks, nothing more printed. Bounded by the settle
     /// timeout, counted when it is reached.
-    fn settle(&mut self, bound: Duration) {
+    fn settle(&mut self, bound: Duration, starting: bool) {
         let Some(pid) = self.io.as_ref().map(|io| io.pid) else {
             return;
         };
@@ -418,7 +579,13 @@ impl SeededProcess {
             // with a line still in the pipe has not started on it (it was
             // still starting, or sleeps elsewhere and reads later).
             let unread = self.io.as_ref().map_or(0, Io::unread_stdin);
-            if printed == 0 && unread == 0 && earlier.as_ref().is_some_and(|e| look.quiet_since(e))
+            // A thread that virtual time released may not have run yet:
+            // /proc still shows it asleep.
+            let overdue = self.clock.as_ref().map_or(0, VirtualClock::overdue);
+            if printed == 0
+                && unread == 0
+                && overdue == 0
+                && earlier.as_ref().is_some_and(|e| look.quiet_since(e))
             {
                 let calls = self.reader.blocked_in(pid);
                 if calls.iter().any(|c| is_timer_sleep(c)) {
@@ -431,7 +598,17 @@ impl SeededProcess {
             }
             let asleep = look.all_asleep();
             earlier = Some(look);
-            if began.elapsed() >= bound {
+            // Every thread asleep yet a wait overdue: its wake was lost
+            // (it began waiting as the clock moved); wake it again.
+            if asleep && overdue > 0 {
+                if let Some(clock) = &self.clock {
+                    clock.advance_to(clock.now());
+                }
+            }
+            let past_timeout = began.elapsed() >= self.settle_timeout;
+            if began.elapsed() >= bound
+                || (starting && past_timeout && self.reader.reading_stdin(pid))
+            {
                 self.stats.timeouts += 1;
                 let why = format!(
                     "lightcone: the node did not go quiet within {} ms; going on (counted in workbench.json)",
@@ -559,16 +736,31 @@ impl NodeRuntime for SeededProcess {
     }
 
     fn receive(&mut self, now: u64, msg: Envelope) {
-        self.now = now;
+        // Timers due at this instant fire first, and the node is quiet
+        // again before the message: never both at once.
+        self.tick(now);
         self.deliver(&msg.to_line());
     }
 
     fn tick(&mut self, now: u64) {
-        self.now = now;
+        // Whether a timer is due is decided before the clock moves: once
+        // it has, the woken thread may already have run and waited again.
+        let due = self
+            .clock
+            .as_ref()
+            .and_then(VirtualClock::next_deadline)
+            .is_some_and(|d| d <= now);
+        self.set_now(now);
+        if due {
+            self.current_handling = None;
+            self.settle(self.settle_timeout, false);
+        }
     }
 
     fn next_deadline(&self) -> Option<u64> {
-        self.held.front().map(|(t, _)| *t)
+        let held = self.held.front().map(|(t, _)| *t);
+        let timer = self.clock.as_ref().and_then(VirtualClock::next_deadline);
+        held.into_iter().chain(timer).min()
     }
 
     fn take_outbox(&mut self) -> Vec<Envelope> {
@@ -600,6 +792,14 @@ impl Drop for SeededProcess {
         if let Some(mut io) = self.io.take() {
             io.kill();
         }
+        if let Some(clock) = self.clock.take() {
+            let c = clock.stats();
+            self.stats.clock.clock_read_count += c.clock_read_count;
+            self.stats.clock.sleep_count += c.sleep_count;
+            self.stats.clock.timed_wait_count += c.timed_wait_count;
+            self.stats.clock.table_full_count += c.table_full_count;
+            let _ = std::fs::remove_file(clock.path());
+        }
         let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.merge(&self.stats);
     }
@@ -611,6 +811,7 @@ impl Io {
         index: usize,
         seed: u64,
         storage_dir: PathBuf,
+        clock_env: &[(String, String)],
     ) -> Result<Io, String> {
         std::fs::create_dir_all(&storage_dir).map_err(|e| {
             format!(
@@ -643,6 +844,9 @@ impl Io {
         let mut extra: Vec<(&str, OsString)> = Vec::new();
         if std::env::var_os("PYTHONHASHSEED").is_none() {
             extra.push(("PYTHONHASHSEED", "0".into()));
+        }
+        for (key, value) in clock_env {
+            extra.push((key.as_str(), value.into()));
         }
         let mut child = start_process(&spec, seed, &token, &extra).map_err(|e| format!("{e:?}"))?;
         let stdin = child.stdin.take().expect("stdin is piped");
