@@ -76,7 +76,8 @@ pub struct TestArgs {
     /// Probability that a message between nodes is delivered twice (1/100).
     #[arg(long, default_value = "0/1")]
     duplicate: Ratio,
-    /// Run SDK nodes in-process on virtual time (deterministic from --seed).
+    /// Run on virtual time, deterministic from --seed: lightcone's SDK nodes in-process, or, with
+    /// --bin, the program's processes one event at a time on a virtual clock (docs/seeded-nodes.md).
     #[arg(long)]
     sim: bool,
     /// With --sim: sweep many seeds, a count (100) or a range (A..B).
