@@ -72,6 +72,11 @@ const HANDLING_STREAM: u64 = 0x68616e646c65;
 const POLL_WAIT_MAX: Duration = Duration::from_millis(1);
 /// The least wall time a new process is given to start and go quiet.
 const STARTUP_SETTLE_MIN: Duration = Duration::from_secs(30);
+/// Reasons for failed starts kept for the report.
+const START_FAILURES_KEPT: usize = 8;
+/// Lines a process may have printed and not yet sent (their handling time
+/// not passed); more are dropped and counted.
+const HELD_LINES_MAX: usize = 1_000_000;
 /// Log lines a node keeps per incarnation before counting the rest.
 const LOG_LINES_MAX: usize = 100_000;
 
@@ -89,8 +94,11 @@ pub struct SettleStats {
     blocked_in: BTreeMap<&'static str, u64>,
     lines: u64,
     malformed_lines: u64,
+    dropped_lines: u64,
     starts: u64,
+    /// The first few reasons a start failed, and how many did.
     start_failures: Vec<String>,
+    start_failure_count: u64,
     exits: u64,
     clock: ClockTotals,
 }
@@ -133,8 +141,10 @@ impl Default for SettleStats {
             blocked_in: BTreeMap::new(),
             lines: 0,
             malformed_lines: 0,
+            dropped_lines: 0,
             starts: 0,
             start_failures: Vec::new(),
+            start_failure_count: 0,
             exits: 0,
             clock: ClockTotals::default(),
         }
@@ -153,9 +163,12 @@ impl SettleStats {
         }
         self.lines += other.lines;
         self.malformed_lines += other.malformed_lines;
+        self.dropped_lines += other.dropped_lines;
         self.starts += other.starts;
+        self.start_failure_count += other.start_failure_count;
+        let room = START_FAILURES_KEPT.saturating_sub(self.start_failures.len());
         self.start_failures
-            .extend(other.start_failures.iter().take(8).cloned());
+            .extend(other.start_failures.iter().take(room).cloned());
         self.exits += other.exits;
         self.clock.add(&other.clock);
     }
@@ -182,8 +195,10 @@ impl SettleStats {
                 .collect(),
             line_count: self.lines,
             malformed_line_count: self.malformed_lines,
+            dropped_line_count: self.dropped_lines,
             start_count: self.starts,
             start_failures: self.start_failures.clone(),
+            start_failure_count: self.start_failure_count,
             exit_count: self.exits,
             virtual_clock: self.clock.clone(),
         }
@@ -209,7 +224,11 @@ pub struct SeededReport {
     pub blocked_in: BTreeMap<String, u64>,
     pub line_count: u64,
     pub malformed_line_count: u64,
+    /// Lines dropped past the bound of lines printed and not yet sent.
+    pub dropped_line_count: u64,
     pub start_count: u64,
+    /// Starts that failed, and the first few reasons.
+    pub start_failure_count: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub start_failures: Vec<String>,
     /// Node processes that exited by themselves.
@@ -247,7 +266,37 @@ impl SeededReport {
             if blocked.is_empty() { "-".to_string() } else { blocked.join(", ") },
             self.timer_sleep_count,
             self.clock_sentence(),
-        )
+        ) + &self.trouble_sentence()
+    }
+
+    /// What went wrong with the processes themselves, if anything.
+    fn trouble_sentence(&self) -> String {
+        let mut s = String::new();
+        if let Some(first) = self.start_failures.first() {
+            s += &format!(
+                "; {} starts failed, the first: {first}",
+                self.start_failures.len()
+            );
+        }
+        if self.exit_count > 0 {
+            s += &format!(
+                "; {} processes exited by themselves (see node-logs/)",
+                self.exit_count
+            );
+        }
+        if self.malformed_line_count > 0 {
+            s += &format!(
+                "; {} stdout lines were not messages (see node-logs/)",
+                self.malformed_line_count
+            );
+        }
+        if self.dropped_line_count > 0 {
+            s += &format!(
+                "; {} lines dropped past the bound of {HELD_LINES_MAX} held",
+                self.dropped_line_count
+            );
+        }
+        s
     }
 
     fn clock_sentence(&self) -> String {
@@ -464,6 +513,7 @@ impl SeededProcess {
                         path.display()
                     );
                     p.log(why.clone());
+                    p.stats.start_failure_count += 1;
                     p.stats.start_failures.push(why);
                     return p;
                 }
@@ -709,6 +759,15 @@ impl SeededProcess {
     /// Holds a printed message until its send time: the event's handling
     /// time after now, and never before the node's earlier lines.
     fn hold(&mut self, msg: Envelope) {
+        if self.held.len() >= HELD_LINES_MAX {
+            self.stats.dropped_lines += 1;
+            if self.stats.dropped_lines == 1 {
+                self.log(format!(
+                    "lightcone: more than {HELD_LINES_MAX} lines printed and not yet sent; the rest are dropped and counted"
+                ));
+            }
+            return;
+        }
         let floor = self.held.back().map_or(0, |(t, _)| *t);
         let at = (self.now + self.handling_ns()).max(floor);
         self.held.push_back((at, msg));
