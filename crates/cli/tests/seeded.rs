@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::have_python;
+use common::{have_python, lightcone_in};
 
 fn node_script(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -16,15 +16,6 @@ fn node_script(name: &str) -> String {
         .join(name)
         .to_string_lossy()
         .into_owned()
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lightcone"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -56,7 +47,7 @@ fn cas_sweep(dir: &Path, mode: &str, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", mode]);
-    run_in(dir, &args)
+    lightcone_in(dir, &args)
 }
 
 /// The acceptance of issue 21's first stage: a cas done as a read, a
@@ -132,7 +123,7 @@ fn the_atomic_cas_passes_the_same_sweep() {
 /// history.jsonl and workbench.json.
 fn one_run(args: &[&str]) -> (String, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_in(dir.path(), args);
+    let out = lightcone_in(dir.path(), args);
     let store = dir.path().join("store/latest");
     let history = std::fs::read_to_string(store.join("history.jsonl"))
         .unwrap_or_else(|e| panic!("history.jsonl: {e}\n{}", text(&out)));
@@ -221,7 +212,7 @@ fn a_node_that_never_goes_quiet_is_waited_for_up_to_the_bound_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let spinning = write_spinning_echo(dir.path());
     let spinning = spinning.to_string_lossy();
-    let out = run_in(
+    let out = lightcone_in(
         dir.path(),
         &[
             "test",
@@ -300,7 +291,7 @@ fn write_spinning_echo(dir: &Path) -> PathBuf {
 #[test]
 fn handling_time_without_bin_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_in(
+    let out = lightcone_in(
         dir.path(),
         &["test", "--sim", "-w", "echo", "--handling-ms", "2"],
     );

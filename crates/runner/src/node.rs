@@ -221,14 +221,7 @@ impl NodeProcess {
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let pipe_inodes = [
-            reaper::pipe_inode(&stdin),
-            reaper::pipe_inode(&stdout),
-            reaper::pipe_inode(&stderr),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let pipe_inodes = pipe_inodes(&stdin, &stdout, &stderr);
         // From here on, a failure drops the process half made: `Drop` kills
         // it, so build the value first and start the threads into it.
         let mut p = NodeProcess {
@@ -467,6 +460,22 @@ pub(crate) fn start_process(
         });
     }
     command.spawn().map_err(StartError::Exec)
+}
+
+/// The inodes of a node's three pipes, to find every process holding one.
+pub(crate) fn pipe_inodes(
+    stdin: &impl std::os::fd::AsRawFd,
+    stdout: &impl std::os::fd::AsRawFd,
+    stderr: &impl std::os::fd::AsRawFd,
+) -> Vec<u64> {
+    [
+        reaper::pipe_inode(stdin),
+        reaper::pipe_inode(stdout),
+        reaper::pipe_inode(stderr),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// A program, its argv and its environment as C strings, for `execve` in

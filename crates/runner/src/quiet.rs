@@ -130,21 +130,10 @@ impl ProcReader {
     /// blocked in, by name (`running` when not in one).
     pub fn blocked_in(&mut self, pid: i32) -> Vec<&'static str> {
         let mut calls = Vec::new();
-        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-            return calls;
-        };
-        for task in tasks.flatten() {
-            let Some(tid) = task
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            if self.read(&format!("/proc/{pid}/task/{tid}/syscall")) {
-                calls.push(syscall_name(&self.buf));
-            }
-        }
+        self.each_syscall(pid, |text| {
+            calls.push(syscall_name(text));
+            false
+        });
         calls
     }
 
@@ -152,6 +141,16 @@ impl ProcReader {
     /// (a `read` of descriptor 0): the node has started and waits for a
     /// line.
     pub fn reading_stdin(&mut self, pid: i32) -> bool {
+        self.each_syscall(pid, |text| {
+            let mut words = text.split_whitespace();
+            let call = words.next().map(syscall_name);
+            call == Some("read") && words.next() == Some("0x0")
+        })
+    }
+
+    /// Calls `f` with each thread's `syscall` file of `pid` until it says
+    /// true; says whether it did.
+    fn each_syscall(&mut self, pid: i32, mut f: impl FnMut(&str) -> bool) -> bool {
         let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
             return false;
         };
@@ -163,12 +162,8 @@ impl ProcReader {
             else {
                 continue;
             };
-            if self.read(&format!("/proc/{pid}/task/{tid}/syscall")) {
-                let mut words = self.buf.split_whitespace();
-                let call = words.next().map(syscall_name);
-                if call == Some("read") && words.next() == Some("0x0") {
-                    return true;
-                }
+            if self.read(&format!("/proc/{pid}/task/{tid}/syscall")) && f(&self.buf) {
+                return true;
             }
         }
         false

@@ -36,7 +36,7 @@ use lightcone_sim::SharedFactory;
 use lightcone_vtime::VirtualClock;
 use serde::Serialize;
 
-use crate::node::{start_process, Spawn};
+use crate::node::{pipe_inodes, start_process, Spawn};
 use crate::quiet::{is_timer_sleep, Look, ProcReader};
 use crate::reaper;
 
@@ -911,14 +911,7 @@ impl Io {
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let pipe_inodes = [
-            reaper::pipe_inode(&stdin),
-            reaper::pipe_inode(&stdout),
-            reaper::pipe_inode(&stderr),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let pipe_inodes = pipe_inodes(&stdin, &stdout, &stderr);
         for fd in [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()] {
             set_nonblocking(fd)
                 .map_err(|e| format!("its pipes could not be set non-blocking: {e}"))?;
