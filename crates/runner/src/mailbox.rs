@@ -1,5 +1,6 @@
 //! A queue between threads whose taker sleeps at once when it is empty and
-//! takes everything waiting under one lock.
+//! takes everything waiting under one lock; a sender may hand an item
+//! straight on instead (`send_unless_idle`) while the taker is idle.
 //!
 //! crossbeam-channel's blocking receive spins and then calls
 //! `sched_yield` several times before it sleeps. With dozens of pipe
@@ -27,6 +28,9 @@ struct State<T> {
     items: VecDeque<T>,
     closed: bool,
     taker_asleep: bool,
+    /// The taker took items and has not said it is done with them
+    /// (`done_taking`); a taker that never says so stays busy.
+    taker_busy: bool,
     /// The most items it held at once.
     depth_max: usize,
 }
@@ -50,6 +54,7 @@ impl<T> Mailbox<T> {
                 items: VecDeque::new(),
                 closed: false,
                 taker_asleep: false,
+                taker_busy: false,
                 depth_max: 0,
             }),
             ready: Condvar::new(),
@@ -67,6 +72,15 @@ impl<T> Mailbox<T> {
     /// Queues `item`, waiting while the mailbox is full; gives it back
     /// when the mailbox is closed.
     pub fn send(&self, item: T) -> Result<(), T> {
+        self.send_unless_idle(item, Some)
+    }
+
+    /// Like `send`, but when nothing is queued and the taker is done with
+    /// what it took, `direct` gets the item first, under the lock (so the
+    /// taker cannot start meanwhile), and only what it gives back is
+    /// queued. Whatever the taker would do with the item, `direct` may do
+    /// itself without passing anything queued before it.
+    pub fn send_unless_idle(&self, item: T, direct: impl FnOnce(T) -> Option<T>) -> Result<(), T> {
         let mut s = self.lock();
         while s.items.len() >= self.len_max && !s.closed {
             s = self.room.wait(s).unwrap_or_else(|e| e.into_inner());
@@ -74,6 +88,14 @@ impl<T> Mailbox<T> {
         if s.closed {
             return Err(item);
         }
+        let item = if s.items.is_empty() && !s.taker_busy {
+            match direct(item) {
+                Some(rest) => rest,
+                None => return Ok(()),
+            }
+        } else {
+            item
+        };
         s.items.push_back(item);
         s.depth_max = s.depth_max.max(s.items.len());
         let wake = std::mem::take(&mut s.taker_asleep);
@@ -112,6 +134,7 @@ impl<T> Mailbox<T> {
             };
         }
         s.taker_asleep = false;
+        s.taker_busy = true;
         let was_full = s.items.len() >= self.len_max;
         std::mem::swap(&mut s.items, into);
         drop(s);
@@ -119,6 +142,12 @@ impl<T> Mailbox<T> {
             self.room.notify_all();
         }
         Taken::Items
+    }
+
+    /// The taker is done with the items it took: until it takes again,
+    /// `send_unless_idle` may hand items on directly.
+    pub fn done_taking(&self) {
+        self.lock().taker_busy = false;
     }
 
     /// The most items it held at once.
@@ -172,6 +201,40 @@ mod tests {
         }
         assert!(sender.join().unwrap());
         assert_eq!(all, [0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn items_go_direct_only_while_the_taker_is_idle() {
+        let m = Mailbox::new(10);
+        let mut direct = Vec::new();
+        // Idle: handed on, nothing queued.
+        m.send_unless_idle(1, |i| {
+            direct.push(i);
+            None
+        })
+        .unwrap();
+        // Handed on in part: the rest is queued.
+        m.send_unless_idle(20, |i| Some(i + 1)).unwrap();
+        // Something is queued: never passed.
+        m.send_unless_idle(3, |_| panic!("passed a queued item"))
+            .unwrap();
+        let mut got = VecDeque::new();
+        assert_eq!(m.take_all(&mut got, None), Taken::Items);
+        assert_eq!(got, [21, 3]);
+        // Taken but not done with: queued.
+        m.send_unless_idle(4, |_| panic!("passed a taken item"))
+            .unwrap();
+        got.clear();
+        assert_eq!(m.take_all(&mut got, None), Taken::Items);
+        m.done_taking();
+        m.send_unless_idle(5, |i| {
+            direct.push(i);
+            None
+        })
+        .unwrap();
+        assert_eq!(direct, [1, 5]);
+        m.close();
+        assert_eq!(m.send_unless_idle(6, |_| None), Err(6));
     }
 
     #[test]

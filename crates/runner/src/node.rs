@@ -1,9 +1,12 @@
 //! One node process: spawned in its own process group, with a thread per
-//! pipe. The stdin side is a bounded, measured queue.
+//! pipe. The stdin side is a bounded, measured queue, which the main loop
+//! skips (writing into the pipe itself) while the queue is empty, the
+//! writer idle and the pipe has room.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
@@ -29,6 +32,10 @@ const LONG_LINE_HEAD_BYTES: usize = 256;
 /// Most lines a writer writes before it flushes, even while more are
 /// queued: each line's write is timed at the flush that sends it.
 const UNFLUSHED_LINES_MAX: usize = 256;
+/// The stdout reader's buffer: a pipe's default capacity, so that a long
+/// line (a broadcast `read_ok` holds every value so far) is read in few
+/// `read` calls.
+const STDOUT_BUFFER_BYTES: usize = 64 * 1024;
 /// How long killing a node waits for each of its pipe threads to end; a
 /// thread still blocked then is left behind (and reported), never waited
 /// for without end.
@@ -62,7 +69,11 @@ pub enum Inbound {
 
 /// A line waiting for a node's stdin.
 pub struct Outbound {
-    pub line: String,
+    /// The line and its newline, or what is left of them after the main
+    /// loop wrote their start.
+    pub bytes: Vec<u8>,
+    /// The whole line's bytes as counted by the queue's byte bound.
+    pub counted_bytes: u64,
     pub queued_at: Instant,
     /// When the core meant it to reach the node.
     pub due: Instant,
@@ -75,6 +86,12 @@ pub struct Outbound {
 /// has taken out.
 pub struct InboundQueue {
     mailbox: Option<Arc<Mailbox<Outbound>>>,
+    /// The node's stdin (non-blocking), written by `push` while the writer
+    /// is idle; owned by the writer thread, which closes the mailbox
+    /// before it closes the pipe.
+    stdin_fd: RawFd,
+    /// What `push` wrote itself, measured as the writer measures.
+    direct: QueueDrain,
     dequeued: Arc<AtomicU64>,
     /// Bytes of the lines the writer has taken out.
     dequeued_bytes: Arc<AtomicU64>,
@@ -99,10 +116,32 @@ pub struct QueueDrain {
     pub latencies: WriterLatencies,
 }
 
+impl QueueDrain {
+    fn new() -> QueueDrain {
+        QueueDrain {
+            dequeued_count: 0,
+            wait_us: Histogram::new(3).expect("3 significant figures is valid"),
+            latencies: WriterLatencies::default(),
+        }
+    }
+
+    fn add(&mut self, other: &QueueDrain) {
+        self.dequeued_count += other.dequeued_count;
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.wait_us.add(&other.wait_us);
+        self.latencies.add(&other.latencies);
+    }
+}
+
 impl InboundQueue {
     /// Queues a line that was `due` then; drops it (counted) when the
     /// queue is full, by count or by bytes, or the node is gone. Says
     /// whether it was queued.
+    ///
+    /// While nothing is queued and the writer is idle, the line is
+    /// written into the pipe here, without blocking: a wake-up of the
+    /// writer thread saved per message. What the pipe has no room for goes
+    /// to the writer, after which nothing passes it.
     pub fn push(&mut self, line: String, due: Instant) -> bool {
         let Some(mailbox) = &self.mailbox else {
             self.dropped_count += 1;
@@ -111,18 +150,48 @@ impl InboundQueue {
         let depth = self.enqueued_count - self.dequeued.load(Ordering::Relaxed);
         let depth_bytes = self.enqueued_bytes - self.dequeued_bytes.load(Ordering::Relaxed);
         let bytes = line.len() as u64 + 1;
-        if depth as usize >= self.capacity
-            || depth_bytes + bytes > self.capacity_bytes
-            || mailbox
-                .send(Outbound {
-                    line,
-                    queued_at: Instant::now(),
-                    due,
-                })
-                .is_err()
-        {
+        if depth as usize >= self.capacity || depth_bytes + bytes > self.capacity_bytes {
             self.dropped_count += 1;
             return false;
+        }
+        let mut line = line.into_bytes();
+        line.push(b'\n');
+        let outbound = Outbound {
+            bytes: line,
+            counted_bytes: bytes,
+            queued_at: Instant::now(),
+            due,
+        };
+        let fd = self.stdin_fd;
+        let mut written_at = None;
+        let sent = mailbox.send_unless_idle(outbound, |mut o| {
+            let n = write_nonblocking(fd, &o.bytes);
+            if n == o.bytes.len() {
+                written_at = Some((o.queued_at, o.due));
+                None
+            } else {
+                o.bytes.drain(..n);
+                Some(o)
+            }
+        });
+        if sent.is_err() {
+            self.dropped_count += 1;
+            return false;
+        }
+        if let Some((queued_at, due)) = written_at {
+            let written = Instant::now();
+            self.dequeued.fetch_add(1, Ordering::Relaxed);
+            self.dequeued_bytes.fetch_add(bytes, Ordering::Relaxed);
+            let d = &mut self.direct;
+            d.dequeued_count += 1;
+            d.wait_us
+                .saturating_record(written.saturating_duration_since(queued_at).as_micros() as u64);
+            d.latencies
+                .writer_queue
+                .record(written.saturating_duration_since(queued_at));
+            d.latencies
+                .since_due
+                .record(written.saturating_duration_since(due));
         }
         self.enqueued_count += 1;
         self.enqueued_bytes += bytes;
@@ -138,12 +207,14 @@ impl InboundQueue {
     }
 
     /// Closes the queue and waits (within a deadline) for the writer to
-    /// finish.
+    /// finish; its measurements include the lines `push` wrote itself.
     pub fn close(&mut self) -> Option<QueueDrain> {
         if let Some(mailbox) = self.mailbox.take() {
             mailbox.close();
         }
-        self.writer.take().and_then(join_within)
+        let mut drain = self.writer.take().and_then(join_within)?;
+        drain.add(&std::mem::replace(&mut self.direct, QueueDrain::new()));
+        Some(drain)
     }
 }
 
@@ -224,12 +295,15 @@ impl NodeProcess {
         let pipe_inodes = pipe_inodes(&stdin, &stdout, &stderr);
         // From here on, a failure drops the process half made: `Drop` kills
         // it, so build the value first and start the threads into it.
+        let stdin_fd = stdin.as_raw_fd();
         let mut p = NodeProcess {
             id: spec.id.to_string(),
             incarnation,
             child,
             queue: InboundQueue {
                 mailbox: None,
+                stdin_fd,
+                direct: QueueDrain::new(),
                 dequeued: Arc::new(AtomicU64::new(0)),
                 dequeued_bytes: Arc::new(AtomicU64::new(0)),
                 capacity: spec.queue_capacity,
@@ -251,6 +325,9 @@ impl NodeProcess {
             killed: false,
         };
 
+        // Both `push` and the writer write without blocking; the writer
+        // waits for room with poll(2).
+        set_nonblocking(stdin_fd).map_err(StartError::Io)?;
         let mailbox = Arc::new(Mailbox::new(usize::MAX));
         let rx = Arc::clone(&mailbox);
         let dequeued = Arc::clone(&p.queue.dequeued);
@@ -547,61 +624,69 @@ fn pipe_thread<T: Send + 'static>(
 }
 
 /// The stdin writer: takes all queued lines at once, in order, measures
-/// how long each waited, and flushes at the end of each batch (or every
-/// [`UNFLUSHED_LINES_MAX`] lines). A line counts as written at the flush
-/// that sends it. A writer that stops (the node closed its stdin) closes
-/// its mailbox, so that further lines are dropped and counted.
+/// how long each waited, and writes them in one `write` per batch (or
+/// per [`UNFLUSHED_LINES_MAX`] lines), waiting for room in the pipe as
+/// long as it takes. A line counts as written when the write that sends
+/// it returns. Between batches it tells the mailbox it is idle, so that
+/// `InboundQueue::push` may write the next line itself. A writer that
+/// stops (the node closed its stdin) closes its mailbox, so that further
+/// lines are dropped and counted, and only then closes the pipe.
 fn write_stdin(
     stdin: ChildStdin,
     queue: &Mailbox<Outbound>,
     dequeued: &AtomicU64,
     dequeued_bytes: &AtomicU64,
 ) -> QueueDrain {
-    let mut out = BufWriter::new(stdin);
-    let mut drain = QueueDrain {
-        dequeued_count: 0,
-        wait_us: Histogram::new(3).expect("3 significant figures is valid"),
-        latencies: WriterLatencies::default(),
-    };
+    let fd = stdin.as_raw_fd();
+    let mut drain = QueueDrain::new();
     let mut batch = VecDeque::new();
-    // (queued at, due) of the lines written since the last flush.
+    let mut out: Vec<u8> = Vec::new();
+    // (queued at, due) of the lines in `out`.
     let mut unflushed: Vec<(Instant, Instant)> = Vec::with_capacity(UNFLUSHED_LINES_MAX);
     'run: while queue.take_all(&mut batch, None) == Taken::Items {
         for o in batch.drain(..) {
             drain.dequeued_count += 1;
             dequeued.fetch_add(1, Ordering::Relaxed);
-            dequeued_bytes.fetch_add(o.line.len() as u64 + 1, Ordering::Relaxed);
+            dequeued_bytes.fetch_add(o.counted_bytes, Ordering::Relaxed);
             let waited = o.queued_at.elapsed().as_micros() as u64;
             drain.wait_us.saturating_record(waited);
-            if out
-                .write_all(o.line.as_bytes())
-                .and_then(|()| out.write_all(b"\n"))
-                .is_err()
-            {
-                break 'run;
-            }
+            out.extend_from_slice(&o.bytes);
             unflushed.push((o.queued_at, o.due));
             if unflushed.len() >= UNFLUSHED_LINES_MAX
-                && flush(&mut out, &mut unflushed, &mut drain.latencies).is_err()
+                && flush(fd, &mut out, &mut unflushed, &mut drain.latencies).is_err()
             {
                 break 'run;
             }
         }
-        if flush(&mut out, &mut unflushed, &mut drain.latencies).is_err() {
+        if flush(fd, &mut out, &mut unflushed, &mut drain.latencies).is_err() {
             break;
         }
+        queue.done_taking();
     }
     queue.close();
+    // Closed after the mailbox: `push` writes to this descriptor only
+    // under the mailbox's lock while it is open.
+    drop(stdin);
     drain
 }
 
-/// Flushes the writer's buffer into the pipe and times the lines it held.
+/// Writes `out` into the pipe, waiting for room, and times the lines it
+/// held.
 fn flush(
-    out: &mut BufWriter<ChildStdin>,
+    fd: RawFd,
+    out: &mut Vec<u8>,
     unflushed: &mut Vec<(Instant, Instant)>,
     latencies: &mut WriterLatencies,
 ) -> io::Result<()> {
-    out.flush()?;
+    let mut rest = &out[..];
+    while !rest.is_empty() {
+        let n = write_nonblocking(fd, rest);
+        rest = &rest[n..];
+        if n == 0 {
+            wait_writable(fd)?;
+        }
+    }
+    out.clear();
     let written = Instant::now();
     for (queued_at, due) in unflushed.drain(..) {
         latencies
@@ -610,6 +695,59 @@ fn flush(
         latencies
             .since_due
             .record(written.saturating_duration_since(due));
+    }
+    Ok(())
+}
+
+/// Writes what fits of `bytes` into the non-blocking `fd`: the count
+/// written, 0 when the pipe is full or broken (the writer finds out
+/// which).
+fn write_nonblocking(fd: RawFd, bytes: &[u8]) -> usize {
+    loop {
+        // SAFETY: write(2) reads `bytes.len()` bytes from a live slice.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n >= 0 {
+            return n as usize;
+        }
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return 0;
+        }
+    }
+}
+
+/// Waits until the pipe `fd` has room, or fails when its reader is gone
+/// (or poll fails).
+fn wait_writable(fd: RawFd) -> io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: poll(2) on one pollfd we own.
+        let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        return Ok(());
+    }
+}
+
+/// Sets `O_NONBLOCK` on our end of a pipe.
+fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl(2) on a descriptor we own; no memory is passed.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     Ok(())
 }
@@ -624,7 +762,7 @@ fn read_stdout(
     line_bytes_max: usize,
     inbound: &Mailbox<Inbound>,
 ) {
-    let mut reader = BufReader::new(stdout);
+    let mut reader = BufReader::with_capacity(STDOUT_BUFFER_BYTES, stdout);
     let mut buf = Vec::new();
     let mut line_number = 0;
     loop {

@@ -463,7 +463,6 @@ impl Loop {
 
     fn apply_effects(&mut self) -> Result<(), RunnerError> {
         let mut recorded = false;
-        let mut now: Option<Instant> = None;
         for effect in self.test.take_effects() {
             match effect {
                 Effect::Deliver { node, msg, due_ns } => {
@@ -471,8 +470,11 @@ impl Loop {
                         // Sent to a killed node: lost, as on a real network.
                         self.totals[node].dropped_count += 1;
                     } else {
-                        // One clock read for all the deliveries of a tick.
-                        let now = *now.get_or_insert_with(Instant::now);
+                        // Read for each delivery: the writes of those before it
+                        // in this tick (the loop writes into the pipes itself,
+                        // `InboundQueue::push`) are part of its lateness, so that
+                        // the stages add up to the whole.
+                        let now = Instant::now();
                         let due = self.start + Duration::from_nanos(due_ns);
                         self.clock
                             .lateness
