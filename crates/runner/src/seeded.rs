@@ -429,6 +429,8 @@ pub struct SeededProcess {
     clock: Option<VirtualClock>,
     /// The slot's storage, where the last virtual time is kept.
     slot: MemoryStorage,
+    /// Spawned, not yet waited for (see `finish_start`).
+    starting: bool,
     handling_mean_ns: u64,
     settle_timeout: Duration,
     line_bytes_max: usize,
@@ -482,6 +484,7 @@ impl SeededProcess {
             io: None,
             clock: None,
             slot,
+            starting: false,
             handling_mean_ns: options.handling_mean_ns,
             settle_timeout: options.settle_timeout,
             line_bytes_max: options.line_bytes_max,
@@ -522,21 +525,9 @@ impl SeededProcess {
         match Io::spawn(options, index, seed, storage_dir, &env) {
             Ok(io) => {
                 p.io = Some(io);
-                // Started, loaded and waiting for its first line before any
-                // event: an interpreter's start can take seconds on a busy
-                // machine, and must not be taken for handling time.
-                p.settle_start();
-                if let Some(clock) = &p.clock {
-                    if clock.attached() {
-                        p.stats.clock.attached_count += 1;
-                    } else {
-                        p.stats.clock.not_attached_count += 1;
-                        p.log(
-                            "lightcone: the node did not load lightcone's clock library (a Go or static program?): its timers run on the wall clock"
-                                .to_string(),
-                        );
-                    }
-                }
+                // Waited for at its first event, so that the processes of
+                // a run start side by side.
+                p.starting = true;
             }
             Err(why) => {
                 let why = format!(
@@ -596,6 +587,28 @@ impl SeededProcess {
             }
         }
         self.settle(self.settle_timeout, false);
+    }
+
+    /// Before a new process's first event: waits until it has started,
+    /// loaded and waits for its first line (an interpreter's start can take
+    /// seconds on a busy machine, and must not be taken for handling time),
+    /// and notes whether it loaded the clock library.
+    fn finish_start(&mut self) {
+        if !std::mem::take(&mut self.starting) {
+            return;
+        }
+        self.settle_start();
+        if let Some(clock) = &self.clock {
+            if clock.attached() {
+                self.stats.clock.attached_count += 1;
+            } else {
+                self.stats.clock.not_attached_count += 1;
+                self.log(
+                    "lightcone: the node did not load lightcone's clock library (a Go or static program?): its timers run on the wall clock"
+                        .to_string(),
+                );
+            }
+        }
     }
 
     /// Waits for a new process to start: until it is quiet, or, once past
@@ -802,6 +815,7 @@ impl NodeRuntime for SeededProcess {
     }
 
     fn tick(&mut self, now: u64) {
+        self.finish_start();
         // Whether a timer is due is decided before the clock moves: once
         // it has, the woken thread may already have run and waited again.
         let due = self
