@@ -29,7 +29,10 @@ pub use program::{resolve_program, InterpreterProblem, ProgramError};
 pub use reaper::{become_subreaper, kill_all_descendants};
 pub use report::{RunReport, SimulationSpeed, Workbench};
 pub use run::{run, RunOptions};
-pub use seeded::{factory as seeded_factory, SeededFactory, SeededOptions, SeededReport};
+pub use seeded::{
+    factory as seeded_factory, ClockTotals, SeededFactory, SeededOptions, SeededReport,
+    SettleQuantiles,
+};
 pub use sim_run::run_sim;
 
 /// Exit codes of `lightcone test`, `lightcone check` and `lightcone merge`.
