@@ -93,15 +93,27 @@ impl IntMultiset {
     fn by_bitset(elements: &[Value], min: i64, span: u64) -> IntMultiset {
         let mut words = vec![0u64; (span / 64 + 1) as usize];
         let mut repeats: Vec<i64> = Vec::new();
+        // The word being marked stays in a register (`marking`) until the
+        // elements move on to another word. Neighbours in a read mostly
+        // share a word, and loading a word just stored would wait for the
+        // store to be forwarded on every element (half the time of this
+        // function, by perf).
+        let (mut at_word, mut marking) = (0usize, 0u64);
         for e in elements {
             let e = e.as_i64().expect("an integer, checked by the caller");
             let at = e.abs_diff(min);
             let (word, bit) = ((at / 64) as usize, 1u64 << (at % 64));
-            if words[word] & bit != 0 {
+            if word != at_word {
+                words[at_word] = marking;
+                at_word = word;
+                marking = words[word];
+            }
+            if marking & bit != 0 {
                 repeats.push(e);
             }
-            words[word] |= bit;
+            marking |= bit;
         }
+        words[at_word] = marking;
         let mut set = IntMultiset::default();
         // The first element of the range being read off, as an offset.
         let mut open: Option<u64> = None;

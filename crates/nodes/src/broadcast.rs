@@ -17,7 +17,7 @@
 //!   within `--retry-ms` (1 s) is sent again. A partition only delays
 //!   delivery; after it heals every queued message goes through.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lightcone_sdk::{Body, Context, Envelope, Node, NodeError, Value, NANOS_PER_MS};
 
@@ -77,8 +77,8 @@ pub struct Broadcast {
     api: Api,
     /// Every message seen, in arrival order (what `read` returns).
     messages: Vec<Value>,
-    /// Message (as JSON text) -> its index in `messages`.
-    index: BTreeMap<String, usize>,
+    /// The messages seen, for spotting a repeat.
+    seen: Seen,
     peers: BTreeMap<String, Outbox>,
 }
 
@@ -94,7 +94,7 @@ impl Broadcast {
             options,
             api,
             messages: Vec::new(),
-            index: BTreeMap::new(),
+            seen: Seen::default(),
             peers: BTreeMap::new(),
         }
     }
@@ -118,12 +118,10 @@ impl Broadcast {
     /// Records `message` if it is new, queueing it for every peer except
     /// `from`. Says whether it was new.
     fn learn(&mut self, message: Value, from: Option<&str>) -> bool {
-        let key = message.to_string();
-        if self.index.contains_key(&key) {
+        if !self.seen.insert(&message) {
             return false;
         }
         let i = self.messages.len();
-        self.index.insert(key, i);
         self.messages.push(message);
         for (peer, outbox) in self.peers.iter_mut() {
             if Some(peer.as_str()) != from {
@@ -185,6 +183,36 @@ impl Broadcast {
     }
 }
 
+/// The messages a node has seen. The workloads send integers, kept as
+/// such; any other message is kept as its JSON text. An integer has one
+/// JSON text, so this tells messages apart exactly as comparing texts does.
+#[derive(Debug, Default)]
+struct Seen {
+    ints: BTreeSet<i64>,
+    texts: BTreeSet<String>,
+}
+
+impl Seen {
+    /// Records `message`; says whether it is new.
+    fn insert(&mut self, message: &Value) -> bool {
+        match message.as_i64() {
+            Some(i) => self.ints.insert(i),
+            None => self.texts.insert(message.to_string()),
+        }
+    }
+}
+
+/// A copy of one message for a `read_ok`. Numbers, all a workload sends,
+/// are copied without going through `Value`'s general `clone`: a read
+/// copies every message so far, and the general clone took a quarter of a
+/// broadcast simulation's time (perf; three times the cost of this).
+fn copy_message(message: &Value) -> Value {
+    match message {
+        Value::Number(n) => Value::Number(n.clone()),
+        other => other.clone(),
+    }
+}
+
 impl Node for Broadcast {
     fn init(&mut self, ctx: &mut Context<Self>) {
         if self.options.overlay == Overlay::Star {
@@ -214,12 +242,8 @@ impl Node for Broadcast {
                 ctx.reply(&msg, Body::new(ok));
             }
             "read" => {
-                ctx.reply(
-                    &msg,
-                    // `Value::Array` takes the copy as it is; `Into` would
-                    // convert it element by element.
-                    Body::new("read_ok").with(read_field, Value::Array(self.messages.clone())),
-                );
+                let messages = Value::Array(self.messages.iter().map(copy_message).collect());
+                ctx.reply(&msg, Body::new("read_ok").with(read_field, messages));
             }
             "topology" => {
                 if self.options.overlay == Overlay::Given {
