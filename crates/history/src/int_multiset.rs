@@ -59,49 +59,103 @@ pub struct IntMultiset {
 /// sorted.
 const BITSET_SPAN_PER_ELEMENT: u64 = 64;
 
+/// What one pass over a read found (see [`IntMultiset::by_bitset`]).
+enum Marked {
+    Set(IntMultiset),
+    /// An element is not an integer in `i64`.
+    NotInt,
+    /// The elements span more than the bitset is allowed to.
+    TooWide,
+}
+
 impl IntMultiset {
     /// The multiset of `elements`, or `None` if one is not an integer in
     /// `i64`.
     pub fn from_elements(elements: &[Value]) -> Option<IntMultiset> {
-        let (mut min, mut max) = (i64::MAX, i64::MIN);
-        for e in elements {
-            let i = e.as_i64()?;
-            min = min.min(i);
-            max = max.max(i);
-        }
-        if elements.is_empty() {
-            return Some(IntMultiset::default());
-        }
-        let span = max.abs_diff(min);
-        if span <= BITSET_SPAN_PER_ELEMENT * elements.len() as u64 + 4096 {
-            Some(IntMultiset::by_bitset(elements, min, span))
-        } else {
-            let mut sorted: Vec<i64> = elements.iter().filter_map(Value::as_i64).collect();
-            sorted.sort_unstable();
-            let mut set = IntMultiset::default();
-            for run in sorted.chunk_by(|a, b| a == b) {
-                set.push(run[0], run.len() as u64);
-            }
-            Some(set)
+        let span_max = BITSET_SPAN_PER_ELEMENT * elements.len() as u64 + 4096;
+        match IntMultiset::by_bitset(elements, span_max) {
+            Marked::Set(set) => Some(set),
+            Marked::NotInt => None,
+            Marked::TooWide => IntMultiset::by_sorting(elements),
         }
     }
 
-    /// [`IntMultiset::from_elements`] for integers within `span` of `min`:
-    /// one pass marking a bitset, repeats set aside, then the ranges read
+    /// [`IntMultiset::from_elements`] by sorting, for reads too sparse
+    /// for a bitset.
+    fn by_sorting(elements: &[Value]) -> Option<IntMultiset> {
+        let mut sorted = elements
+            .iter()
+            .map(Value::as_i64)
+            .collect::<Option<Vec<i64>>>()?;
+        sorted.sort_unstable();
+        let mut set = IntMultiset::default();
+        for run in sorted.chunk_by(|a, b| a == b) {
+            set.push(run[0], run.len() as u64);
+        }
+        Some(set)
+    }
+
+    /// [`IntMultiset::from_elements`] in one pass over the elements,
+    /// marking a bitset and setting repeats aside, then the ranges read
     /// off the bitset a word at a time. A read is dense, so this beats
     /// sorting (the node lists elements in arrival order, not sorted).
-    fn by_bitset(elements: &[Value], min: i64, span: u64) -> IntMultiset {
-        let mut words = vec![0u64; (span / 64 + 1) as usize];
+    /// The bitset starts at the first element and grows either way as
+    /// the elements need; an element further than `span_max` from another
+    /// gives up ([`Marked::TooWide`]), so a sparse read costs no more than
+    /// that much memory.
+    ///
+    /// One pass, not a first one for the least and greatest elements: a
+    /// read arrives as `Value`s of 32 bytes each, and reading them is most
+    /// of the cost.
+    fn by_bitset(elements: &[Value], span_max: u64) -> Marked {
+        let Some(first) = elements.first() else {
+            return Marked::Set(IntMultiset::default());
+        };
+        let Some(first) = first.as_i64() else {
+            return Marked::NotInt;
+        };
+        // The integer at bit 0 of `words[0]`: a word below the first
+        // element, which is usually about the least.
+        let Some(mut base) = first.checked_sub(64) else {
+            return Marked::TooWide;
+        };
+        let mut words = vec![0u64; elements.len() / 64 + 2];
+        let (mut min, mut max) = (first, first);
         let mut repeats: Vec<i64> = Vec::new();
         // The word being marked stays in a register (`marking`) until the
         // elements move on to another word. Neighbours in a read mostly
         // share a word, and loading a word just stored would wait for the
         // store to be forwarded on every element (half the time of this
         // function, by perf).
-        let (mut at_word, mut marking) = (0usize, 0u64);
+        let (mut at_word, mut marking) = (1usize, 0u64);
         for e in elements {
-            let e = e.as_i64().expect("an integer, checked by the caller");
-            let at = e.abs_diff(min);
+            let Some(e) = e.as_i64() else {
+                return Marked::NotInt;
+            };
+            if e < min || e > max {
+                (min, max) = (min.min(e), max.max(e));
+                if max.abs_diff(min) > span_max {
+                    return Marked::TooWide;
+                }
+                words[at_word] = marking;
+                if e < base {
+                    // Grow downwards, at least doubling.
+                    let short = base.abs_diff(e).div_ceil(64);
+                    let grow = short.max(words.len() as u64);
+                    let Some(lower) = base.checked_sub_unsigned(grow * 64) else {
+                        return Marked::TooWide;
+                    };
+                    let mut grown = vec![0u64; grow as usize + words.len()];
+                    grown[grow as usize..].copy_from_slice(&words);
+                    (words, base, at_word) = (grown, lower, at_word + grow as usize);
+                }
+                let word = (e.abs_diff(base) / 64) as usize;
+                if word >= words.len() {
+                    words.resize((word + 1).max(words.len() * 2), 0);
+                }
+                marking = words[at_word];
+            }
+            let at = e.abs_diff(base);
             let (word, bit) = ((at / 64) as usize, 1u64 << (at % 64));
             if word != at_word {
                 words[at_word] = marking;
@@ -114,11 +168,18 @@ impl IntMultiset {
             marking |= bit;
         }
         words[at_word] = marking;
+        Marked::Set(IntMultiset::from_marks(&words, base, max, repeats))
+    }
+
+    /// The multiset whose distinct elements are the bits set in `words`
+    /// (bit 0 of `words[0]` standing for `base`, none above `max`) and
+    /// whose extra copies are `repeats`.
+    fn from_marks(words: &[u64], base: i64, max: i64, mut repeats: Vec<i64>) -> IntMultiset {
         let mut set = IntMultiset::default();
         // The first element of the range being read off, as an offset.
         let mut open: Option<u64> = None;
         for (k, &w) in words.iter().enumerate() {
-            let base = k as u64 * 64;
+            let offset = k as u64 * 64;
             let mut bit = 0u32;
             while bit < 64 {
                 let rest = w >> bit;
@@ -127,9 +188,9 @@ impl IntMultiset {
                         bit += rest.trailing_ones();
                         if bit < 64 {
                             set.ranges.push(IntMultiset::range_at(
-                                min,
+                                base,
                                 from,
-                                base + u64::from(bit) - 1,
+                                offset + u64::from(bit) - 1,
                             ));
                             open = None;
                         }
@@ -137,13 +198,14 @@ impl IntMultiset {
                     None if rest == 0 => break,
                     None => {
                         bit += rest.trailing_zeros();
-                        open = Some(base + u64::from(bit));
+                        open = Some(offset + u64::from(bit));
                     }
                 }
             }
         }
         if let Some(from) = open {
-            set.ranges.push(IntMultiset::range_at(min, from, span));
+            set.ranges
+                .push(IntMultiset::range_at(base, from, max.abs_diff(base)));
         }
         repeats.sort_unstable();
         for run in repeats.chunk_by(|a, b| a == b) {
@@ -152,11 +214,11 @@ impl IntMultiset {
         set
     }
 
-    /// The range of offsets `from..=to` from `min`.
-    fn range_at(min: i64, from: u64, to: u64) -> (i64, i64) {
+    /// The range of offsets `from..=to` from `base`.
+    fn range_at(base: i64, from: u64, to: u64) -> (i64, i64) {
         (
-            min.wrapping_add_unsigned(from),
-            min.wrapping_add_unsigned(to),
+            base.wrapping_add_unsigned(from),
+            base.wrapping_add_unsigned(to),
         )
     }
 
@@ -342,15 +404,18 @@ mod tests {
     fn compacts_and_expands_exactly_as_a_multiset() {
         let mut rng = Rng::new(7, 0);
         for case in 0..4000 {
-            let len = rng.below([40, 40, 40, 40, 400][case % 5]) as usize;
+            let len = rng.below([40, 40, 40, 40, 400, 400][case % 6]) as usize;
             let elements: Vec<Value> = (0..len)
-                .map(|_| match case % 5 {
+                .map(|j| match case % 6 {
                     0 => Value::from(rng.below(50) as i64 - 10),
                     1 => Value::from(rng.next_u64() as i64),
                     2 => Value::from([i64::MIN, i64::MAX, 0, -1][rng.below(4) as usize]),
                     3 => Value::from(rng.below(1 << 20) as i64),
                     // Dense, across bitset words, from a negative start.
-                    _ => Value::from(rng.below(300) as i64 - 70),
+                    4 => Value::from(rng.below(300) as i64 - 70),
+                    // Descending with repeats: the bitset grows downwards
+                    // from the first element, several words at a time.
+                    _ => Value::from(500 - j as i64 + rng.below(3) as i64),
                 })
                 .collect();
             let value = IntMultiset::compact(Value::Array(elements.clone()));
