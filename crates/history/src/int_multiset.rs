@@ -99,10 +99,10 @@ impl IntMultiset {
     /// marking a bitset and setting repeats aside, then the ranges read
     /// off the bitset a word at a time. A read is dense, so this beats
     /// sorting (the node lists elements in arrival order, not sorted).
-    /// The bitset starts at the first element and grows either way as
-    /// the elements need; an element further than `span_max` from another
-    /// gives up ([`Marked::TooWide`]), so a sparse read costs no more than
-    /// that much memory.
+    /// The bitset starts at the first element and grows either way as the
+    /// elements need, to at most `span_max` bits and a word either side;
+    /// past that it gives up ([`Marked::TooWide`]), so a sparse read costs
+    /// no more memory than that.
     ///
     /// One pass, not a first one for the least and greatest elements: a
     /// read arrives as `Value`s of 32 bytes each, and reading them is most
@@ -119,8 +119,8 @@ impl IntMultiset {
         let Some(mut base) = first.checked_sub(64) else {
             return Marked::TooWide;
         };
-        let mut words = vec![0u64; elements.len() / 64 + 2];
-        let (mut min, mut max) = (first, first);
+        let words_max = (span_max / 64 + 3) as usize;
+        let mut words = vec![0u64; (elements.len() / 64 + 2).min(words_max)];
         let mut repeats: Vec<i64> = Vec::new();
         // The word being marked stays in a register (`marking`) until the
         // elements move on to another word. Neighbours in a read mostly
@@ -132,31 +132,24 @@ impl IntMultiset {
             let Some(e) = e.as_i64() else {
                 return Marked::NotInt;
             };
-            if e < min || e > max {
-                (min, max) = (min.min(e), max.max(e));
-                if max.abs_diff(min) > span_max {
-                    return Marked::TooWide;
-                }
+            // Meaningful only from `base` up; `e < base` catches the rest
+            // (the difference wraps, and can wrap to a small number).
+            let mut word = (e.wrapping_sub(base) as u64 / 64) as usize;
+            if e < base || word >= words.len() {
                 words[at_word] = marking;
-                if e < base {
-                    // Grow downwards, at least doubling.
-                    let short = base.abs_diff(e).div_ceil(64);
-                    let grow = short.max(words.len() as u64);
-                    let Some(lower) = base.checked_sub_unsigned(grow * 64) else {
-                        return Marked::TooWide;
-                    };
-                    let mut grown = vec![0u64; grow as usize + words.len()];
-                    grown[grow as usize..].copy_from_slice(&words);
-                    (words, base, at_word) = (grown, lower, at_word + grow as usize);
-                }
-                let word = (e.abs_diff(base) / 64) as usize;
-                if word >= words.len() {
-                    words.resize((word + 1).max(words.len() * 2), 0);
-                }
+                let grown = if e < base {
+                    IntMultiset::grow_down(&mut words, &mut base, e, words_max)
+                } else {
+                    IntMultiset::grow_up(&mut words, word, words_max)
+                };
+                let Some(shift) = grown else {
+                    return Marked::TooWide;
+                };
+                at_word += shift;
                 marking = words[at_word];
+                word = (e.abs_diff(base) / 64) as usize;
             }
-            let at = e.abs_diff(base);
-            let (word, bit) = ((at / 64) as usize, 1u64 << (at % 64));
+            let bit = 1u64 << (e.abs_diff(base) % 64);
             if word != at_word {
                 words[at_word] = marking;
                 at_word = word;
@@ -168,13 +161,40 @@ impl IntMultiset {
             marking |= bit;
         }
         words[at_word] = marking;
-        Marked::Set(IntMultiset::from_marks(&words, base, max, repeats))
+        Marked::Set(IntMultiset::from_marks(&words, base, repeats))
+    }
+
+    /// Grows the bitset downwards to hold `e`, at least doubling it, to no
+    /// more than `words_max` words; says by how many words the old ones
+    /// moved up, or `None` if `e` does not fit.
+    fn grow_down(words: &mut Vec<u64>, base: &mut i64, e: i64, words_max: usize) -> Option<usize> {
+        let short = base.abs_diff(e).div_ceil(64) as usize;
+        let room = words_max.checked_sub(words.len())?;
+        if short > room {
+            return None;
+        }
+        let grow = short.max(words.len()).min(room);
+        *base = base.checked_sub_unsigned(grow as u64 * 64)?;
+        let mut grown = vec![0u64; grow + words.len()];
+        grown[grow..].copy_from_slice(words);
+        *words = grown;
+        Some(grow)
+    }
+
+    /// Grows the bitset upwards to hold word `word`, at least doubling it,
+    /// to no more than `words_max` words; `None` if it does not fit.
+    fn grow_up(words: &mut Vec<u64>, word: usize, words_max: usize) -> Option<usize> {
+        if word >= words_max {
+            return None;
+        }
+        words.resize((word + 1).max(words.len() * 2).min(words_max), 0);
+        Some(0)
     }
 
     /// The multiset whose distinct elements are the bits set in `words`
-    /// (bit 0 of `words[0]` standing for `base`, none above `max`) and
-    /// whose extra copies are `repeats`.
-    fn from_marks(words: &[u64], base: i64, max: i64, mut repeats: Vec<i64>) -> IntMultiset {
+    /// (bit 0 of `words[0]` standing for `base`) and whose extra copies
+    /// are `repeats`.
+    fn from_marks(words: &[u64], base: i64, mut repeats: Vec<i64>) -> IntMultiset {
         let mut set = IntMultiset::default();
         // The first element of the range being read off, as an offset.
         let mut open: Option<u64> = None;
@@ -204,8 +224,9 @@ impl IntMultiset {
             }
         }
         if let Some(from) = open {
-            set.ranges
-                .push(IntMultiset::range_at(base, from, max.abs_diff(base)));
+            // The last word's top bit is set: the range ends there.
+            let last = words.len() as u64 * 64 - 1;
+            set.ranges.push(IntMultiset::range_at(base, from, last));
         }
         repeats.sort_unstable();
         for run in repeats.chunk_by(|a, b| a == b) {
@@ -429,6 +450,17 @@ mod tests {
             let back: Value = serde_json::from_str(&value.to_string()).unwrap();
             assert_eq!(IntMultiset::from_value(&back), Some(set));
         }
+    }
+
+    #[test]
+    fn a_bitset_near_i64_max_does_not_take_i64_min_for_its_neighbour() {
+        // i64::MIN + 1 - (i64::MAX - 65) wraps to 67, inside the bitset.
+        let read = json!([i64::MAX - 1, i64::MAX, i64::MAX - 1, i64::MIN + 1]);
+        let expected = json!({
+            "int-ranges": [[i64::MIN + 1, i64::MIN + 1], [i64::MAX - 1, i64::MAX]],
+            "extra-copies": [[i64::MAX - 1, 1]]
+        });
+        assert_eq!(IntMultiset::compact(read), expected);
     }
 
     #[test]
