@@ -160,16 +160,18 @@ pub struct Op {
     pub f: String,
     #[serde(default, deserialize_with = "value::deserialize")]
     pub value: Value,
-    /// Why a completion failed or is indeterminate.
+    /// Why a completion failed or is indeterminate. Boxed, like `node`:
+    /// most ops have neither, and a history of a million ops holds two
+    /// million of them (an `Op` is 120 bytes instead of 152).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "value::deserialize_option"
+        deserialize_with = "value::deserialize_boxed_option"
     )]
-    pub error: Option<Value>,
+    pub error: Option<Box<Value>>,
     /// The node a client op was sent to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<Box<str>>,
     /// Marks the final reads made after healing.
     #[serde(default, rename = "final", skip_serializing_if = "std::ops::Not::not")]
     pub is_final: bool,
