@@ -291,6 +291,14 @@ impl FromIterator<Op> for History {
 mod tests {
     use super::*;
 
+    /// A million-op history holds two million ops: their size is most of
+    /// the memory a check faults in (the error and the node are boxed).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_op_is_120_bytes() {
+        assert_eq!(std::mem::size_of::<Op>(), 120);
+    }
+
     #[test]
     fn processes_read_from_numbers_and_nemesis_and_nothing_else() {
         let read = |text: &str| serde_json::from_str::<Process>(text).map_err(|e| e.to_string());
