@@ -928,7 +928,7 @@ mod tests {
                 invoke(p, "read", Value::Null, from_ms * MS),
                 ok(p, "read", elements, to_ms * MS),
             ] {
-                op.node = Some(node.to_string());
+                op.node = Some(node.into());
                 op.is_final = true;
                 self.history.push(op);
             }
@@ -1784,7 +1784,7 @@ mod tests {
             for (k, (i, d)) in last_reads.iter().rev().enumerate() {
                 for pos in std::iter::once(*i).chain(*d) {
                     h.ops[pos].is_final = true;
-                    h.ops[pos].node = Some(format!("n{}", k % 2));
+                    h.ops[pos].node = Some(format!("n{}", k % 2).into());
                 }
             }
             let r = run(&h);

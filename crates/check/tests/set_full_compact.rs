@@ -72,7 +72,7 @@ fn history(events: &[(Event, u64, u64)], compact: bool) -> History {
         if let Some(node) = node {
             for o in [&mut inv, &mut done] {
                 o.is_final = true;
-                o.node = Some(node.to_string());
+                o.node = Some(node.into());
             }
         }
         ops.push(inv);

@@ -901,7 +901,7 @@ impl Test {
             op.f.clone(),
             op.value.clone(),
         );
-        record.node = Some(self.nodes[w.node].clone());
+        record.node = Some(self.nodes[w.node].as_str().into());
         record.is_final = is_final;
         self.record(record);
         let next = self.workload.begin(self.worker_id(worker), &op);
@@ -1046,8 +1046,8 @@ impl Test {
             busy.op.f,
             value.unwrap_or(busy.op.value),
         );
-        op.error = error;
-        op.node = Some(self.nodes[w.node].clone());
+        op.error = error.map(Box::new);
+        op.node = Some(self.nodes[w.node].as_str().into());
         op.is_final = busy.is_final;
         self.record(op);
         if kind == OpType::Info {

@@ -60,10 +60,10 @@ fn sample_history() -> History {
     let mut add = |p: Process, kind: OpType, f: &str, value: serde_json::Value| {
         let mut op = Op::new(p, kind, f, value).at(h.len() as u64 * 1000);
         if kind == OpType::Info && p != Process::Nemesis {
-            op.error = Some(json!("timed-out"));
+            op.error = Some(Box::new(json!("timed-out")));
         }
         if let Process::Client(n) = p {
-            op.node = Some(format!("n{}", n % 3));
+            op.node = Some(format!("n{}", n % 3).into());
         }
         op.is_final = f == "final-read";
         h.push(op);

@@ -273,7 +273,9 @@ fn read_written_op(line: &str) -> Option<Op> {
     }
     let value = read_value(value)?;
     let error = match error {
-        Some(text) => Some(read_value(text)?).filter(|e| !e.is_null()),
+        Some(text) => Some(read_value(text)?)
+            .filter(|e| !e.is_null())
+            .map(Box::new),
         None => None,
     };
     Some(Op {
@@ -284,7 +286,7 @@ fn read_written_op(line: &str) -> Option<Op> {
         f: f.to_owned(),
         value,
         error,
-        node: node.map(str::to_owned),
+        node: node.map(Box::from),
         is_final,
     })
 }
@@ -693,7 +695,7 @@ mod tests {
                     "cas",
                     json!(["k,}]", [1, {"a": "]"}]]),
                 );
-                op.error = Some(json!({"code": 11, "text": "a \"b\", c}"}));
+                op.error = Some(Box::new(json!({"code": 11, "text": "a \"b\", c}"})));
                 op.node = Some("n3".into());
                 op
             },

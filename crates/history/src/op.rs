@@ -160,16 +160,18 @@ pub struct Op {
     pub f: String,
     #[serde(default, deserialize_with = "value::deserialize")]
     pub value: Value,
-    /// Why a completion failed or is indeterminate.
+    /// Why a completion failed or is indeterminate. Boxed, like `node`:
+    /// most ops have neither, and a history of a million ops holds two
+    /// million of them (an `Op` is 120 bytes instead of 152).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "value::deserialize_option"
+        deserialize_with = "value::deserialize_boxed_option"
     )]
-    pub error: Option<Value>,
+    pub error: Option<Box<Value>>,
     /// The node a client op was sent to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<Box<str>>,
     /// Marks the final reads made after healing.
     #[serde(default, rename = "final", skip_serializing_if = "std::ops::Not::not")]
     pub is_final: bool,
@@ -288,6 +290,14 @@ impl FromIterator<Op> for History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A million-op history holds two million ops: their size is most of
+    /// the memory a check faults in (the error and the node are boxed).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_op_is_120_bytes() {
+        assert_eq!(std::mem::size_of::<Op>(), 120);
+    }
 
     #[test]
     fn processes_read_from_numbers_and_nemesis_and_nothing_else() {

@@ -123,6 +123,13 @@ pub(crate) fn deserialize_option<'de, D: de::Deserializer<'de>>(
     d.deserialize_option(OptionalValue)
 }
 
+/// [`deserialize_option`], boxed (as [`crate::Op`] holds its error).
+pub(crate) fn deserialize_boxed_option<'de, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Box<Value>>, D::Error> {
+    deserialize_option(d).map(|v| v.map(Box::new))
+}
+
 #[derive(Clone, Copy, Default)]
 struct ExactValue<'s> {
     /// The lengths of the arrays ahead, when the text was scanned.

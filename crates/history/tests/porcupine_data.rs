@@ -120,7 +120,7 @@ fn etcd_values_follow_the_mapping() {
         let h = formats::read(&text, Format::PorcupineEtcd).unwrap();
         for (invoke, done) in h.pairs() {
             let Some(done) = done else { continue };
-            match (done.kind, done.error.as_ref()) {
+            match (done.kind, done.error.as_deref()) {
                 (OpType::Info, Some(Value::String(e))) if e == "timed-out" => {
                     timeouts += 1;
                     assert_eq!(
@@ -181,7 +181,7 @@ fn porcupine_histories_survive_edn_and_jsonl() {
         for op in &mut expected.ops {
             if op.kind == OpType::Ok && op.f == "read" && op.value.is_null() {
                 op.kind = OpType::Info;
-                op.error = Some(Value::String("nil-read".into()));
+                op.error = Some(Box::new(Value::String("nil-read".into())));
             }
         }
         let edn = formats::to_edn(&h);

@@ -99,7 +99,7 @@ fn history(seed: u64) -> History {
         time += g.below(1_000_000);
         let mut invoke = Op::new(process, OpType::Invoke, f, value.clone()).at(time);
         if g.below(4) == 0 {
-            invoke.node = Some(format!("n{}", g.below(5)));
+            invoke.node = Some(format!("n{}", g.below(5)).into());
         }
         invoke.is_final = g.below(10) == 0;
         h.push(invoke);
@@ -113,11 +113,11 @@ fn history(seed: u64) -> History {
         let mut done = Op::new(process, kind, f, result).at(time);
         if kind != OpType::Ok {
             let error = g.value(1);
-            done.error = Some(if error.is_null() {
+            done.error = Some(Box::new(if error.is_null() {
                 json!("timed-out")
             } else {
                 error
-            });
+            }));
         }
         h.push(done);
     }
@@ -171,7 +171,7 @@ fn nil_reads_do_not_survive_edn() {
     h.push(Op::new(Process::Client(0), OpType::Ok, "read", Value::Null).at(2));
     let back = formats::read(&formats::to_edn(&h), Format::Edn).unwrap();
     assert_eq!(back.ops[1].kind, OpType::Info);
-    assert_eq!(back.ops[1].error, Some(json!("nil-read")));
+    assert_eq!(back.ops[1].error.as_deref(), Some(&json!("nil-read")));
     // JSONL keeps it: null is a definite result there.
     assert_eq!(formats::read(&h.to_jsonl(), Format::Jsonl).unwrap(), h);
 }

@@ -260,7 +260,7 @@ pub(super) fn parse(history: &History) -> Parsed<'_> {
             index: completion.index,
             time: completion.time,
             invoke_time: invoke.time,
-            error: completion.error.as_ref(),
+            error: completion.error.as_deref(),
             writes: Vec::new(),
             reads: Vec::new(),
             keys: Vec::new(),

@@ -22,10 +22,13 @@ pub(crate) struct LinOp {
     pub op: ModelOp,
     pub process: Process,
     pub invoke_index: u64,
-    pub complete_index: Option<u64>,
     pub invoke_time: u64,
-    /// `None` when indeterminate (`info`, or no completion at all).
-    pub complete_time: Option<u64>,
+    /// The `ok` completion's history index and time, 0 when the op is
+    /// indeterminate: read them with [`LinOp::complete_index`] and
+    /// [`LinOp::complete_time`]. Not `Option`s, which would make each op 16
+    /// bytes larger (a million-op history holds a million `LinOp`s).
+    ok_index: u64,
+    ok_time: u64,
     /// Position of the call among all call and return events of the
     /// history: invocations before completions at equal times, then by
     /// history index, so that intervals are closed.
@@ -35,8 +38,48 @@ pub(crate) struct LinOp {
 }
 
 impl LinOp {
+    /// `ok_index` and `ok_time` from the op's `ok` completion, if any;
+    /// the op is indeterminate (its return [`NEVER`]) without one.
+    pub fn new(
+        op: ModelOp,
+        process: Process,
+        invoke_index: u64,
+        invoke_time: u64,
+        ok: Option<(u64, u64)>,
+        call_rank: u32,
+        ret_rank: u32,
+    ) -> LinOp {
+        debug_assert_eq!(
+            ok.is_none(),
+            ret_rank == NEVER,
+            "an op has an ok completion exactly when its return is ranked"
+        );
+        let (ok_index, ok_time) = ok.unwrap_or((0, 0));
+        LinOp {
+            op,
+            process,
+            invoke_index,
+            invoke_time,
+            ok_index,
+            ok_time,
+            call_rank,
+            ret_rank,
+        }
+    }
+
     pub fn is_indeterminate(&self) -> bool {
         self.ret_rank == NEVER
+    }
+
+    /// The history index of the `ok` completion; `None` when indeterminate
+    /// (`info`, or no completion at all).
+    pub fn complete_index(&self) -> Option<u64> {
+        (!self.is_indeterminate()).then_some(self.ok_index)
+    }
+
+    /// The time of the `ok` completion; `None` when indeterminate.
+    pub fn complete_time(&self) -> Option<u64> {
+        (!self.is_indeterminate()).then_some(self.ok_time)
     }
 }
 
@@ -520,16 +563,15 @@ fn partition_piece(
             pair.call_rank < pair.ret_rank,
             "a call ranks before its return"
         );
-        let lin = LinOp {
+        let lin = LinOp::new(
             op,
-            process: invoke.process,
-            invoke_index: invoke.index,
-            complete_index: completion.map(|c| c.index),
-            invoke_time: invoke.time,
-            complete_time: completion.map(|c| c.time),
-            call_rank: pair.call_rank,
-            ret_rank: pair.ret_rank,
-        };
+            invoke.process,
+            invoke.index,
+            invoke.time,
+            completion.map(|c| (c.index, c.time)),
+            pair.call_rank,
+            pair.ret_rank,
+        );
         piece.push(key, lin, pairs.len() - i);
     }
     Ok(piece)
@@ -647,6 +689,14 @@ mod tests {
     use lightcone_history::Op;
     use serde_json::json;
     use std::collections::BTreeMap;
+
+    /// A million-op history prepares a million of them: no `Option`s for
+    /// the completion's index and time.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_lin_op_is_144_bytes() {
+        assert_eq!(std::mem::size_of::<LinOp>(), 144);
+    }
 
     #[test]
     fn pairs_orders_and_drops_failures_and_indeterminate_reads() {
@@ -831,16 +881,15 @@ mod tests {
             if !raw.ok && model.is_read_only(&op) {
                 continue;
             }
-            let lin = LinOp {
+            let lin = LinOp::new(
                 op,
-                process: raw.process,
-                invoke_index: raw.invoke_index,
-                complete_index: raw.complete_index,
-                invoke_time: raw.invoke_time,
-                complete_time: raw.complete_time,
-                call_rank: call_rank[i],
-                ret_rank: ret_rank[i],
-            };
+                raw.process,
+                raw.invoke_index,
+                raw.invoke_time,
+                raw.complete_index.zip(raw.complete_time),
+                call_rank[i],
+                ret_rank[i],
+            );
             match key {
                 None => unkeyed.push(lin),
                 Some(key) => {

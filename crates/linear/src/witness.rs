@@ -53,9 +53,9 @@ impl WitnessOp {
             input: op.op.input.clone(),
             output: op.op.output.clone(),
             invoke_index: op.invoke_index,
-            complete_index: op.complete_index,
+            complete_index: op.complete_index(),
             invoke_time: op.invoke_time,
-            complete_time: op.complete_time,
+            complete_time: op.complete_time(),
             text: describe(model, key, &op.op),
         }
     }

@@ -450,7 +450,7 @@ pub fn render_to(
             mark,
             title,
             index: i.invoke.index,
-            node: i.invoke.node.clone().unwrap_or_default(),
+            node: i.invoke.node.as_deref().unwrap_or_default().to_string(),
             done_us: i.complete.map_or(-1, |c| (c.time / 1000) as i64),
         }
     };

@@ -766,7 +766,7 @@ impl TxnGenerator {
             }
         };
         let mut op = txn_op(process, kind, value, time, index);
-        op.error = error;
+        op.error = error.map(Box::new);
         let think_ns = self.timing.in_range(1, THINK_NS_MAX + 1);
         self.schedule_invoke(slot, time + think_ns);
         op

@@ -137,7 +137,7 @@ mod tests {
         let mut h = History::default();
         h.push(Op::new(Process::Client(3), OpType::Invoke, "cas", json!([1, 2])).at(7));
         let mut done = Op::new(Process::Client(3), OpType::Info, "cas", json!([1, 2])).at(9);
-        done.error = Some(json!("timed-out"));
+        done.error = Some(Box::new(json!("timed-out")));
         done.node = Some("n1".into());
         h.push(done);
         h.push(Op::new(

@@ -192,8 +192,8 @@ pub(crate) fn function(map: &OpMap<'_>) -> Result<(String, Pos), FormatError> {
 /// Builds the op from its common fields.
 pub(crate) fn op(common: Common, f: String, value: Value) -> Op {
     let mut op = Op::new(Process::Client(common.process), common.kind, f, value).at(common.time);
-    op.error = common.error;
-    op.node = common.node;
+    op.error = common.error.map(Box::new);
+    op.node = common.node.map(String::into_boxed_str);
     op.is_final = common.is_final;
     op
 }
@@ -247,7 +247,7 @@ fn apply_nil_read_rule(op: &mut Op) {
     };
     if nil {
         op.kind = OpType::Info;
-        op.error = Some(Value::String(NIL_READ.to_string()));
+        op.error = Some(Box::new(Value::String(NIL_READ.to_string())));
     }
 }
 
@@ -347,7 +347,7 @@ mod tests {
                      {:process 1, :type :ok, :f :txn, :value {:k [:r 1], 2 \"x\"}}",
         );
         assert_eq!(h[0].value, json!([1, 2, 3]));
-        assert_eq!(h[0].error, Some(json!("timed-out")));
+        assert_eq!(h[0].error.as_deref(), Some(&json!("timed-out")));
         assert_eq!(h[1].value, json!({"k": ["r", 1], "2": "x"}));
         assert_eq!(h[1].error, None);
     }
@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(h[0].kind, OpType::Invoke, "invocations are untouched");
         for op in &h[1..=3] {
             assert_eq!(op.kind, OpType::Info, "{op:?}");
-            assert_eq!(op.error, Some(json!("nil-read")));
+            assert_eq!(op.error.as_deref(), Some(&json!("nil-read")));
         }
         assert_eq!(h[3].value, json!([7, null]), "the value is kept");
         assert_eq!(h[4].kind, OpType::Ok);

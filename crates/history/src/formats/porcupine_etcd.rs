@@ -244,7 +244,7 @@ impl Event {
                 return Err(self.unpaired());
             };
             let mut op = Op::new(process, OpType::Info, self.f, invoked.value);
-            op.error = Some(json!(TIMED_OUT));
+            op.error = Some(Box::new(json!(TIMED_OUT)));
             return Ok(op);
         }
         let shape_ok = match (self.f, &self.value) {
@@ -393,9 +393,9 @@ mod tests {
         .unwrap();
         let o = &h.ops;
         assert_eq!((o[3].kind, &o[3].value), (OpType::Info, &json!([1, 2])));
-        assert_eq!(o[3].error, Some(json!("timed-out")));
+        assert_eq!(o[3].error.as_deref(), Some(&json!("timed-out")));
         assert_eq!((o[4].kind, &o[4].value), (OpType::Info, &Value::Null));
-        assert_eq!(o[4].error, Some(json!("timed-out")));
+        assert_eq!(o[4].error.as_deref(), Some(&json!("timed-out")));
         assert_eq!(
             (o[5].kind, o[5].f.as_str(), &o[5].value),
             (OpType::Info, "write", &json!(3))
