@@ -117,6 +117,10 @@ fn the_atomic_cas_passes_the_same_sweep() {
     assert!(all.contains("50 seeds: 50 valid"), "{all}");
     // What waiting for the processes cost is said.
     assert!(all.contains("node processes: "), "{all}");
+    // No seed's node was killed by another's: killing a node once also
+    // killed whatever held its pipes, which, in a sweep, included another
+    // seed's child between its fork and its exec.
+    assert!(!all.contains("exited by themselves"), "{all}");
 }
 
 /// Runs one seeded simulation in a fresh folder and returns its

@@ -540,7 +540,7 @@ pub(crate) fn start_process(
 }
 
 /// The inodes of a node's three pipes, to find every process holding one.
-pub(crate) fn pipe_inodes(
+fn pipe_inodes(
     stdin: &impl std::os::fd::AsRawFd,
     stdout: &impl std::os::fd::AsRawFd,
     stderr: &impl std::os::fd::AsRawFd,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::SeededOptions;
-use crate::node::{pipe_inodes, start_process, Spawn};
+use crate::node::{start_process, Spawn};
 use crate::reaper;
 
 /// The running process and its pipes.
@@ -23,7 +23,6 @@ pub(super) struct Io {
     pub(super) err: LineBuffer,
     pub(super) stdout_open: bool,
     pub(super) stderr_open: bool,
-    pub(super) pipe_inodes: Vec<u64>,
     pub(super) token: String,
 }
 
@@ -77,7 +76,6 @@ impl Io {
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let pipe_inodes = pipe_inodes(&stdin, &stdout, &stderr);
         for fd in [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()] {
             set_nonblocking(fd)
                 .map_err(|e| format!("its pipes could not be set non-blocking: {e}"))?;
@@ -92,7 +90,6 @@ impl Io {
             err: LineBuffer::default(),
             stdout_open: true,
             stderr_open: true,
-            pipe_inodes,
             token,
         })
     }
@@ -155,7 +152,12 @@ impl Io {
         unsafe {
             libc::kill(-self.pid, libc::SIGKILL);
         }
-        reaper::kill_node_processes(self.pid, &self.pipe_inodes, &self.token);
+        // Its descendants and whatever carries its token; not the holders
+        // of its pipes, as process mode also kills: in a sweep, another
+        // seed's thread may have just forked, and its child holds copies
+        // of every pipe until it execs (seen: a sweep's node killed at
+        // its start by another seed's kill).
+        reaper::kill_node_processes(self.pid, &[], &self.token);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
