@@ -77,17 +77,7 @@ impl ProcReader {
             if processes > PROCESSES_MAX {
                 break;
             }
-            let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) else {
-                continue;
-            };
-            for task in tasks.flatten() {
-                let Some(tid) = task
-                    .file_name()
-                    .to_str()
-                    .and_then(|s| s.parse::<i32>().ok())
-                else {
-                    continue;
-                };
+            for tid in thread_ids(p) {
                 if let Some(seen) = self.thread(p, tid) {
                     threads.push(seen);
                 }
@@ -151,17 +141,7 @@ impl ProcReader {
     /// Calls `f` with each thread's `syscall` file of `pid` until it says
     /// true; says whether it did.
     fn each_syscall(&mut self, pid: i32, mut f: impl FnMut(&str) -> bool) -> bool {
-        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-            return false;
-        };
-        for task in tasks.flatten() {
-            let Some(tid) = task
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
+        for tid in thread_ids(pid) {
             if self.read(&format!("/proc/{pid}/task/{tid}/syscall")) && f(&self.buf) {
                 return true;
             }
@@ -177,6 +157,17 @@ impl ProcReader {
             Err(_) => false,
         }
     }
+}
+
+/// The thread ids of `pid` (none if it is gone).
+fn thread_ids(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| t.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect()
 }
 
 /// Processes followed in one look, at most.
