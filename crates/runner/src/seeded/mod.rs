@@ -14,9 +14,13 @@
 //! one node at once, and the seed decides how they interleave. With a mean
 //! of 0 a node answers in no time, like the SDK's nodes.
 //!
-//! What is not owned: a node's own timers run on the wall clock (stage 1
-//! of issue 21), so what a gossip timer sends, and when, differs between
-//! runs; threads asleep on a timer are counted (`timer-sleeps`).
+//! Timers: with `virtual_time`, each process loads `lightcone-vtime`'s
+//! library and has a clock of its own; its sleeps and timed waits are
+//! deadlines (`next_deadline`) fired by moving its clock, then waited for
+//! like a message. Without it, or for a program that does not load the
+//! library (Go, static binaries), its timers run on the wall clock: what a
+//! gossip timer sends, and when, differs between runs, and the quiet
+//! moments with a thread asleep on a timer are counted (`timer-sleeps`).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -400,19 +404,29 @@ impl SeededProcess {
                     clock.advance_to(clock.now());
                 }
             }
-            let past_timeout = began.elapsed() >= self.settle_timeout;
-            if began.elapsed() >= bound
-                || (starting && past_timeout && self.reader.reading_stdin(pid))
-            {
+            let timed_out = began.elapsed() >= bound;
+            let started_busy = starting
+                && began.elapsed() >= self.settle_timeout
+                && self.reader.reading_stdin(pid);
+            if timed_out || started_busy {
                 self.stats.timeouts += 1;
-                let why = format!(
-                    "lightcone: the node did not go quiet within {} ms; going on (counted in workbench.json)",
-                    bound.as_millis()
-                );
+                let why = if timed_out {
+                    format!(
+                        "lightcone: the node did not go quiet within {} ms; going on (counted in workbench.json)",
+                        bound.as_millis()
+                    )
+                } else {
+                    format!(
+                        "lightcone: the node reads its stdin but did not go quiet within {} ms of its start; going on (counted in workbench.json)",
+                        self.settle_timeout.as_millis()
+                    )
+                };
                 self.log(why);
                 break;
             }
-            if !asleep {
+            // Busy, or kicked again: give it a moment (output ends the
+            // wait at once).
+            if !asleep || overdue > 0 {
                 if let Some(io) = self.io.as_ref() {
                     io.wait(false, wait);
                 }
