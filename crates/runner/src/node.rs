@@ -292,7 +292,14 @@ impl NodeProcess {
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let pipe_inodes = pipe_inodes(&stdin, &stdout, &stderr);
+        let pipe_inodes = [
+            reaper::pipe_inode(&stdin),
+            reaper::pipe_inode(&stdout),
+            reaper::pipe_inode(&stderr),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         // From here on, a failure drops the process half made: `Drop` kills
         // it, so build the value first and start the threads into it.
         let stdin_fd = stdin.as_raw_fd();
@@ -539,22 +546,6 @@ pub(crate) fn start_process(
     command.spawn().map_err(StartError::Exec)
 }
 
-/// The inodes of a node's three pipes, to find every process holding one.
-fn pipe_inodes(
-    stdin: &impl std::os::fd::AsRawFd,
-    stdout: &impl std::os::fd::AsRawFd,
-    stderr: &impl std::os::fd::AsRawFd,
-) -> Vec<u64> {
-    [
-        reaper::pipe_inode(stdin),
-        reaper::pipe_inode(stdout),
-        reaper::pipe_inode(stderr),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
 /// A program, its argv and its environment as C strings, for `execve` in
 /// the child.
 struct Exec {
@@ -741,7 +732,7 @@ fn wait_writable(fd: RawFd) -> io::Result<()> {
 }
 
 /// Sets `O_NONBLOCK` on our end of a pipe.
-fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl(2) on a descriptor we own; no memory is passed.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);

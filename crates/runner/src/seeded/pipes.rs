@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::SeededOptions;
-use crate::node::{start_process, Spawn};
+use crate::node::{set_nonblocking, start_process, Spawn};
 use crate::reaper;
 
 /// The running process and its pipes.
@@ -161,17 +161,6 @@ impl Io {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn set_nonblocking(fd: i32) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we own.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// A line read from a pipe.
