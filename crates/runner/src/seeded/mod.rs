@@ -288,10 +288,7 @@ impl SeededProcess {
     /// Moves the node's time (and its clock: virtual time never goes back,
     /// so a clock fault that sets it back holds it still).
     fn set_now(&mut self, now: u64) {
-        if now > self.now {
-            self.now = now;
-            self.slot.put(LAST_NOW_KEY, &now.to_le_bytes());
-        }
+        self.now = self.now.max(now);
         if let Some(clock) = &self.clock {
             if now > clock.now() {
                 clock.advance_to(now);
@@ -611,6 +608,8 @@ impl Drop for SeededProcess {
         if let Some(mut io) = self.io.take() {
             io.kill();
         }
+        // For the clock of the process that restarts in this slot.
+        self.slot.put(LAST_NOW_KEY, &self.now.to_le_bytes());
         if let Some(clock) = self.clock.take() {
             let c = clock.stats();
             self.stats.clock.clock_read_count += c.clock_read_count;
